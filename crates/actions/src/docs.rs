@@ -1,0 +1,1 @@
+//! docs (being written)

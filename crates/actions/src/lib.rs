@@ -1,0 +1,31 @@
+//! orbflow's action catalog.
+//!
+//! - [`action`]: the [`Action`] trait, its context, typed outcomes and errors.
+//! - [`spec`]: catalog metadata ([`ActionSpec`], [`Category`]).
+//! - [`registry`]: the [`Registry`] of built-in actions, which also gives the
+//!   validator each action's config schema.
+//! - one module per family: [`social`], [`notifications`], [`ai`], [`data`],
+//!   [`control`]; the real integrations live beside them: [`webhook`]
+//!   (TRIGGER_WEBHOOK), [`sentiment`] (ANALYZE_SENTIMENT) and [`net`]
+//!   (outgoing HTTP that refuses private addresses).
+//! - [`docs`]: renders docs/WORKFLOW_ACTIONS.md from the registry.
+
+pub mod action;
+pub mod ai;
+pub mod control;
+pub mod data;
+pub mod docs;
+pub mod net;
+pub mod notifications;
+pub mod registry;
+pub mod sentiment;
+pub mod social;
+pub mod spec;
+pub mod webhook;
+
+mod error;
+
+pub use action::{Action, ActionContext, ActionError, LogLevel, MemoryLogger, Outcome, StepLogger, TracingLogger};
+pub use error::{Error, Result};
+pub use registry::{CatalogConfig, Registry};
+pub use spec::{ActionSpec, Category};

@@ -1,0 +1,193 @@
+//! The registry: every action's spec and implementation, by name.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::action::{Action, ActionContext, ActionError, Outcome};
+use crate::net::HttpPolicy;
+use crate::spec::ActionSpec;
+use crate::{ai, control, data, notifications, social, webhook};
+
+/// Settings the built-in actions take from the environment.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogConfig {
+    /// Rules for outgoing HTTP.
+    pub http: HttpPolicy,
+}
+
+impl CatalogConfig {
+    /// Reads `ORBFLOW_HTTP_ALLOW_PRIVATE` (true/1/yes allows loopback and
+    /// private addresses; default false).
+    pub fn from_env() -> Self {
+        Self {
+            http: HttpPolicy::from_env(),
+        }
+    }
+}
+
+struct Entry {
+    spec: ActionSpec,
+    action: Arc<dyn Action>,
+}
+
+/// Every action type, by catalog name.
+pub struct Registry {
+    entries: BTreeMap<&'static str, Entry>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.entries.keys()).finish()
+    }
+}
+
+impl Registry {
+    /// The built-in catalog with `config`.
+    pub fn builtin(config: &CatalogConfig) -> crate::Result<Self> {
+        let mut r = Self {
+            entries: BTreeMap::new(),
+        };
+        for (spec, action) in social::actions()
+            .into_iter()
+            .chain(notifications::actions())
+            .chain(ai::actions())
+            .chain(data::actions())
+            .chain(control::actions())
+        {
+            r.insert(spec, action);
+        }
+        let (spec, action) = webhook::action(&config.http)?;
+        r.insert(spec, action);
+        Ok(r)
+    }
+
+    /// The catalog's specs only (no HTTP client is built); for validation
+    /// and docs.
+    pub fn specs_only() -> crate::Result<Self> {
+        Self::builtin(&CatalogConfig::default())
+    }
+
+    fn insert(&mut self, spec: ActionSpec, action: Arc<dyn Action>) {
+        self.entries.insert(spec.name, Entry { spec, action });
+    }
+
+    /// The spec of `name`.
+    pub fn spec(&self, name: &str) -> Option<&ActionSpec> {
+        self.entries.get(name).map(|e| &e.spec)
+    }
+
+    /// Every spec, by name.
+    pub fn specs(&self) -> impl Iterator<Item = &ActionSpec> {
+        self.entries.values().map(|e| &e.spec)
+    }
+
+    /// The implementation of `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Action>> {
+        self.entries.get(name).map(|e| e.action.clone())
+    }
+
+    /// Runs one attempt of `name`.
+    pub async fn execute(&self, name: &str, ctx: ActionContext) -> Result<Outcome, ActionError> {
+        match self.get(name) {
+            Some(a) => a.execute(ctx).await,
+            None => Err(ActionError::fatal(format!("unknown action `{name}`"))),
+        }
+    }
+}
+
+impl orbflow_model::ActionSchemas for Registry {
+    fn config_schema(&self, action: &str) -> Option<&Value> {
+        self.spec(action).map(|s| &s.config_schema)
+    }
+
+    fn is_block(&self, action: &str) -> bool {
+        self.spec(action).is_some_and(|s| s.block)
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.entries.keys().copied().collect()
+    }
+}
+
+/// An action whose integration has not landed yet: it fails every attempt
+/// with a fatal, explicit error, never a fake success.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NotConfigured {
+    pub(crate) name: &'static str,
+    pub(crate) needs: &'static str,
+}
+
+#[async_trait::async_trait]
+impl Action for NotConfigured {
+    async fn execute(&self, _ctx: ActionContext) -> Result<Outcome, ActionError> {
+        Err(ActionError::fatal(format!(
+            "{} is not configured in this build: it needs {}",
+            self.name, self.needs
+        )))
+    }
+}
+
+/// Pairs a spec with a [`NotConfigured`] implementation.
+pub(crate) fn not_configured(spec: ActionSpec, needs: &'static str) -> (ActionSpec, Arc<dyn Action>) {
+    let name = spec.name;
+    (spec, Arc::new(NotConfigured { name, needs }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orbflow_model::ActionSchemas;
+
+    #[test]
+    fn catalog_has_the_sixteen_action_types() {
+        let r = Registry::specs_only().unwrap();
+        let names = r.names();
+        for n in [
+            "POST_TO_SOCIAL",
+            "SCHEDULE_POST",
+            "REPLY_TO_COMMENT",
+            "SEND_EMAIL",
+            "SEND_SLACK_MESSAGE",
+            "CREATE_NOTIFICATION",
+            "GENERATE_CONTENT",
+            "ANALYZE_SENTIMENT",
+            "MODERATE_CONTENT",
+            "UPDATE_DATABASE",
+            "LOG_EVENT",
+            "TRIGGER_WEBHOOK",
+            "DELAY",
+            "CONDITIONAL_BRANCH",
+            "LOOP",
+            "TRANSFORM",
+        ] {
+            assert!(names.contains(&n), "{n} missing");
+        }
+        assert_eq!(names.len(), 16);
+    }
+
+    #[test]
+    fn every_example_validates_against_its_schema() {
+        let r = Registry::specs_only().unwrap();
+        for s in r.specs() {
+            let v = jsonschema::validator_for(&s.config_schema)
+                .unwrap_or_else(|e| panic!("{}: bad schema: {e}", s.name));
+            let errors: Vec<_> = v.iter_errors(&s.example).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{}: example invalid: {errors:?}", s.name);
+            assert!(!s.description.is_empty() && !s.output.is_empty(), "{}", s.name);
+        }
+    }
+
+    #[tokio::test]
+    async fn not_configured_actions_fail_fatally() {
+        let r = Registry::specs_only().unwrap();
+        let (ctx, _) = ActionContext::for_test(serde_json::json!({}));
+        let err = r.execute("SEND_EMAIL", ctx).await.unwrap_err();
+        assert!(!err.is_retryable());
+        assert!(err.to_string().contains("SEND_EMAIL is not configured"), "{err}");
+        let (ctx, _) = ActionContext::for_test(serde_json::json!({}));
+        let err = r.execute("NOPE", ctx).await.unwrap_err();
+        assert_eq!(err, ActionError::fatal("unknown action `NOPE`"));
+    }
+}

@@ -1,0 +1,76 @@
+//! What the catalog says about each action.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Action families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// Social networks.
+    Social,
+    /// Messages to people.
+    Notification,
+    /// Language models and text analysis.
+    Ai,
+    /// Data shaping, storage, HTTP.
+    Data,
+    /// Control flow: delays, branches, loops.
+    Control,
+}
+
+impl Category {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Social => "social",
+            Self::Notification => "notification",
+            Self::Ai => "ai",
+            Self::Data => "data",
+            Self::Control => "control",
+        }
+    }
+}
+
+/// The catalog entry of one action type.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionSpec {
+    /// Catalog name, e.g. `TRIGGER_WEBHOOK`.
+    pub name: &'static str,
+    /// One-line description.
+    pub description: &'static str,
+    /// Family.
+    pub category: Category,
+    /// JSON Schema of the config (generated from the typed config struct).
+    pub config_schema: Value,
+    /// A config that validates against the schema.
+    pub example: Value,
+    /// Permissions a token must hold to publish a workflow using it.
+    pub required_permissions: &'static [&'static str],
+    /// What the output looks like.
+    pub output: &'static str,
+    /// Security notes for operators.
+    pub security: &'static str,
+    /// A control-flow block (`type: condition/switch/loop` in the DSL), not
+    /// usable as a step's `action`.
+    pub block: bool,
+    /// Whether a worker can execute it in this build (false: it fails with a
+    /// "not configured" error until its integration lands).
+    pub implemented: bool,
+}
+
+/// The JSON Schema of a config type, inlined (no `$ref`s) so it can be
+/// shown and validated on its own.
+pub fn schema_of<T: JsonSchema>() -> Value {
+    let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
+        s.inline_subschemas = true;
+    });
+    let schema = settings.into_generator().into_root_schema_for::<T>();
+    let mut v = schema.to_value();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("$schema");
+    }
+    v
+}

@@ -1,0 +1,1 @@
+//! DSL parsing and emitting.

@@ -1,0 +1,35 @@
+//! orbflow's domain model. No I/O.
+//!
+//! - [`workflow`]: the workflow document (triggers, steps, blocks) as typed
+//!   Rust; serializes to the canonical DSL and generates its JSON Schema.
+//! - [`dsl`]: YAML/JSON parsing with locations, canonical emit, the schema.
+//! - [`validate`]: every rule of DESIGN.md §5, all errors at once, each with
+//!   its path and (for YAML) line and column.
+//! - [`expr`]: CEL expressions and `{{ }}` templates, with bounded work.
+//! - [`plan`]: flattening the nested DSL into the relational step rows and back.
+//! - [`status`]: run and step lifecycles, one `transition` function each.
+//! - [`cron`]: cron schedules with time zones and the DST policy.
+//! - [`duration`]: `500ms`, `30s`, `10m`, `2h`, `1d`.
+//! - [`catalog`]: the trait through which the validator sees action schemas.
+
+pub mod catalog;
+pub mod cron;
+pub mod dsl;
+pub mod duration;
+pub mod expr;
+pub mod plan;
+pub mod status;
+pub mod validate;
+pub mod workflow;
+
+mod error;
+
+pub use catalog::ActionSchemas;
+pub use duration::Duration;
+pub use error::{Error, Result};
+pub use status::{IllegalTransition, RunStatus, StepStatus};
+pub use validate::{Diagnostic, Diagnostics};
+pub use workflow::{
+    Backoff, BranchType, CatchUp, OnError, RetryPolicy, Step, StepKind, StepType, SwitchCase,
+    Trigger, VerifyScheme, WebhookVerify, Workflow, SCHEMA_VERSION,
+};
