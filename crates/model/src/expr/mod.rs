@@ -1,7 +1,398 @@
-//! Expressions.
-/// An expression error.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{expression}: {reason}")]
-pub struct ExprError { /// expr
-pub expression: String, /// why
-pub reason: String }
+//! CEL expressions and `{{ }}` templates (DESIGN.md §5).
+//!
+//! - [`compile`] parses an expression once, enforcing the static limits;
+//! - [`Compiled::references`] lists the variables and step keys it reads (the
+//!   validator checks them against the scope);
+//! - [`EvalContext`] holds `input`, `trigger`, `steps`, `run`, loop variables,
+//!   `event` and `secrets`; [`Compiled::eval`] evaluates to JSON;
+//! - [`template`] renders configs: a string that is exactly `"{{ expr }}"`
+//!   becomes the expression's typed value, other strings interpolate.
+//!
+//! Limits (so a workflow cannot exhaust a worker): an expression is at most
+//! [`MAX_EXPRESSION_LEN`] bytes, nests at most [`MAX_COMPREHENSION_DEPTH`]
+//! macros (`map`, `filter`, `all`, `exists`), and its result, once converted
+//! to JSON, is at most [`MAX_RESULT_BYTES`]. JSON integers are CEL `int`
+//! (`uint` only above `i64::MAX`), other numbers `double`.
+
+pub mod template;
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Longest expression source accepted, in bytes.
+pub const MAX_EXPRESSION_LEN: usize = 4096;
+/// Deepest nesting of comprehension macros.
+pub const MAX_COMPREHENSION_DEPTH: usize = 2;
+/// Largest result of one evaluation, as JSON bytes.
+pub const MAX_RESULT_BYTES: usize = 1024 * 1024;
+
+/// A failed compile or evaluation, recordable on a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{reason} (in `{expression}`)")]
+pub struct ExprError {
+    /// The expression source.
+    pub expression: String,
+    /// Why it failed.
+    pub reason: String,
+}
+
+impl ExprError {
+    fn new(expression: &str, reason: impl Into<String>) -> Self {
+        Self {
+            expression: expression.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn env() -> Arc<cel::Env> {
+    static ENV: OnceLock<Arc<cel::Env>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = cel::Env::stdlib();
+        // The extensions only add functions; failure to add one leaves the
+        // standard library, which is still correct.
+        let _ = env.add_extension(cel::extensions::strings);
+        let _ = env.add_extension(cel::extensions::lists);
+        let _ = env.add_extension(cel::extensions::math);
+        Arc::new(env)
+    })
+    .clone()
+}
+
+/// A compiled expression.
+#[derive(Debug)]
+pub struct Compiled {
+    source: String,
+    program: cel::Program,
+}
+
+/// Compiles `source`, enforcing the static limits.
+pub fn compile(source: &str) -> Result<Compiled, ExprError> {
+    if source.len() > MAX_EXPRESSION_LEN {
+        return Err(ExprError::new(
+            &source[..source.floor_char_boundary(60)],
+            format!("expression is longer than {MAX_EXPRESSION_LEN} bytes"),
+        ));
+    }
+    if source.trim().is_empty() {
+        return Err(ExprError::new(source, "expression is empty"));
+    }
+    let env = env();
+    let program = catch_unwind(AssertUnwindSafe(|| env.compile(source)))
+        .map_err(|_| ExprError::new(source, "the expression parser crashed on this input"))?
+        .map_err(|e| ExprError::new(source, format!("does not compile: {}", one_line(&e.to_string()))))?;
+    let depth = comprehension_depth(&program.expression().expr);
+    if depth > MAX_COMPREHENSION_DEPTH {
+        return Err(ExprError::new(
+            source,
+            format!("nests {depth} list macros (map/filter/all/exists); at most {MAX_COMPREHENSION_DEPTH} are allowed"),
+        ));
+    }
+    Ok(Compiled {
+        source: source.to_owned(),
+        program,
+    })
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What an expression reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct References {
+    /// Free variables (`input`, `steps`, a loop variable, …), sorted.
+    pub variables: Vec<String>,
+    /// Keys `k` of every `steps.k` (or `steps['k']`), sorted.
+    pub step_keys: Vec<String>,
+}
+
+impl Compiled {
+    /// The source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The variables and step keys the expression reads.
+    pub fn references(&self) -> References {
+        let mut r = References::default();
+        collect_refs(&self.program.expression().expr, &mut Vec::new(), &mut r);
+        r.variables.sort();
+        r.variables.dedup();
+        r.step_keys.sort();
+        r.step_keys.dedup();
+        r
+    }
+
+    /// Evaluates to JSON.
+    pub fn eval(&self, ctx: &EvalContext) -> Result<Value, ExprError> {
+        let cel_ctx = ctx.cel_context();
+        let result = catch_unwind(AssertUnwindSafe(|| self.program.execute(&cel_ctx)))
+            .map_err(|_| ExprError::new(&self.source, "evaluation crashed"))?
+            .map_err(|e| ExprError::new(&self.source, one_line(&e.to_string())))?;
+        let json = to_json(&result).map_err(|r| ExprError::new(&self.source, r))?;
+        let size = json_size(&json, MAX_RESULT_BYTES + 1);
+        if size > MAX_RESULT_BYTES {
+            return Err(ExprError::new(
+                &self.source,
+                format!("result is larger than {MAX_RESULT_BYTES} bytes"),
+            ));
+        }
+        Ok(json)
+    }
+
+    /// Evaluates a condition, which must be a bool.
+    pub fn eval_bool(&self, ctx: &EvalContext) -> Result<bool, ExprError> {
+        match self.eval(ctx)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(ExprError::new(
+                &self.source,
+                format!("a condition must be a bool, got {}", type_name(&other)),
+            )),
+        }
+    }
+}
+
+/// The JSON type name of a value, for messages.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "double",
+        Value::Number(_) => "int",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "map",
+    }
+}
+
+fn comprehension_depth(e: &cel::common::ast::Expr) -> usize {
+    use cel::common::ast::{EntryExpr, Expr};
+    let max = |it: &mut dyn Iterator<Item = &cel::common::ast::Expr>| it.map(comprehension_depth).max().unwrap_or(0);
+    match e {
+        Expr::Comprehension(c) => {
+            1 + max(&mut [&c.iter_range.expr, &c.accu_init.expr, &c.loop_cond.expr, &c.loop_step.expr, &c.result.expr].into_iter())
+        }
+        Expr::Call(c) => max(&mut c.target.iter().map(|t| &t.expr).chain(c.args.iter().map(|a| &a.expr))),
+        Expr::List(l) => max(&mut l.elements.iter().map(|x| &x.expr)),
+        Expr::Map(m) => max(&mut m.entries.iter().flat_map(|en| match &en.expr {
+            EntryExpr::MapEntry(me) => vec![&me.key.expr, &me.value.expr],
+            EntryExpr::StructField(sf) => vec![&sf.value.expr],
+        })),
+        Expr::Select(s) => comprehension_depth(&s.operand.expr),
+        Expr::Struct(s) => max(&mut s.entries.iter().map(|en| match &en.expr {
+            EntryExpr::MapEntry(me) => &me.value.expr,
+            EntryExpr::StructField(sf) => &sf.value.expr,
+        })),
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => 0,
+    }
+}
+
+fn collect_refs(e: &cel::common::ast::Expr, bound: &mut Vec<String>, r: &mut References) {
+    use cel::common::ast::{EntryExpr, Expr, LiteralValue};
+    match e {
+        Expr::Ident(name) => {
+            if !bound.iter().any(|b| b == name) {
+                r.variables.push(name.clone());
+            }
+        }
+        Expr::Select(s) => {
+            if let Expr::Ident(root) = &s.operand.expr
+                && root == "steps"
+                && !bound.iter().any(|b| b == "steps")
+            {
+                r.step_keys.push(s.field.clone());
+            }
+            collect_refs(&s.operand.expr, bound, r);
+        }
+        Expr::Call(c) => {
+            // steps['key'] is an index call on `steps` with a string literal.
+            if c.func_name == "_[_]"
+                && let [target, key] = c.args.as_slice()
+                && let (Expr::Ident(root), Expr::Literal(LiteralValue::String(k))) = (&target.expr, &key.expr)
+                && root == "steps"
+                && !bound.iter().any(|b| b == "steps")
+            {
+                r.step_keys.push(k.to_string());
+            }
+            if let Some(t) = &c.target {
+                collect_refs(&t.expr, bound, r);
+            }
+            for a in &c.args {
+                collect_refs(&a.expr, bound, r);
+            }
+        }
+        Expr::Comprehension(c) => {
+            collect_refs(&c.iter_range.expr, bound, r);
+            collect_refs(&c.accu_init.expr, bound, r);
+            let n = bound.len();
+            bound.push(c.iter_var.clone());
+            if let Some(v2) = &c.iter_var2 {
+                bound.push(v2.clone());
+            }
+            bound.push(c.accu_var.clone());
+            collect_refs(&c.loop_cond.expr, bound, r);
+            collect_refs(&c.loop_step.expr, bound, r);
+            collect_refs(&c.result.expr, bound, r);
+            bound.truncate(n);
+        }
+        Expr::List(l) => l.elements.iter().for_each(|x| collect_refs(&x.expr, bound, r)),
+        Expr::Map(m) => {
+            for en in &m.entries {
+                match &en.expr {
+                    EntryExpr::MapEntry(me) => {
+                        collect_refs(&me.key.expr, bound, r);
+                        collect_refs(&me.value.expr, bound, r);
+                    }
+                    EntryExpr::StructField(sf) => collect_refs(&sf.value.expr, bound, r),
+                }
+            }
+        }
+        Expr::Struct(s) => {
+            for en in &s.entries {
+                if let EntryExpr::StructField(sf) = &en.expr {
+                    collect_refs(&sf.value.expr, bound, r);
+                }
+            }
+        }
+        Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+/// Everything an expression can see. Absent parts are simply not bound
+/// (reading them is an evaluation error naming the variable).
+#[derive(Debug, Clone, Default)]
+pub struct EvalContext {
+    vars: Vec<(String, Value)>,
+}
+
+impl EvalContext {
+    /// An empty context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Binds `name` to `value` (later bindings shadow earlier ones).
+    pub fn with(mut self, name: &str, value: Value) -> Self {
+        self.set(name, value);
+        self
+    }
+
+    /// Binds `name` to `value` in place.
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.vars.retain(|(n, _)| n != name);
+        self.vars.push((name.to_owned(), value));
+    }
+
+    /// The value bound to `name`.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// This context without `secrets` (for everything outside action configs).
+    pub fn without_secrets(&self) -> Self {
+        Self {
+            vars: self.vars.iter().filter(|(n, _)| n != "secrets").cloned().collect(),
+        }
+    }
+
+    fn cel_context(&self) -> cel::Context<'static, 'static> {
+        let mut c = cel::Context::with_env(env());
+        for (n, v) in &self.vars {
+            c.add_variable_from_value(n.clone(), to_cel(v));
+        }
+        c
+    }
+}
+
+/// JSON → CEL: integers are `int` (or `uint` above `i64::MAX`), other numbers `double`.
+pub fn to_cel(v: &Value) -> cel::Value {
+    match v {
+        Value::Null => cel::Value::Null,
+        Value::Bool(b) => cel::Value::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                cel::Value::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                cel::Value::UInt(u)
+            } else {
+                cel::Value::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        Value::String(s) => cel::Value::String(Arc::new(s.clone())),
+        Value::Array(a) => cel::Value::List(Arc::new(a.iter().map(to_cel).collect())),
+        Value::Object(m) => {
+            let map: HashMap<String, cel::Value> = m.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
+            cel::Value::from(map)
+        }
+    }
+}
+
+/// CEL → JSON. Maps with non-string keys get their keys printed.
+pub fn to_json(v: &cel::Value) -> Result<Value, String> {
+    Ok(match v {
+        cel::Value::Null => Value::Null,
+        cel::Value::Bool(b) => Value::Bool(*b),
+        cel::Value::Int(i) => Value::from(*i),
+        cel::Value::UInt(u) => Value::from(*u),
+        cel::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("the result {f} is not a finite number"))?,
+        cel::Value::String(s) => Value::String(s.to_string()),
+        cel::Value::List(l) => Value::Array(l.iter().map(to_json).collect::<Result<_, _>>()?),
+        cel::Value::Map(m) => {
+            let mut entries: Vec<(String, Value)> = Vec::with_capacity(m.map.len());
+            for (k, v) in m.map.iter() {
+                let key = match cel::Value::from(k) {
+                    cel::Value::String(s) => s.to_string(),
+                    other => to_json(&other)?.to_string(),
+                };
+                entries.push((key, to_json(v)?));
+            }
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().collect::<Map<_, _>>())
+        }
+        other => other
+            .json()
+            .map_err(|_| format!("a {:?} value cannot be turned into JSON", other.type_of()))?,
+    })
+}
+
+/// Size of `v` serialized, counting up to `limit` then stopping.
+fn json_size(v: &Value, limit: usize) -> usize {
+    fn go(v: &Value, acc: &mut usize, limit: usize) {
+        if *acc > limit {
+            return;
+        }
+        match v {
+            Value::Null => *acc += 4,
+            Value::Bool(_) => *acc += 5,
+            Value::Number(_) => *acc += 8,
+            Value::String(s) => *acc += s.len() + 2,
+            Value::Array(a) => {
+                *acc += 2;
+                for x in a {
+                    *acc += 1;
+                    go(x, acc, limit);
+                }
+            }
+            Value::Object(m) => {
+                *acc += 2;
+                for (k, x) in m {
+                    *acc += k.len() + 4;
+                    go(x, acc, limit);
+                }
+            }
+        }
+    }
+    let mut acc = 0;
+    go(v, &mut acc, limit);
+    acc
+}
+
+#[cfg(test)]
+mod tests;

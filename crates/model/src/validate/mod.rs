@@ -1,29 +1,24 @@
-//! Validation.
+//! Validation of a parsed workflow: every rule of DESIGN.md §5, all errors
+//! at once, each with its path.
+//!
+//! - [`diagnostic`]: [`Diagnostic`], [`Diagnostics`], did-you-mean.
+//! - [`rules`]: keys, triggers, actions and configs, expressions, retry.
+//! - [`graph`]: `dependsOn` targets, scope and cycles.
 
-/// One problem.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Diagnostic {
-    /// Path.
-    pub path: String,
-    /// Line.
-    pub line: Option<usize>,
-    /// Column.
-    pub column: Option<usize>,
-    /// Code.
-    pub code: &'static str,
-    /// Message.
-    pub message: String,
-}
+pub mod diagnostic;
+pub mod graph;
+pub mod rules;
 
-/// Many problems.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Diagnostics(pub Vec<Diagnostic>);
+pub use diagnostic::{Diagnostic, Diagnostics};
 
-impl std::fmt::Display for Diagnostics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for d in &self.0 {
-            writeln!(f, "{}: {}", d.path, d.message)?;
-        }
-        Ok(())
-    }
+use crate::catalog::ActionSchemas;
+use crate::workflow::Workflow;
+
+/// Checks everything the types alone do not; returns every problem found.
+pub fn validate(wf: &Workflow, catalog: &dyn ActionSchemas) -> Diagnostics {
+    let mut d = Diagnostics::default();
+    let index = rules::StepIndex::build(wf);
+    rules::check_workflow(wf, &index, catalog, &mut d);
+    graph::check_dependencies(wf, &index, &mut d);
+    d
 }

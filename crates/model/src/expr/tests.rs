@@ -1,0 +1,99 @@
+use serde_json::json;
+
+use super::template::{render_value, Template};
+use super::*;
+
+fn ctx() -> EvalContext {
+    EvalContext::new()
+        .with("input", json!({"text": "hello", "count": 3, "ratio": 0.5, "platform": "mastodon"}))
+        .with("steps", json!({"sentiment": {"status": "COMPLETED", "output": {"score": -0.6}, "error": null, "attempts": 1}}))
+        .with("secrets", json!({"TOKEN": "s3cr3t"}))
+}
+
+#[test]
+fn json_integers_are_cel_ints_and_others_doubles() {
+    let c = ctx();
+    assert_eq!(compile("input.count + 1").unwrap().eval(&c).unwrap(), json!(4));
+    assert_eq!(compile("type(input.count) == int").unwrap().eval(&c).unwrap(), json!(true));
+    assert_eq!(compile("type(input.ratio) == double").unwrap().eval(&c).unwrap(), json!(true));
+    assert_eq!(compile("steps.sentiment.output.score < -0.3").unwrap().eval_bool(&c), Ok(true));
+}
+
+#[test]
+fn evaluation_errors_name_expression_and_reason() {
+    let c = ctx();
+    let e = compile("input.missing.deeper").unwrap().eval(&c).unwrap_err();
+    assert_eq!(e.expression, "input.missing.deeper");
+    assert!(e.reason.contains("missing"), "{e}");
+    let e = compile("input.text + 1").unwrap().eval(&c).unwrap_err();
+    assert!(e.reason.contains("Unsupported binary operator"), "{e}");
+    let e = compile("input.count").unwrap().eval_bool(&c).unwrap_err();
+    assert_eq!(e.reason, "a condition must be a bool, got int");
+    let e = compile("nope").unwrap().eval(&c).unwrap_err();
+    assert!(e.reason.contains("nope"), "{e}");
+}
+
+#[test]
+fn compile_errors_and_limits() {
+    assert!(compile("1 +").unwrap_err().reason.starts_with("does not compile"));
+    assert_eq!(compile("  ").unwrap_err().reason, "expression is empty");
+    let long = "1 + ".repeat(2000) + "1";
+    assert!(compile(&long).unwrap_err().reason.contains("longer than 4096"));
+    let nested = "[1].map(a, [1].map(b, [1].map(c, c)))";
+    assert!(compile(nested).unwrap_err().reason.contains("nests 3 list macros"));
+    assert!(compile("[1].map(a, [1].map(b, b))").is_ok());
+}
+
+#[test]
+fn results_are_bounded() {
+    let c = EvalContext::new().with("big", json!("x".repeat(600_000)));
+    let e = compile("[big, big]").unwrap().eval(&c).unwrap_err();
+    assert!(e.reason.contains("larger than"), "{e}");
+    let t = Template::parse("{{ big }}{{ big }}").unwrap();
+    assert!(t.render(&c).unwrap_err().reason.contains("longer than"));
+}
+
+#[test]
+fn references_list_variables_and_step_keys() {
+    let r = compile("steps.a.output + steps['b'].output + [1].map(x, x + input.n).size() + index")
+        .unwrap()
+        .references();
+    assert_eq!(r.variables, ["index", "input", "steps"]);
+    assert_eq!(r.step_keys, ["a", "b"]);
+}
+
+#[test]
+fn whole_templates_are_typed_others_interpolate() {
+    let c = ctx();
+    let cfg = json!({
+        "n": "{{ input.count * 2 }}",
+        "s": " {{ input.text }} ",
+        "mixed": "count={{ input.count }} text={{ input.text }} map={{ {'a': 1} }}",
+        "list": ["{{ input.ratio }}", 7],
+        "plain": "no templates",
+        "secret": "Bearer {{ secrets.TOKEN }}",
+        "quoted": "{{ '}}' + input.text }}",
+    });
+    let out = render_value(&cfg, &c).unwrap();
+    assert_eq!(
+        out,
+        json!({
+            "n": 6,
+            "s": "hello",
+            "mixed": "count=3 text=hello map={\"a\":1}",
+            "list": [0.5, 7],
+            "plain": "no templates",
+            "secret": "Bearer s3cr3t",
+            "quoted": "}}hello",
+        })
+    );
+    assert!(Template::parse("{{ input.text").unwrap_err().reason.contains("without a matching"));
+    assert!(Template::parse("{{ 1 + }}").is_err());
+}
+
+#[test]
+fn secrets_can_be_removed_from_a_context() {
+    let c = ctx().without_secrets();
+    assert!(c.get("secrets").is_none());
+    assert!(compile("secrets.TOKEN").unwrap().eval(&c).is_err());
+}
