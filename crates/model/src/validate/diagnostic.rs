@@ -108,7 +108,8 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
     let w = word.to_ascii_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
-        let d = levenshtein(&w, &c.to_ascii_lowercase());
+        let lc = c.to_ascii_lowercase();
+        let d = if w.len() >= 3 && lc.starts_with(&w) { 1 } else { distance(&w, &lc) };
         let limit = (c.len().max(word.len()) / 3).max(1);
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
@@ -124,18 +125,29 @@ pub fn suggestion<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>)
         .unwrap_or_default()
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
+/// Edit distance counting an adjacent transposition as one edit (optimal
+/// string alignment).
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -147,6 +159,8 @@ mod tests {
         assert_eq!(did_you_mean("dependson", ["dependsOn", "description"]), Some("dependsOn"));
         assert_eq!(did_you_mean("acton", ["action", "as"]), Some("action"));
         assert_eq!(did_you_mean("zzzzzz", ["action", "as"]), None);
+        assert_eq!(did_you_mean("stpes", ["steps", "name"]), Some("steps"));
+        assert_eq!(did_you_mean("cond", ["condition", "switch"]), Some("condition"));
         assert_eq!(suggestion("TRANSFROM", ["TRANSFORM", "DELAY"]), " (did you mean `TRANSFORM`?)");
     }
 }

@@ -139,6 +139,12 @@ fn report_cycles(graph: &[Vec<Edge>], idx: &StepIndex<'_>, d: &mut Diagnostics) 
                         key.dedup();
                         on_cycle.extend(labels.iter().copied());
                         if reported.insert(key) {
+                            // start the cycle at the step whose dependsOn is reported
+                            if let Some(&(i, _)) = labels.iter().min()
+                                && let Some(at) = steps.iter().position(|s| *s == i)
+                            {
+                                steps.rotate_left(at);
+                            }
                             let mut names: Vec<&str> = steps.iter().map(|s| idx.entries[*s].step.key.as_str()).collect();
                             names.dedup();
                             if let Some(first) = names.first().copied() {
