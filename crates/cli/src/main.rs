@@ -1,1 +1,55 @@
-fn main() {}
+//! `orbflow`: the command line.
+//!
+//! Data goes to stdout, diagnostics to stderr. Exit codes: 0 success,
+//! 1 failure (a run that FAILED or was CANCELLED, an I/O error), 2 invalid
+//! input (a workflow, an expression, a flag).
+
+mod cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// orbflow: workflow orchestration with durable steps.
+#[derive(Debug, Parser)]
+#[command(name = "orbflow", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate workflow files (exit 0 valid, 2 invalid).
+    Validate(cmd::validate::ValidateArgs),
+    /// Print a workflow in canonical YAML or JSON.
+    Fmt(cmd::fmt::FmtArgs),
+    /// Print the DSL's JSON Schema.
+    Schema,
+    /// List the action catalog.
+    Actions(cmd::actions::ActionsArgs),
+    /// Draw a workflow's step graph (Mermaid or Graphviz dot).
+    Graph(cmd::graph::GraphArgs),
+    /// Cron helpers.
+    Cron(cmd::cron::CronArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(a) => cmd::validate::run(&a),
+        Command::Fmt(a) => cmd::fmt::run(&a),
+        Command::Schema => cmd::schema::run(),
+        Command::Actions(a) => cmd::actions::run(&a),
+        Command::Graph(a) => cmd::graph::run(&a),
+        Command::Cron(a) => cmd::cron::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("orbflow: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

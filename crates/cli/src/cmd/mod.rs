@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub(crate) mod actions;
+pub(crate) mod cron;
+pub(crate) mod fmt;
+pub(crate) mod graph;
+pub(crate) mod schema;
+pub(crate) mod validate;
