@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::action::Action;
 use crate::registry::not_configured;
-use crate::spec::{schema_of, ActionSpec, Category};
+use crate::spec::{ActionSpec, Category, schema_of};
 
 /// GENERATE_CONTENT config.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::action::{Action, ActionContext, ActionError, Outcome};
-use crate::spec::{schema_of, ActionSpec, Category};
+use crate::spec::{ActionSpec, Category, schema_of};
 
 /// A DELAY duration: milliseconds or a duration string.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -45,8 +45,8 @@ pub struct Delay;
 #[async_trait::async_trait]
 impl Action for Delay {
     async fn execute(&self, ctx: ActionContext) -> Result<Outcome, ActionError> {
-        let cfg: DelayConfig = serde_json::from_value(ctx.config)
-            .map_err(|e| ActionError::fatal(format!("invalid DELAY config: {e}")))?;
+        let cfg: DelayConfig =
+            serde_json::from_value(ctx.config).map_err(|e| ActionError::fatal(format!("invalid DELAY config: {e}")))?;
         let until = match (cfg.duration, cfg.until) {
             (Some(d), None) => {
                 let ms = match d {

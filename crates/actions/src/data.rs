@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::action::{Action, ActionContext, ActionError, LogLevel, Outcome};
 use crate::registry::not_configured;
-use crate::spec::{schema_of, ActionSpec, Category};
+use crate::spec::{ActionSpec, Category, schema_of};
 
 /// TRANSFORM config.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -178,7 +178,10 @@ mod tests {
     #[tokio::test]
     async fn transform_returns_value() {
         let (ctx, _) = ActionContext::for_test(json!({"value": {"a": [1, 2]}}));
-        assert_eq!(Transform.execute(ctx).await, Ok(Outcome::Completed(json!({"a": [1, 2]}))));
+        assert_eq!(
+            Transform.execute(ctx).await,
+            Ok(Outcome::Completed(json!({"a": [1, 2]})))
+        );
         let (ctx, _) = ActionContext::for_test(json!({}));
         assert!(Transform.execute(ctx).await.is_err());
     }
@@ -187,8 +190,14 @@ mod tests {
     async fn log_event_logs_to_the_step_logger() {
         let (ctx, log) = ActionContext::for_test(json!({"message": "hi", "level": "warn", "data": {"n": 1}}));
         let out = LogEvent.execute(ctx).await.unwrap();
-        assert_eq!(out, Outcome::Completed(json!({"logged": true, "level": "warn", "message": "hi"})));
-        assert_eq!(log.lines(), vec![(LogLevel::Warn, "hi".to_owned(), Some(json!({"n": 1})))]);
+        assert_eq!(
+            out,
+            Outcome::Completed(json!({"logged": true, "level": "warn", "message": "hi"}))
+        );
+        assert_eq!(
+            log.lines(),
+            vec![(LogLevel::Warn, "hi".to_owned(), Some(json!({"n": 1})))]
+        );
         let (ctx, _) = ActionContext::for_test(json!({"level": "warn"}));
         let e = LogEvent.execute(ctx).await.unwrap_err();
         assert!(e.to_string().contains("missing field `message`"), "{e}");

@@ -1,1 +1,192 @@
-//! docs (being written)
+//! Renders docs/WORKFLOW_ACTIONS.md from the catalog, so the reference can
+//! never disagree with the code (a test fails when the file drifts).
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::registry::Registry;
+use crate::spec::{ActionSpec, Category};
+
+/// Categories in the order the document lists them.
+const CATEGORIES: [Category; 5] = [
+    Category::Social,
+    Category::Notification,
+    Category::Ai,
+    Category::Data,
+    Category::Control,
+];
+
+/// The command that regenerates the document.
+pub const REGENERATE_COMMAND: &str = "ORBFLOW_UPDATE_DOCS=1 cargo test -p orbflow-actions --test docs_drift";
+
+fn category_title(c: Category) -> &'static str {
+    match c {
+        Category::Social => "Social",
+        Category::Notification => "Notification",
+        Category::Ai => "AI",
+        Category::Data => "Data",
+        Category::Control => "Control flow",
+    }
+}
+
+/// GitHub's heading anchor for an action name (`POST_TO_SOCIAL` →
+/// `post_to_social`).
+fn anchor(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_' || *c == ' ')
+        .map(|c| if c == ' ' { '-' } else { c.to_ascii_lowercase() })
+        .collect()
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+/// Text for a Markdown table cell: no line breaks, pipes escaped.
+fn cell(text: &str) -> String {
+    text.replace('\n', " ").replace('|', "\\|")
+}
+
+fn block_syntax(name: &str) -> &'static str {
+    match name {
+        "CONDITIONAL_BRANCH" => "`type: condition` / `type: switch`",
+        "LOOP" => "`type: loop`",
+        _ => "a block `type`",
+    }
+}
+
+fn render_action(out: &mut String, s: &ActionSpec) {
+    let _ = writeln!(out, "### {}\n", s.name);
+    let _ = writeln!(out, "{}\n", s.description);
+    let status = if s.implemented {
+        "implemented"
+    } else {
+        "not configured in this build (every attempt fails with a fatal error)"
+    };
+    let kind = if s.block {
+        format!("control-flow block, written as {}", block_syntax(s.name))
+    } else {
+        format!("action (`action: {}`)", s.name)
+    };
+    let permissions = if s.required_permissions.is_empty() {
+        "none".to_owned()
+    } else {
+        s.required_permissions
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    out.push_str("| | |\n|---|---|\n");
+    let _ = writeln!(out, "| Category | {} |", s.category.as_str());
+    let _ = writeln!(out, "| Kind | {} |", cell(&kind));
+    let _ = writeln!(out, "| Status | {status} |");
+    let _ = writeln!(out, "| Required permissions | {} |", cell(&permissions));
+    let _ = writeln!(out, "| Output | {} |\n", cell(s.output));
+
+    out.push_str("**Config schema**\n\n```json\n");
+    out.push_str(&pretty(&s.config_schema));
+    out.push_str("\n```\n\n");
+
+    out.push_str("**Example**\n\n```yaml\n");
+    if s.block {
+        let _ = writeln!(out, "# parameters of a {} step", block_syntax(s.name).replace('`', ""));
+        let _ = writeln!(out, "{}", serde_json::to_string(&s.example).unwrap_or_default());
+    } else {
+        let _ = writeln!(out, "- key: example\n  action: {}", s.name);
+        let _ = writeln!(
+            out,
+            "  config: {}",
+            serde_json::to_string(&s.example).unwrap_or_default()
+        );
+    }
+    out.push_str("```\n\n");
+
+    let _ = writeln!(out, "**Security:** {}\n", s.security);
+}
+
+/// Renders the action reference (docs/WORKFLOW_ACTIONS.md) from `registry`.
+/// The output depends only on the catalog, so it is stable across runs.
+pub fn render_markdown(registry: &Registry) -> String {
+    let mut specs: Vec<&ActionSpec> = registry.specs().collect();
+    specs.sort_by(|a, b| (a.category, a.name).cmp(&(b.category, b.name)));
+
+    let mut out = String::new();
+    out.push_str("# Workflow actions\n\n");
+    out.push_str("<!-- Generated from the action catalog (crates/actions/src/docs.rs). Do not edit by hand. -->\n\n");
+    let _ = writeln!(
+        out,
+        "This reference is generated from orbflow's action catalog: each action's description, \
+         config JSON Schema (the schema the validator checks configs against), example, output \
+         and security notes come from the code. Do not edit it by hand; after changing an \
+         action, regenerate it with:\n\n```sh\n{REGENERATE_COMMAND}\n```\n"
+    );
+    let total = specs.len();
+    let implemented = specs.iter().filter(|s| s.implemented).count();
+    let _ = writeln!(
+        out,
+        "The catalog has {total} entries; {implemented} are implemented in this build. An action \
+         marked \"not configured in this build\" is accepted by the validator but every attempt \
+         fails with a fatal error naming what it needs. Config strings may use `{{{{ }}}}` \
+         templates (see DSL.md); a config is validated against its schema after templates are \
+         resolved.\n"
+    );
+
+    out.push_str("## Contents\n\n");
+    for c in CATEGORIES {
+        let in_cat: Vec<&&ActionSpec> = specs.iter().filter(|s| s.category == c).collect();
+        if in_cat.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "- [{}](#{})", category_title(c), anchor(category_title(c)));
+        for s in in_cat {
+            let _ = writeln!(out, "  - [{}](#{}): {}", s.name, anchor(s.name), cell(s.description));
+        }
+    }
+    out.push('\n');
+
+    for c in CATEGORIES {
+        let in_cat: Vec<&&ActionSpec> = specs.iter().filter(|s| s.category == c).collect();
+        if in_cat.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "## {}\n", category_title(c));
+        for s in in_cat {
+            render_action(&mut out, s);
+        }
+    }
+    // Exactly one trailing newline.
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_action_once_and_deterministically() {
+        let r = Registry::specs_only().unwrap();
+        let a = render_markdown(&r);
+        assert_eq!(a, render_markdown(&r));
+        for s in r.specs() {
+            assert_eq!(a.matches(&format!("\n### {}\n", s.name)).count(), 1, "{}", s.name);
+        }
+        assert!(a.contains("not configured in this build"));
+        assert!(a.contains(REGENERATE_COMMAND));
+        assert!(a.ends_with('\n') && !a.ends_with("\n\n"), "one trailing newline");
+        let contents = a.find("## Contents").unwrap();
+        let social = a.find("\n## Social\n").unwrap();
+        let control = a.find("\n## Control flow\n").unwrap();
+        assert!(contents < social && social < control);
+    }
+
+    #[test]
+    fn anchors() {
+        assert_eq!(anchor("POST_TO_SOCIAL"), "post_to_social");
+        assert_eq!(anchor("Control flow"), "control-flow");
+    }
+}

@@ -171,8 +171,8 @@ mod tests {
     fn every_example_validates_against_its_schema() {
         let r = Registry::specs_only().unwrap();
         for s in r.specs() {
-            let v = jsonschema::validator_for(&s.config_schema)
-                .unwrap_or_else(|e| panic!("{}: bad schema: {e}", s.name));
+            let v =
+                jsonschema::validator_for(&s.config_schema).unwrap_or_else(|e| panic!("{}: bad schema: {e}", s.name));
             let errors: Vec<_> = v.iter_errors(&s.example).map(|e| e.to_string()).collect();
             assert!(errors.is_empty(), "{}: example invalid: {errors:?}", s.name);
             assert!(!s.description.is_empty() && !s.output.is_empty(), "{}", s.name);

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::action::Action;
 use crate::registry::not_configured;
-use crate::spec::{schema_of, ActionSpec, Category};
+use crate::spec::{ActionSpec, Category, schema_of};
 
 /// Social platforms.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]

@@ -56,7 +56,12 @@ pub(crate) fn catalog() -> orbflow_actions::Registry {
 /// One human line.
 pub(crate) fn human_line(file: &str, d: &Diagnostic) -> String {
     let path = if d.path.is_empty() { "(root)" } else { d.path.as_str() };
-    format!("{file}:{}:{}: {path}: {}", d.line.unwrap_or(1), d.column.unwrap_or(1), d.message)
+    format!(
+        "{file}:{}:{}: {path}: {}",
+        d.line.unwrap_or(1),
+        d.column.unwrap_or(1),
+        d.message
+    )
 }
 
 /// Prints `diags` of `file` to stderr, one per line.

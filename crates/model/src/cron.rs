@@ -223,9 +223,7 @@ impl Schedule {
                     // wall times already fired in the first pass: resume at
                     // the end of the repeated range.
                     let first_offset = i64::from(earlier.offset().fix().local_minus_utc());
-                    let change = self
-                        .first_change(earlier.timestamp(), t, first_offset)?
-                        .unwrap_or(t);
+                    let change = self.first_change(earlier.timestamp(), t, first_offset)?.unwrap_or(t);
                     wall_from = wall_from.max(wall(change, first_offset)?);
                 }
             }
@@ -249,10 +247,7 @@ impl Schedule {
     fn offset_at(&self, t: i64) -> Option<i64> {
         let utc = DateTime::<Utc>::from_timestamp(t, 0)?.naive_utc();
         Some(i64::from(
-            self.tz
-                .offset_from_utc_datetime(&utc)
-                .fix()
-                .local_minus_utc(),
+            self.tz.offset_from_utc_datetime(&utc).fix().local_minus_utc(),
         ))
     }
 
@@ -313,14 +308,10 @@ fn suggest_zone(name: &str) -> Option<String> {
     if let Some(found) = names().find(|candidate| normalize_zone(candidate) == wanted) {
         return Some(found.to_owned());
     }
-    let city_of = |candidate: &str| -> Option<String> {
-        candidate
-            .rsplit_once('/')
-            .map(|(_, city)| normalize_zone(city))
-    };
+    let city_of =
+        |candidate: &str| -> Option<String> { candidate.rsplit_once('/').map(|(_, city)| normalize_zone(city)) };
     if !wanted.contains('/')
-        && let Some(found) =
-            names().find(|candidate| city_of(candidate).as_deref() == Some(&wanted))
+        && let Some(found) = names().find(|candidate| city_of(candidate).as_deref() == Some(&wanted))
     {
         return Some(found.to_owned());
     }
@@ -385,10 +376,7 @@ const FIELDS: [(&str, &str); 6] = [
     ("hour", "0-23"),
     ("day-of-month", "1-31, L, W, ?"),
     ("month", "1-12 or JAN-DEC"),
-    (
-        "day-of-week",
-        "0-7 or SUN-SAT (0 and 7 are Sunday), L, #, ?",
-    ),
+    ("day-of-week", "0-7 or SUN-SAT (0 and 7 are Sunday), L, #, ?"),
 ];
 
 fn parser() -> CronParser {
@@ -415,10 +403,7 @@ fn compile(expr: &str) -> Result<Compiled, String> {
             .map(|(_, expansion)| *expansion)
             .ok_or_else(|| {
                 let known: Vec<&str> = ALIASES.iter().map(|(alias, _)| *alias).collect();
-                format!(
-                    "unknown alias `{trimmed}`; expected one of {}",
-                    known.join(", ")
-                )
+                format!("unknown alias `{trimmed}`; expected one of {}", known.join(", "))
             })?
     } else {
         trimmed
@@ -428,11 +413,7 @@ fn compile(expr: &str) -> Result<Compiled, String> {
         5 => &FIELDS[1..],
         6 => &FIELDS[..],
         n => {
-            let year = if n == 7 {
-                " (a year field is not supported)"
-            } else {
-                ""
-            };
+            let year = if n == 7 { " (a year field is not supported)" } else { "" };
             return Err(format!(
                 "expected 5 fields (minute hour day-of-month month day-of-week) \
                  or 6 (second first), found {n}{year}"
@@ -440,11 +421,9 @@ fn compile(expr: &str) -> Result<Compiled, String> {
         }
     };
     if fields.last().is_some_and(|dow| dow.starts_with('+')) {
-        return Err(
-            "the `+` day-of-week prefix is not supported: when day-of-month \
+        return Err("the `+` day-of-week prefix is not supported: when day-of-month \
                     and day-of-week are both restricted, either one matching is enough"
-                .to_owned(),
-        );
+            .to_owned());
     }
     // Parse each field on its own first, so that an error names its field.
     let mut probe = ["0", "0", "0", "*", "*", "*"];
@@ -534,14 +513,7 @@ mod tests {
         let six = Schedule::parse("*/10 0 9 * * MON-FRI", None).unwrap();
         assert!(six.has_seconds());
         assert_eq!(six.timezone(), Tz::UTC);
-        for alias in [
-            "@yearly",
-            "@annually",
-            "@monthly",
-            "@weekly",
-            "@daily",
-            "@HOURLY",
-        ] {
+        for alias in ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@HOURLY"] {
             Schedule::parse(alias, None).unwrap();
         }
         assert_eq!(
@@ -568,11 +540,7 @@ mod tests {
             ("@daily", true),
             ("0 0 * * * *", false),
         ] {
-            assert_eq!(
-                Schedule::parse(expr, None).unwrap().is_fixed_time(),
-                fixed,
-                "{expr}"
-            );
+            assert_eq!(Schedule::parse(expr, None).unwrap().is_fixed_time(), fixed, "{expr}");
         }
     }
 
@@ -612,23 +580,11 @@ mod tests {
             }
             other => panic!("{name}: expected a zone error, got {other:?}"),
         };
-        assert_eq!(
-            suggestion("europe/london").as_deref(),
-            Some("Europe/London")
-        );
-        assert_eq!(
-            suggestion("AMERICA/NEW_YORK").as_deref(),
-            Some("America/New_York")
-        );
-        assert_eq!(
-            suggestion("America/New York").as_deref(),
-            Some("America/New_York")
-        );
+        assert_eq!(suggestion("europe/london").as_deref(), Some("Europe/London"));
+        assert_eq!(suggestion("AMERICA/NEW_YORK").as_deref(), Some("America/New_York"));
+        assert_eq!(suggestion("America/New York").as_deref(), Some("America/New_York"));
         assert_eq!(suggestion("Europe/Londn").as_deref(), Some("Europe/London"));
-        assert_eq!(
-            suggestion("Amercia/New_York").as_deref(),
-            Some("America/New_York")
-        );
+        assert_eq!(suggestion("Amercia/New_York").as_deref(), Some("America/New_York"));
         assert_eq!(suggestion("london").as_deref(), Some("Europe/London"));
         assert_eq!(suggestion("Sydny").as_deref(), Some("Australia/Sydney"));
         assert_eq!(suggestion("Mars/Olympus_Mons"), None);
@@ -655,17 +611,11 @@ mod tests {
     fn strictly_after_and_fractional_seconds() {
         let schedule = Schedule::parse("0 * * * *", None).unwrap();
         let at = utc("2025-01-01T10:00:00Z");
-        assert_eq!(
-            schedule.next_after(at).unwrap(),
-            utc("2025-01-01T11:00:00Z")
-        );
+        assert_eq!(schedule.next_after(at).unwrap(), utc("2025-01-01T11:00:00Z"));
         let before = at - chrono::Duration::milliseconds(1);
         assert_eq!(schedule.next_after(before).unwrap(), at);
         let after = at + chrono::Duration::milliseconds(1);
-        assert_eq!(
-            schedule.next_after(after).unwrap(),
-            utc("2025-01-01T11:00:00Z")
-        );
+        assert_eq!(schedule.next_after(after).unwrap(), utc("2025-01-01T11:00:00Z"));
     }
 
     #[test]

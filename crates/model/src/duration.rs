@@ -44,9 +44,7 @@ impl Duration {
 
     /// A duration of `secs` seconds.
     pub const fn from_secs(secs: u64) -> Self {
-        Self {
-            millis: secs * 1000,
-        }
+        Self { millis: secs * 1000 }
     }
 
     /// Length in milliseconds.
@@ -98,7 +96,7 @@ impl fmt::Display for Duration {
             return f.write_str("0s");
         }
         for (unit, factor) in UNITS {
-            if self.millis % factor == 0 {
+            if self.millis.is_multiple_of(factor) {
                 return write!(f, "{}{unit}", self.millis / factor);
             }
         }
@@ -171,7 +169,13 @@ mod tests {
 
     #[test]
     fn prints_canonical_form() {
-        for (ms, s) in [(90_000, "90s"), (60_000, "1m"), (1_500, "1500ms"), (0, "0s"), (86_400_000, "1d")] {
+        for (ms, s) in [
+            (90_000, "90s"),
+            (60_000, "1m"),
+            (1_500, "1500ms"),
+            (0, "0s"),
+            (86_400_000, "1d"),
+        ] {
             assert_eq!(Duration::from_millis(ms).to_string(), s);
             assert_eq!(s.parse::<Duration>().unwrap().as_millis(), ms);
         }

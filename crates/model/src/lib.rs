@@ -30,6 +30,6 @@ pub use error::{Error, Result};
 pub use status::{IllegalTransition, RunStatus, StepStatus};
 pub use validate::{Diagnostic, Diagnostics};
 pub use workflow::{
-    Backoff, BranchType, CatchUp, OnError, RetryPolicy, Step, StepKind, StepType, SwitchCase,
-    Trigger, VerifyScheme, WebhookVerify, Workflow, SCHEMA_VERSION,
+    Backoff, BranchType, CatchUp, OnError, RetryPolicy, SCHEMA_VERSION, Step, StepKind, StepType, SwitchCase, Trigger,
+    VerifyScheme, WebhookVerify, Workflow,
 };

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::duration::Duration;
 use crate::workflow::{BranchType, OnError, RetryPolicy, Step, StepKind, StepType, SwitchCase};
@@ -63,14 +63,26 @@ pub fn flatten(steps: &[Step]) -> Vec<StepRow> {
     rows
 }
 
-fn flatten_list(steps: &[Step], parent: Option<&str>, branch: Option<(BranchType, Option<Value>, Option<u32>)>, rows: &mut Vec<StepRow>) {
+fn flatten_list(
+    steps: &[Step],
+    parent: Option<&str>,
+    branch: Option<(BranchType, Option<Value>, Option<u32>)>,
+    rows: &mut Vec<StepRow>,
+) {
     let mut prev: Option<&str> = None;
     for (pos, s) in steps.iter().enumerate() {
         let (action, config) = match &s.kind {
             StepKind::Action { action, config } => (action.clone(), config.clone()),
-            StepKind::Condition { condition, .. } => ("CONDITIONAL_BRANCH".to_owned(), Some(json!({ "if": condition }))),
+            StepKind::Condition { condition, .. } => {
+                ("CONDITIONAL_BRANCH".to_owned(), Some(json!({ "if": condition })))
+            }
             StepKind::Switch { on, .. } => ("CONDITIONAL_BRANCH".to_owned(), Some(json!({ "on": on }))),
-            StepKind::Loop { for_each, item_var, max_concurrency, .. } => {
+            StepKind::Loop {
+                for_each,
+                item_var,
+                max_concurrency,
+                ..
+            } => {
                 let mut m = Map::new();
                 m.insert("forEach".into(), json!(for_each));
                 if let Some(v) = item_var {
@@ -108,17 +120,34 @@ fn flatten_list(steps: &[Step], parent: Option<&str>, branch: Option<(BranchType
         match &s.kind {
             StepKind::Action { .. } => {}
             StepKind::Condition { then, otherwise, .. } => {
-                flatten_list(then, Some(&s.key), Some((BranchType::IfTrue, Some(Value::Bool(true)), None)), rows);
-                flatten_list(otherwise, Some(&s.key), Some((BranchType::IfFalse, Some(Value::Bool(false)), None)), rows);
+                flatten_list(
+                    then,
+                    Some(&s.key),
+                    Some((BranchType::IfTrue, Some(Value::Bool(true)), None)),
+                    rows,
+                );
+                flatten_list(
+                    otherwise,
+                    Some(&s.key),
+                    Some((BranchType::IfFalse, Some(Value::Bool(false)), None)),
+                    rows,
+                );
             }
             StepKind::Switch { cases, default, .. } => {
                 for (i, c) in cases.iter().enumerate() {
                     let idx = u32::try_from(i).unwrap_or(u32::MAX);
-                    flatten_list(&c.steps, Some(&s.key), Some((BranchType::SwitchCase, Some(c.value.clone()), Some(idx))), rows);
+                    flatten_list(
+                        &c.steps,
+                        Some(&s.key),
+                        Some((BranchType::SwitchCase, Some(c.value.clone()), Some(idx))),
+                        rows,
+                    );
                 }
                 flatten_list(default, Some(&s.key), Some((BranchType::Default, None, None)), rows);
             }
-            StepKind::Loop { steps, .. } => flatten_list(steps, Some(&s.key), Some((BranchType::LoopBody, None, None)), rows),
+            StepKind::Loop { steps, .. } => {
+                flatten_list(steps, Some(&s.key), Some((BranchType::LoopBody, None, None)), rows)
+            }
         }
         prev = Some(&s.key);
     }
@@ -155,7 +184,8 @@ fn build(list: &[&StepRow], children: &Children<'_>, used: &mut usize, depth: us
     for r in list {
         *used += 1;
         let kids: Vec<&StepRow> = children.get(&Some(r.key.as_str())).cloned().unwrap_or_default();
-        let of = |b: BranchType| -> Vec<&StepRow> { kids.iter().copied().filter(|k| k.branch_type == Some(b)).collect() };
+        let of =
+            |b: BranchType| -> Vec<&StepRow> { kids.iter().copied().filter(|k| k.branch_type == Some(b)).collect() };
         let param = |name: &str| r.config.as_ref().and_then(|c| c.get(name)).cloned();
         let param_str = |name: &str| -> Result<String, PlanError> {
             param(name)

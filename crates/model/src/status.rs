@@ -133,10 +133,7 @@ impl RunStatus {
 impl StepStatus {
     /// Whether the step is finished (for this run attempt).
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Self::Completed | Self::Failed | Self::Skipped | Self::Cancelled
-        )
+        matches!(self, Self::Completed | Self::Failed | Self::Skipped | Self::Cancelled)
     }
 
     /// The only way a step's status changes.
@@ -254,10 +251,7 @@ mod tests {
     #[test]
     fn terminal_statuses_have_no_way_out_except_retry() {
         for &s in StepStatus::ALL.iter().filter(|s| s.is_terminal()) {
-            let exits: Vec<_> = StepStatus::ALL
-                .iter()
-                .filter(|&&t| s.transition(t).is_ok())
-                .collect();
+            let exits: Vec<_> = StepStatus::ALL.iter().filter(|&&t| s.transition(t).is_ok()).collect();
             if s == StepStatus::Failed {
                 assert_eq!(exits, [&StepStatus::Queued]);
             } else {

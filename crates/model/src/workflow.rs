@@ -20,6 +20,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[schemars(title = "orbflow workflow (schemaVersion 1)")]
 pub struct Workflow {
     /// DSL version of this document. Must be 1.
+    #[schemars(extend("const" = 1))]
     pub schema_version: u32,
     /// Human name of the workflow.
     pub name: String,
@@ -225,9 +226,7 @@ impl Step {
     pub fn branches(&self) -> Vec<(BranchType, Option<&SwitchCase>, &[Step])> {
         match &self.kind {
             StepKind::Action { .. } => Vec::new(),
-            StepKind::Condition {
-                then, otherwise, ..
-            } => vec![
+            StepKind::Condition { then, otherwise, .. } => vec![
                 (BranchType::IfTrue, None, then.as_slice()),
                 (BranchType::IfFalse, None, otherwise.as_slice()),
             ],
@@ -344,10 +343,7 @@ impl RetryPolicy {
     /// The wait before attempt `next_attempt` (2 for the first retry),
     /// without jitter.
     pub fn delay_before(&self, next_attempt: u32) -> Duration {
-        let initial = self
-            .initial_interval
-            .unwrap_or(Duration::from_secs(1))
-            .as_millis();
+        let initial = self.initial_interval.unwrap_or(Duration::from_secs(1)).as_millis();
         let max = self
             .max_interval
             .unwrap_or(Duration::from_secs(60))

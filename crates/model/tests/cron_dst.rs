@@ -54,12 +54,7 @@ fn fixed_time_in_spring_forward_gap_fires_at_gap_end() {
     );
     // New York: 02:30 does not exist on 2025-03-09.
     assert_eq!(
-        fires(
-            "30 2 * * *",
-            "America/New_York",
-            "2025-03-08T00:00:00-05:00",
-            3
-        ),
+        fires("30 2 * * *", "America/New_York", "2025-03-08T00:00:00-05:00", 3),
         [
             "2025-03-08T02:30:00-05:00",
             "2025-03-09T03:00:00-04:00",
@@ -68,12 +63,7 @@ fn fixed_time_in_spring_forward_gap_fires_at_gap_end() {
     );
     // Sydney: 02:30 does not exist on 2025-10-05.
     assert_eq!(
-        fires(
-            "30 2 * * *",
-            "Australia/Sydney",
-            "2025-10-04T00:00:00+10:00",
-            3
-        ),
+        fires("30 2 * * *", "Australia/Sydney", "2025-10-04T00:00:00+10:00", 3),
         [
             "2025-10-04T02:30:00+10:00",
             "2025-10-05T03:00:00+11:00",
@@ -91,12 +81,7 @@ fn fixed_time_gap_edges() {
     );
     // At the gap end itself: strictly after, so the catch-up is past.
     assert_eq!(
-        fires(
-            "30 1 * * *",
-            "Europe/London",
-            "2025-03-30T02:00:00+01:00",
-            1
-        ),
+        fires("30 1 * * *", "Europe/London", "2025-03-30T02:00:00+01:00", 1),
         ["2025-03-31T01:30:00+01:00"]
     );
     // Several wall times in one gap, and one at the gap end itself: once.
@@ -114,12 +99,7 @@ fn fixed_time_gap_edges() {
     );
     // A list of hours is still fixed-time (croner alone would skip 02:30).
     assert_eq!(
-        fires(
-            "30 2,14 * * *",
-            "America/New_York",
-            "2025-03-09T00:00:00-05:00",
-            2
-        ),
+        fires("30 2,14 * * *", "America/New_York", "2025-03-09T00:00:00-05:00", 2),
         ["2025-03-09T03:00:00-04:00", "2025-03-09T14:30:00-04:00"]
     );
     // A fixed hour with stepped minutes: the skipped hour runs once.
@@ -136,21 +116,11 @@ fn fixed_time_in_fall_back_overlap_fires_once_at_first_occurrence() {
         ["2025-10-26T01:30:00+01:00", "2025-10-27T01:30:00+00:00"]
     );
     assert_eq!(
-        fires(
-            "30 1 * * *",
-            "America/New_York",
-            "2025-11-01T12:00:00-04:00",
-            2
-        ),
+        fires("30 1 * * *", "America/New_York", "2025-11-01T12:00:00-04:00", 2),
         ["2025-11-02T01:30:00-04:00", "2025-11-03T01:30:00-05:00"]
     );
     assert_eq!(
-        fires(
-            "30 2 * * *",
-            "Australia/Sydney",
-            "2025-04-05T12:00:00+11:00",
-            2
-        ),
+        fires("30 2 * * *", "Australia/Sydney", "2025-04-05T12:00:00+11:00", 2),
         ["2025-04-06T02:30:00+11:00", "2025-04-07T02:30:00+10:00"]
     );
 }
@@ -174,12 +144,7 @@ fn fixed_time_overlap_never_fires_in_the_second_pass() {
     }
     // A fixed hour with several minutes runs through the first pass only.
     assert_eq!(
-        fires(
-            "0,30 1 * * *",
-            "America/New_York",
-            "2025-11-02T00:00:00-04:00",
-            3
-        ),
+        fires("0,30 1 * * *", "America/New_York", "2025-11-02T00:00:00-04:00", 3),
         [
             "2025-11-02T01:00:00-04:00",
             "2025-11-02T01:30:00-04:00",
@@ -214,12 +179,7 @@ fn hourly_job_across_spring_forward_skips_the_missing_hour() {
         ]
     );
     assert_eq!(
-        fires(
-            "30 * * * *",
-            "America/New_York",
-            "2025-03-09T01:00:00-05:00",
-            3
-        ),
+        fires("30 * * * *", "America/New_York", "2025-03-09T01:00:00-05:00", 3),
         [
             "2025-03-09T01:30:00-05:00",
             "2025-03-09T03:30:00-04:00",
@@ -227,12 +187,7 @@ fn hourly_job_across_spring_forward_skips_the_missing_hour() {
         ]
     );
     assert_eq!(
-        fires(
-            "@hourly",
-            "Australia/Sydney",
-            "2025-10-05T01:30:00+10:00",
-            2
-        ),
+        fires("@hourly", "Australia/Sydney", "2025-10-05T01:30:00+10:00", 2),
         ["2025-10-05T03:00:00+11:00", "2025-10-05T04:00:00+11:00"]
     );
 }
@@ -258,12 +213,7 @@ fn hourly_job_across_fall_back_fires_in_both_passes() {
         ]
     );
     assert_eq!(
-        fires(
-            "30 * * * *",
-            "America/New_York",
-            "2025-11-02T00:45:00-04:00",
-            3
-        ),
+        fires("30 * * * *", "America/New_York", "2025-11-02T00:45:00-04:00", 3),
         [
             "2025-11-02T01:30:00-04:00",
             "2025-11-02T01:30:00-05:00",
@@ -272,12 +222,7 @@ fn hourly_job_across_fall_back_fires_in_both_passes() {
     );
     // Starting inside the second pass continues in it.
     assert_eq!(
-        fires(
-            "30 * * * *",
-            "America/New_York",
-            "2025-11-02T01:00:00-05:00",
-            2
-        ),
+        fires("30 * * * *", "America/New_York", "2025-11-02T01:00:00-05:00", 2),
         ["2025-11-02T01:30:00-05:00", "2025-11-02T02:30:00-05:00"]
     );
 }
@@ -362,12 +307,7 @@ fn stepped_hour_job_follows_real_hours() {
     );
     // Sydney: 02:00 happens twice in April and not at all in October.
     assert_eq!(
-        fires(
-            "0 */2 * * *",
-            "Australia/Sydney",
-            "2025-04-05T23:30:00+11:00",
-            4
-        ),
+        fires("0 */2 * * *", "Australia/Sydney", "2025-04-05T23:30:00+11:00", 4),
         [
             "2025-04-06T00:00:00+11:00",
             "2025-04-06T02:00:00+11:00",
@@ -376,32 +316,17 @@ fn stepped_hour_job_follows_real_hours() {
         ]
     );
     assert_eq!(
-        fires(
-            "0 */2 * * *",
-            "Australia/Sydney",
-            "2025-10-04T23:30:00+10:00",
-            2
-        ),
+        fires("0 */2 * * *", "Australia/Sydney", "2025-10-04T23:30:00+10:00", 2),
         ["2025-10-05T00:00:00+10:00", "2025-10-05T04:00:00+11:00"]
     );
     // New York: 02:00 is missing in March; a stepped range over odd hours
     // meets the repeated 01:00 in November twice.
     assert_eq!(
-        fires(
-            "0 */2 * * *",
-            "America/New_York",
-            "2025-03-08T23:30:00-05:00",
-            2
-        ),
+        fires("0 */2 * * *", "America/New_York", "2025-03-08T23:30:00-05:00", 2),
         ["2025-03-09T00:00:00-05:00", "2025-03-09T04:00:00-04:00"]
     );
     assert_eq!(
-        fires(
-            "0 1-23/2 * * *",
-            "America/New_York",
-            "2025-11-02T00:00:00-04:00",
-            3
-        ),
+        fires("0 1-23/2 * * *", "America/New_York", "2025-11-02T00:00:00-04:00", 3),
         [
             "2025-11-02T01:00:00-04:00",
             "2025-11-02T01:00:00-05:00",
@@ -420,12 +345,7 @@ fn six_field_seconds_jobs() {
     );
     // Interval (wildcard hour): every 30 s, through the New York overlap.
     assert_eq!(
-        fires(
-            "*/30 * * * * *",
-            "America/New_York",
-            "2025-11-02T01:59:00-04:00",
-            4
-        ),
+        fires("*/30 * * * * *", "America/New_York", "2025-11-02T01:59:00-04:00", 4),
         [
             "2025-11-02T01:59:30-04:00",
             "2025-11-02T01:00:00-05:00",
@@ -439,12 +359,7 @@ fn six_field_seconds_jobs() {
         ["2025-03-30T02:00:00+01:00", "2025-03-31T01:30:45+01:00"]
     );
     assert_eq!(
-        fires(
-            "*/20 30 1 * * *",
-            "Europe/London",
-            "2025-10-26T00:00:00Z",
-            4
-        ),
+        fires("*/20 30 1 * * *", "Europe/London", "2025-10-26T00:00:00Z", 4),
         [
             "2025-10-26T01:30:00+01:00",
             "2025-10-26T01:30:20+01:00",
@@ -472,12 +387,7 @@ fn day_of_month_and_day_of_week_both_restricted_either_matches() {
     );
     // July 2025 in New York: Fridays 4, 11, 18, 25; the 13th is a Sunday.
     assert_eq!(
-        fires(
-            "0 0 13 * FRI",
-            "America/New_York",
-            "2025-07-01T00:00:00-04:00",
-            5
-        ),
+        fires("0 0 13 * FRI", "America/New_York", "2025-07-01T00:00:00-04:00", 5),
         [
             "2025-07-04T00:00:00-04:00",
             "2025-07-11T00:00:00-04:00",
@@ -515,13 +425,9 @@ fn invalid_expressions_are_rejected_with_the_expression_named() {
         ("@reboot", "unknown alias `@reboot`"),
         ("0 0 30 2 *", "never fires"),
     ] {
-        let err = Schedule::parse(expr, Some("Europe/London"))
-            .expect_err(&format!("`{expr}` must be rejected"));
+        let err = Schedule::parse(expr, Some("Europe/London")).expect_err(&format!("`{expr}` must be rejected"));
         match &err {
-            CronError::Expression {
-                expr: named,
-                reason,
-            } => {
+            CronError::Expression { expr: named, reason } => {
                 assert_eq!(named, expr);
                 assert!(reason.contains(expected), "`{expr}`: {reason}");
             }
@@ -557,10 +463,7 @@ fn invalid_time_zones_suggest_the_closest_iana_name() {
         let message = err.to_string();
         assert!(message.starts_with(&format!("unknown time zone `{zone}`")));
         if let Some(name) = suggestion {
-            assert!(
-                message.ends_with(&format!("did you mean `{name}`?")),
-                "{message}"
-            );
+            assert!(message.ends_with(&format!("did you mean `{name}`?")), "{message}");
         }
     }
     // The default zone is UTC.

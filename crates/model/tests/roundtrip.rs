@@ -8,7 +8,7 @@ use orbflow_model::{
     Workflow,
 };
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Strings that tempt a YAML emitter into ambiguity.
 fn text() -> impl Strategy<Value = String> {
@@ -78,13 +78,15 @@ fn retry() -> impl Strategy<Value = Option<RetryPolicy>> {
             prop::option::of(duration()),
             prop::option::of(any::<bool>()),
         )
-            .prop_map(|(max_attempts, backoff, initial_interval, max_interval, jitter)| RetryPolicy {
-                max_attempts,
-                backoff,
-                initial_interval,
-                max_interval,
-                jitter,
-            }),
+            .prop_map(
+                |(max_attempts, backoff, initial_interval, max_interval, jitter)| RetryPolicy {
+                    max_attempts,
+                    backoff,
+                    initial_interval,
+                    max_interval,
+                    jitter,
+                },
+            ),
     )
 }
 
@@ -98,18 +100,25 @@ fn common() -> impl Strategy<Value = (Option<String>, Option<String>, Option<Vec
 }
 
 fn action_step() -> impl Strategy<Value = Step> {
-    (common(), "[A-Z_]{3,12}", prop::option::of(some_json()), retry(), prop::option::of(duration())).prop_map(
-        |((name, description, depends_on, on_error), action, config, retry, timeout)| Step {
-            key: String::new(),
-            name,
-            description,
-            depends_on,
-            kind: StepKind::Action { action, config },
-            retry,
-            timeout,
-            on_error,
-        },
+    (
+        common(),
+        "[A-Z_]{3,12}",
+        prop::option::of(some_json()),
+        retry(),
+        prop::option::of(duration()),
     )
+        .prop_map(
+            |((name, description, depends_on, on_error), action, config, retry, timeout)| Step {
+                key: String::new(),
+                name,
+                description,
+                depends_on,
+                kind: StepKind::Action { action, config },
+                retry,
+                timeout,
+                on_error,
+            },
+        )
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -117,44 +126,67 @@ fn step() -> impl Strategy<Value = Step> {
         let list = prop::collection::vec(inner.clone(), 0..3);
         let nonempty = prop::collection::vec(inner, 1..3);
         prop_oneof![
-            (common(), text(), nonempty.clone(), list.clone()).prop_map(|((n, d, dep, oe), condition, then, otherwise)| Step {
-                key: String::new(),
-                name: n,
-                description: d,
-                depends_on: dep,
-                kind: StepKind::Condition { condition, then, otherwise },
-                retry: None,
-                timeout: None,
-                on_error: oe,
-            }),
-            (common(), text(), prop::collection::vec((json_value(), nonempty.clone()), 1..3), list.clone()).prop_map(
-                |((n, d, dep, oe), on, cases, default)| Step {
+            (common(), text(), nonempty.clone(), list.clone()).prop_map(
+                |((n, d, dep, oe), condition, then, otherwise)| Step {
                     key: String::new(),
                     name: n,
                     description: d,
                     depends_on: dep,
-                    kind: StepKind::Switch {
-                        on,
-                        cases: cases.into_iter().map(|(value, steps)| SwitchCase { value, steps }).collect(),
-                        default,
+                    kind: StepKind::Condition {
+                        condition,
+                        then,
+                        otherwise
                     },
                     retry: None,
                     timeout: None,
                     on_error: oe,
                 }
             ),
-            (common(), text(), prop::option::of("[a-z]{1,5}"), prop::option::of(1u32..50), nonempty).prop_map(
-                |((n, d, dep, oe), for_each, item_var, max_concurrency, steps)| Step {
+            (
+                common(),
+                text(),
+                prop::collection::vec((json_value(), nonempty.clone()), 1..3),
+                list.clone()
+            )
+                .prop_map(|((n, d, dep, oe), on, cases, default)| Step {
                     key: String::new(),
                     name: n,
                     description: d,
                     depends_on: dep,
-                    kind: StepKind::Loop { for_each, item_var, max_concurrency, steps },
+                    kind: StepKind::Switch {
+                        on,
+                        cases: cases
+                            .into_iter()
+                            .map(|(value, steps)| SwitchCase { value, steps })
+                            .collect(),
+                        default,
+                    },
                     retry: None,
                     timeout: None,
                     on_error: oe,
-                }
-            ),
+                }),
+            (
+                common(),
+                text(),
+                prop::option::of("[a-z]{1,5}"),
+                prop::option::of(1u32..50),
+                nonempty
+            )
+                .prop_map(|((n, d, dep, oe), for_each, item_var, max_concurrency, steps)| Step {
+                    key: String::new(),
+                    name: n,
+                    description: d,
+                    depends_on: dep,
+                    kind: StepKind::Loop {
+                        for_each,
+                        item_var,
+                        max_concurrency,
+                        steps
+                    },
+                    retry: None,
+                    timeout: None,
+                    on_error: oe,
+                }),
         ]
     })
 }
@@ -162,10 +194,44 @@ fn step() -> impl Strategy<Value = Step> {
 fn trigger() -> impl Strategy<Value = Trigger> {
     prop_oneof![
         Just(Trigger::Manual {}),
-        (text(), prop::option::of(text()), prop::option::of(some_json()), prop::option::of(prop_oneof![Just(CatchUp::Skip), Just(CatchUp::Latest), Just(CatchUp::All)]))
-            .prop_map(|(cron, timezone, input, catch_up)| Trigger::Schedule { cron, timezone, input, catch_up }),
-        (text(), prop_oneof![Just(VerifyScheme::StandardWebhooks), Just(VerifyScheme::Github), Just(VerifyScheme::Stripe), Just(VerifyScheme::HmacSha256), Just(VerifyScheme::None)], prop::option::of(text()), prop::option::of(duration()), prop::option::of(text()))
-            .prop_map(|(key, scheme, secret, tolerance, header)| Trigger::Webhook { key, verify: WebhookVerify { scheme, secret, tolerance, header } }),
+        (
+            text(),
+            prop::option::of(text()),
+            prop::option::of(some_json()),
+            prop::option::of(prop_oneof![
+                Just(CatchUp::Skip),
+                Just(CatchUp::Latest),
+                Just(CatchUp::All)
+            ])
+        )
+            .prop_map(|(cron, timezone, input, catch_up)| Trigger::Schedule {
+                cron,
+                timezone,
+                input,
+                catch_up
+            }),
+        (
+            text(),
+            prop_oneof![
+                Just(VerifyScheme::StandardWebhooks),
+                Just(VerifyScheme::Github),
+                Just(VerifyScheme::Stripe),
+                Just(VerifyScheme::HmacSha256),
+                Just(VerifyScheme::None)
+            ],
+            prop::option::of(text()),
+            prop::option::of(duration()),
+            prop::option::of(text())
+        )
+            .prop_map(|(key, scheme, secret, tolerance, header)| Trigger::Webhook {
+                key,
+                verify: WebhookVerify {
+                    scheme,
+                    secret,
+                    tolerance,
+                    header
+                }
+            }),
         (text(), prop::option::of(text())).prop_map(|(event, filter)| Trigger::Event { event, filter }),
     ]
 }
@@ -202,7 +268,15 @@ fn workflow() -> impl Strategy<Value = Workflow> {
     )
         .prop_map(|(name, description, inputs, triggers, mut steps, output)| {
             number_keys(&mut steps, &mut 0);
-            Workflow { schema_version: 1, name, description, inputs, triggers, steps, output }
+            Workflow {
+                schema_version: 1,
+                name,
+                description,
+                inputs,
+                triggers,
+                steps,
+                output,
+            }
         })
 }
 
@@ -253,7 +327,12 @@ fn flatten_resolves_ordering_and_branches() {
 
 #[test]
 fn corrupt_rows_are_an_error_not_a_panic() {
-    let wf = dsl::parse("schemaVersion: 1\nname: t\nsteps:\n  - {key: l, type: loop, forEach: '[1]', steps: [{key: b, action: X}]}\n", Format::Yaml).unwrap().workflow;
+    let wf = dsl::parse(
+        "schemaVersion: 1\nname: t\nsteps:\n  - {key: l, type: loop, forEach: '[1]', steps: [{key: b, action: X}]}\n",
+        Format::Yaml,
+    )
+    .unwrap()
+    .workflow;
     let mut rows = flatten(&wf.steps);
     rows[1].parent_key = Some("ghost".into());
     assert!(unflatten(&rows).unwrap_err().to_string().contains("parent"));

@@ -72,11 +72,21 @@ output: "{ 'doubled': steps.double.output }"
 #[test]
 fn unknown_fields_are_reported_with_suggestion_and_key_location() {
     let yaml = wf("  - key: a\n    action: TRANSFORM\n    config: { value: 1 }\n    dependson: []\n");
-    let d = expect_error(&yaml, "steps[0].dependson", "unknown-field", "did you mean `dependsOn`?");
+    let d = expect_error(
+        &yaml,
+        "steps[0].dependson",
+        "unknown-field",
+        "did you mean `dependsOn`?",
+    );
     assert_eq!((d.line, d.column), (Some(7), Some(5)));
     // a field of another step type says where it belongs
     let yaml = wf("  - key: a\n    action: TRANSFORM\n    config: { value: 1 }\n    forEach: \"[1]\"\n");
-    expect_error(&yaml, "steps[0].forEach", "unknown-field", "belongs to `type: loop` steps");
+    expect_error(
+        &yaml,
+        "steps[0].forEach",
+        "unknown-field",
+        "belongs to `type: loop` steps",
+    );
     // top level and triggers
     let yaml = "schemaVersion: 1\nname: t\nstpes: []\nsteps: [{key: a, action: TRANSFORM, config: {value: 1}}]\n";
     expect_error(yaml, "stpes", "unknown-field", "did you mean `steps`?");
@@ -86,46 +96,107 @@ fn unknown_fields_are_reported_with_suggestion_and_key_location() {
 
 #[test]
 fn unknown_fields_do_not_hide_other_errors() {
-    let yaml = wf("  - key: a\n    action: TRANSFROM\n    bogus: 1\n  - key: b\n    dependsOn: [zzz]\n    action: TRANSFORM\n    config: { value: 1 }\n");
+    let yaml = wf(
+        "  - key: a\n    action: TRANSFROM\n    bogus: 1\n  - key: b\n    dependsOn: [zzz]\n    action: TRANSFORM\n    config: { value: 1 }\n",
+    );
     let diags = check(&yaml);
     let codes: Vec<_> = diags.iter().map(|d| (d.path.as_str(), d.code)).collect();
     assert!(codes.contains(&("steps[0].bogus", "unknown-field")), "{codes:?}");
     assert!(codes.contains(&("steps[0].action", "unknown-action")), "{codes:?}");
-    assert!(codes.contains(&("steps[1].dependsOn[0]", "unknown-dependency")), "{codes:?}");
+    assert!(
+        codes.contains(&("steps[1].dependsOn[0]", "unknown-dependency")),
+        "{codes:?}"
+    );
 }
 
 #[test]
 fn schema_version_is_required_and_future_versions_are_named() {
-    expect_error("name: t\nsteps: []\n", "schemaVersion", "missing-field", "`schemaVersion` is required");
-    let d = expect_error("schemaVersion: 2\nname: t\nsteps: []\n", "schemaVersion", "unsupported-version", "schemaVersion 2 is not supported");
+    expect_error(
+        "name: t\nsteps: []\n",
+        "schemaVersion",
+        "missing-field",
+        "`schemaVersion` is required",
+    );
+    let d = expect_error(
+        "schemaVersion: 2\nname: t\nsteps: []\n",
+        "schemaVersion",
+        "unsupported-version",
+        "schemaVersion 2 is not supported",
+    );
     assert_eq!((d.line, d.column), (Some(1), Some(16)));
-    expect_error("schemaVersion: \"1\"\nname: t\nsteps: []\n", "schemaVersion", "invalid-type", "must be the integer 1");
+    expect_error(
+        "schemaVersion: \"1\"\nname: t\nsteps: []\n",
+        "schemaVersion",
+        "invalid-type",
+        "must be the integer 1",
+    );
 }
 
 #[test]
 fn required_fields_and_types() {
-    expect_error("schemaVersion: 1\nsteps: []\n", "", "missing-field", "missing required field `name`");
+    expect_error(
+        "schemaVersion: 1\nsteps: []\n",
+        "",
+        "missing-field",
+        "missing required field `name`",
+    );
     expect_error(&wf("  - action: TRANSFORM\n"), "steps[0]", "missing-field", "`key`");
     expect_error(&wf("  - key: a\n"), "steps[0]", "missing-field", "`action`");
-    expect_error(&wf("  - key: a\n    action: [TRANSFORM]\n"), "steps[0].action", "invalid-type", "expected a string");
-    expect_error(&wf("  - key: a\n    action: TRANSFORM\n    config: {value: 1}\n    dependsOn: a\n"), "steps[0].dependsOn", "invalid-type", "list of step keys");
-    expect_error("schemaVersion: 1\nname: t\nsteps: {}\n", "steps", "invalid-type", "must be a list");
+    expect_error(
+        &wf("  - key: a\n    action: [TRANSFORM]\n"),
+        "steps[0].action",
+        "invalid-type",
+        "expected a string",
+    );
+    expect_error(
+        &wf("  - key: a\n    action: TRANSFORM\n    config: {value: 1}\n    dependsOn: a\n"),
+        "steps[0].dependsOn",
+        "invalid-type",
+        "list of step keys",
+    );
+    expect_error(
+        "schemaVersion: 1\nname: t\nsteps: {}\n",
+        "steps",
+        "invalid-type",
+        "must be a list",
+    );
     expect_error("[]", "", "invalid-type", "must be a mapping");
 }
 
 #[test]
 fn step_keys_are_formatted_and_unique_across_nesting() {
-    expect_error(&wf("  - key: Bad-Key\n    action: TRANSFORM\n    config: {value: 1}\n"), "steps[0].key", "invalid-key", "[a-z][a-z0-9_]*");
-    let yaml = wf("  - key: a\n    action: TRANSFORM\n    config: {value: 1}\n  - key: c\n    type: condition\n    if: 'true'\n    then:\n      - key: a\n        action: TRANSFORM\n        config: {value: 2}\n");
-    let d = expect_error(&yaml, "steps[1].then[0].key", "duplicate-key", "already used at steps[0]");
+    expect_error(
+        &wf("  - key: Bad-Key\n    action: TRANSFORM\n    config: {value: 1}\n"),
+        "steps[0].key",
+        "invalid-key",
+        "[a-z][a-z0-9_]*",
+    );
+    let yaml = wf(
+        "  - key: a\n    action: TRANSFORM\n    config: {value: 1}\n  - key: c\n    type: condition\n    if: 'true'\n    then:\n      - key: a\n        action: TRANSFORM\n        config: {value: 2}\n",
+    );
+    let d = expect_error(
+        &yaml,
+        "steps[1].then[0].key",
+        "duplicate-key",
+        "already used at steps[0]",
+    );
     assert_eq!(d.line, Some(11));
 }
 
 #[test]
 fn depends_on_targets_must_exist_and_be_earlier() {
-    let yaml = wf("  - key: sentiment\n    action: TRANSFORM\n    config: {value: 1}\n  - key: b\n    dependsOn: [sentimnt]\n    action: TRANSFORM\n    config: {value: 1}\n");
-    expect_error(&yaml, "steps[1].dependsOn[0]", "unknown-dependency", "did you mean `sentiment`?");
-    let yaml = wf("  - key: a\n    dependsOn: []\n    action: TRANSFORM\n    config: {value: 1}\n  - key: b\n    dependsOn: [c]\n    action: TRANSFORM\n    config: {value: 1}\n  - key: c\n    dependsOn: []\n    action: TRANSFORM\n    config: {value: 1}\n");
+    let yaml = wf(
+        "  - key: sentiment\n    action: TRANSFORM\n    config: {value: 1}\n  - key: b\n    dependsOn: [sentimnt]\n    action: TRANSFORM\n    config: {value: 1}\n",
+    );
+    expect_error(
+        &yaml,
+        "steps[1].dependsOn[0]",
+        "unknown-dependency",
+        "did you mean `sentiment`?",
+    );
+    let yaml = wf(
+        "  - key: a\n    dependsOn: []\n    action: TRANSFORM\n    config: {value: 1}\n  - key: b\n    dependsOn: [c]\n    action: TRANSFORM\n    config: {value: 1}\n  - key: c\n    dependsOn: []\n    action: TRANSFORM\n    config: {value: 1}\n",
+    );
     expect_error(&yaml, "steps[1].dependsOn[0]", "forward-dependency", "comes later");
     let yaml = wf("  - key: a\n    dependsOn: [a]\n    action: TRANSFORM\n    config: {value: 1}\n");
     expect_error(&yaml, "steps[0].dependsOn[0]", "cycle", "`a` depends on itself");
@@ -134,39 +205,112 @@ fn depends_on_targets_must_exist_and_be_earlier() {
 #[test]
 fn cycles_are_named() {
     // a waits for b explicitly; b waits for a through list order
-    let yaml = wf("  - key: a\n    dependsOn: [b]\n    action: TRANSFORM\n    config: {value: 1}\n  - key: b\n    action: TRANSFORM\n    config: {value: 1}\n");
+    let yaml = wf(
+        "  - key: a\n    dependsOn: [b]\n    action: TRANSFORM\n    config: {value: 1}\n  - key: b\n    action: TRANSFORM\n    config: {value: 1}\n",
+    );
     expect_error(&yaml, "steps[0].dependsOn[0]", "cycle", "dependency cycle: a → b → a");
     // a step inside a block depending on the block itself can never start
-    let yaml = wf("  - key: blk\n    type: condition\n    if: 'true'\n    then:\n      - key: inner\n        dependsOn: [blk]\n        action: TRANSFORM\n        config: {value: 1}\n");
+    let yaml = wf(
+        "  - key: blk\n    type: condition\n    if: 'true'\n    then:\n      - key: inner\n        dependsOn: [blk]\n        action: TRANSFORM\n        config: {value: 1}\n",
+    );
     expect_error(&yaml, "steps[0].then[0].dependsOn[0]", "cycle", "inner → blk → inner");
 }
 
 #[test]
 fn depending_into_a_loop_body_from_outside_is_rejected() {
-    let yaml = wf("  - key: each\n    type: loop\n    forEach: '[1]'\n    steps:\n      - key: body\n        action: TRANSFORM\n        config: {value: 1}\n  - key: after\n    dependsOn: [body]\n    action: TRANSFORM\n    config: {value: 1}\n");
-    expect_error(&yaml, "steps[1].dependsOn[0]", "invalid-dependency", "depend on the loop `each` instead");
+    let yaml = wf(
+        "  - key: each\n    type: loop\n    forEach: '[1]'\n    steps:\n      - key: body\n        action: TRANSFORM\n        config: {value: 1}\n  - key: after\n    dependsOn: [body]\n    action: TRANSFORM\n    config: {value: 1}\n",
+    );
+    expect_error(
+        &yaml,
+        "steps[1].dependsOn[0]",
+        "invalid-dependency",
+        "depend on the loop `each` instead",
+    );
 }
 
 #[test]
 fn blocks_need_their_parts() {
-    expect_error(&wf("  - key: c\n    type: condition\n    then: []\n"), "steps[0]", "missing-field", "`if`");
-    expect_error(&wf("  - key: c\n    type: condition\n    if: 'true'\n"), "steps[0]", "missing-field", "`then`");
-    expect_error(&wf("  - key: c\n    type: condition\n    if: 'true'\n    then: []\n"), "steps[0].then", "empty-block", "at least one step");
-    expect_error(&wf("  - key: s\n    type: switch\n    on: input.x\n"), "steps[0]", "missing-field", "`cases`");
-    expect_error(&wf("  - key: s\n    type: switch\n    cases: []\n"), "steps[0]", "missing-field", "`on`");
-    expect_error(&wf("  - key: s\n    type: switch\n    on: input.x\n    cases: []\n"), "steps[0].cases", "empty-block", "at least one case");
-    expect_error(&wf("  - key: l\n    type: loop\n    steps: []\n"), "steps[0]", "missing-field", "`forEach`");
-    expect_error(&wf("  - key: l\n    type: loop\n    forEach: '[1]'\n"), "steps[0]", "missing-field", "`steps`");
-    expect_error(&wf("  - key: c\n    if: 'true'\n    then: []\n"), "steps[0]", "missing-field", "missing `type: condition`");
-    expect_error(&wf("  - key: c\n    type: cond\n"), "steps[0].type", "invalid-value", "did you mean `condition`?");
-    let yaml = wf("  - key: s\n    type: switch\n    on: input.x\n    cases:\n      - value: 1\n        steps: [{key: a, action: TRANSFORM, config: {value: 1}}]\n      - value: 1\n        steps: [{key: b, action: TRANSFORM, config: {value: 1}}]\n");
+    expect_error(
+        &wf("  - key: c\n    type: condition\n    then: []\n"),
+        "steps[0]",
+        "missing-field",
+        "`if`",
+    );
+    expect_error(
+        &wf("  - key: c\n    type: condition\n    if: 'true'\n"),
+        "steps[0]",
+        "missing-field",
+        "`then`",
+    );
+    expect_error(
+        &wf("  - key: c\n    type: condition\n    if: 'true'\n    then: []\n"),
+        "steps[0].then",
+        "empty-block",
+        "at least one step",
+    );
+    expect_error(
+        &wf("  - key: s\n    type: switch\n    on: input.x\n"),
+        "steps[0]",
+        "missing-field",
+        "`cases`",
+    );
+    expect_error(
+        &wf("  - key: s\n    type: switch\n    cases: []\n"),
+        "steps[0]",
+        "missing-field",
+        "`on`",
+    );
+    expect_error(
+        &wf("  - key: s\n    type: switch\n    on: input.x\n    cases: []\n"),
+        "steps[0].cases",
+        "empty-block",
+        "at least one case",
+    );
+    expect_error(
+        &wf("  - key: l\n    type: loop\n    steps: []\n"),
+        "steps[0]",
+        "missing-field",
+        "`forEach`",
+    );
+    expect_error(
+        &wf("  - key: l\n    type: loop\n    forEach: '[1]'\n"),
+        "steps[0]",
+        "missing-field",
+        "`steps`",
+    );
+    expect_error(
+        &wf("  - key: c\n    if: 'true'\n    then: []\n"),
+        "steps[0]",
+        "missing-field",
+        "missing `type: condition`",
+    );
+    expect_error(
+        &wf("  - key: c\n    type: cond\n"),
+        "steps[0].type",
+        "invalid-value",
+        "did you mean `condition`?",
+    );
+    let yaml = wf(
+        "  - key: s\n    type: switch\n    on: input.x\n    cases:\n      - value: 1\n        steps: [{key: a, action: TRANSFORM, config: {value: 1}}]\n      - value: 1\n        steps: [{key: b, action: TRANSFORM, config: {value: 1}}]\n",
+    );
     expect_error(&yaml, "steps[0].cases[1].value", "duplicate-key", "appears twice");
 }
 
 #[test]
 fn actions_must_exist_and_blocks_are_not_actions() {
-    expect_error(&wf("  - key: a\n    action: TRANSFROM\n"), "steps[0].action", "unknown-action", "did you mean `TRANSFORM`?");
-    expect_error(&wf("  - key: a\n    action: LOOP\n"), "steps[0].action", "unknown-action", "write a `type: loop` step");
+    expect_error(
+        &wf("  - key: a\n    action: TRANSFROM\n"),
+        "steps[0].action",
+        "unknown-action",
+        "did you mean `TRANSFORM`?",
+    );
+    expect_error(
+        &wf("  - key: a\n    action: LOOP\n"),
+        "steps[0].action",
+        "unknown-action",
+        "write a `type: loop` step",
+    );
 }
 
 #[test]
@@ -178,64 +322,243 @@ fn configs_are_checked_against_the_action_schema() {
         "missing required config field `url`",
     );
     assert_eq!(d.line, Some(7));
-    expect_error(&wf("  - key: call\n    action: TRIGGER_WEBHOOK\n    config:\n      url: http://x\n      method: PUT\n"), "steps[0].config.method", "invalid-config", "PUT");
-    expect_error(&wf("  - key: call\n    action: TRIGGER_WEBHOOK\n    config:\n      url: http://x\n      methd: GET\n"), "steps[0].config.methd", "unknown-field", "did you mean `method`?");
-    expect_error(&wf("  - key: call\n    action: TRIGGER_WEBHOOK\n    config:\n      url: http://x\n      headers: { x-n: 5 }\n"), "steps[0].config.headers.x-n", "invalid-config", "not of type");
+    expect_error(
+        &wf("  - key: call\n    action: TRIGGER_WEBHOOK\n    config:\n      url: http://x\n      method: PUT\n"),
+        "steps[0].config.method",
+        "invalid-config",
+        "PUT",
+    );
+    expect_error(
+        &wf("  - key: call\n    action: TRIGGER_WEBHOOK\n    config:\n      url: http://x\n      methd: GET\n"),
+        "steps[0].config.methd",
+        "unknown-field",
+        "did you mean `method`?",
+    );
+    expect_error(
+        &wf(
+            "  - key: call\n    action: TRIGGER_WEBHOOK\n    config:\n      url: http://x\n      headers: { x-n: 5 }\n",
+        ),
+        "steps[0].config.headers.x-n",
+        "invalid-config",
+        "not of type",
+    );
     // nested under a block, the full path is given
-    let yaml = wf("  - key: c\n    type: condition\n    if: 'true'\n    then:\n      - key: call\n        action: TRIGGER_WEBHOOK\n        config: { url: 5 }\n");
+    let yaml = wf(
+        "  - key: c\n    type: condition\n    if: 'true'\n    then:\n      - key: call\n        action: TRIGGER_WEBHOOK\n        config: { url: 5 }\n",
+    );
     expect_error(&yaml, "steps[0].then[0].config.url", "invalid-config", "not of type");
 }
 
 #[test]
 fn templates_are_accepted_where_the_schema_wants_another_type() {
-    let yaml = wf("  - key: call\n    action: TRIGGER_WEBHOOK\n    config:\n      url: \"{{ input.url }}\"\n      timeout: \"{{ input.timeout }}\"\n      method: \"{{ input.method }}\"\n");
+    let yaml = wf(
+        "  - key: call\n    action: TRIGGER_WEBHOOK\n    config:\n      url: \"{{ input.url }}\"\n      timeout: \"{{ input.timeout }}\"\n      method: \"{{ input.method }}\"\n",
+    );
     assert_eq!(check(&yaml), vec![]);
 }
 
 #[test]
 fn expressions_must_compile_and_read_only_what_is_in_scope() {
-    expect_error(&wf("  - key: c\n    type: condition\n    if: 'steps.x.output >'\n    then: [{key: a, action: TRANSFORM, config: {value: 1}}]\n"), "steps[0].if", "invalid-expression", "does not compile");
-    expect_error(&wf("  - key: a\n    action: TRANSFORM\n    config: { value: \"{{ 1 + }}\" }\n"), "steps[0].config.value", "invalid-expression", "does not compile");
-    expect_error(&wf("  - key: a\n    action: TRANSFORM\n    config: { value: { deep: [\"x {{ inptu.text }}\"] } }\n"), "steps[0].config.value.deep[0]", "unknown-variable", "did you mean `input`?");
-    expect_error(&wf("  - key: c\n    type: condition\n    if: \"secrets.X == 'a'\"\n    then: [{key: a, action: TRANSFORM, config: {value: 1}}]\n"), "steps[0].if", "unknown-variable", "only available inside action `config`");
-    expect_error(&wf("  - key: a\n    action: TRANSFORM\n    config: { value: \"{{ n }}\" }\n"), "steps[0].config.value", "unknown-variable", "unknown variable `n`");
-    expect_error(&wf("  - key: a\n    action: TRANSFORM\n    config: { value: \"{{ index }}\" }\n"), "steps[0].config.value", "unknown-variable", "only bound inside a loop body");
-    expect_error(&wf("  - key: a\n    action: TRANSFORM\n    config: { value: \"{{ steps.nope.output }}\" }\n"), "steps[0].config.value", "unknown-step", "no step has key `nope`");
-    expect_error(&wf("  - key: a\n    action: TRANSFORM\n    config: { value: \"{{ event.x }}\" }\n"), "steps[0].config.value", "unknown-variable", "only available in event trigger filters");
-    let yaml = format!("{}output: 'steps.a.output +'\n", wf("  - key: a\n    action: TRANSFORM\n    config: { value: 1 }\n"));
+    expect_error(
+        &wf(
+            "  - key: c\n    type: condition\n    if: 'steps.x.output >'\n    then: [{key: a, action: TRANSFORM, config: {value: 1}}]\n",
+        ),
+        "steps[0].if",
+        "invalid-expression",
+        "does not compile",
+    );
+    expect_error(
+        &wf("  - key: a\n    action: TRANSFORM\n    config: { value: \"{{ 1 + }}\" }\n"),
+        "steps[0].config.value",
+        "invalid-expression",
+        "does not compile",
+    );
+    expect_error(
+        &wf("  - key: a\n    action: TRANSFORM\n    config: { value: { deep: [\"x {{ inptu.text }}\"] } }\n"),
+        "steps[0].config.value.deep[0]",
+        "unknown-variable",
+        "did you mean `input`?",
+    );
+    expect_error(
+        &wf(
+            "  - key: c\n    type: condition\n    if: \"secrets.X == 'a'\"\n    then: [{key: a, action: TRANSFORM, config: {value: 1}}]\n",
+        ),
+        "steps[0].if",
+        "unknown-variable",
+        "only available inside action `config`",
+    );
+    expect_error(
+        &wf("  - key: a\n    action: TRANSFORM\n    config: { value: \"{{ n }}\" }\n"),
+        "steps[0].config.value",
+        "unknown-variable",
+        "unknown variable `n`",
+    );
+    expect_error(
+        &wf("  - key: a\n    action: TRANSFORM\n    config: { value: \"{{ index }}\" }\n"),
+        "steps[0].config.value",
+        "unknown-variable",
+        "only bound inside a loop body",
+    );
+    expect_error(
+        &wf("  - key: a\n    action: TRANSFORM\n    config: { value: \"{{ steps.nope.output }}\" }\n"),
+        "steps[0].config.value",
+        "unknown-step",
+        "no step has key `nope`",
+    );
+    expect_error(
+        &wf("  - key: a\n    action: TRANSFORM\n    config: { value: \"{{ event.x }}\" }\n"),
+        "steps[0].config.value",
+        "unknown-variable",
+        "only available in event trigger filters",
+    );
+    let yaml = format!(
+        "{}output: 'steps.a.output +'\n",
+        wf("  - key: a\n    action: TRANSFORM\n    config: { value: 1 }\n")
+    );
     expect_error(&yaml, "output", "invalid-expression", "does not compile");
     // loop variables are in scope in the body
-    let yaml = wf("  - key: l\n    type: loop\n    forEach: '[1]'\n    as: n\n    steps: [{key: a, action: TRANSFORM, config: {value: \"{{ n + index }}\"}}]\n");
+    let yaml = wf(
+        "  - key: l\n    type: loop\n    forEach: '[1]'\n    as: n\n    steps: [{key: a, action: TRANSFORM, config: {value: \"{{ n + index }}\"}}]\n",
+    );
     assert_eq!(check(&yaml), vec![]);
-    expect_error(&wf("  - key: l\n    type: loop\n    forEach: '[1]'\n    as: input\n    steps: [{key: a, action: TRANSFORM, config: {value: 1}}]\n"), "steps[0].as", "invalid-value", "hide a built-in");
+    expect_error(
+        &wf(
+            "  - key: l\n    type: loop\n    forEach: '[1]'\n    as: input\n    steps: [{key: a, action: TRANSFORM, config: {value: 1}}]\n",
+        ),
+        "steps[0].as",
+        "invalid-value",
+        "hide a built-in",
+    );
 }
 
 #[test]
 fn triggers_are_checked() {
-    let base = |t: &str| format!("schemaVersion: 1\nname: t\ntriggers:\n{t}steps: [{{key: a, action: TRANSFORM, config: {{value: 1}}}}]\n");
-    expect_error(&base("  - type: schedule\n    cron: '61 * * * *'\n"), "triggers[0].cron", "invalid-cron", "61 * * * *");
-    expect_error(&base("  - type: schedule\n    cron: '0 9 * * *'\n    timezone: Europe/Londn\n"), "triggers[0].timezone", "invalid-timezone", "Europe/Londn");
-    expect_error(&base("  - type: webhook\n    key: crm\n"), "triggers[0]", "missing-field", "`verify`");
-    expect_error(&base("  - type: webhook\n    key: crm\n    verify: { scheme: github }\n"), "triggers[0].verify", "missing-field", "`secret`");
-    expect_error(&base("  - type: webhook\n    key: crm\n    verify: { scheme: gitlab, secret: S }\n"), "triggers[0].verify.scheme", "invalid-value", "`gitlab` is not one of");
-    expect_error(&base("  - type: webhook\n    key: CRM\n    verify: { scheme: none }\n"), "triggers[0].key", "invalid-key", "[a-z][a-z0-9_-]*");
-    expect_error(&base("  - type: event\n    event: x\n    filter: \"input.a == 1\"\n"), "triggers[0].filter", "unknown-variable", "can read only `event`");
-    expect_error(&base("  - type: cron\n"), "triggers[0].type", "invalid-value", "unknown trigger type `cron`");
-    expect_error(&base("  - type: schedule\n    cron: '0 9 * * *'\n    catchUp: some\n"), "triggers[0].catchUp", "invalid-value", "not one of");
+    let base = |t: &str| {
+        format!(
+            "schemaVersion: 1\nname: t\ntriggers:\n{t}steps: [{{key: a, action: TRANSFORM, config: {{value: 1}}}}]\n"
+        )
+    };
+    expect_error(
+        &base("  - type: schedule\n    cron: '61 * * * *'\n"),
+        "triggers[0].cron",
+        "invalid-cron",
+        "61 * * * *",
+    );
+    expect_error(
+        &base("  - type: schedule\n    cron: '0 9 * * *'\n    timezone: Europe/Londn\n"),
+        "triggers[0].timezone",
+        "invalid-timezone",
+        "Europe/Londn",
+    );
+    expect_error(
+        &base("  - type: webhook\n    key: crm\n"),
+        "triggers[0]",
+        "missing-field",
+        "`verify`",
+    );
+    expect_error(
+        &base("  - type: webhook\n    key: crm\n    verify: { scheme: github }\n"),
+        "triggers[0].verify",
+        "missing-field",
+        "`secret`",
+    );
+    expect_error(
+        &base("  - type: webhook\n    key: crm\n    verify: { scheme: gitlab, secret: S }\n"),
+        "triggers[0].verify.scheme",
+        "invalid-value",
+        "`gitlab` is not one of",
+    );
+    expect_error(
+        &base("  - type: webhook\n    key: CRM\n    verify: { scheme: none }\n"),
+        "triggers[0].key",
+        "invalid-key",
+        "[a-z][a-z0-9_-]*",
+    );
+    expect_error(
+        &base("  - type: event\n    event: x\n    filter: \"input.a == 1\"\n"),
+        "triggers[0].filter",
+        "unknown-variable",
+        "can read only `event`",
+    );
+    expect_error(
+        &base("  - type: cron\n"),
+        "triggers[0].type",
+        "invalid-value",
+        "unknown trigger type `cron`",
+    );
+    expect_error(
+        &base("  - type: schedule\n    cron: '0 9 * * *'\n    catchUp: some\n"),
+        "triggers[0].catchUp",
+        "invalid-value",
+        "not one of",
+    );
 }
 
 #[test]
 fn durations_and_retry_bounds() {
-    let step = |extra: &str| wf(&format!("  - key: a\n    action: TRANSFORM\n    config: {{value: 1}}\n{extra}"));
-    expect_error(&step("    timeout: 30 seconds\n"), "steps[0].timeout", "invalid-duration", "invalid duration `30 seconds`");
-    expect_error(&step("    timeout: 30\n"), "steps[0].timeout", "invalid-duration", "duration string");
-    expect_error(&step("    retry: { maxAttempts: 0 }\n"), "steps[0].retry.maxAttempts", "invalid-value", "at least 1");
-    expect_error(&step("    retry: { maxAttempts: 3, initialInterval: 10m, maxInterval: 1s }\n"), "steps[0].retry.maxInterval", "invalid-value", "shorter than");
-    expect_error(&step("    retry: { maxAttempts: 3, backoff: linear }\n"), "steps[0].retry.backoff", "invalid-value", "`linear` is not one of");
-    expect_error(&step("    retry: { maxAttempts: 3, initialInterval: 1x }\n"), "steps[0].retry.initialInterval", "invalid-duration", "unit");
-    expect_error(&step("    onError: ignore\n"), "steps[0].onError", "invalid-value", "`fail`, `continue`");
-    expect_error(&wf("  - key: l\n    type: loop\n    forEach: '[1]'\n    timeout: 1s\n    steps: [{key: a, action: TRANSFORM, config: {value: 1}}]\n"), "steps[0].timeout", "invalid-value", "only to action steps");
-    expect_error(&wf("  - key: l\n    type: loop\n    forEach: '[1]'\n    maxConcurrency: 0\n    steps: [{key: a, action: TRANSFORM, config: {value: 1}}]\n"), "steps[0].maxConcurrency", "invalid-value", "at least 1");
+    let step = |extra: &str| {
+        wf(&format!(
+            "  - key: a\n    action: TRANSFORM\n    config: {{value: 1}}\n{extra}"
+        ))
+    };
+    expect_error(
+        &step("    timeout: 30 seconds\n"),
+        "steps[0].timeout",
+        "invalid-duration",
+        "invalid duration `30 seconds`",
+    );
+    expect_error(
+        &step("    timeout: 30\n"),
+        "steps[0].timeout",
+        "invalid-duration",
+        "duration string",
+    );
+    expect_error(
+        &step("    retry: { maxAttempts: 0 }\n"),
+        "steps[0].retry.maxAttempts",
+        "invalid-value",
+        "at least 1",
+    );
+    expect_error(
+        &step("    retry: { maxAttempts: 3, initialInterval: 10m, maxInterval: 1s }\n"),
+        "steps[0].retry.maxInterval",
+        "invalid-value",
+        "shorter than",
+    );
+    expect_error(
+        &step("    retry: { maxAttempts: 3, backoff: linear }\n"),
+        "steps[0].retry.backoff",
+        "invalid-value",
+        "`linear` is not one of",
+    );
+    expect_error(
+        &step("    retry: { maxAttempts: 3, initialInterval: 1x }\n"),
+        "steps[0].retry.initialInterval",
+        "invalid-duration",
+        "unit",
+    );
+    expect_error(
+        &step("    onError: ignore\n"),
+        "steps[0].onError",
+        "invalid-value",
+        "`fail`, `continue`",
+    );
+    expect_error(
+        &wf(
+            "  - key: l\n    type: loop\n    forEach: '[1]'\n    timeout: 1s\n    steps: [{key: a, action: TRANSFORM, config: {value: 1}}]\n",
+        ),
+        "steps[0].timeout",
+        "invalid-value",
+        "only to action steps",
+    );
+    expect_error(
+        &wf(
+            "  - key: l\n    type: loop\n    forEach: '[1]'\n    maxConcurrency: 0\n    steps: [{key: a, action: TRANSFORM, config: {value: 1}}]\n",
+        ),
+        "steps[0].maxConcurrency",
+        "invalid-value",
+        "at least 1",
+    );
 }
 
 #[test]
@@ -246,10 +569,22 @@ fn inputs_must_be_a_json_schema() {
 
 #[test]
 fn every_error_is_reported_at_once_in_document_order() {
-    let yaml = wf("  - key: A\n    action: NOPE\n  - key: b\n    dependsOn: [zz]\n    action: TRANSFORM\n    config: { value: \"{{ inptu }}\" }\n    timeout: 0s\n");
+    let yaml = wf(
+        "  - key: A\n    action: NOPE\n  - key: b\n    dependsOn: [zz]\n    action: TRANSFORM\n    config: { value: \"{{ inptu }}\" }\n    timeout: 0s\n",
+    );
     let diags = check(&yaml);
     let codes: Vec<_> = diags.iter().map(|d| d.code).collect();
-    assert_eq!(codes, ["invalid-key", "unknown-action", "unknown-dependency", "unknown-variable", "invalid-value"], "{diags:#?}");
+    assert_eq!(
+        codes,
+        [
+            "invalid-key",
+            "unknown-action",
+            "unknown-dependency",
+            "unknown-variable",
+            "invalid-value"
+        ],
+        "{diags:#?}"
+    );
     let lines: Vec<_> = diags.iter().map(|d| d.line.unwrap()).collect();
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
 }

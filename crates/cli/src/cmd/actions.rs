@@ -17,7 +17,10 @@ pub(crate) fn run(args: &ActionsArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&specs)?);
         return Ok(0);
     }
-    println!("{:<22} {:<13} {:<16} {:<15} DESCRIPTION", "NAME", "CATEGORY", "STATUS", "PERMISSIONS");
+    println!(
+        "{:<22} {:<13} {:<16} {:<15} DESCRIPTION",
+        "NAME", "CATEGORY", "STATUS", "PERMISSIONS"
+    );
     for s in registry.specs() {
         let status = if s.block {
             "block"
@@ -26,8 +29,19 @@ pub(crate) fn run(args: &ActionsArgs) -> anyhow::Result<i32> {
         } else {
             "not configured"
         };
-        let perms = if s.required_permissions.is_empty() { "-".to_owned() } else { s.required_permissions.join(",") };
-        println!("{:<22} {:<13} {:<16} {:<15} {}", s.name, s.category.as_str(), status, perms, s.description);
+        let perms = if s.required_permissions.is_empty() {
+            "-".to_owned()
+        } else {
+            s.required_permissions.join(",")
+        };
+        println!(
+            "{:<22} {:<13} {:<16} {:<15} {}",
+            s.name,
+            s.category.as_str(),
+            status,
+            perms,
+            s.description
+        );
     }
     Ok(0)
 }

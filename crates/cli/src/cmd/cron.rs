@@ -10,11 +10,11 @@ use std::io::{self, Write as _};
 use chrono::{DateTime, SecondsFormat, Utc};
 use orbflow_model::cron::Schedule;
 
-/// Exit code for an invalid expression, zone or `--from`.
+/// Exit code for an invalid expression, zone, `--from` or `--count`.
 const EXIT_INVALID: i32 = 2;
 
 /// The most fire times one invocation prints.
-const MAX_COUNT: u16 = 1000;
+const MAX_COUNT: u32 = 1000;
 
 /// Inspect cron schedules.
 #[derive(Debug, clap::Args)]
@@ -51,14 +51,14 @@ struct NextArgs {
     #[arg(long, value_name = "RFC3339")]
     from: Option<String>,
 
-    /// How many fire times to print (at most 1000).
-    #[arg(long, value_name = "N", default_value_t = 5,
-          value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_COUNT)))]
-    count: u16,
+    /// How many fire times to print (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    count: u32,
 }
 
 /// Runs `orbflow cron`; returns the process exit code (0, or 2 for an
-/// invalid expression, zone or `--from`, reported on stderr).
+/// invalid expression, zone, `--from` or `--count`, reported on stderr as
+/// `orbflow: <message>`).
 pub(crate) fn run(args: CronArgs) -> anyhow::Result<i32> {
     match args.command {
         CronCommand::Next(next) => run_next(next),
@@ -66,6 +66,12 @@ pub(crate) fn run(args: CronArgs) -> anyhow::Result<i32> {
 }
 
 fn run_next(args: NextArgs) -> anyhow::Result<i32> {
+    if !(1..=MAX_COUNT).contains(&args.count) {
+        return Ok(invalid(&format!(
+            "invalid --count {}: expected 1 to {MAX_COUNT}",
+            args.count
+        )));
+    }
     let expr = args.expr.join(" ");
     let schedule = match Schedule::parse(&expr, Some(&args.tz)) {
         Ok(schedule) => schedule,
@@ -83,7 +89,7 @@ fn run_next(args: NextArgs) -> anyhow::Result<i32> {
             }
         },
     };
-    let count = usize::from(args.count.min(MAX_COUNT));
+    let count = usize::try_from(args.count)?;
     let mut out = io::stdout().lock();
     for time in schedule.upcoming(from, count) {
         let line = time.to_rfc3339_opts(SecondsFormat::Secs, false);

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use orbflow_model::plan::{flatten, StepRow};
+use orbflow_model::plan::{StepRow, flatten};
 use orbflow_model::{BranchType, StepType};
 
 use crate::output;
@@ -59,7 +59,12 @@ fn label(r: &StepRow) -> String {
         StepType::Condition => format!("{}\nif {}", r.key, block_param(r, "if")),
         StepType::Switch => format!("{}\nswitch {}", r.key, block_param(r, "on")),
         StepType::Loop => {
-            let var = r.config.as_ref().and_then(|c| c.get("as")).and_then(|v| v.as_str()).unwrap_or("item");
+            let var = r
+                .config
+                .as_ref()
+                .and_then(|c| c.get("as"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("item");
             format!("{}\nfor {var} in {}", r.key, block_param(r, "forEach"))
         }
     }
@@ -145,7 +150,11 @@ fn dot(rows: &[StepRow]) -> String {
             };
             let _ = writeln!(s, "{pad}{} [shape={shape}, label=\"{}\"];", r.key, dot_text(&label(r)));
             if r.step_type == StepType::Loop {
-                let _ = writeln!(s, "{pad}subgraph cluster_{} {{\n{pad}  label=\"{} body\";\n{pad}  style=dashed;", r.key, r.key);
+                let _ = writeln!(
+                    s,
+                    "{pad}subgraph cluster_{} {{\n{pad}  label=\"{} body\";\n{pad}  style=dashed;",
+                    r.key, r.key
+                );
                 nodes(rows, Some(&r.key), indent + 2, s);
                 let _ = writeln!(s, "{pad}}}");
             } else {

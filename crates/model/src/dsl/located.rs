@@ -54,10 +54,7 @@ pub(crate) fn parent_path(p: &str) -> Option<&str> {
 
 /// Appends a field to a path.
 pub(crate) fn join_field(base: &str, field: &str) -> String {
-    let simple = !field.is_empty()
-        && field
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let simple = !field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     match (base.is_empty(), simple) {
         (true, true) => field.to_owned(),
         (false, true) => format!("{base}.{field}"),
@@ -314,7 +311,10 @@ mod tests {
     fn paths_quote_odd_keys() {
         assert_eq!(join_field("", "a"), "a");
         assert_eq!(join_field("a", "b c"), "a[\"b c\"]");
-        assert_eq!(parent_path("steps[3].then[0].config.url"), Some("steps[3].then[0].config"));
+        assert_eq!(
+            parent_path("steps[3].then[0].config.url"),
+            Some("steps[3].then[0].config")
+        );
         assert_eq!(parent_path("steps[3]"), Some("steps"));
         assert_eq!(parent_path("steps"), Some(""));
     }

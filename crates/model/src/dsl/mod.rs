@@ -9,10 +9,10 @@ pub(crate) mod shape;
 
 use serde_json::Value;
 
-use crate::catalog::ActionSchemas;
-use crate::validate::{validate, Diagnostics};
-use crate::workflow::Workflow;
 use crate::Error;
+use crate::catalog::ActionSchemas;
+use crate::validate::{Diagnostics, validate};
+use crate::workflow::Workflow;
 use located::Locations;
 
 /// Source format.
@@ -44,8 +44,17 @@ pub struct Parsed {
     pub locations: Locations,
 }
 
+/// Stack for reading and checking a document: parsing and the checks are
+/// recursive, and a hostile document may nest as deep as the YAML budget
+/// allows (64 levels), so they run on a segment of their own.
+const PARSE_STACK: usize = 64 * 1024 * 1024;
+
 /// Parses `text` into a workflow (shape and types only, no semantic rules).
 pub fn parse(text: &str, format: Format) -> Result<Parsed, Diagnostics> {
+    stacker::grow(PARSE_STACK, || parse_inner(text, format))
+}
+
+fn parse_inner(text: &str, format: Format) -> Result<Parsed, Diagnostics> {
     let mut d = Diagnostics::default();
     let read = match format {
         Format::Yaml => located::parse_yaml(text),
@@ -87,6 +96,10 @@ pub fn parse(text: &str, format: Format) -> Result<Parsed, Diagnostics> {
 /// Unknown fields do not stop the semantic rules, so a typo and a bad
 /// dependency are reported together.
 pub fn load(text: &str, format: Format, catalog: &dyn ActionSchemas) -> Result<Parsed, Diagnostics> {
+    stacker::grow(PARSE_STACK, || load_inner(text, format, catalog))
+}
+
+fn load_inner(text: &str, format: Format, catalog: &dyn ActionSchemas) -> Result<Parsed, Diagnostics> {
     let mut d = Diagnostics::default();
     let (raw, locations) = match parse_partial(text, format, &mut d) {
         Some(x) => x,
@@ -100,7 +113,10 @@ pub fn load(text: &str, format: Format, catalog: &dyn ActionSchemas) -> Result<P
     d.0.extend(found.0);
     d.locate(&locations);
     if d.is_empty() {
-        Ok(Parsed { workflow: raw, locations })
+        Ok(Parsed {
+            workflow: raw,
+            locations,
+        })
     } else {
         Err(d)
     }
@@ -109,7 +125,7 @@ pub fn load(text: &str, format: Format, catalog: &dyn ActionSchemas) -> Result<P
 /// Parse keeping going past unknown fields: `Some((Some(wf), locs))` when a
 /// typed workflow could be built (possibly with unknown-field problems in `d`).
 fn parse_partial(text: &str, format: Format, d: &mut Diagnostics) -> Option<(Option<Workflow>, Locations)> {
-    match parse(text, format) {
+    match parse_inner(text, format) {
         Ok(p) => Some((Some(p.workflow), p.locations)),
         Err(found) => {
             let only_unknown = found.iter().all(|x| x.code == "unknown-field");
@@ -133,7 +149,7 @@ fn parse_partial(text: &str, format: Format, d: &mut Diagnostics) -> Option<(Opt
 
 /// Checks a typed workflow (e.g. built in code or read from the database).
 pub fn check(wf: &Workflow, catalog: &dyn ActionSchemas) -> Result<(), Error> {
-    let d = validate(wf, catalog);
+    let d = stacker::grow(PARSE_STACK, || validate(wf, catalog));
     if d.is_empty() { Ok(()) } else { Err(Error::Invalid(d)) }
 }
 
@@ -163,7 +179,10 @@ pub fn json_schema() -> Value {
     let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
     let mut schema = generator.into_root_schema_for::<Workflow>().to_value();
     if let Some(o) = schema.as_object_mut() {
-        o.insert("$id".into(), Value::String("https://orbflow.dev/schemas/workflow-v1.json".into()));
+        o.insert(
+            "$id".into(),
+            Value::String("https://orbflow.dev/schemas/workflow-v1.json".into()),
+        );
     }
     schema
 }

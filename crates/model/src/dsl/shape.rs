@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::located::{join_field, join_index};
 use crate::duration::Duration;
-use crate::validate::diagnostic::{suggestion, Diagnostics};
+use crate::validate::diagnostic::{Diagnostics, suggestion};
 use crate::workflow::SCHEMA_VERSION;
 
 /// Expected type of a field.
@@ -74,7 +74,11 @@ fn trigger_fields(t: &str) -> &'static [Field] {
         f("input", Kind::Any),
         f("catchUp", Kind::Enum(&["skip", "latest", "all"])),
     ];
-    const WEBHOOK: &[Field] = &[req("type", Kind::Str), req("key", Kind::Str), req("verify", Kind::Verify)];
+    const WEBHOOK: &[Field] = &[
+        req("type", Kind::Str),
+        req("key", Kind::Str),
+        req("verify", Kind::Verify),
+    ];
     const EVENT: &[Field] = &[req("type", Kind::Str), req("event", Kind::Str), f("filter", Kind::Str)];
     match t {
         "schedule" => SCHEDULE,
@@ -85,7 +89,10 @@ fn trigger_fields(t: &str) -> &'static [Field] {
 }
 
 const VERIFY: &[Field] = &[
-    req("scheme", Kind::Enum(&["standard-webhooks", "github", "stripe", "hmac-sha256", "none"])),
+    req(
+        "scheme",
+        Kind::Enum(&["standard-webhooks", "github", "stripe", "hmac-sha256", "none"]),
+    ),
     f("secret", Kind::Str),
     f("tolerance", Kind::Duration),
     f("header", Kind::Str),
@@ -115,7 +122,11 @@ const STEP_COMMON: &[Field] = &[
 fn step_fields(t: &str) -> &'static [Field] {
     const ACTION: &[Field] = &[req("action", Kind::Str), f("config", Kind::Any)];
     const CONDITION: &[Field] = &[req("if", Kind::Str), req("then", Kind::Steps), f("else", Kind::Steps)];
-    const SWITCH: &[Field] = &[req("on", Kind::Str), req("cases", Kind::Cases), f("default", Kind::Steps)];
+    const SWITCH: &[Field] = &[
+        req("on", Kind::Str),
+        req("cases", Kind::Cases),
+        f("default", Kind::Steps),
+    ];
     const LOOP: &[Field] = &[
         req("forEach", Kind::Str),
         f("as", Kind::Str),
@@ -143,13 +154,21 @@ pub(crate) fn check(doc: &Value, d: &mut Diagnostics) -> Shape {
     let mut cleaned = doc.clone();
     let before = d.len();
     let Some(obj) = cleaned.as_object_mut() else {
-        d.push("", "invalid-type", format!("a workflow must be a mapping, got {}", kind_of(doc)));
+        d.push(
+            "",
+            "invalid-type",
+            format!("a workflow must be a mapping, got {}", kind_of(doc)),
+        );
         return Shape { cleaned, fatal: true };
     };
     // schemaVersion first: a document from another version is not checked further.
     match obj.get("schemaVersion") {
         None => {
-            d.push("schemaVersion", "missing-field", format!("`schemaVersion` is required (this orbflow reads schemaVersion {SCHEMA_VERSION})"));
+            d.push(
+                "schemaVersion",
+                "missing-field",
+                format!("`schemaVersion` is required (this orbflow reads schemaVersion {SCHEMA_VERSION})"),
+            );
             return Shape { cleaned, fatal: true };
         }
         Some(Value::Number(n)) if n.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
@@ -162,7 +181,14 @@ pub(crate) fn check(doc: &Value, d: &mut Diagnostics) -> Shape {
             return Shape { cleaned, fatal: true };
         }
         Some(other) => {
-            d.push("schemaVersion", "invalid-type", format!("`schemaVersion` must be the integer {SCHEMA_VERSION}, got {}", kind_of(other)));
+            d.push(
+                "schemaVersion",
+                "invalid-type",
+                format!(
+                    "`schemaVersion` must be the integer {SCHEMA_VERSION}, got {}",
+                    kind_of(other)
+                ),
+            );
             return Shape { cleaned, fatal: true };
         }
     }
@@ -197,7 +223,13 @@ impl Checker<'_> {
 
     /// Checks `obj` against `fields`; `other` lists fields that belong to
     /// other variants (for a better unknown-field message).
-    fn object(&mut self, obj: &mut Map<String, Value>, path: &str, fields: &[Field], other: &[(&str, &'static [Field])]) {
+    fn object(
+        &mut self,
+        obj: &mut Map<String, Value>,
+        path: &str,
+        fields: &[Field],
+        other: &[(&str, &'static [Field])],
+    ) {
         let unknown: Vec<String> = obj
             .keys()
             .filter(|k| !fields.iter().any(|f| f.name == k.as_str()))
@@ -216,7 +248,11 @@ impl Checker<'_> {
         for field in fields {
             let p = join_field(path, field.name);
             match obj.get_mut(field.name) {
-                None if field.required => self.error(path, "missing-field", format!("missing required field `{}`", field.name)),
+                None if field.required => self.error(
+                    path,
+                    "missing-field",
+                    format!("missing required field `{}`", field.name),
+                ),
                 None => {}
                 Some(v) => self.value(v, &p, field.kind),
             }
@@ -234,14 +270,22 @@ impl Checker<'_> {
             }
             Kind::Bool => {
                 if !v.is_boolean() {
-                    self.error(path, "invalid-type", format!("expected true or false, got {}", kind_of(v)));
+                    self.error(
+                        path,
+                        "invalid-type",
+                        format!("expected true or false, got {}", kind_of(v)),
+                    );
                 }
             }
             Kind::UInt(min) => match v.as_u64() {
                 Some(n) if n > u64::from(u32::MAX) => self.error(path, "invalid-value", format!("{n} is too large")),
                 Some(n) if n < min => self.error(path, "invalid-value", format!("must be at least {min}, got {n}")),
                 Some(_) => {}
-                None => self.error(path, "invalid-type", format!("expected a whole number, got {}", describe(v))),
+                None => self.error(
+                    path,
+                    "invalid-type",
+                    format!("expected a whole number, got {}", describe(v)),
+                ),
             },
             Kind::Object => {
                 if !v.is_object() {
@@ -254,40 +298,72 @@ impl Checker<'_> {
                         self.error(path, "invalid-duration", e.to_string());
                     }
                 }
-                None => self.error(path, "invalid-duration", format!("expected a duration string like `30s`, got {}", kind_of(v))),
+                None => self.error(
+                    path,
+                    "invalid-duration",
+                    format!("expected a duration string like `30s`, got {}", kind_of(v)),
+                ),
             },
             Kind::StrList => match v.as_array() {
                 Some(items) => {
                     for (i, x) in items.iter().enumerate() {
                         if !x.is_string() {
-                            self.error(&join_index(path, i), "invalid-type", format!("expected a step key, got {}", kind_of(x)));
+                            self.error(
+                                &join_index(path, i),
+                                "invalid-type",
+                                format!("expected a step key, got {}", kind_of(x)),
+                            );
                         }
                     }
                 }
-                None => self.error(path, "invalid-type", format!("expected a list of step keys, got {}", kind_of(v))),
+                None => self.error(
+                    path,
+                    "invalid-type",
+                    format!("expected a list of step keys, got {}", kind_of(v)),
+                ),
             },
             Kind::Enum(options) => match v.as_str() {
                 Some(s) if options.contains(&s) => {}
                 Some(s) => self.error(
                     path,
                     "invalid-value",
-                    format!("`{s}` is not one of {}{}", list(options), suggestion(s, options.iter().copied())),
+                    format!(
+                        "`{s}` is not one of {}{}",
+                        list(options),
+                        suggestion(s, options.iter().copied())
+                    ),
                 ),
-                None => self.error(path, "invalid-type", format!("expected one of {}, got {}", list(options), kind_of(v))),
+                None => self.error(
+                    path,
+                    "invalid-type",
+                    format!("expected one of {}, got {}", list(options), kind_of(v)),
+                ),
             },
             Kind::Steps => self.list(v, path, "steps", Self::step),
             Kind::Triggers => self.list(v, path, "triggers", Self::trigger),
             Kind::Cases => self.list(v, path, "cases", |c, v, p| match v.as_object_mut() {
                 Some(o) => c.object(o, p, CASE, &[]),
-                None => c.error(p, "invalid-type", format!("a case must be a mapping with `value` and `steps`, got {}", kind_of(v))),
+                None => c.error(
+                    p,
+                    "invalid-type",
+                    format!("a case must be a mapping with `value` and `steps`, got {}", kind_of(v)),
+                ),
             }),
             Kind::Retry => match v.as_object_mut() {
                 Some(o) => self.object(o, path, RETRY, &[]),
-                None => self.error(path, "invalid-type", format!("`retry` must be a mapping, got {}", kind_of(v))),
+                None => self.error(
+                    path,
+                    "invalid-type",
+                    format!("`retry` must be a mapping, got {}", kind_of(v)),
+                ),
             },
             Kind::Verify => match v.as_object_mut() {
                 Some(o) => self.object(o, path, VERIFY, &[]),
-                None => self.error(path, "invalid-type", format!("`verify` must be a mapping, got {}", kind_of(v))),
+                None => self.error(
+                    path,
+                    "invalid-type",
+                    format!("`verify` must be a mapping, got {}", kind_of(v)),
+                ),
             },
         }
         let _ = want;
@@ -300,16 +376,30 @@ impl Checker<'_> {
                     item(self, x, &join_index(path, i));
                 }
             }
-            None => self.error(path, "invalid-type", format!("`{what}` must be a list, got {}", kind_of(v))),
+            None => self.error(
+                path,
+                "invalid-type",
+                format!("`{what}` must be a list, got {}", kind_of(v)),
+            ),
         }
     }
 
     fn trigger(&mut self, v: &mut Value, path: &str) {
         let Some(o) = v.as_object_mut() else {
-            return self.error(path, "invalid-type", format!("a trigger must be a mapping, got {}", kind_of(v)));
+            return self.error(
+                path,
+                "invalid-type",
+                format!("a trigger must be a mapping, got {}", kind_of(v)),
+            );
         };
         let t = match o.get("type") {
-            None => return self.error(path, "missing-field", format!("missing required field `type` ({})", list(TRIGGER_TYPES))),
+            None => {
+                return self.error(
+                    path,
+                    "missing-field",
+                    format!("missing required field `type` ({})", list(TRIGGER_TYPES)),
+                );
+            }
             Some(Value::String(t)) if TRIGGER_TYPES.contains(&t.as_str()) => t.clone(),
             Some(Value::String(t)) => {
                 let msg = format!(
@@ -329,7 +419,11 @@ impl Checker<'_> {
 
     fn step(&mut self, v: &mut Value, path: &str) {
         let Some(o) = v.as_object_mut() else {
-            return self.error(path, "invalid-type", format!("a step must be a mapping, got {}", kind_of(v)));
+            return self.error(
+                path,
+                "invalid-type",
+                format!("a step must be a mapping, got {}", kind_of(v)),
+            );
         };
         let t = match o.get("type") {
             None => "action".to_owned(),
@@ -342,7 +436,12 @@ impl Checker<'_> {
         };
         // A step without `type` that looks like a block: say so.
         if t == "action" && !o.contains_key("action") {
-            for (field, ty) in [("if", "condition"), ("on", "switch"), ("cases", "switch"), ("forEach", "loop")] {
+            for (field, ty) in [
+                ("if", "condition"),
+                ("on", "switch"),
+                ("cases", "switch"),
+                ("forEach", "loop"),
+            ] {
                 if o.contains_key(field) {
                     self.error(path, "missing-field", format!("missing `type: {ty}` (a step with `{field}` is a {ty} block; an action step needs `action`)"));
                     return;
@@ -351,7 +450,11 @@ impl Checker<'_> {
         }
         let mut fields: Vec<Field> = Vec::new();
         for fl in STEP_COMMON.iter().chain(step_fields(&t)) {
-            fields.push(Field { name: fl.name, kind: fl.kind, required: fl.required });
+            fields.push(Field {
+                name: fl.name,
+                kind: fl.kind,
+                required: fl.required,
+            });
         }
         let others: Vec<(&str, &'static [Field])> = STEP_TYPES
             .iter()

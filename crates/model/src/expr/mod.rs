@@ -17,7 +17,7 @@
 pub mod template;
 
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
@@ -29,6 +29,43 @@ pub const MAX_EXPRESSION_LEN: usize = 4096;
 pub const MAX_COMPREHENSION_DEPTH: usize = 2;
 /// Largest result of one evaluation, as JSON bytes.
 pub const MAX_RESULT_BYTES: usize = 1024 * 1024;
+/// Deepest nesting of `(`, `[` and `{`.
+pub const MAX_NESTING: usize = 32;
+/// Most operators in one expression.
+pub const MAX_OPERATORS: usize = 256;
+/// Stack the CEL parser and interpreter run on: their recursion is deep per
+/// level, so they get a segment of their own rather than the caller's stack.
+const EXPR_STACK: usize = 64 * 1024 * 1024;
+
+/// Nesting depth and operator count of `src`, outside string literals.
+fn shape_of(src: &str) -> (usize, usize) {
+    let (mut depth, mut max_depth, mut ops) = (0usize, 0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in src.chars() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => {
+                depth += 1;
+                max_depth = max_depth.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '+' | '-' | '*' | '/' | '%' | '&' | '|' | '=' | '<' | '>' | '!' | '?' | ',' | '.' => ops += 1,
+            _ => {}
+        }
+    }
+    (max_depth, ops)
+}
 
 /// A failed compile or evaluation, recordable on a step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -81,8 +118,21 @@ pub fn compile(source: &str) -> Result<Compiled, ExprError> {
     if source.trim().is_empty() {
         return Err(ExprError::new(source, "expression is empty"));
     }
+    let (nesting, ops) = shape_of(source);
+    if nesting > MAX_NESTING {
+        return Err(ExprError::new(
+            source,
+            format!("nests brackets {nesting} deep; at most {MAX_NESTING} are allowed"),
+        ));
+    }
+    if ops > MAX_OPERATORS {
+        return Err(ExprError::new(
+            source,
+            format!("has {ops} operators; at most {MAX_OPERATORS} are allowed"),
+        ));
+    }
     let env = env();
-    let program = catch_unwind(AssertUnwindSafe(|| env.compile(source)))
+    let program = stacker::grow(EXPR_STACK, || catch_unwind(AssertUnwindSafe(|| env.compile(source))))
         .map_err(|_| ExprError::new(source, "the expression parser crashed on this input"))?
         .map_err(|e| ExprError::new(source, format!("does not compile: {}", one_line(&e.to_string()))))?;
     let depth = comprehension_depth(&program.expression().expr);
@@ -131,9 +181,11 @@ impl Compiled {
     /// Evaluates to JSON.
     pub fn eval(&self, ctx: &EvalContext) -> Result<Value, ExprError> {
         let cel_ctx = ctx.cel_context();
-        let result = catch_unwind(AssertUnwindSafe(|| self.program.execute(&cel_ctx)))
-            .map_err(|_| ExprError::new(&self.source, "evaluation crashed"))?
-            .map_err(|e| ExprError::new(&self.source, one_line(&e.to_string())))?;
+        let result = stacker::grow(EXPR_STACK, || {
+            catch_unwind(AssertUnwindSafe(|| self.program.execute(&cel_ctx)))
+        })
+        .map_err(|_| ExprError::new(&self.source, "evaluation crashed"))?
+        .map_err(|e| ExprError::new(&self.source, one_line(&e.to_string())))?;
         let json = to_json(&result).map_err(|r| ExprError::new(&self.source, r))?;
         let size = json_size(&json, MAX_RESULT_BYTES + 1);
         if size > MAX_RESULT_BYTES {
@@ -175,7 +227,14 @@ fn comprehension_depth(e: &cel::common::ast::Expr) -> usize {
     let max = |it: &mut dyn Iterator<Item = &cel::common::ast::Expr>| it.map(comprehension_depth).max().unwrap_or(0);
     match e {
         Expr::Comprehension(c) => {
-            1 + max(&mut [&c.iter_range.expr, &c.accu_init.expr, &c.loop_cond.expr, &c.loop_step.expr, &c.result.expr].into_iter())
+            1 + max(&mut [
+                &c.iter_range.expr,
+                &c.accu_init.expr,
+                &c.loop_cond.expr,
+                &c.loop_step.expr,
+                &c.result.expr,
+            ]
+            .into_iter())
         }
         Expr::Call(c) => max(&mut c.target.iter().map(|t| &t.expr).chain(c.args.iter().map(|a| &a.expr))),
         Expr::List(l) => max(&mut l.elements.iter().map(|x| &x.expr)),

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::{compile, Compiled, EvalContext, ExprError, MAX_RESULT_BYTES};
+use super::{Compiled, EvalContext, ExprError, MAX_RESULT_BYTES, compile};
 
 /// One piece of a template string.
 #[derive(Debug)]

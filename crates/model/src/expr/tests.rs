@@ -1,12 +1,18 @@
 use serde_json::json;
 
-use super::template::{render_value, Template};
+use super::template::{Template, render_value};
 use super::*;
 
 fn ctx() -> EvalContext {
     EvalContext::new()
-        .with("input", json!({"text": "hello", "count": 3, "ratio": 0.5, "platform": "mastodon"}))
-        .with("steps", json!({"sentiment": {"status": "COMPLETED", "output": {"score": -0.6}, "error": null, "attempts": 1}}))
+        .with(
+            "input",
+            json!({"text": "hello", "count": 3, "ratio": 0.5, "platform": "mastodon"}),
+        )
+        .with(
+            "steps",
+            json!({"sentiment": {"status": "COMPLETED", "output": {"score": -0.6}, "error": null, "attempts": 1}}),
+        )
         .with("secrets", json!({"TOKEN": "s3cr3t"}))
 }
 
@@ -14,9 +20,18 @@ fn ctx() -> EvalContext {
 fn json_integers_are_cel_ints_and_others_doubles() {
     let c = ctx();
     assert_eq!(compile("input.count + 1").unwrap().eval(&c).unwrap(), json!(4));
-    assert_eq!(compile("type(input.count) == int").unwrap().eval(&c).unwrap(), json!(true));
-    assert_eq!(compile("type(input.ratio) == double").unwrap().eval(&c).unwrap(), json!(true));
-    assert_eq!(compile("steps.sentiment.output.score < -0.3").unwrap().eval_bool(&c), Ok(true));
+    assert_eq!(
+        compile("type(input.count) == int").unwrap().eval(&c).unwrap(),
+        json!(true)
+    );
+    assert_eq!(
+        compile("type(input.ratio) == double").unwrap().eval(&c).unwrap(),
+        json!(true)
+    );
+    assert_eq!(
+        compile("steps.sentiment.output.score < -0.3").unwrap().eval_bool(&c),
+        Ok(true)
+    );
 }
 
 #[test]
@@ -87,7 +102,12 @@ fn whole_templates_are_typed_others_interpolate() {
             "quoted": "}}hello",
         })
     );
-    assert!(Template::parse("{{ input.text").unwrap_err().reason.contains("without a matching"));
+    assert!(
+        Template::parse("{{ input.text")
+            .unwrap_err()
+            .reason
+            .contains("without a matching")
+    );
     assert!(Template::parse("{{ 1 + }}").is_err());
 }
 
@@ -96,4 +116,54 @@ fn secrets_can_be_removed_from_a_context() {
     let c = ctx().without_secrets();
     assert!(c.get("secrets").is_none());
     assert!(compile("secrets.TOKEN").unwrap().eval(&c).is_err());
+}
+
+#[test]
+fn deep_or_long_expressions_are_rejected_or_evaluated_without_crashing() {
+    let ctx = EvalContext::new().with("a", serde_json::json!({"b": {}}));
+    for n in [10, 31, 33, 100, 1000] {
+        for src in [
+            format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+            format!("{}1{}", "[".repeat(n), "]".repeat(n)),
+            format!("{}1", "-".repeat(n)),
+            format!("{}true", "!".repeat(n)),
+            format!("a{}", ".b".repeat(n)),
+            format!("1{}", "+1".repeat(n)),
+            format!("true{}", " && true".repeat(n)),
+            format!("{}1", "true ? 1 : ".repeat(n)),
+            format!("{}1{}", "size(".repeat(n), ")".repeat(n)),
+        ] {
+            match compile(&src) {
+                Ok(c) => {
+                    let _ = c.eval(&ctx);
+                }
+                Err(e) => assert!(!e.reason.is_empty()),
+            }
+        }
+    }
+    assert!(
+        compile(&format!("{}1{}", "(".repeat(40), ")".repeat(40)))
+            .unwrap_err()
+            .reason
+            .contains("nests brackets 40 deep")
+    );
+    assert!(
+        compile(&format!("1{}", "+1".repeat(300)))
+            .unwrap_err()
+            .reason
+            .contains("operators")
+    );
+    assert_eq!(
+        compile(&format!("{}1{}", "(".repeat(32), ")".repeat(32)))
+            .unwrap()
+            .eval(&ctx)
+            .unwrap(),
+        serde_json::json!(1)
+    );
+    assert_eq!(
+        compile(&format!("1{}", "+1".repeat(200))).unwrap().eval(&ctx).unwrap(),
+        serde_json::json!(201)
+    );
+    // string literals do not count
+    assert!(compile(&format!("'{}'", "(".repeat(100))).is_ok());
 }

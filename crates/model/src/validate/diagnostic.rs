@@ -87,7 +87,8 @@ impl Diagnostics {
                 d.column = Some(p.column);
             }
         }
-        self.0.sort_by_key(|d| (d.line.unwrap_or(usize::MAX), d.column.unwrap_or(0)));
+        self.0
+            .sort_by_key(|d| (d.line.unwrap_or(usize::MAX), d.column.unwrap_or(0)));
     }
 }
 
@@ -109,7 +110,11 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         let lc = c.to_ascii_lowercase();
-        let d = if w.len() >= 3 && lc.starts_with(&w) { 1 } else { distance(&w, &lc) };
+        let d = if w.len() >= 3 && lc.starts_with(&w) {
+            1
+        } else {
+            distance(&w, &lc)
+        };
         let limit = (c.len().max(word.len()) / 3).max(1);
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
@@ -134,8 +139,8 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -156,11 +161,17 @@ mod tests {
 
     #[test]
     fn suggests_close_words_only() {
-        assert_eq!(did_you_mean("dependson", ["dependsOn", "description"]), Some("dependsOn"));
+        assert_eq!(
+            did_you_mean("dependson", ["dependsOn", "description"]),
+            Some("dependsOn")
+        );
         assert_eq!(did_you_mean("acton", ["action", "as"]), Some("action"));
         assert_eq!(did_you_mean("zzzzzz", ["action", "as"]), None);
         assert_eq!(did_you_mean("stpes", ["steps", "name"]), Some("steps"));
         assert_eq!(did_you_mean("cond", ["condition", "switch"]), Some("condition"));
-        assert_eq!(suggestion("TRANSFROM", ["TRANSFORM", "DELAY"]), " (did you mean `TRANSFORM`?)");
+        assert_eq!(
+            suggestion("TRANSFROM", ["TRANSFORM", "DELAY"]),
+            " (did you mean `TRANSFORM`?)"
+        );
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use super::diagnostic::{suggestion, Diagnostics};
+use super::diagnostic::{Diagnostics, suggestion};
 use super::rules::StepIndex;
 use crate::workflow::Workflow;
 
@@ -25,7 +25,10 @@ pub fn dependencies(idx: &StepIndex<'_>) -> Vec<Vec<usize>> {
     idx.entries
         .iter()
         .map(|e| match &e.step.depends_on {
-            Some(keys) => keys.iter().filter_map(|k| idx.by_key.get(k.as_str()).copied()).collect(),
+            Some(keys) => keys
+                .iter()
+                .filter_map(|k| idx.by_key.get(k.as_str()).copied())
+                .collect(),
             None => e.prev.into_iter().collect(),
         })
         .collect()
@@ -40,15 +43,27 @@ pub fn check_dependencies(_wf: &Workflow, idx: &StepIndex<'_>, d: &mut Diagnosti
     // forward references that are not part of a cycle are reported after the cycle search
     let mut forward: Vec<(usize, usize, usize)> = Vec::new();
     for (i, e) in idx.entries.iter().enumerate() {
-        graph[finish(i)].push(Edge { to: start(i), label: None });
+        graph[finish(i)].push(Edge {
+            to: start(i),
+            label: None,
+        });
         if let Some(p) = e.parent {
-            graph[start(i)].push(Edge { to: start(p), label: None });
-            graph[finish(p)].push(Edge { to: finish(i), label: None });
+            graph[start(i)].push(Edge {
+                to: start(p),
+                label: None,
+            });
+            graph[finish(p)].push(Edge {
+                to: finish(i),
+                label: None,
+            });
         }
         match &e.step.depends_on {
             None => {
                 if let Some(prev) = e.prev {
-                    graph[start(i)].push(Edge { to: finish(prev), label: None });
+                    graph[start(i)].push(Edge {
+                        to: finish(prev),
+                        label: None,
+                    });
                 }
             }
             Some(keys) => {
@@ -60,7 +75,11 @@ pub fn check_dependencies(_wf: &Workflow, idx: &StepIndex<'_>, d: &mut Diagnosti
                         continue;
                     }
                     let Some(&t) = idx.by_key.get(k.as_str()) else {
-                        d.push(p, "unknown-dependency", format!("no step has key `{k}`{}", suggestion(k, idx.by_key.keys().copied())));
+                        d.push(
+                            p,
+                            "unknown-dependency",
+                            format!("no step has key `{k}`{}", suggestion(k, idx.by_key.keys().copied())),
+                        );
                         continue;
                     };
                     if t == i {
@@ -69,10 +88,17 @@ pub fn check_dependencies(_wf: &Workflow, idx: &StepIndex<'_>, d: &mut Diagnosti
                     }
                     if let Some(&lp) = idx.entries[t].loops.iter().find(|l| !idx.entries[i].loops.contains(l)) {
                         let lk = &idx.entries[lp].step.key;
-                        d.push(p, "invalid-dependency", format!("`{k}` runs once per item inside loop `{lk}`; depend on the loop `{lk}` instead"));
+                        d.push(
+                            p,
+                            "invalid-dependency",
+                            format!("`{k}` runs once per item inside loop `{lk}`; depend on the loop `{lk}` instead"),
+                        );
                         continue;
                     }
-                    graph[start(i)].push(Edge { to: finish(t), label: Some((i, j)) });
+                    graph[start(i)].push(Edge {
+                        to: finish(t),
+                        label: Some((i, j)),
+                    });
                     if t > i && !idx.is_ancestor(i, t) && !idx.is_ancestor(t, i) {
                         forward.push((i, j, t));
                     }
@@ -145,7 +171,8 @@ fn report_cycles(graph: &[Vec<Edge>], idx: &StepIndex<'_>, d: &mut Diagnostics) 
                             {
                                 steps.rotate_left(at);
                             }
-                            let mut names: Vec<&str> = steps.iter().map(|s| idx.entries[*s].step.key.as_str()).collect();
+                            let mut names: Vec<&str> =
+                                steps.iter().map(|s| idx.entries[*s].step.key.as_str()).collect();
                             names.dedup();
                             if let Some(first) = names.first().copied() {
                                 names.push(first);

@@ -3,16 +3,16 @@
 //! retries, timeouts, loops and switches.
 
 use std::collections::{HashMap, HashSet};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::Value;
 
-use super::diagnostic::{suggestion, Diagnostics};
+use super::diagnostic::{Diagnostics, suggestion};
 use crate::catalog::ActionSchemas;
 use crate::cron::{CronError, Schedule};
 use crate::dsl::located::{join_field, join_index};
-use crate::expr::template::{template_strings, Template};
-use crate::expr::{compile, Compiled, ExprError};
+use crate::expr::template::{Template, template_strings};
+use crate::expr::{Compiled, ExprError, compile};
 use crate::workflow::{BranchType, OnError, Step, StepKind, Trigger, VerifyScheme, Workflow};
 
 /// Variables every expression may read.
@@ -63,7 +63,14 @@ impl<'a> StepIndex<'a> {
         idx
     }
 
-    fn add_list(&mut self, steps: &'a [Step], base: &str, parent: Option<usize>, branch: Option<BranchType>, loops: &[usize]) {
+    fn add_list(
+        &mut self,
+        steps: &'a [Step],
+        base: &str,
+        parent: Option<usize>,
+        branch: Option<BranchType>,
+        loops: &[usize],
+    ) {
         let mut prev = None;
         for (i, step) in steps.iter().enumerate() {
             let path = join_index(base, i);
@@ -85,17 +92,47 @@ impl<'a> StepIndex<'a> {
             match &step.kind {
                 StepKind::Action { .. } => {}
                 StepKind::Condition { then, otherwise, .. } => {
-                    self.add_list(then, &format!("{path}.then"), Some(me), Some(BranchType::IfTrue), &inner);
-                    self.add_list(otherwise, &format!("{path}.else"), Some(me), Some(BranchType::IfFalse), &inner);
+                    self.add_list(
+                        then,
+                        &format!("{path}.then"),
+                        Some(me),
+                        Some(BranchType::IfTrue),
+                        &inner,
+                    );
+                    self.add_list(
+                        otherwise,
+                        &format!("{path}.else"),
+                        Some(me),
+                        Some(BranchType::IfFalse),
+                        &inner,
+                    );
                 }
                 StepKind::Switch { cases, default, .. } => {
                     for (c, case) in cases.iter().enumerate() {
-                        self.add_list(&case.steps, &format!("{path}.cases[{c}].steps"), Some(me), Some(BranchType::SwitchCase), &inner);
+                        self.add_list(
+                            &case.steps,
+                            &format!("{path}.cases[{c}].steps"),
+                            Some(me),
+                            Some(BranchType::SwitchCase),
+                            &inner,
+                        );
                     }
-                    self.add_list(default, &format!("{path}.default"), Some(me), Some(BranchType::Default), &inner);
+                    self.add_list(
+                        default,
+                        &format!("{path}.default"),
+                        Some(me),
+                        Some(BranchType::Default),
+                        &inner,
+                    );
                 }
                 StepKind::Loop { steps, .. } => {
-                    self.add_list(steps, &format!("{path}.steps"), Some(me), Some(BranchType::LoopBody), &inner);
+                    self.add_list(
+                        steps,
+                        &format!("{path}.steps"),
+                        Some(me),
+                        Some(BranchType::LoopBody),
+                        &inner,
+                    );
                 }
             }
         }
@@ -157,10 +194,18 @@ pub fn check_workflow(wf: &Workflow, idx: &StepIndex<'_>, catalog: &dyn ActionSc
         let key = e.step.key.as_str();
         let kp = format!("{}.key", e.path);
         if !valid_key(key) {
-            d.push(&kp, "invalid-key", format!("step key `{key}` must match [a-z][a-z0-9_]* and be at most {MAX_KEY_LEN} characters"));
+            d.push(
+                &kp,
+                "invalid-key",
+                format!("step key `{key}` must match [a-z][a-z0-9_]* and be at most {MAX_KEY_LEN} characters"),
+            );
         }
         if let Some(first) = seen.get(key) {
-            d.push(&kp, "duplicate-key", format!("step key `{key}` is already used at {first}; keys are unique in the whole workflow"));
+            d.push(
+                &kp,
+                "duplicate-key",
+                format!("step key `{key}` is already used at {first}; keys are unique in the whole workflow"),
+            );
         } else {
             seen.insert(key, &e.path);
         }
@@ -184,25 +229,43 @@ fn check_triggers(wf: &Workflow, idx: &StepIndex<'_>, d: &mut Diagnostics) {
             Trigger::Schedule { cron, timezone, .. } => match Schedule::parse(cron, timezone.as_deref()) {
                 Ok(_) => {}
                 Err(e @ CronError::Expression { .. }) => d.push(format!("{p}.cron"), "invalid-cron", e.to_string()),
-                Err(e @ CronError::TimeZone { .. }) => d.push(format!("{p}.timezone"), "invalid-timezone", e.to_string()),
+                Err(e @ CronError::TimeZone { .. }) => {
+                    d.push(format!("{p}.timezone"), "invalid-timezone", e.to_string())
+                }
             },
             Trigger::Webhook { key, verify } => {
                 let valid = key.len() <= MAX_KEY_LEN
                     && key.starts_with(|c: char| c.is_ascii_lowercase())
-                    && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
                 if !valid {
-                    d.push(format!("{p}.key"), "invalid-key", format!("webhook key `{key}` must match [a-z][a-z0-9_-]*"));
+                    d.push(
+                        format!("{p}.key"),
+                        "invalid-key",
+                        format!("webhook key `{key}` must match [a-z][a-z0-9_-]*"),
+                    );
                 }
                 if let Some(first) = hooks.insert(key.as_str(), i) {
-                    d.push(format!("{p}.key"), "duplicate-key", format!("webhook key `{key}` is already used by triggers[{first}]"));
+                    d.push(
+                        format!("{p}.key"),
+                        "duplicate-key",
+                        format!("webhook key `{key}` is already used by triggers[{first}]"),
+                    );
                 }
                 let vp = format!("{p}.verify");
                 match (verify.scheme, &verify.secret) {
-                    (VerifyScheme::None, Some(_)) => {
-                        d.push(format!("{vp}.secret"), "invalid-value", "`scheme: none` verifies nothing: remove `secret` or choose a scheme")
-                    }
+                    (VerifyScheme::None, Some(_)) => d.push(
+                        format!("{vp}.secret"),
+                        "invalid-value",
+                        "`scheme: none` verifies nothing: remove `secret` or choose a scheme",
+                    ),
                     (VerifyScheme::None, None) => {}
-                    (_, None) => d.push(&vp, "missing-field", "missing required field `secret` (the name of the secret holding the signing key)"),
+                    (_, None) => d.push(
+                        &vp,
+                        "missing-field",
+                        "missing required field `secret` (the name of the secret holding the signing key)",
+                    ),
                     (_, Some(s)) if !valid_secret_name(s) => d.push(
                         format!("{vp}.secret"),
                         "invalid-value",
@@ -211,18 +274,34 @@ fn check_triggers(wf: &Workflow, idx: &StepIndex<'_>, d: &mut Diagnostics) {
                     _ => {}
                 }
                 if verify.header.is_some() && verify.scheme != VerifyScheme::HmacSha256 {
-                    d.push(format!("{vp}.header"), "invalid-value", "`header` applies only to `scheme: hmac-sha256`");
+                    d.push(
+                        format!("{vp}.header"),
+                        "invalid-value",
+                        "`header` applies only to `scheme: hmac-sha256`",
+                    );
                 }
-                if verify.tolerance.is_some() && !matches!(verify.scheme, VerifyScheme::StandardWebhooks | VerifyScheme::Stripe) {
-                    d.push(format!("{vp}.tolerance"), "invalid-value", "`tolerance` applies only to schemes that sign a timestamp (standard-webhooks, stripe)");
+                if verify.tolerance.is_some()
+                    && !matches!(verify.scheme, VerifyScheme::StandardWebhooks | VerifyScheme::Stripe)
+                {
+                    d.push(
+                        format!("{vp}.tolerance"),
+                        "invalid-value",
+                        "`tolerance` applies only to schemes that sign a timestamp (standard-webhooks, stripe)",
+                    );
                 }
             }
             Trigger::Event { event, filter } => {
                 let valid = !event.is_empty()
                     && event.len() <= 128
-                    && event.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/'));
+                    && event
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/'));
                 if !valid {
-                    d.push(format!("{p}.event"), "invalid-value", format!("event type `{event}` may hold only letters, digits and . _ - : /"));
+                    d.push(
+                        format!("{p}.event"),
+                        "invalid-value",
+                        format!("event type `{event}` may hold only letters, digits and . _ - : /"),
+                    );
                 }
                 if let Some(f) = filter {
                     check_expr(f, &format!("{p}.filter"), Place::EventFilter, &[], idx, d);
@@ -245,28 +324,52 @@ fn check_step(i: usize, idx: &StepIndex<'_>, catalog: &dyn ActionSchemas, d: &mu
     let is_action = matches!(step.kind, StepKind::Action { .. });
     if !is_action {
         if step.retry.is_some() {
-            d.push(format!("{p}.retry"), "invalid-value", "`retry` applies only to action steps");
+            d.push(
+                format!("{p}.retry"),
+                "invalid-value",
+                "`retry` applies only to action steps",
+            );
         }
         if step.timeout.is_some() {
-            d.push(format!("{p}.timeout"), "invalid-value", "`timeout` applies only to action steps");
+            d.push(
+                format!("{p}.timeout"),
+                "invalid-value",
+                "`timeout` applies only to action steps",
+            );
         }
     }
     if let Some(r) = &step.retry {
         if r.max_attempts == 0 {
-            d.push(format!("{p}.retry.maxAttempts"), "invalid-value", "`maxAttempts` must be at least 1");
+            d.push(
+                format!("{p}.retry.maxAttempts"),
+                "invalid-value",
+                "`maxAttempts` must be at least 1",
+            );
         } else if r.max_attempts > MAX_ATTEMPTS {
-            d.push(format!("{p}.retry.maxAttempts"), "invalid-value", format!("`maxAttempts` must be at most {MAX_ATTEMPTS}"));
+            d.push(
+                format!("{p}.retry.maxAttempts"),
+                "invalid-value",
+                format!("`maxAttempts` must be at most {MAX_ATTEMPTS}"),
+            );
         }
         if let (Some(a), Some(b)) = (r.initial_interval, r.max_interval)
             && a > b
         {
-            d.push(format!("{p}.retry.maxInterval"), "invalid-value", format!("`maxInterval` ({b}) is shorter than `initialInterval` ({a})"));
+            d.push(
+                format!("{p}.retry.maxInterval"),
+                "invalid-value",
+                format!("`maxInterval` ({b}) is shorter than `initialInterval` ({a})"),
+            );
         }
     }
     if let Some(t) = step.timeout
         && t.as_millis() == 0
     {
-        d.push(format!("{p}.timeout"), "invalid-value", "`timeout` must be longer than 0s");
+        d.push(
+            format!("{p}.timeout"),
+            "invalid-value",
+            "`timeout` must be longer than 0s",
+        );
     }
     let _ = OnError::Fail;
     match &step.kind {
@@ -285,31 +388,60 @@ fn check_step(i: usize, idx: &StepIndex<'_>, catalog: &dyn ActionSchemas, d: &mu
             let mut seen: Vec<&Value> = Vec::new();
             for (c, case) in cases.iter().enumerate() {
                 if seen.contains(&&case.value) {
-                    d.push(format!("{p}.cases[{c}].value"), "duplicate-key", format!("case value {} appears twice; the second can never match", case.value));
+                    d.push(
+                        format!("{p}.cases[{c}].value"),
+                        "duplicate-key",
+                        format!("case value {} appears twice; the second can never match", case.value),
+                    );
                 }
                 seen.push(&case.value);
                 if case.steps.is_empty() {
-                    d.push(format!("{p}.cases[{c}].steps"), "empty-block", "a case needs at least one step");
+                    d.push(
+                        format!("{p}.cases[{c}].steps"),
+                        "empty-block",
+                        "a case needs at least one step",
+                    );
                 }
             }
         }
-        StepKind::Loop { for_each, item_var, max_concurrency, steps } => {
+        StepKind::Loop {
+            for_each,
+            item_var,
+            max_concurrency,
+            steps,
+        } => {
             check_expr(for_each, &format!("{p}.forEach"), Place::Condition, &vars, idx, d);
             if let Some(v) = item_var {
                 let ident = v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
                     && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                 if !ident {
-                    d.push(format!("{p}.as"), "invalid-value", format!("loop variable `{v}` must be an identifier"));
+                    d.push(
+                        format!("{p}.as"),
+                        "invalid-value",
+                        format!("loop variable `{v}` must be an identifier"),
+                    );
                 } else if RESERVED.contains(&v.as_str()) && v != "item" {
-                    d.push(format!("{p}.as"), "invalid-value", format!("loop variable `{v}` would hide a built-in variable"));
+                    d.push(
+                        format!("{p}.as"),
+                        "invalid-value",
+                        format!("loop variable `{v}` would hide a built-in variable"),
+                    );
                 } else if vars.contains(v) {
-                    d.push(format!("{p}.as"), "invalid-value", format!("loop variable `{v}` is already bound by an enclosing loop"));
+                    d.push(
+                        format!("{p}.as"),
+                        "invalid-value",
+                        format!("loop variable `{v}` is already bound by an enclosing loop"),
+                    );
                 }
             }
             if let Some(n) = max_concurrency
                 && *n > MAX_LOOP_CONCURRENCY
             {
-                d.push(format!("{p}.maxConcurrency"), "invalid-value", format!("`maxConcurrency` must be at most {MAX_LOOP_CONCURRENCY}"));
+                d.push(
+                    format!("{p}.maxConcurrency"),
+                    "invalid-value",
+                    format!("`maxConcurrency` must be at most {MAX_LOOP_CONCURRENCY}"),
+                );
             }
             if steps.is_empty() {
                 d.push(format!("{p}.steps"), "empty-block", "a loop needs at least one step");
@@ -330,8 +462,16 @@ fn check_action(
     let ap = format!("{p}.action");
     let cp = format!("{p}.config");
     if catalog.is_block(action) {
-        let ty = if action == "LOOP" { "loop" } else { "condition` or `type: switch" };
-        d.push(ap, "unknown-action", format!("{action} is a control-flow block: write a `type: {ty}` step instead of `action: {action}`"));
+        let ty = if action == "LOOP" {
+            "loop"
+        } else {
+            "condition` or `type: switch"
+        };
+        d.push(
+            ap,
+            "unknown-action",
+            format!("{action} is a control-flow block: write a `type: {ty}` step instead of `action: {action}`"),
+        );
     } else if let Some(schema) = catalog.config_schema(action) {
         let empty = Value::Object(Default::default());
         let cfg = match config {
@@ -340,11 +480,19 @@ fn check_action(
         };
         check_config(cfg, schema, &cp, d);
     } else {
-        d.push(ap, "unknown-action", format!("unknown action `{action}`{}", suggestion(action, catalog.names())));
+        d.push(
+            ap,
+            "unknown-action",
+            format!("unknown action `{action}`{}", suggestion(action, catalog.names())),
+        );
     }
     if let Some(cfg) = config {
         for (sub, s) in template_strings(cfg) {
-            let tp = if sub.starts_with('[') { format!("{cp}{sub}") } else { format!("{cp}.{sub}") };
+            let tp = if sub.starts_with('[') {
+                format!("{cp}{sub}")
+            } else {
+                format!("{cp}.{sub}")
+            };
             match Template::parse(s) {
                 Ok(t) => {
                     for c in t.expressions() {
@@ -388,12 +536,23 @@ fn check_config(cfg: &Value, schema: &Value, cp: &str, d: &mut Diagnostics) {
                     .map(|m| m.keys().map(String::as_str).collect())
                     .unwrap_or_default();
                 for u in unexpected {
-                    d.push(join_field(&path, u), "unknown-field", format!("unknown config field `{u}`{}", suggestion(u, known.iter().copied())));
+                    d.push(
+                        join_field(&path, u),
+                        "unknown-field",
+                        format!("unknown config field `{u}`{}", suggestion(u, known.iter().copied())),
+                    );
                 }
             }
             jsonschema::error::ValidationErrorKind::Required { property } => {
-                let name = property.as_str().map(str::to_owned).unwrap_or_else(|| property.to_string());
-                d.push(path, "invalid-config", format!("missing required config field `{name}`"));
+                let name = property
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| property.to_string());
+                d.push(
+                    path,
+                    "invalid-config",
+                    format!("missing required config field `{name}`"),
+                );
             }
             _ => d.push(path, "invalid-config", err.to_string()),
         }
@@ -402,11 +561,21 @@ fn check_config(cfg: &Value, schema: &Value, cp: &str, d: &mut Diagnostics) {
 
 /// Checks that `schema` is itself a valid JSON Schema.
 fn check_json_schema(schema: &Value, path: &str, d: &mut Diagnostics) {
-    let res = catch_unwind(AssertUnwindSafe(|| jsonschema::validator_for(schema).map(|_| ()).map_err(|e| e.to_string())));
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        jsonschema::validator_for(schema).map(|_| ()).map_err(|e| e.to_string())
+    }));
     match res {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => d.push(path, "invalid-schema", format!("`inputs` is not a valid JSON Schema: {e}")),
-        Err(_) => d.push(path, "invalid-schema", "`inputs` is not a valid JSON Schema (unknown `$schema`?)"),
+        Ok(Err(e)) => d.push(
+            path,
+            "invalid-schema",
+            format!("`inputs` is not a valid JSON Schema: {e}"),
+        ),
+        Err(_) => d.push(
+            path,
+            "invalid-schema",
+            "`inputs` is not a valid JSON Schema (unknown `$schema`?)",
+        ),
     }
 }
 
@@ -440,7 +609,9 @@ fn check_scope(c: &Compiled, path: &str, place: Place, vars: &[String], idx: &St
         }
         let why = match (v.as_str(), place) {
             ("secrets", _) => "`secrets` is only available inside action `config`".to_owned(),
-            ("event", _) => "`event` is only available in event trigger filters (use `trigger.data` in steps)".to_owned(),
+            ("event", _) => {
+                "`event` is only available in event trigger filters (use `trigger.data` in steps)".to_owned()
+            }
             (_, Place::EventFilter) => format!("unknown variable `{v}`: an event filter can read only `event`"),
             ("index" | "item", _) => format!("`{v}` is only bound inside a loop body"),
             _ => format!("unknown variable `{v}`{}", suggestion(v, allowed.iter().copied())),
@@ -450,7 +621,15 @@ fn check_scope(c: &Compiled, path: &str, place: Place, vars: &[String], idx: &St
     if place != Place::EventFilter {
         for k in &refs.step_keys {
             if !idx.by_key.contains_key(k.as_str()) {
-                d.push(path, "unknown-step", format!("no step has key `{k}`{}: `{}`", suggestion(k, idx.by_key.keys().copied()), c.source()));
+                d.push(
+                    path,
+                    "unknown-step",
+                    format!(
+                        "no step has key `{k}`{}: `{}`",
+                        suggestion(k, idx.by_key.keys().copied()),
+                        c.source()
+                    ),
+                );
             }
         }
     }

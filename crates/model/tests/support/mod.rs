@@ -5,7 +5,7 @@
 
 use orbflow_model::dsl::{self, Format};
 use orbflow_model::{ActionSchemas, Diagnostic};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub struct TestCatalog {
     entries: Vec<(&'static str, Value, bool)>,
@@ -15,7 +15,11 @@ impl TestCatalog {
     pub fn new() -> Self {
         Self {
             entries: vec![
-                ("TRANSFORM", json!({"type": "object", "properties": {"value": {}}, "required": ["value"], "additionalProperties": false}), false),
+                (
+                    "TRANSFORM",
+                    json!({"type": "object", "properties": {"value": {}}, "required": ["value"], "additionalProperties": false}),
+                    false,
+                ),
                 (
                     "TRIGGER_WEBHOOK",
                     json!({"type": "object", "properties": {
@@ -26,10 +30,26 @@ impl TestCatalog {
                     }, "required": ["url"], "additionalProperties": false}),
                     false,
                 ),
-                ("LOG_EVENT", json!({"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"], "additionalProperties": false}), false),
-                ("ANALYZE_SENTIMENT", json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"], "additionalProperties": false}), false),
-                ("DELAY", json!({"type": "object", "properties": {"duration": {}}, "additionalProperties": false}), false),
-                ("SEND_SLACK_MESSAGE", json!({"type": "object", "properties": {"webhookUrl": {"type": "string"}, "text": {"type": "string"}}, "required": ["webhookUrl", "text"], "additionalProperties": false}), false),
+                (
+                    "LOG_EVENT",
+                    json!({"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"], "additionalProperties": false}),
+                    false,
+                ),
+                (
+                    "ANALYZE_SENTIMENT",
+                    json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"], "additionalProperties": false}),
+                    false,
+                ),
+                (
+                    "DELAY",
+                    json!({"type": "object", "properties": {"duration": {}}, "additionalProperties": false}),
+                    false,
+                ),
+                (
+                    "SEND_SLACK_MESSAGE",
+                    json!({"type": "object", "properties": {"webhookUrl": {"type": "string"}, "text": {"type": "string"}}, "required": ["webhookUrl", "text"], "additionalProperties": false}),
+                    false,
+                ),
                 ("LOOP", json!({"type": "object"}), true),
                 ("CONDITIONAL_BRANCH", json!({"type": "object"}), true),
             ],
@@ -64,7 +84,11 @@ pub fn expect_error(yaml: &str, path: &str, code: &str, msg: &str) -> Diagnostic
     let diags = check(yaml);
     match diags.iter().find(|d| d.path == path && d.code == code) {
         Some(d) => {
-            assert!(d.message.contains(msg), "message of {path}: {:?} lacks {msg:?}", d.message);
+            assert!(
+                d.message.contains(msg),
+                "message of {path}: {:?} lacks {msg:?}",
+                d.message
+            );
             d.clone()
         }
         None => panic!("no {code} at {path}; got:\n{diags:#?}"),
