@@ -209,6 +209,12 @@ fn cycles_are_named() {
         "  - key: a\n    dependsOn: [b]\n    action: TRANSFORM\n    config: {value: 1}\n  - key: b\n    action: TRANSFORM\n    config: {value: 1}\n",
     );
     expect_error(&yaml, "steps[0].dependsOn[0]", "cycle", "dependency cycle: a → b → a");
+    // two explicit edges: each key appears once, then the first again
+    let yaml = wf("  - key: d\n    dependsOn: [e]\n    action: TRANSFORM\n    config: {value: 1}\n  - key: e\n    dependsOn: [d]\n    action: TRANSFORM\n    config: {value: 1}\n");
+    let d = expect_error(&yaml, "steps[0].dependsOn[0]", "cycle", "dependency cycle: d → e → d");
+    assert!(d.message.ends_with("d → e → d"), "{}", d.message);
+    let cycles = check(&yaml).iter().filter(|x| x.code == "cycle").count();
+    assert_eq!(cycles, 1, "one cycle is reported once");
     // a step inside a block depending on the block itself can never start
     let yaml = wf(
         "  - key: blk\n    type: condition\n    if: 'true'\n    then:\n      - key: inner\n        dependsOn: [blk]\n        action: TRANSFORM\n        config: {value: 1}\n",

@@ -160,6 +160,10 @@ fn report_cycles(graph: &[Vec<Edge>], idx: &StepIndex<'_>, d: &mut Diagnostics) 
                                 steps.push(s);
                             }
                         }
+                        // the walk may pass a step twice (its start and its finish)
+                        while steps.len() > 1 && steps.last() == steps.first() {
+                            steps.pop();
+                        }
                         let mut key: Vec<usize> = steps.clone();
                         key.sort_unstable();
                         key.dedup();

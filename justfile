@@ -1,0 +1,44 @@
+# orbflow tasks. `just --list` shows them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Format check and clippy with warnings as errors (what CI runs).
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The test suite (the README's command).
+test:
+    cargo test --workspace --locked
+
+# The same tests under cargo-nextest (faster, per-test processes).
+test-nextest:
+    cargo nextest run --workspace --locked
+
+# A longer fuzz run of the parser and validator.
+fuzz cases="20000":
+    ORBFLOW_FUZZ_CASES={{cases}} cargo test --release -p orbflow-model --test fuzz
+
+# Coverage of crates/model (needs llvm-tools-preview and cargo-llvm-cov).
+cov:
+    rustup component add llvm-tools-preview
+    cargo llvm-cov --version >/dev/null 2>&1 || cargo install cargo-llvm-cov --locked
+    cargo llvm-cov --package orbflow-model --summary-only
+
+# Regenerate the generated docs (schema, action catalog).
+docs:
+    ORBFLOW_UPDATE_DOCS=1 cargo test -p orbflow-model --test schema_drift
+    ORBFLOW_UPDATE_DOCS=1 cargo test -p orbflow-actions --test docs_drift
+
+# Validate and draw every example.
+examples:
+    cargo run --release -- validate examples/*.yaml
+    for f in examples/*.yaml; do cargo run -q --release -- graph "$f" > /dev/null; done
+
+# Everything CI does.
+ci:
+    bash .ci/run
