@@ -210,7 +210,9 @@ fn cycles_are_named() {
     );
     expect_error(&yaml, "steps[0].dependsOn[0]", "cycle", "dependency cycle: a → b → a");
     // two explicit edges: each key appears once, then the first again
-    let yaml = wf("  - key: d\n    dependsOn: [e]\n    action: TRANSFORM\n    config: {value: 1}\n  - key: e\n    dependsOn: [d]\n    action: TRANSFORM\n    config: {value: 1}\n");
+    let yaml = wf(
+        "  - key: d\n    dependsOn: [e]\n    action: TRANSFORM\n    config: {value: 1}\n  - key: e\n    dependsOn: [d]\n    action: TRANSFORM\n    config: {value: 1}\n",
+    );
     let d = expect_error(&yaml, "steps[0].dependsOn[0]", "cycle", "dependency cycle: d → e → d");
     assert!(d.message.ends_with("d → e → d"), "{}", d.message);
     let cycles = check(&yaml).iter().filter(|x| x.code == "cycle").count();

@@ -167,3 +167,22 @@ fn deep_or_long_expressions_are_rejected_or_evaluated_without_crashing() {
     // string literals do not count
     assert!(compile(&format!("'{}'", "(".repeat(100))).is_ok());
 }
+
+#[test]
+fn standard_library_and_extensions_are_available() {
+    let c = EvalContext::new().with("s", serde_json::json!("Hello World"));
+    for (src, want) in [
+        ("s.matches('^H.*d$')", serde_json::json!(true)),
+        ("s.lowerAscii()", serde_json::json!("hello world")),
+        ("s.split(' ').size()", serde_json::json!(2)),
+        ("s.startsWith('He') && s.contains('lo W')", serde_json::json!(true)),
+        ("[3, 1, 2].map(x, x * 2)", serde_json::json!([6, 2, 4])),
+        ("[1, 2, 3].filter(x, x > 1).size()", serde_json::json!(2)),
+        ("has({'a': 1}.a)", serde_json::json!(true)),
+        ("math.greatest([1, 5, 3])", serde_json::json!(5)),
+        ("int('42') + 1", serde_json::json!(43)),
+        ("string(3.5)", serde_json::json!("3.5")),
+    ] {
+        assert_eq!(compile(src).unwrap().eval(&c).unwrap(), want, "{src}");
+    }
+}

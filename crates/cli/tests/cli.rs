@@ -1,0 +1,288 @@
+//! The command-line contract of DESIGN.md §6, against the real binary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn orbflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run orbflow")
+}
+
+fn orbflow_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn orbflow");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn examples() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| format!("examples/{}", p.file_name().unwrap().to_string_lossy()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn write_tmp(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("orbflow-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn every_example_validates() {
+    let ex = examples();
+    assert!(ex.len() >= 5);
+    let mut args = vec!["validate"];
+    args.extend(ex.iter().map(String::as_str));
+    let o = orbflow(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "", "validate prints no data on success");
+    for e in &ex {
+        assert!(stderr(&o).contains(&format!("{e}: valid")), "{}", stderr(&o));
+    }
+}
+
+const BAD: &str = "schemaVersion: 1\nname: bad\nsteps:\n  - key: a\n    action: TRANSFROM\n    dependson: []\n  - key: b\n    dependsOn: [zz]\n    action: TRANSFORM\n    config: { value: 1 }\n";
+
+#[test]
+fn invalid_files_exit_2_with_one_located_error_per_line() {
+    let p = write_tmp("bad.yaml", BAD);
+    let file = p.to_string_lossy().into_owned();
+    let o = orbflow(&["validate", &file]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stdout(&o), "");
+    let lines: Vec<String> = stderr(&o).lines().map(str::to_owned).collect();
+    assert_eq!(
+        lines,
+        [
+            format!("{file}:5:13: steps[0].action: unknown action `TRANSFROM` (did you mean `TRANSFORM`?)"),
+            format!("{file}:6:5: steps[0].dependson: unknown field `dependson` (did you mean `dependsOn`?)"),
+            format!("{file}:8:17: steps[1].dependsOn[0]: no step has key `zz`"),
+        ]
+    );
+}
+
+#[test]
+fn json_format_lists_every_error() {
+    let p = write_tmp("bad-json.yaml", BAD);
+    let o = orbflow(&["validate", "--format", "json", &p.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 3);
+    assert_eq!(arr[0]["path"], "steps[0].action");
+    assert_eq!(arr[0]["line"], 5);
+    assert_eq!(arr[0]["column"], 13);
+    assert_eq!(arr[0]["code"], "unknown-action");
+    assert_eq!(arr[2]["code"], "unknown-dependency");
+    for e in arr {
+        for k in ["path", "line", "column", "code", "message"] {
+            assert!(e.get(k).is_some(), "{k} missing in {e}");
+        }
+    }
+}
+
+#[test]
+fn one_bad_file_among_good_ones_fails_the_command() {
+    let p = write_tmp("bad2.yaml", BAD);
+    let o = orbflow(&["validate", "examples/hello.yaml", &p.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("examples/hello.yaml: valid"));
+}
+
+#[test]
+fn missing_files_and_future_versions_are_clear_errors() {
+    let o = orbflow(&["validate", "does/not/exist.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("does/not/exist.yaml:1:1: (root): cannot read file"),
+        "{}",
+        stderr(&o)
+    );
+    let p = write_tmp("v9.yaml", "schemaVersion: 9\nname: x\nsteps: []\n");
+    let o = orbflow(&["validate", &p.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(":1:16: schemaVersion: schemaVersion 9 is not supported"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn malformed_inputs_never_crash_the_validator() {
+    let corpus = root().join("crates/model/tests/fuzz-corpus");
+    for entry in std::fs::read_dir(corpus).unwrap() {
+        let path = entry.unwrap().path();
+        let o = orbflow(&["validate", &path.to_string_lossy()]);
+        let code = o.status.code();
+        assert!(
+            matches!(code, Some(0 | 2)),
+            "{}: exit {code:?}\n{}",
+            path.display(),
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn fmt_yaml_json_yaml_is_lossless() {
+    for ex in examples() {
+        let yaml = orbflow(&["fmt", &ex, "--to", "yaml"]);
+        assert_eq!(yaml.status.code(), Some(0), "{ex}: {}", stderr(&yaml));
+        let json = orbflow(&["fmt", &ex, "--to", "json"]);
+        assert_eq!(json.status.code(), Some(0));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("fmt --to json prints JSON");
+        assert_eq!(v["schemaVersion"], 1);
+        let p = write_tmp(
+            &format!("{}.json", Path::new(&ex).file_stem().unwrap().to_string_lossy()),
+            &stdout(&json),
+        );
+        let back = orbflow(&["fmt", &p.to_string_lossy(), "--to", "yaml"]);
+        assert_eq!(
+            stdout(&back),
+            stdout(&yaml),
+            "{ex}: YAML -> JSON -> YAML changed the document"
+        );
+        // canonical YAML is a fixed point
+        let again = orbflow_stdin(&["fmt", "-", "--to", "yaml"], &stdout(&yaml));
+        assert_eq!(stdout(&again), stdout(&yaml));
+    }
+}
+
+#[test]
+fn fmt_rejects_malformed_input() {
+    let o = orbflow_stdin(&["fmt", "-"], "schemaVersion: 1\nname: [\n");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).starts_with("-:"), "{}", stderr(&o));
+}
+
+#[test]
+fn schema_is_the_generated_one() {
+    let o = orbflow(&["schema"]);
+    assert_eq!(o.status.code(), Some(0));
+    let printed: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let docs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("docs/workflow.schema.json")).unwrap()).unwrap();
+    assert_eq!(printed, docs);
+    assert_eq!(printed["properties"]["schemaVersion"]["const"], 1);
+}
+
+#[test]
+fn actions_lists_the_catalog() {
+    let o = orbflow(&["actions"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 17, "header + 16 actions:\n{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("TRIGGER_WEBHOOK") && l.contains("ready") && l.contains("http:request"))
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("SEND_EMAIL") && l.contains("not configured"))
+    );
+    let o = orbflow(&["actions", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 16);
+    for a in arr {
+        assert_eq!(a["configSchema"]["type"], "object", "{}", a["name"]);
+        assert!(a["category"].is_string() && a["example"].is_object());
+    }
+}
+
+#[test]
+fn graph_shows_conditions_switches_and_loops() {
+    let o = orbflow(&["graph", "examples/mention-triage.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m = stdout(&o);
+    assert!(m.starts_with("flowchart TD\n"));
+    assert!(
+        m.contains("triage{\"triage<br/>if steps.sentiment.output.score < -0.3\"}"),
+        "{m}"
+    );
+    assert!(m.contains("triage -- \"then\" -->"), "{m}");
+    assert!(m.contains("triage -- \"else\" -->"), "{m}");
+    assert!(m.contains("route -- \"default\" -->"), "{m}");
+    assert!(m.contains("route -- \"#quot;mastodon#quot;\" -->"), "{m}");
+    assert!(m.contains("subgraph tag_each_body"), "{m}");
+    assert!(
+        m.contains("triage --> tag_each") && m.contains("route --> tag_each"),
+        "the join has both edges:\n{m}"
+    );
+    let o = orbflow(&["graph", "examples/mention-triage.yaml", "--format", "dot"]);
+    let d = stdout(&o);
+    assert!(d.starts_with("digraph workflow {"));
+    assert!(d.contains("triage [shape=diamond"), "{d}");
+    assert!(d.contains("subgraph cluster_tag_each"), "{d}");
+    assert!(d.contains("triage -> flag_negative [label=\"then\"];"), "{d}");
+    assert!(d.trim_end().ends_with('}'));
+    let p = write_tmp("bad-graph.yaml", BAD);
+    assert_eq!(orbflow(&["graph", &p.to_string_lossy()]).status.code(), Some(2));
+}
+
+#[test]
+fn cron_next_follows_the_dst_policy() {
+    let o = orbflow(&[
+        "cron",
+        "next",
+        "30 1 * * *",
+        "--tz",
+        "Europe/London",
+        "--from",
+        "2025-10-25T12:00:00Z",
+        "--count",
+        "3",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "2025-10-26T01:30:00+01:00\n2025-10-27T01:30:00+00:00\n2025-10-28T01:30:00+00:00\n"
+    );
+    let o = orbflow(&[
+        "cron",
+        "next",
+        "30 1 * * *",
+        "--tz",
+        "Europe/London",
+        "--from",
+        "2025-03-29T12:00:00Z",
+        "--count",
+        "2",
+    ]);
+    assert_eq!(stdout(&o), "2025-03-30T02:00:00+01:00\n2025-03-31T01:30:00+01:00\n");
+    let o = orbflow(&["cron", "next", "61 * * * *"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).starts_with("orbflow: "), "{}", stderr(&o));
+    let o = orbflow(&["cron", "next", "0 * * * *", "--tz", "Mars/Olympus"]);
+    assert_eq!(o.status.code(), Some(2));
+}
