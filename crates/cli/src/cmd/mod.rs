@@ -4,5 +4,6 @@ pub(crate) mod actions;
 pub(crate) mod cron;
 pub(crate) mod fmt;
 pub(crate) mod graph;
+pub(crate) mod run;
 pub(crate) mod schema;
 pub(crate) mod validate;

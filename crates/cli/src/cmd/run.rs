@@ -1,0 +1,274 @@
+//! `orbflow run FILE [--input JSON|@file] [--db PATH] [--output json]`:
+//! runs one workflow to the end on the embedded default (SQLite, in-process
+//! worker) and waits. Progress on stderr; exit 0 COMPLETED, 1 FAILED or
+//! CANCELLED, 2 invalid workflow or input.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use orbflow_engine::store::{RunRecord, StepRecord, Store};
+use orbflow_engine::{Engine, EngineConfig, StartRun};
+use orbflow_model::{RunStatus, StepStatus};
+use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::output;
+
+/// What stdout carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum RunOutput {
+    /// A summary for people.
+    Text,
+    /// The run record as JSON.
+    Json,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// Workflow file.
+    file: String,
+    /// Run input: JSON, or @FILE to read it from a file.
+    #[arg(long)]
+    input: Option<String>,
+    /// SQLite database to keep the run in (default: a temporary one).
+    #[arg(long, env = "ORBFLOW_DB")]
+    db: Option<PathBuf>,
+    /// Output format of stdout.
+    #[arg(long, value_enum, default_value_t = RunOutput::Text)]
+    output: RunOutput,
+    /// Attempts executed at once.
+    #[arg(long, default_value_t = 8, env = "ORBFLOW_CONCURRENCY")]
+    concurrency: usize,
+}
+
+fn read_input(arg: Option<&str>) -> Result<Value, String> {
+    let Some(raw) = arg else { return Ok(json!({})) };
+    let text = match raw.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("--input {raw}: cannot read: {e}"))?,
+        None => raw.to_owned(),
+    };
+    serde_json::from_str(&text).map_err(|e| format!("--input is not valid JSON: {e}"))
+}
+
+fn slug(name: &str) -> String {
+    let s: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let s = s.trim_matches('-').to_owned();
+    if s.is_empty() { "workflow".into() } else { s }
+}
+
+pub(crate) fn run(args: &RunArgs) -> anyhow::Result<i32> {
+    let parsed = match output::load(&args.file) {
+        Ok(p) => p,
+        Err(d) => {
+            output::print_human(&args.file, &d);
+            return Ok(2);
+        }
+    };
+    let input = match read_input(args.input.as_deref()) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("orbflow: {e}");
+            return Ok(2);
+        }
+    };
+    if let Err(e) = Engine::check_input(&parsed.workflow, &input) {
+        eprintln!("orbflow: {e}");
+        return Ok(2);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(run_async(args, parsed.workflow, input))
+}
+
+async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) -> anyhow::Result<i32> {
+    let tmp;
+    let db_path = match &args.db {
+        Some(p) => p.clone(),
+        None => {
+            tmp = TempDb::new()?;
+            tmp.path.clone()
+        }
+    };
+    let url = format!("sqlite://{}?mode=rwc", db_path.display());
+    let conn = orbflow_store::connect(&url)
+        .await
+        .with_context(|| format!("opening {}", db_path.display()))?;
+    let store = orbflow_store::SeaStore::new(conn);
+    let document = serde_json::to_string(&wf)?;
+    let version = store
+        .ensure_version("default", &slug(&wf.name), &wf.name, &document)
+        .await?;
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        EngineConfig {
+            secrets: EngineConfig::secrets_from_env(),
+            ..EngineConfig::default()
+        },
+    ));
+    let registry = Arc::new(orbflow_actions::Registry::builtin(
+        &orbflow_actions::CatalogConfig::from_env(),
+    )?);
+    let queue = Arc::new(LocalQueue::new());
+    let worker = Worker::new(
+        engine.clone(),
+        registry,
+        queue,
+        WorkerConfig {
+            concurrency: args.concurrency.max(1),
+            ..WorkerConfig::default()
+        },
+    );
+    let handle = worker.handle();
+    let shutdown = CancellationToken::new();
+    let worker_task = tokio::spawn(worker.run(shutdown.clone()));
+    let (run_id, effects) = match engine
+        .start_run(StartRun {
+            version,
+            input,
+            trigger_type: "manual".into(),
+            trigger_data: None,
+            idempotency_key: None,
+        })
+        .await
+    {
+        Ok(x) => x,
+        Err(orbflow_engine::Error::InvalidInput(e)) => {
+            eprintln!("orbflow: invalid input: {e}");
+            shutdown.cancel();
+            return Ok(2);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    handle.apply(effects).await;
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    eprintln!("run {run_id} started ({})", args.file);
+    let mut progress = Progress::default();
+    let (run, steps) = loop {
+        let Some((run, steps)) = store.run_view(run_id).await? else {
+            anyhow::bail!("run {run_id} disappeared");
+        };
+        progress.show(&steps, started.elapsed(), tty);
+        if run.status.is_terminal() {
+            break (run, steps);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(if tty { 100 } else { 50 })) => {}
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("\ninterrupted: cancelling run {run_id}");
+                let e = engine.cancel(run_id).await?;
+                handle.apply(e).await;
+            }
+        }
+    };
+    if tty {
+        eprintln!();
+    }
+    shutdown.cancel();
+    let _ = worker_task.await;
+    eprintln!(
+        "run {run_id} {} in {:.2}s",
+        run.status.as_str(),
+        started.elapsed().as_secs_f64()
+    );
+    let record = run_record(&run, &steps);
+    match args.output {
+        RunOutput::Json => println!("{}", serde_json::to_string_pretty(&record)?),
+        RunOutput::Text => {
+            if let Some(o) = &run.output {
+                println!("{}", serde_json::to_string_pretty(o)?);
+            }
+            if let Some(e) = &run.error {
+                eprintln!("error: {}", serde_json::to_string(e)?);
+            }
+        }
+    }
+    Ok(if run.status == RunStatus::Completed { 0 } else { 1 })
+}
+
+/// The run record of DESIGN.md §6.
+pub(crate) fn run_record(run: &RunRecord, steps: &[StepRecord]) -> Value {
+    let mut map = Map::new();
+    for s in steps.iter().filter(|s| !s.path.ends_with(']')) {
+        map.insert(s.path.clone(), orbflow_engine::engine::step_view(s));
+    }
+    json!({
+        "id": run.id.to_string(),
+        "status": run.status.as_str(),
+        "output": run.output.clone().unwrap_or(Value::Null),
+        "error": run.error.clone().unwrap_or(Value::Null),
+        "steps": Value::Object(map),
+    })
+}
+
+#[derive(Default)]
+struct Progress {
+    reported: std::collections::HashSet<String>,
+}
+
+impl Progress {
+    fn show(&mut self, steps: &[StepRecord], elapsed: Duration, tty: bool) {
+        let real: Vec<&StepRecord> = steps.iter().filter(|s| !s.path.ends_with(']')).collect();
+        let done = real.iter().filter(|s| s.status.is_terminal()).count();
+        if tty {
+            let current = real
+                .iter()
+                .find(|s| s.status == StepStatus::Running)
+                .map_or("", |s| s.path.as_str());
+            eprint!(
+                "\r\x1b[2K[{done}/{}] {:.1}s {current}",
+                real.len(),
+                elapsed.as_secs_f64()
+            );
+            return;
+        }
+        for s in real {
+            if s.status.is_terminal() && self.reported.insert(s.path.clone()) {
+                let attempts = if s.attempt > 1 {
+                    format!(" after {} attempts", s.attempt)
+                } else {
+                    String::new()
+                };
+                eprintln!("  {} {}{attempts}", s.path, s.status.as_str());
+            }
+        }
+    }
+}
+
+/// A temporary database file, removed on drop.
+struct TempDb {
+    path: PathBuf,
+}
+
+impl TempDb {
+    fn new() -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!("orbflow-run-{}-{}.db", std::process::id(), uuid_suffix()));
+        Ok(Self { path })
+    }
+}
+
+fn uuid_suffix() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", self.path.display()));
+        }
+    }
+}

@@ -1,0 +1,816 @@
+//! Propagation inside one transaction: terminal steps decrement their
+//! dependents' counters (readiness in O(1) per finished step), joins start
+//! exactly once, skips propagate, blocks evaluate and create their
+//! children, loops start iterations, and the run finishes.
+//!
+//! Terminal events are queued and handled in order; a row that became
+//! terminal but whose event is still queued counts as *pending* when a new
+//! row is created, so no dependency is counted twice.
+
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use orbflow_actions::{ActionError, Outcome};
+use orbflow_model::expr::{Compiled, compile};
+use orbflow_model::{BranchType, OnError, RunStatus, StepStatus, StepType};
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::context;
+use crate::engine::{Effects, Engine, Job, Wake, now};
+use crate::plan::{Ix, Plan, prefix_of};
+use crate::store::{Expect, LogRecord, RunRecord, StepRecord, Tx};
+use crate::{Error, Result};
+
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub(crate) struct Advance<'e> {
+    engine: &'e Engine,
+    tx: Box<dyn Tx>,
+    plan: Arc<Plan>,
+    run: RunRecord,
+    run_dirty: bool,
+    effects: Effects,
+    /// Terminal rows whose consequences are not yet applied: (row, counted in its parent).
+    queue: VecDeque<(StepRecord, bool)>,
+    queued_paths: HashSet<String>,
+}
+
+fn is_iteration(path: &str) -> bool {
+    path.ends_with(']')
+}
+
+/// JSON equality where numbers compare by value (`1 == 1.0`).
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+impl<'e> Advance<'e> {
+    pub(crate) fn new(engine: &'e Engine, tx: Box<dyn Tx>, plan: Arc<Plan>, run: RunRecord) -> Self {
+        Self {
+            engine,
+            tx,
+            plan,
+            run,
+            run_dirty: false,
+            effects: Effects::default(),
+            queue: VecDeque::new(),
+            queued_paths: HashSet::new(),
+        }
+    }
+
+    /// Applies every queued consequence and hands back the transaction.
+    pub(crate) async fn finish(mut self) -> Result<(Box<dyn Tx>, Effects)> {
+        while let Some((s, counted)) = self.queue.pop_front() {
+            self.queued_paths.remove(&s.path);
+            if self.run.status.is_terminal() {
+                break;
+            }
+            self.on_terminal(s, counted).await?;
+        }
+        if self.run_dirty {
+            self.tx.update_run(&self.run).await?;
+        }
+        Ok((self.tx, self.effects))
+    }
+
+    async fn log(
+        &mut self,
+        path: Option<&str>,
+        attempt: Option<i32>,
+        level: &str,
+        message: String,
+        data: Option<Value>,
+    ) -> Result<()> {
+        self.tx
+            .log(LogRecord {
+                run_id: self.run.id,
+                step_path: path.map(str::to_owned),
+                attempt,
+                level: level.to_owned(),
+                message,
+                data,
+                created_at: now(),
+            })
+            .await
+    }
+
+    fn start_run_clock(&mut self) -> Result<()> {
+        if self.run.status == RunStatus::Pending {
+            self.run.status = self.run.status.transition(RunStatus::Running)?;
+            self.run.started_at = Some(now());
+            self.run_dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Writes `step` (compare-and-set against `expect`) and, if it is
+    /// terminal, queues its consequences.
+    async fn write(&mut self, step: StepRecord, expect: &Expect, counted: bool) -> Result<()> {
+        if !self.tx.update_step(&step, expect).await? {
+            return Err(Error::Conflict(step.path));
+        }
+        if step.status.is_terminal() {
+            self.queued_paths.insert(step.path.clone());
+            self.queue.push_back((step, counted));
+        }
+        Ok(())
+    }
+
+    fn to_terminal(step: &mut StepRecord, status: StepStatus) -> Result<()> {
+        step.status = step.status.transition(status)?;
+        step.ended_at = Some(now());
+        step.lease_owner = None;
+        step.lease_expires_at = None;
+        Ok(())
+    }
+
+    // ---- outcomes of attempts -------------------------------------------------
+
+    pub(crate) async fn outcome(
+        &mut self,
+        mut step: StepRecord,
+        expect: &Expect,
+        result: std::result::Result<Outcome, ActionError>,
+    ) -> Result<()> {
+        let t = now();
+        match result {
+            Ok(Outcome::Completed(v)) => self.complete(step, expect, v).await,
+            Ok(Outcome::WaitUntil { until, output }) if until <= t => self.complete(step, expect, output).await,
+            Ok(Outcome::WaitUntil { until, output }) => {
+                step.status = step.status.transition(StepStatus::Waiting)?;
+                step.next_attempt_at = Some(until);
+                step.wait_output = Some(output);
+                step.lease_owner = None;
+                step.lease_expires_at = None;
+                let path = step.path.clone();
+                let attempt = step.attempt;
+                self.write(step, expect, true).await?;
+                self.log(
+                    Some(&path),
+                    Some(attempt),
+                    "info",
+                    format!("waiting until {}", until.to_rfc3339()),
+                    None,
+                )
+                .await?;
+                self.effects.wakes.push(Wake {
+                    job: Job {
+                        run_id: self.run.id,
+                        path,
+                    },
+                    at: until,
+                });
+                Ok(())
+            }
+            Err(ActionError::Retryable { message, retry_after }) if step.attempt < step.max_attempts => {
+                let ix = self.ix(&step.step_key)?;
+                let policy = self.plan.rows[ix].retry.clone();
+                let mut wait = policy
+                    .as_ref()
+                    .map(|p| {
+                        let base = p
+                            .delay_before(u32::try_from(step.attempt + 1).unwrap_or(u32::MAX))
+                            .as_millis();
+                        if p.jitter.unwrap_or(true) && base > 0 {
+                            let spread = base / 5;
+                            let low = base.saturating_sub(spread);
+                            rand::rng().random_range(low..=base + spread)
+                        } else {
+                            base
+                        }
+                    })
+                    .unwrap_or(1000);
+                if let Some(ra) = retry_after {
+                    wait = wait.max(u64::try_from(ra.as_millis()).unwrap_or(u64::MAX));
+                }
+                let at = t + chrono::Duration::milliseconds(i64::try_from(wait).unwrap_or(i64::MAX / 2));
+                step.status = step.status.transition(StepStatus::Waiting)?;
+                step.next_attempt_at = Some(at);
+                step.error = Some(json!({ "message": message, "attempt": step.attempt, "retryable": true }));
+                step.lease_owner = None;
+                step.lease_expires_at = None;
+                let path = step.path.clone();
+                let attempt = step.attempt;
+                self.write(step, expect, true).await?;
+                self.log(
+                    Some(&path),
+                    Some(attempt),
+                    "warn",
+                    format!("attempt {attempt} failed, retrying in {wait}ms: {message}"),
+                    None,
+                )
+                .await?;
+                self.effects.wakes.push(Wake {
+                    job: Job {
+                        run_id: self.run.id,
+                        path,
+                    },
+                    at,
+                });
+                Ok(())
+            }
+            Err(ActionError::Retryable { message, .. }) => {
+                let attempts = step.attempt;
+                self.fail(
+                    step,
+                    expect,
+                    json!({ "message": message, "attempts": attempts, "retryable": true }),
+                )
+                .await
+            }
+            Err(ActionError::Fatal { message }) => {
+                let attempts = step.attempt;
+                self.fail(
+                    step,
+                    expect,
+                    json!({ "message": message, "attempts": attempts, "retryable": false }),
+                )
+                .await
+            }
+            Err(ActionError::Cancelled) => {
+                let attempts = step.attempt;
+                self.fail(
+                    step,
+                    expect,
+                    json!({ "message": "the action was cancelled", "attempts": attempts }),
+                )
+                .await
+            }
+        }
+    }
+
+    pub(crate) async fn complete(&mut self, mut step: StepRecord, expect: &Expect, output: Value) -> Result<()> {
+        Self::to_terminal(&mut step, StepStatus::Completed)?;
+        step.output = Some(output);
+        step.error = None;
+        let (path, attempt) = (step.path.clone(), step.attempt);
+        self.write(step, expect, true).await?;
+        self.log(Some(&path), Some(attempt), "info", "step completed".into(), None)
+            .await
+    }
+
+    pub(crate) async fn fail(&mut self, mut step: StepRecord, expect: &Expect, error: Value) -> Result<()> {
+        Self::to_terminal(&mut step, StepStatus::Failed)?;
+        let msg = error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("failed")
+            .to_owned();
+        step.error = Some(error);
+        let (path, attempt) = (step.path.clone(), step.attempt);
+        self.write(step, expect, true).await?;
+        self.log(Some(&path), Some(attempt), "error", format!("step failed: {msg}"), None)
+            .await
+    }
+
+    fn ix(&self, key: &str) -> Result<Ix> {
+        self.plan
+            .by_key
+            .get(key)
+            .copied()
+            .ok_or_else(|| Error::Corrupt(format!("step `{key}` is not in its version")))
+    }
+
+    // ---- consequences of a terminal step -----------------------------------
+
+    async fn on_terminal(&mut self, s: StepRecord, counted: bool) -> Result<()> {
+        if is_iteration(&s.path) {
+            return self.on_iteration_done(s).await;
+        }
+        let ix = self.ix(&s.step_key)?;
+        let cont = self.plan.rows[ix].on_error == Some(OnError::Continue);
+        if s.status == StepStatus::Failed && !cont {
+            let error = json!({
+                "message": format!("step `{}` failed", s.path),
+                "step": s.path,
+                "cause": s.error.clone().unwrap_or(Value::Null),
+            });
+            return self.end_run(RunStatus::Failed, Some(error)).await;
+        }
+        if s.status == StepStatus::Cancelled {
+            return Ok(());
+        }
+        let satisfied = s.status == StepStatus::Completed || s.status == StepStatus::Failed;
+        let prefix = prefix_of(&s.path).to_owned();
+        let dependents = self.plan.dependents[ix].clone();
+        for d in dependents {
+            let rows = if self.plan.depth(d) == self.plan.depth(ix) {
+                let path = format!("{prefix}{}", self.plan.rows[d].key);
+                self.tx.step(self.run.id, &path).await?.into_iter().collect::<Vec<_>>()
+            } else {
+                let key = self.plan.rows[d].key.clone();
+                let mut rows = self.tx.steps_with_prefix(self.run.id, &prefix).await?;
+                rows.retain(|r| r.step_key == key);
+                rows
+            };
+            for mut r in rows {
+                if r.status != StepStatus::Pending || r.pending_deps == 0 {
+                    continue;
+                }
+                let expect = Expect::of(&r);
+                r.pending_deps -= 1;
+                if satisfied {
+                    r.satisfied_deps += 1;
+                } else {
+                    r.skipped_deps += 1;
+                }
+                if r.pending_deps == 0 {
+                    self.ready(r, &expect).await?;
+                } else {
+                    self.write(r, &expect, true).await?;
+                }
+            }
+        }
+        match (&s.parent_path, counted) {
+            (Some(pp), true) => self.child_done(pp).await,
+            (Some(_), false) => Ok(()),
+            (None, _) => {
+                self.run.finished_steps += 1;
+                self.run_dirty = true;
+                if self.run.finished_steps >= self.run.total_steps {
+                    self.complete_run().await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A counted child of the block (or iteration) at `pp` finished.
+    async fn child_done(&mut self, pp: &str) -> Result<()> {
+        let Some(mut p) = self.tx.step(self.run.id, pp).await? else {
+            return Err(Error::Corrupt(format!("parent `{pp}` missing")));
+        };
+        let expect = Expect::of(&p);
+        p.pending_children -= 1;
+        if p.pending_children <= 0 && p.status == StepStatus::Running {
+            Self::to_terminal(&mut p, StepStatus::Completed)?;
+        }
+        self.write(p, &expect, true).await
+    }
+
+    async fn on_iteration_done(&mut self, it: StepRecord) -> Result<()> {
+        let Some(lp) = it.parent_path.clone() else {
+            return Err(Error::Corrupt(format!("iteration `{}` has no loop", it.path)));
+        };
+        let Some(mut l) = self.tx.step(self.run.id, &lp).await? else {
+            return Err(Error::Corrupt(format!("loop `{lp}` missing")));
+        };
+        if l.status != StepStatus::Running {
+            return Ok(());
+        }
+        let lix = self.ix(&l.step_key)?;
+        let expect = Expect::of(&l);
+        l.pending_children -= 1;
+        let n = l.wait_output.as_ref().and_then(Value::as_array).map_or(0, Vec::len);
+        let mc = self.max_concurrency(lix);
+        let next = usize::try_from(it.loop_index.unwrap_or(0)).unwrap_or(0) + mc;
+        let finished = l.pending_children <= 0;
+        if finished {
+            let outputs = self.loop_outputs(lix, &lp).await?;
+            Self::to_terminal(&mut l, StepStatus::Completed)?;
+            l.output = Some(Value::Array(outputs));
+        }
+        self.write(l, &expect, true).await?;
+        if !finished && next < n {
+            self.start_iteration(lix, &lp, next).await?;
+        }
+        Ok(())
+    }
+
+    fn max_concurrency(&self, lix: Ix) -> usize {
+        self.plan.rows[lix]
+            .config
+            .as_ref()
+            .and_then(|c| c.get("maxConcurrency"))
+            .and_then(Value::as_u64)
+            .map_or(1, |n| usize::try_from(n).unwrap_or(1).max(1))
+    }
+
+    /// The loop's output: its last body step's outputs, in item order.
+    async fn loop_outputs(&mut self, lix: Ix, lp: &str) -> Result<Vec<Value>> {
+        let Some(last) = self.plan.last_body_step(lix) else {
+            return Ok(Vec::new());
+        };
+        let key = self.plan.rows[last].key.clone();
+        let mut rows = self.tx.steps_with_prefix(self.run.id, &format!("{lp}[")).await?;
+        rows.retain(|r| r.step_key == key && prefix_of(&r.path).matches("].").count() == self.plan.depth(last));
+        rows.sort_by_key(|r| r.loop_index);
+        Ok(rows.into_iter().map(|r| r.output.unwrap_or(Value::Null)).collect())
+    }
+
+    // ---- creating and readying rows ---------------------------------------
+
+    /// Creates PENDING rows for `children` under `prefix`, counting
+    /// dependencies that are already terminal, then readies those with none
+    /// left. Returns how many rows were created.
+    pub(crate) fn create_children<'a>(
+        &'a mut self,
+        children: &'a [Ix],
+        prefix: &'a str,
+        parent_path: Option<&'a str>,
+    ) -> BoxFut<'a, Result<i32>> {
+        Box::pin(async move {
+            let t = now();
+            let mut rows = Vec::with_capacity(children.len());
+            for &c in children {
+                let row = &self.plan.rows[c];
+                let mut r = StepRecord::new(self.run.id, format!("{prefix}{}", row.key), row.key.clone(), t);
+                r.parent_path = parent_path.map(str::to_owned);
+                r.loop_index = context::indexes(prefix).last().and_then(|&i| i32::try_from(i).ok());
+                r.max_attempts = row
+                    .retry
+                    .as_ref()
+                    .map_or(1, |p| i32::try_from(p.max_attempts).unwrap_or(1));
+                for &d in &self.plan.deps[c] {
+                    let dpath = format!(
+                        "{}{}",
+                        crate::plan::truncate_prefix(prefix, self.plan.depth(d)),
+                        self.plan.rows[d].key
+                    );
+                    let dep = if rows.iter().any(|x: &StepRecord| x.path == dpath) {
+                        None
+                    } else {
+                        self.tx.step(self.run.id, &dpath).await?
+                    };
+                    match dep {
+                        Some(x) if x.status.is_terminal() && !self.queued_paths.contains(&x.path) => {
+                            if x.status == StepStatus::Skipped {
+                                r.skipped_deps += 1;
+                            } else if x.status != StepStatus::Cancelled {
+                                r.satisfied_deps += 1;
+                            }
+                        }
+                        _ => r.pending_deps += 1,
+                    }
+                }
+                rows.push(r);
+            }
+            self.tx.insert_steps(&rows).await?;
+            let created = i32::try_from(rows.len()).unwrap_or(i32::MAX);
+            for r in rows {
+                if r.pending_deps == 0 {
+                    let expect = Expect::of(&r);
+                    self.ready(r, &expect).await?;
+                }
+            }
+            Ok(created)
+        })
+    }
+
+    /// A PENDING row with no pending dependency: skip it, queue it, or
+    /// evaluate it (blocks).
+    fn ready<'a>(&'a mut self, mut r: StepRecord, expect: &'a Expect) -> BoxFut<'a, Result<()>> {
+        Box::pin(async move {
+            let ix = self.ix(&r.step_key)?;
+            if r.skipped_deps > 0 && r.satisfied_deps == 0 {
+                Self::to_terminal(&mut r, StepStatus::Skipped)?;
+                let path = r.path.clone();
+                self.write(r, expect, true).await?;
+                if self.plan.rows[ix].step_type != StepType::Action {
+                    self.skip_descendants(ix, &path).await?;
+                }
+                return Ok(());
+            }
+            let t = now();
+            match self.plan.rows[ix].step_type {
+                StepType::Action => {
+                    r.status = r.status.transition(StepStatus::Queued)?;
+                    r.queued_at = Some(t);
+                    let path = r.path.clone();
+                    self.write(r, expect, true).await?;
+                    self.effects.jobs.push(Job {
+                        run_id: self.run.id,
+                        path,
+                    });
+                    Ok(())
+                }
+                _ => {
+                    self.start_run_clock()?;
+                    r.status = r.status.transition(StepStatus::Running)?;
+                    r.started_at = Some(t);
+                    self.evaluate_block(ix, r, expect).await
+                }
+            }
+        })
+    }
+
+    /// Creates SKIPPED rows for every child of a skipped block (recursively
+    /// for nested conditions and switches; a skipped loop has no iterations).
+    fn skip_descendants<'a>(&'a mut self, ix: Ix, path: &'a str) -> BoxFut<'a, Result<()>> {
+        Box::pin(async move {
+            if self.plan.rows[ix].step_type == StepType::Loop {
+                return Ok(());
+            }
+            let children = self.plan.children[ix].clone();
+            self.skip_rows(&children, prefix_of(path).to_owned().as_str(), path)
+                .await
+        })
+    }
+
+    fn skip_rows<'a>(
+        &'a mut self,
+        children: &'a [Ix],
+        prefix: &'a str,
+        parent_path: &'a str,
+    ) -> BoxFut<'a, Result<()>> {
+        Box::pin(async move {
+            let t = now();
+            let mut rows = Vec::with_capacity(children.len());
+            for &c in children {
+                let row = &self.plan.rows[c];
+                let mut r = StepRecord::new(self.run.id, format!("{prefix}{}", row.key), row.key.clone(), t);
+                r.parent_path = Some(parent_path.to_owned());
+                r.loop_index = context::indexes(prefix).last().and_then(|&i| i32::try_from(i).ok());
+                r.status = StepStatus::Skipped;
+                r.ended_at = Some(t);
+                rows.push(r);
+            }
+            self.tx.insert_steps(&rows).await?;
+            for r in rows {
+                let ix = self.ix(&r.step_key)?;
+                let path = r.path.clone();
+                self.queued_paths.insert(path.clone());
+                self.queue.push_back((r, false));
+                if self.plan.rows[ix].step_type != StepType::Action {
+                    self.skip_descendants(ix, &path).await?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn compile_at(
+        &mut self,
+        ix: Ix,
+        source: &str,
+        path: &str,
+    ) -> Result<std::result::Result<(Compiled, orbflow_model::expr::EvalContext), Value>> {
+        let c = match compile(source) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(json!({ "message": e.reason, "expression": e.expression }))),
+        };
+        let keys = c.references().step_keys;
+        let ctx = context::for_path(self.tx.as_mut(), &self.plan, &self.run, ix, path, &keys).await?;
+        Ok(Ok((c, ctx)))
+    }
+
+    async fn evaluate_block(&mut self, ix: Ix, mut r: StepRecord, expect: &Expect) -> Result<()> {
+        let path = r.path.clone();
+        let prefix = prefix_of(&path).to_owned();
+        let param = |name: &str| {
+            self.plan.rows[ix]
+                .config
+                .as_ref()
+                .and_then(|c| c.get(name))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let kind = self.plan.rows[ix].step_type;
+        let source = match kind {
+            StepType::Condition => param("if"),
+            StepType::Switch => param("on"),
+            _ => param("forEach"),
+        };
+        let value = match self.compile_at(ix, &source, &path).await? {
+            Ok((c, ctx)) => c
+                .eval(&ctx)
+                .map_err(|e| json!({ "message": e.reason, "expression": e.expression })),
+            Err(e) => Err(e),
+        };
+        let value = match value {
+            Ok(v) => v,
+            Err(e) => return self.fail(r, expect, e).await,
+        };
+        match kind {
+            StepType::Condition => {
+                let Value::Bool(b) = value else {
+                    let msg = format!(
+                        "a condition must be a bool, got {}",
+                        orbflow_model::expr::type_name(&value)
+                    );
+                    return self
+                        .fail(r, expect, json!({ "message": msg, "expression": source }))
+                        .await;
+                };
+                let (taken, other) = if b {
+                    (BranchType::IfTrue, BranchType::IfFalse)
+                } else {
+                    (BranchType::IfFalse, BranchType::IfTrue)
+                };
+                r.output = Some(json!({ "branch": if b { "then" } else { "else" } }));
+                let taken = self.plan.branch(ix, taken, None);
+                let other = self.plan.branch(ix, other, None);
+                self.run_branch(r, expect, &prefix, &taken, &other).await
+            }
+            StepType::Switch => {
+                let mut case: Option<u32> = None;
+                let mut seen = HashSet::new();
+                for &c in &self.plan.children[ix] {
+                    let row = &self.plan.rows[c];
+                    if row.branch_type == Some(BranchType::SwitchCase)
+                        && let Some(i) = row.branch_index
+                        && seen.insert(i)
+                        && row.branch_condition.as_ref().is_some_and(|v| json_eq(v, &value))
+                        && case.is_none_or(|c| i < c)
+                    {
+                        case = Some(i);
+                    }
+                }
+                let taken: Vec<Ix> = match case {
+                    Some(i) => self.plan.branch(ix, BranchType::SwitchCase, Some(i)),
+                    None => self.plan.branch(ix, BranchType::Default, None),
+                };
+                let other: Vec<Ix> = self.plan.children[ix]
+                    .iter()
+                    .copied()
+                    .filter(|c| !taken.contains(c))
+                    .collect();
+                r.output = Some(json!({ "branch": case.map_or(json!("default"), |i| json!(i)), "value": value }));
+                self.run_branch(r, expect, &prefix, &taken, &other).await
+            }
+            _ => {
+                let Value::Array(items) = value else {
+                    let msg = format!("forEach must be a list, got {}", orbflow_model::expr::type_name(&value));
+                    return self
+                        .fail(r, expect, json!({ "message": msg, "expression": source }))
+                        .await;
+                };
+                if items.len() > self.engine.config.max_loop_items {
+                    let msg = format!(
+                        "forEach has {} items; at most {} are allowed",
+                        items.len(),
+                        self.engine.config.max_loop_items
+                    );
+                    return self
+                        .fail(r, expect, json!({ "message": msg, "expression": source }))
+                        .await;
+                }
+                let n = items.len();
+                r.pending_children = i32::try_from(n).unwrap_or(i32::MAX);
+                r.wait_output = Some(Value::Array(items));
+                if n == 0 {
+                    Self::to_terminal(&mut r, StepStatus::Completed)?;
+                    r.output = Some(json!([]));
+                    return self.write(r, expect, true).await;
+                }
+                self.write(r, expect, true).await?;
+                let mc = self.max_concurrency(ix);
+                for i in 0..mc.min(n) {
+                    self.start_iteration(ix, &path, i).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Creates the taken branch's rows (counted) and the other branches'
+    /// rows as SKIPPED, then records how many children the block waits for.
+    async fn run_branch(
+        &mut self,
+        mut r: StepRecord,
+        expect: &Expect,
+        prefix: &str,
+        taken: &[Ix],
+        other: &[Ix],
+    ) -> Result<()> {
+        let path = r.path.clone();
+        // write the block RUNNING first so its children see it
+        let mut running = r.clone();
+        running.pending_children = i32::try_from(taken.len()).unwrap_or(i32::MAX);
+        if taken.is_empty() {
+            Self::to_terminal(&mut running, StepStatus::Completed)?;
+        }
+        self.write(running, expect, true).await?;
+        r.status = StepStatus::Running;
+        self.skip_rows(other, prefix, &path).await?;
+        self.create_children(taken, prefix, Some(&path)).await?;
+        Ok(())
+    }
+
+    fn start_iteration<'a>(&'a mut self, lix: Ix, loop_path: &'a str, i: usize) -> BoxFut<'a, Result<()>> {
+        Box::pin(async move {
+            let t = now();
+            let ipath = format!("{loop_path}[{i}]");
+            let mut it = StepRecord::new(self.run.id, ipath.clone(), self.plan.rows[lix].key.clone(), t);
+            it.parent_path = Some(loop_path.to_owned());
+            it.loop_index = i32::try_from(i).ok();
+            it.status = StepStatus::Running;
+            it.started_at = Some(t);
+            let children = self.plan.children[lix].clone();
+            it.pending_children = i32::try_from(children.len()).unwrap_or(i32::MAX);
+            self.tx.insert_steps(std::slice::from_ref(&it)).await?;
+            if children.is_empty() {
+                let expect = Expect::of(&it);
+                Self::to_terminal(&mut it, StepStatus::Completed)?;
+                return self.write(it, &expect, true).await;
+            }
+            self.create_children(&children, &format!("{ipath}."), Some(&ipath))
+                .await?;
+            Ok(())
+        })
+    }
+
+    // ---- the run ----------------------------------------------------------
+
+    async fn complete_run(&mut self) -> Result<()> {
+        let output = match self.plan.workflow.output.clone() {
+            Some(expr) => {
+                let at = self.plan.top.first().copied().unwrap_or(0);
+                match self.compile_at(at, &expr, "").await? {
+                    Ok((c, ctx)) => c
+                        .eval(&ctx)
+                        .map_err(|e| json!({ "message": e.reason, "expression": e.expression })),
+                    Err(e) => Err(e),
+                }
+            }
+            None => {
+                let paths: Vec<String> = self.plan.top.iter().map(|&i| self.plan.rows[i].key.clone()).collect();
+                let rows = self.tx.steps(self.run.id, &paths).await?;
+                Ok(Value::Object(
+                    rows.into_iter()
+                        .map(|r| (r.path, r.output.unwrap_or(Value::Null)))
+                        .collect(),
+                ))
+            }
+        };
+        match output {
+            Ok(v) => {
+                self.run.output = Some(v);
+                self.set_run_status(RunStatus::Completed)?;
+                self.log(None, None, "info", "run completed".into(), None).await
+            }
+            Err(e) => {
+                self.end_run(
+                    RunStatus::Failed,
+                    Some(json!({ "message": "the output expression failed", "cause": e })),
+                )
+                .await
+            }
+        }
+    }
+
+    fn set_run_status(&mut self, status: RunStatus) -> Result<()> {
+        if self.run.status == RunStatus::Pending && status == RunStatus::Completed {
+            self.run.status = self.run.status.transition(RunStatus::Running)?;
+            self.run.started_at = Some(now());
+        }
+        self.run.status = self.run.status.transition(status)?;
+        self.run.ended_at = Some(now());
+        self.run_dirty = true;
+        self.effects.finished.push((self.run.id, status));
+        Ok(())
+    }
+
+    /// Ends the run FAILED or CANCELLED: every unfinished step is CANCELLED
+    /// and running actions are told to stop.
+    pub(crate) async fn end_run(&mut self, status: RunStatus, error: Option<Value>) -> Result<()> {
+        if self.run.status.is_terminal() {
+            return Ok(());
+        }
+        self.run.error = error.clone();
+        self.set_run_status(status)?;
+        let rows = self.tx.steps_with_prefix(self.run.id, "").await?;
+        for mut r in rows {
+            if r.status.is_terminal() {
+                continue;
+            }
+            let expect = Expect::of(&r);
+            if r.status == StepStatus::Running && !is_iteration(&r.path) {
+                self.effects.cancel.push(Job {
+                    run_id: self.run.id,
+                    path: r.path.clone(),
+                });
+            }
+            Self::to_terminal(&mut r, StepStatus::Cancelled)?;
+            r.lease_token = None;
+            if !self.tx.update_step(&r, &expect).await? {
+                return Err(Error::Conflict(r.path));
+            }
+        }
+        let msg = error
+            .as_ref()
+            .and_then(|e| e.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        self.log(
+            None,
+            None,
+            if status == RunStatus::Failed { "error" } else { "warn" },
+            format!("run {}: {msg}", status.as_str().to_lowercase()),
+            error,
+        )
+        .await
+    }
+}

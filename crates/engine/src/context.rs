@@ -1,0 +1,141 @@
+//! Building the expression context of a step from the store, reading only
+//! the step executions its expressions reference.
+
+use std::collections::HashMap;
+
+use orbflow_model::StepStatus;
+use orbflow_model::expr::EvalContext;
+use serde_json::{Map, Value, json};
+
+use crate::Result;
+use crate::plan::{Ix, Plan, prefix_of, truncate_prefix};
+use crate::store::{RunRecord, StepRecord, Tx};
+
+/// The `steps.<key>` entry of a step execution.
+pub fn entry(s: &StepRecord) -> Value {
+    json!({
+        "status": s.status.as_str(),
+        "output": s.output.clone().unwrap_or(Value::Null),
+        "error": s.error.clone().unwrap_or(Value::Null),
+        "attempts": s.attempt,
+    })
+}
+
+/// The entry of a step that has no execution yet.
+pub fn placeholder(status: StepStatus) -> Value {
+    json!({ "status": status.as_str(), "output": Value::Null, "error": Value::Null, "attempts": 0 })
+}
+
+/// Loop indexes along a prefix: `a[1].b[2].` → [1, 2].
+pub fn indexes(prefix: &str) -> Vec<usize> {
+    prefix
+        .split("].")
+        .filter_map(|seg| seg.rsplit_once('[').and_then(|(_, n)| n.parse().ok()))
+        .collect()
+}
+
+/// The run-level variables.
+pub fn base(run: &RunRecord) -> EvalContext {
+    EvalContext::new()
+        .with("input", run.input.clone())
+        .with(
+            "trigger",
+            json!({
+                "type": run.trigger_type,
+                "data": run.trigger_data.clone().unwrap_or(Value::Null),
+                "firedAt": run.created_at.to_rfc3339(),
+            }),
+        )
+        .with(
+            "run",
+            json!({ "id": run.id.to_string(), "workflowId": run.workflow_id.to_string(), "version": run.version_number }),
+        )
+}
+
+/// Context for expressions evaluated at `path` (a step or block execution
+/// path) reading `keys`.
+pub async fn for_path(
+    tx: &mut dyn Tx,
+    plan: &Plan,
+    run: &RunRecord,
+    at: Ix,
+    path: &str,
+    keys: &[String],
+) -> Result<EvalContext> {
+    let mut ctx = base(run);
+    let prefix = prefix_of(path);
+    // loop variables of the enclosing loops
+    let idx = indexes(prefix);
+    for (level, &l) in plan.loops[at].iter().enumerate() {
+        let Some(&i) = idx.get(level) else { break };
+        let loop_path = format!("{}{}", truncate_prefix(prefix, level), plan.rows[l].key);
+        let items = tx
+            .step(run.id, &loop_path)
+            .await?
+            .and_then(|s| s.wait_output)
+            .unwrap_or(Value::Null);
+        let item = items.get(i).cloned().unwrap_or(Value::Null);
+        let var = plan.rows[l]
+            .config
+            .as_ref()
+            .and_then(|c| c.get("as"))
+            .and_then(Value::as_str)
+            .unwrap_or("item")
+            .to_owned();
+        ctx.set(&var, item);
+        ctx.set("index", json!(i));
+    }
+    let mut steps = Map::new();
+    for k in keys {
+        let Some(&ki) = plan.by_key.get(k) else { continue };
+        steps.insert(k.clone(), step_entry(tx, plan, run, at, prefix, ki).await?);
+    }
+    ctx.set("steps", Value::Object(steps));
+    Ok(ctx)
+}
+
+async fn step_entry(tx: &mut dyn Tx, plan: &Plan, run: &RunRecord, at: Ix, prefix: &str, k: Ix) -> Result<Value> {
+    let key = &plan.rows[k].key;
+    // How many of k's loops also enclose `at`?
+    let shared = plan.loops[k]
+        .iter()
+        .zip(plan.loops[at].iter())
+        .take_while(|(a, b)| a == b)
+        .count();
+    if shared == plan.loops[k].len() {
+        let path = format!("{}{key}", truncate_prefix(prefix, shared));
+        return Ok(match tx.step(run.id, &path).await? {
+            Some(s) => entry(&s),
+            None => placeholder(StepStatus::Pending),
+        });
+    }
+    // k sits in a loop that does not enclose `at`: its output is the list of
+    // its outputs, in item order.
+    let l = plan.loops[k][shared];
+    let loop_path = format!("{}{}", truncate_prefix(prefix, shared), plan.rows[l].key);
+    let loop_row = tx.step(run.id, &loop_path).await?;
+    let rows = tx.steps_with_prefix(run.id, &format!("{loop_path}[")).await?;
+    let mut by_index: HashMap<i32, Value> = HashMap::new();
+    for r in rows.iter().filter(|r| &r.step_key == key) {
+        if let Some(i) = r.loop_index {
+            by_index.insert(i, r.output.clone().unwrap_or(Value::Null));
+        }
+    }
+    let mut idx: Vec<i32> = by_index.keys().copied().collect();
+    idx.sort_unstable();
+    let outputs: Vec<Value> = idx.into_iter().filter_map(|i| by_index.remove(&i)).collect();
+    let status = loop_row.map(|r| r.status).unwrap_or(StepStatus::Pending);
+    Ok(json!({ "status": status.as_str(), "output": outputs, "error": Value::Null, "attempts": 0 }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_of_prefixes() {
+        assert_eq!(indexes(""), Vec::<usize>::new());
+        assert_eq!(indexes("each[3]."), vec![3]);
+        assert_eq!(indexes("a[1].b[20]."), vec![1, 20]);
+    }
+}

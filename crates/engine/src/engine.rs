@@ -1,0 +1,534 @@
+//! The engine: starting runs, claiming and recording step attempts, timers,
+//! cancellation. Propagation (readiness, joins, blocks, loops) is in
+//! [`crate::advance`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use orbflow_actions::{ActionError, Outcome};
+use orbflow_model::dsl::{self, Format};
+use orbflow_model::expr::template::render_value;
+use orbflow_model::{RunStatus, StepStatus, Workflow};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::advance::Advance;
+use crate::plan::Plan;
+use crate::store::{Expect, LogRecord, RunRecord, StepRecord, Store, Tx, VersionRecord};
+use crate::{Error, Result};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How long a claim holds a step before the reconciler may re-deliver it.
+    pub lease: chrono::Duration,
+    /// Most items a loop may iterate over.
+    pub max_loop_items: usize,
+    /// Secrets visible to action configs as `secrets.NAME`.
+    pub secrets: HashMap<String, String>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            lease: chrono::Duration::seconds(30),
+            max_loop_items: 10_000,
+            secrets: HashMap::new(),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Secrets from `ORBFLOW_SECRET_<NAME>` environment variables.
+    pub fn secrets_from_env() -> HashMap<String, String> {
+        std::env::vars()
+            .filter_map(|(k, v)| k.strip_prefix("ORBFLOW_SECRET_").map(|n| (n.to_owned(), v)))
+            .collect()
+    }
+}
+
+/// A step execution to hand to the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Job {
+    /// Run.
+    pub run_id: Uuid,
+    /// Step path.
+    pub path: String,
+}
+
+/// A timer the runner should fire (the database keeps it too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wake {
+    /// The step.
+    pub job: Job,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// What an engine call asks the runner to do next.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Effects {
+    /// Steps that became QUEUED: enqueue them (after the commit, which has happened).
+    pub jobs: Vec<Job>,
+    /// Timers to fire.
+    pub wakes: Vec<Wake>,
+    /// Running steps whose action must be told to stop.
+    pub cancel: Vec<Job>,
+    /// Runs that finished.
+    pub finished: Vec<(Uuid, RunStatus)>,
+}
+
+impl Effects {
+    fn merge(&mut self, other: Effects) {
+        self.jobs.extend(other.jobs);
+        self.wakes.extend(other.wakes);
+        self.cancel.extend(other.cancel);
+        self.finished.extend(other.finished);
+    }
+}
+
+/// A claimed attempt, ready to execute.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The job.
+    pub job: Job,
+    /// Action name.
+    pub action: String,
+    /// Config with templates resolved (may hold secrets: never log it).
+    pub config: Value,
+    /// Attempt number.
+    pub attempt: i32,
+    /// Fencing token of the lease.
+    pub lease_token: i64,
+    /// Per-attempt time limit.
+    pub timeout: Option<std::time::Duration>,
+    /// `run_id:step_path`.
+    pub idempotency_key: String,
+}
+
+/// How a run is started.
+#[derive(Debug, Clone)]
+pub struct StartRun {
+    /// The pinned version.
+    pub version: VersionRecord,
+    /// Run input.
+    pub input: Value,
+    /// manual | schedule | webhook | event.
+    pub trigger_type: String,
+    /// What the trigger carried.
+    pub trigger_data: Option<Value>,
+    /// At most one run per key and workflow.
+    pub idempotency_key: Option<String>,
+}
+
+/// The engine. Cheap to share (`Arc`).
+pub struct Engine {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: EngineConfig,
+    plans: Mutex<HashMap<Uuid, Arc<Plan>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+impl Engine {
+    /// An engine over `store`.
+    pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
+        Self {
+            store,
+            config,
+            plans: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The prepared plan of a version (cached).
+    pub(crate) async fn plan(&self, tx: &mut dyn Tx, version_id: Uuid) -> Result<Arc<Plan>> {
+        if let Some(p) = self.plans.lock().map_err(|_| Error::Poisoned)?.get(&version_id) {
+            return Ok(p.clone());
+        }
+        let v = tx.version(version_id).await?.ok_or(Error::NotFound("version"))?;
+        let wf: Workflow =
+            serde_json::from_str(&v.document).map_err(|e| Error::Corrupt(format!("version document: {e}")))?;
+        let plan = Arc::new(Plan::new(wf));
+        self.plans
+            .lock()
+            .map_err(|_| Error::Poisoned)?
+            .insert(version_id, plan.clone());
+        Ok(plan)
+    }
+
+    /// Validates `input` against the version's `inputs` schema; the error
+    /// lists every problem with its path.
+    pub fn check_input(workflow: &Workflow, input: &Value) -> Result<()> {
+        let Some(schema) = &workflow.inputs else { return Ok(()) };
+        let validator = jsonschema::validator_for(schema).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let errors: Vec<String> = validator
+            .iter_errors(input)
+            .map(|e| {
+                let p = e.instance_path().to_string();
+                if p.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{p}: {e}")
+                }
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidInput(errors.join("; ")))
+        }
+    }
+
+    /// Parses a version document for execution.
+    pub fn workflow_of(version: &VersionRecord) -> Result<Workflow> {
+        dsl::parse(&version.document, Format::Json)
+            .map(|p| p.workflow)
+            .map_err(|d| Error::Corrupt(format!("version document: {d}")))
+    }
+
+    /// Starts a run: input validated, version pinned, top-level steps created
+    /// and the roots made ready, in one transaction.
+    pub async fn start_run(&self, req: StartRun) -> Result<(Uuid, Effects)> {
+        let wf = Self::workflow_of(&req.version)?;
+        Self::check_input(&wf, &req.input)?;
+        let mut tx = self.store.begin().await?;
+        let plan = self.plan(tx.as_mut(), req.version.id).await?;
+        let t = now();
+        let run = RunRecord {
+            id: Uuid::now_v7(),
+            workspace_id: req.version.workspace_id,
+            workflow_id: req.version.workflow_id,
+            version_id: req.version.id,
+            version_number: req.version.number,
+            status: RunStatus::Pending,
+            trigger_type: req.trigger_type,
+            trigger_data: req.trigger_data,
+            input: req.input,
+            output: None,
+            error: None,
+            total_steps: i32::try_from(plan.top.len()).unwrap_or(i32::MAX),
+            finished_steps: 0,
+            created_at: t,
+            started_at: None,
+            ended_at: None,
+        };
+        tx.insert_run(&run, req.idempotency_key.as_deref()).await?;
+        tx.log(LogRecord {
+            run_id: run.id,
+            step_path: None,
+            attempt: None,
+            level: "info".into(),
+            message: format!(
+                "run started (version {}, trigger {})",
+                run.version_number, run.trigger_type
+            ),
+            data: None,
+            created_at: t,
+        })
+        .await?;
+        let run_id = run.id;
+        let mut adv = Advance::new(self, tx, plan.clone(), run);
+        let top = plan.top.clone();
+        adv.create_children(&top, "", None).await?;
+        let (tx, effects) = adv.finish().await?;
+        tx.commit().await?;
+        Ok((run_id, effects))
+    }
+
+    /// Claims a QUEUED step for one attempt. `None` when the job is stale (a
+    /// duplicate delivery, a cancelled run): nothing changes then.
+    pub async fn claim(&self, job: &Job, worker: &str) -> Result<(Option<Claimed>, Effects)> {
+        let mut tx = self.store.begin().await?;
+        let Some(mut run) = tx.lock_run(job.run_id).await? else {
+            return Ok((None, Effects::default()));
+        };
+        if run.status.is_terminal() {
+            return Ok((None, Effects::default()));
+        }
+        let Some(mut step) = tx.step(job.run_id, &job.path).await? else {
+            return Ok((None, Effects::default()));
+        };
+        if step.status != StepStatus::Queued {
+            tracing::debug!(run = %job.run_id, path = %job.path, status = %step.status, "stale delivery ignored");
+            return Ok((None, Effects::default()));
+        }
+        let plan = self.plan(tx.as_mut(), run.version_id).await?;
+        let Some(&ix) = plan.by_key.get(&step.step_key) else {
+            return Err(Error::Corrupt(format!(
+                "step `{}` is not in its version",
+                step.step_key
+            )));
+        };
+        let t = now();
+        let expect = Expect::of(&step);
+        step.status = step.status.transition(StepStatus::Running)?;
+        step.started_at = Some(t);
+        if run.status == RunStatus::Pending {
+            run.status = run.status.transition(RunStatus::Running)?;
+            run.started_at = Some(t);
+            tx.update_run(&run).await?;
+        }
+        // A durable timer that fired: the step completes with what it recorded.
+        if let Some(out) = step.wait_output.take() {
+            step.next_attempt_at = None;
+            let mut adv = Advance::new(self, tx, plan, run);
+            adv.complete(step, &expect, out).await?;
+            let (tx, effects) = adv.finish().await?;
+            tx.commit().await?;
+            return Ok((None, effects));
+        }
+        step.attempt += 1;
+        let token = tx.next_lease_token().await?;
+        step.lease_owner = Some(worker.to_owned());
+        step.lease_token = Some(token);
+        step.lease_expires_at = Some(t + self.config.lease);
+        let row = &plan.rows[ix];
+        let (action, raw_config) = (row.action.clone(), row.config.clone());
+        // Resolve templates now, with the outputs they read.
+        let rendered = match raw_config {
+            None => Ok(json!({})),
+            Some(cfg) => {
+                let keys = referenced_keys(&cfg);
+                let mut ctx = crate::context::for_path(tx.as_mut(), &plan, &run, ix, &job.path, &keys).await?;
+                ctx.set("secrets", json!(self.config.secrets));
+                render_value(&cfg, &ctx)
+            }
+        };
+        let attempt = step.attempt;
+        tx.log(LogRecord {
+            run_id: run.id,
+            step_path: Some(job.path.clone()),
+            attempt: Some(attempt),
+            level: "info".into(),
+            message: format!("step started ({action}, attempt {attempt})"),
+            data: None,
+            created_at: t,
+        })
+        .await?;
+        match rendered {
+            Ok(config) => {
+                if !tx.update_step(&step, &expect).await? {
+                    return Ok((None, Effects::default()));
+                }
+                tx.commit().await?;
+                let timeout = row.timeout.map(|d| d.to_std());
+                Ok((
+                    Some(Claimed {
+                        idempotency_key: format!("{}:{}", run.id, job.path),
+                        job: job.clone(),
+                        action,
+                        config,
+                        attempt,
+                        lease_token: token,
+                        timeout,
+                    }),
+                    Effects::default(),
+                ))
+            }
+            Err(e) => {
+                // A template that cannot be resolved fails the step for good.
+                let mut adv = Advance::new(self, tx, plan, run);
+                adv.fail(
+                    step,
+                    &expect,
+                    json!({ "message": e.to_string(), "expression": e.expression, "attempts": attempt }),
+                )
+                .await?;
+                let (tx, effects) = adv.finish().await?;
+                tx.commit().await?;
+                Ok((None, effects))
+            }
+        }
+    }
+
+    /// Records the outcome of a claimed attempt (compare-and-set on the step,
+    /// attempt and lease token; a stale write changes nothing).
+    pub async fn record(
+        &self,
+        claimed: &Claimed,
+        result: std::result::Result<Outcome, ActionError>,
+    ) -> Result<Effects> {
+        let job = &claimed.job;
+        let mut tx = self.store.begin().await?;
+        let Some(run) = tx.lock_run(job.run_id).await? else {
+            return Ok(Effects::default());
+        };
+        let Some(step) = tx.step(job.run_id, &job.path).await? else {
+            return Ok(Effects::default());
+        };
+        let expect = Expect {
+            status: StepStatus::Running,
+            attempt: claimed.attempt,
+            lease_token: Some(claimed.lease_token),
+        };
+        if Expect::of(&step) != expect {
+            tracing::warn!(run = %job.run_id, path = %job.path, attempt = claimed.attempt, "stale write-back rejected (lease lost or step moved on)");
+            tx.log(LogRecord {
+                run_id: run.id,
+                step_path: Some(job.path.clone()),
+                attempt: Some(claimed.attempt),
+                level: "warn".into(),
+                message: "stale write-back rejected: the lease was lost".into(),
+                data: None,
+                created_at: now(),
+            })
+            .await?;
+            tx.commit().await?;
+            return Ok(Effects::default());
+        }
+        let plan = self.plan(tx.as_mut(), run.version_id).await?;
+        let mut adv = Advance::new(self, tx, plan, run);
+        adv.outcome(step, &expect, result).await?;
+        let (tx, effects) = adv.finish().await?;
+        tx.commit().await?;
+        Ok(effects)
+    }
+
+    /// A timer is due: WAITING → QUEUED.
+    pub async fn fire_timer(&self, job: &Job) -> Result<Effects> {
+        let mut tx = self.store.begin().await?;
+        let Some(run) = tx.lock_run(job.run_id).await? else {
+            return Ok(Effects::default());
+        };
+        if run.status.is_terminal() {
+            return Ok(Effects::default());
+        }
+        let Some(mut step) = tx.step(job.run_id, &job.path).await? else {
+            return Ok(Effects::default());
+        };
+        let t = now();
+        if step.status != StepStatus::Waiting || step.next_attempt_at.is_some_and(|at| at > t) {
+            return Ok(Effects::default());
+        }
+        let expect = Expect::of(&step);
+        step.status = step.status.transition(StepStatus::Queued)?;
+        step.queued_at = Some(t);
+        if step.wait_output.is_none() {
+            step.next_attempt_at = None;
+        }
+        if !tx.update_step(&step, &expect).await? {
+            return Ok(Effects::default());
+        }
+        tx.commit().await?;
+        Ok(Effects {
+            jobs: vec![job.clone()],
+            ..Effects::default()
+        })
+    }
+
+    /// Cancels a run: no further step starts; running steps are told to stop.
+    pub async fn cancel(&self, run_id: Uuid) -> Result<Effects> {
+        let mut tx = self.store.begin().await?;
+        let Some(run) = tx.lock_run(run_id).await? else {
+            return Err(Error::NotFound("run"));
+        };
+        if run.status.is_terminal() {
+            return Ok(Effects::default());
+        }
+        let plan = self.plan(tx.as_mut(), run.version_id).await?;
+        let mut adv = Advance::new(self, tx, plan, run);
+        adv.end_run(RunStatus::Cancelled, Some(json!({ "message": "cancelled" })))
+            .await?;
+        let (tx, effects) = adv.finish().await?;
+        tx.commit().await?;
+        Ok(effects)
+    }
+
+    /// The reconciler: re-enqueues steps QUEUED too long, RUNNING with an
+    /// expired lease, WAITING past their timer.
+    pub async fn reconcile(&self, queued_grace: chrono::Duration, limit: u64) -> Result<Effects> {
+        let mut effects = Effects::default();
+        for due in self.store.due_steps(now(), queued_grace, limit).await? {
+            let job = Job {
+                run_id: due.run_id,
+                path: due.path.clone(),
+            };
+            match due.reason {
+                crate::store::DueReason::Queued => effects.jobs.push(job),
+                crate::store::DueReason::TimerDue => effects.merge(self.fire_timer(&job).await?),
+                crate::store::DueReason::LeaseExpired => effects.merge(self.requeue_expired(&job).await?),
+            }
+        }
+        Ok(effects)
+    }
+
+    async fn requeue_expired(&self, job: &Job) -> Result<Effects> {
+        let mut tx = self.store.begin().await?;
+        let Some(run) = tx.lock_run(job.run_id).await? else {
+            return Ok(Effects::default());
+        };
+        let Some(mut step) = tx.step(job.run_id, &job.path).await? else {
+            return Ok(Effects::default());
+        };
+        let t = now();
+        if run.status.is_terminal()
+            || step.status != StepStatus::Running
+            || step.lease_expires_at.is_some_and(|e| e > t)
+        {
+            return Ok(Effects::default());
+        }
+        let expect = Expect::of(&step);
+        step.status = step.status.transition(StepStatus::Queued)?;
+        step.lease_owner = None;
+        step.lease_token = None;
+        step.lease_expires_at = None;
+        step.queued_at = Some(t);
+        if !tx.update_step(&step, &expect).await? {
+            return Ok(Effects::default());
+        }
+        tx.log(LogRecord {
+            run_id: run.id,
+            step_path: Some(job.path.clone()),
+            attempt: Some(step.attempt),
+            level: "warn".into(),
+            message: format!("lease expired on attempt {}: re-delivered", step.attempt),
+            data: None,
+            created_at: t,
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(Effects {
+            jobs: vec![job.clone()],
+            ..Effects::default()
+        })
+    }
+}
+
+/// Step keys a config's templates read.
+pub(crate) fn referenced_keys(cfg: &Value) -> Vec<String> {
+    let mut keys = Vec::new();
+    for (_, s) in orbflow_model::expr::template::template_strings(cfg) {
+        if let Ok(t) = orbflow_model::expr::template::Template::parse(s) {
+            for c in t.expressions() {
+                keys.extend(c.references().step_keys);
+            }
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// A record of a step for the `stepExecutions` view.
+pub fn step_view(s: &StepRecord) -> Value {
+    json!({
+        "status": s.status.as_str(),
+        "attempts": s.attempt,
+        "output": s.output.clone().unwrap_or(Value::Null),
+        "error": s.error.clone().unwrap_or(Value::Null),
+    })
+}

@@ -1,0 +1,21 @@
+//! orbflow's engine: the semantics of a run, shared by the scheduler, the
+//! workers and the embedded runner.
+//!
+//! - [`store`]: the storage traits the engine needs (implemented by
+//!   `orbflow-store` on SQLite and Postgres).
+//! - [`plan`]: a workflow version prepared for execution.
+//! - [`engine`]: start a run, claim and record attempts, timers, cancel,
+//!   reconcile.
+//! - `advance` (private): readiness counters, joins, skips, blocks, loops.
+//! - [`context`]: the expression context of a step, read from the store.
+
+pub mod context;
+pub mod engine;
+pub mod plan;
+pub mod store;
+
+mod advance;
+mod error;
+
+pub use engine::{Claimed, Effects, Engine, EngineConfig, Job, StartRun, Wake};
+pub use error::{Error, Result};

@@ -1,0 +1,159 @@
+//! A workflow version prepared for execution: the flattened steps with
+//! dependency, dependent, child and loop indexes, built once per version.
+
+use std::collections::HashMap;
+
+use orbflow_model::plan::{StepRow, flatten};
+use orbflow_model::{BranchType, StepType, Workflow};
+
+/// Index of a step in [`Plan::rows`].
+pub type Ix = usize;
+
+/// A prepared version.
+#[derive(Debug)]
+pub struct Plan {
+    /// The workflow.
+    pub workflow: Workflow,
+    /// Steps in document order.
+    pub rows: Vec<StepRow>,
+    /// Key → index.
+    pub by_key: HashMap<String, Ix>,
+    /// Resolved dependencies of each step.
+    pub deps: Vec<Vec<Ix>>,
+    /// Steps that depend on each step.
+    pub dependents: Vec<Vec<Ix>>,
+    /// Direct children of each block, in document order.
+    pub children: Vec<Vec<Ix>>,
+    /// Parent block of each step.
+    pub parent: Vec<Option<Ix>>,
+    /// Enclosing loops of each step, outermost first.
+    pub loops: Vec<Vec<Ix>>,
+    /// Top-level steps.
+    pub top: Vec<Ix>,
+}
+
+impl Plan {
+    /// Prepares `workflow` (which must be valid).
+    pub fn new(workflow: Workflow) -> Self {
+        let rows = flatten(&workflow.steps);
+        let by_key: HashMap<String, Ix> = rows.iter().enumerate().map(|(i, r)| (r.key.clone(), i)).collect();
+        let n = rows.len();
+        let mut deps = vec![Vec::new(); n];
+        let mut dependents = vec![Vec::new(); n];
+        let mut children = vec![Vec::new(); n];
+        let mut parent = vec![None; n];
+        let mut top = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            for d in &r.dependencies {
+                if let Some(&j) = by_key.get(d) {
+                    deps[i].push(j);
+                    dependents[j].push(i);
+                }
+            }
+            match r.parent_key.as_ref().and_then(|p| by_key.get(p)) {
+                Some(&p) => {
+                    parent[i] = Some(p);
+                    children[p].push(i);
+                }
+                None => top.push(i),
+            }
+        }
+        let mut loops = vec![Vec::new(); n];
+        for i in 0..n {
+            let mut chain = Vec::new();
+            let mut p = parent[i];
+            while let Some(x) = p {
+                if rows[x].step_type == StepType::Loop {
+                    chain.push(x);
+                }
+                p = parent[x];
+            }
+            chain.reverse();
+            loops[i] = chain;
+        }
+        Self {
+            workflow,
+            rows,
+            by_key,
+            deps,
+            dependents,
+            children,
+            parent,
+            loops,
+            top,
+        }
+    }
+
+    /// The children of block `b` in `branch` (and switch case `case`).
+    pub fn branch(&self, b: Ix, branch: BranchType, case: Option<u32>) -> Vec<Ix> {
+        self.children[b]
+            .iter()
+            .copied()
+            .filter(|&c| {
+                self.rows[c].branch_type == Some(branch) && (case.is_none() || self.rows[c].branch_index == case)
+            })
+            .collect()
+    }
+
+    /// Every step inside block `b`, at any depth.
+    pub fn descendants(&self, b: Ix) -> Vec<Ix> {
+        let mut out = Vec::new();
+        let mut stack: Vec<Ix> = self.children[b].iter().rev().copied().collect();
+        while let Some(x) = stack.pop() {
+            out.push(x);
+            stack.extend(self.children[x].iter().rev().copied());
+        }
+        out
+    }
+
+    /// The last step of a loop's body (its output is the loop's output).
+    pub fn last_body_step(&self, l: Ix) -> Option<Ix> {
+        self.children[l].last().copied()
+    }
+
+    /// Number of loop levels around step `i`.
+    pub fn depth(&self, i: Ix) -> usize {
+        self.loops[i].len()
+    }
+}
+
+/// The loop prefix of a path: `a[1].b[2].key` → `a[1].b[2].`; `key` → ``;
+/// an iteration path `a[1]` → ``.
+pub fn prefix_of(path: &str) -> &str {
+    match path.rfind("].") {
+        Some(i) => &path[..i + 2],
+        None => "",
+    }
+}
+
+/// `prefix` cut to its first `depth` loop levels.
+pub fn truncate_prefix(prefix: &str, depth: usize) -> &str {
+    if depth == 0 {
+        return "";
+    }
+    let mut seen = 0;
+    for (i, _) in prefix.match_indices("].") {
+        seen += 1;
+        if seen == depth {
+            return &prefix[..i + 2];
+        }
+    }
+    prefix
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(prefix_of("key"), "");
+        assert_eq!(prefix_of("each[3].double"), "each[3].");
+        assert_eq!(prefix_of("a[1].b[2].k"), "a[1].b[2].");
+        assert_eq!(prefix_of("a[1]"), "");
+        assert_eq!(prefix_of("a[1].b[2]"), "a[1].");
+        assert_eq!(truncate_prefix("a[1].b[2].", 1), "a[1].");
+        assert_eq!(truncate_prefix("a[1].b[2].", 2), "a[1].b[2].");
+        assert_eq!(truncate_prefix("a[1].b[2].", 0), "");
+    }
+}

@@ -1,0 +1,270 @@
+//! The storage the engine needs, as traits. `orbflow-store` implements them
+//! on SQLite and Postgres (SeaORM); the engine never names SeaORM types.
+//!
+//! Every engine operation runs in one [`Tx`]. A transaction begun for a run
+//! holds that run's lock (a `SELECT … FOR UPDATE` on the run row on
+//! Postgres; SQLite has one writer), so the engine's read-decide-write on
+//! step rows of one run never interleaves, while different runs proceed in
+//! parallel.
+
+use chrono::{DateTime, Utc};
+use orbflow_model::{RunStatus, StepStatus};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::Result;
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    /// Run id.
+    pub id: Uuid,
+    /// Workspace.
+    pub workspace_id: Uuid,
+    /// Workflow.
+    pub workflow_id: Uuid,
+    /// Pinned version.
+    pub version_id: Uuid,
+    /// Its number.
+    pub version_number: i32,
+    /// Status.
+    pub status: RunStatus,
+    /// manual | schedule | webhook | event.
+    pub trigger_type: String,
+    /// What the trigger carried.
+    pub trigger_data: Option<Value>,
+    /// Validated input.
+    pub input: Value,
+    /// Result of the `output` expression.
+    pub output: Option<Value>,
+    /// Why it failed.
+    pub error: Option<Value>,
+    /// Top-level steps in all.
+    pub total_steps: i32,
+    /// Top-level steps finished.
+    pub finished_steps: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// First step started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Finished.
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// One step execution as stored (one row per step path per run).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    /// Row id.
+    pub id: Uuid,
+    /// Run.
+    pub run_id: Uuid,
+    /// Path: `key`, or `loop[3].key` inside loop iterations; a loop
+    /// iteration itself is `loop[3]`.
+    pub path: String,
+    /// Step key (for an iteration row: the loop's key).
+    pub step_key: String,
+    /// Path of the enclosing block execution (or iteration).
+    pub parent_path: Option<String>,
+    /// Iteration index, for iteration rows and their body steps.
+    pub loop_index: Option<i32>,
+    /// Status.
+    pub status: StepStatus,
+    /// Current (or last) attempt, from 1; 0 before the first claim.
+    pub attempt: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// Dependencies not yet terminal.
+    pub pending_deps: i32,
+    /// Children (or iterations) not yet terminal, for blocks.
+    pub pending_children: i32,
+    /// Dependencies that completed (or failed with onError: continue).
+    pub satisfied_deps: i32,
+    /// Dependencies that were skipped.
+    pub skipped_deps: i32,
+    /// Output once COMPLETED.
+    pub output: Option<Value>,
+    /// Error once FAILED (or the last attempt's error while WAITING).
+    pub error: Option<Value>,
+    /// Output a durable timer records when it fires.
+    pub wait_output: Option<Value>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last handed to the queue.
+    pub queued_at: Option<DateTime<Utc>>,
+    /// Last attempt started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Finished.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Timer: next attempt (backoff) or wake time (DELAY).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Worker holding the lease.
+    pub lease_owner: Option<String>,
+    /// Fencing token of the lease.
+    pub lease_token: Option<i64>,
+    /// Lease expiry.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+}
+
+impl StepRecord {
+    /// A fresh PENDING row.
+    pub fn new(run_id: Uuid, path: String, step_key: String, now: DateTime<Utc>) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            run_id,
+            path,
+            step_key,
+            parent_path: None,
+            loop_index: None,
+            status: StepStatus::Pending,
+            attempt: 0,
+            max_attempts: 1,
+            pending_deps: 0,
+            pending_children: 0,
+            satisfied_deps: 0,
+            skipped_deps: 0,
+            output: None,
+            error: None,
+            wait_output: None,
+            created_at: now,
+            queued_at: None,
+            started_at: None,
+            ended_at: None,
+            next_attempt_at: None,
+            lease_owner: None,
+            lease_token: None,
+            lease_expires_at: None,
+        }
+    }
+}
+
+/// A pinned workflow version: its canonical document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRecord {
+    /// Version id.
+    pub id: Uuid,
+    /// Workflow.
+    pub workflow_id: Uuid,
+    /// Workspace of the workflow.
+    pub workspace_id: Uuid,
+    /// Number.
+    pub number: i32,
+    /// Canonical JSON of the workflow.
+    pub document: String,
+}
+
+/// A run log line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRecord {
+    /// Run.
+    pub run_id: Uuid,
+    /// Step, if any.
+    pub step_path: Option<String>,
+    /// Attempt, if any.
+    pub attempt: Option<i32>,
+    /// debug | info | warn | error.
+    pub level: String,
+    /// The line.
+    pub message: String,
+    /// Structured data.
+    pub data: Option<Value>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A transaction. Dropping it without [`Tx::commit`] rolls back.
+#[async_trait::async_trait]
+pub trait Tx: Send {
+    /// The run, locked for this transaction.
+    async fn lock_run(&mut self, run_id: Uuid) -> Result<Option<RunRecord>>;
+    /// Inserts a run.
+    async fn insert_run(&mut self, run: &RunRecord, idempotency_key: Option<&str>) -> Result<()>;
+    /// Writes a run's mutable fields (status, output, error, counters, times).
+    async fn update_run(&mut self, run: &RunRecord) -> Result<()>;
+    /// One step execution.
+    async fn step(&mut self, run_id: Uuid, path: &str) -> Result<Option<StepRecord>>;
+    /// Several step executions by path (missing ones are left out).
+    async fn steps(&mut self, run_id: Uuid, paths: &[String]) -> Result<Vec<StepRecord>>;
+    /// Every execution of a run whose path starts with `prefix` (empty: all).
+    async fn steps_with_prefix(&mut self, run_id: Uuid, prefix: &str) -> Result<Vec<StepRecord>>;
+    /// Inserts step executions.
+    async fn insert_steps(&mut self, steps: &[StepRecord]) -> Result<()>;
+    /// Writes a step's mutable fields, only if its status, attempt and lease
+    /// token are still `expect` (compare-and-set). Returns whether it wrote.
+    async fn update_step(&mut self, step: &StepRecord, expect: &Expect) -> Result<bool>;
+    /// Appends to the run log.
+    async fn log(&mut self, entry: LogRecord) -> Result<()>;
+    /// The version a run is pinned to.
+    async fn version(&mut self, version_id: Uuid) -> Result<Option<VersionRecord>>;
+    /// Next fencing token (monotonic across the deployment).
+    async fn next_lease_token(&mut self) -> Result<i64>;
+    /// Commits.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// What a compare-and-set expects to find.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    /// Status before.
+    pub status: StepStatus,
+    /// Attempt before.
+    pub attempt: i32,
+    /// Lease token before.
+    pub lease_token: Option<i64>,
+}
+
+impl Expect {
+    /// What `step` holds now.
+    pub fn of(step: &StepRecord) -> Self {
+        Self {
+            status: step.status,
+            attempt: step.attempt,
+            lease_token: step.lease_token,
+        }
+    }
+}
+
+/// A due piece of work the reconciler found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueStep {
+    /// Run.
+    pub run_id: Uuid,
+    /// Step path.
+    pub path: String,
+    /// Why it is due.
+    pub reason: DueReason,
+}
+
+/// Why the reconciler picked a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueReason {
+    /// QUEUED for longer than the grace period (enqueue lost).
+    Queued,
+    /// RUNNING with an expired lease (worker died).
+    LeaseExpired,
+    /// WAITING past its timer.
+    TimerDue,
+}
+
+/// The store: transactions plus the reconciler's and the API's queries.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Begins a transaction.
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+    /// Steps the reconciler must look at (bounded by `limit`).
+    async fn due_steps(&self, now: DateTime<Utc>, queued_grace: chrono::Duration, limit: u64) -> Result<Vec<DueStep>>;
+    /// Runs not yet finished (to resume after a restart).
+    async fn unfinished_runs(&self) -> Result<Vec<Uuid>>;
+    /// A run and every step execution (read only).
+    async fn run_view(&self, run_id: Uuid) -> Result<Option<(RunRecord, Vec<StepRecord>)>>;
+    /// The run's log, in order.
+    async fn logs(&self, run_id: Uuid) -> Result<Vec<LogRecord>>;
+    /// Finds or creates the workspace `slug`, the workflow `slug` in it and a
+    /// version with this canonical document; returns the version.
+    async fn ensure_version(
+        &self,
+        workspace: &str,
+        workflow: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<VersionRecord>;
+}

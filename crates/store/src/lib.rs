@@ -1,0 +1,61 @@
+//! orbflow's relational store: the SeaORM entities of every table and the connection setup
+//! for SQLite (the embedded default) and Postgres (the fleet). Repositories are written
+//! against these entities elsewhere; this crate holds no engine logic.
+//!
+//! Module map:
+//! - [`entity`]: one SeaORM entity per table (`entity::workflow_runs`, `entity::step_executions`,
+//!   …) with its relations; [`entity::prelude`] names them all (`WorkflowRuns`, `StepExecutions`).
+//! - [`connect`](mod@connect): [`connect()`] / [`connect_with`] open a pool for `sqlite://PATH?mode=rwc`,
+//!   `sqlite::memory:` or `postgres://…`, apply the SQLite pragmas, and run the migrations
+//!   ([`migrate`]).
+//! - [`repo`]: [`SeaStore`], the engine's storage traits on these entities.
+//! - `error`: [`Error`] and [`Result`].
+//!
+//! How values are stored (the schema is `orbflow-migration`; docs/DATABASE_SCHEMA.md has
+//! every column):
+//!
+//! | Rust (`entity`)                   | Postgres                   | SQLite                                  |
+//! | --------------------------------- | -------------------------- | --------------------------------------- |
+//! | [`Uuid`](uuid::Uuid) (UUIDv7 ids) | `uuid`                     | 16-byte BLOB (declared `uuid_text`)     |
+//! | [`Json`](sea_orm::prelude::Json)  | `jsonb`                    | TEXT (declared `jsonb_text`)            |
+//! | [`DateTimeUtc`](sea_orm::prelude::DateTimeUtc) | `timestamp with time zone` | RFC 3339 TEXT in UTC, e.g. `2026-01-02T03:04:05.123456+00:00` |
+//! | `bool`                            | `boolean`                  | INTEGER 0/1                             |
+//!
+//! Rules for code that writes raw SQL against this schema: bind ids as `Uuid` values (on
+//! SQLite a hyphenated string never equals the stored BLOB), bind timestamps from Rust and
+//! never compare against SQLite's `datetime('now')` (its text format differs), and build
+//! timestamps with [`now`] (microsecond precision, which is what Postgres keeps, so both
+//! backends read back exactly what was written).
+//!
+//! On SQLite, a transaction that reads and then writes should start with
+//! `SqliteTransactionMode::Immediate` (`TransactionOptions`): a deferred transaction that
+//! upgrades to a write after another connection committed fails with `SQLITE_BUSY` at once,
+//! without waiting for `busy_timeout`.
+
+pub mod connect;
+pub mod entity;
+mod error;
+pub mod repo;
+
+pub use connect::{Backend, StoreOptions, connect, connect_with, migrate};
+pub use error::{Error, Result};
+pub use orbflow_migration::{Migrator, MigratorTrait};
+pub use repo::SeaStore;
+pub use sea_orm::DatabaseConnection;
+
+/// The current time truncated to whole microseconds: the precision Postgres keeps, so a
+/// written timestamp reads back unchanged on both backends.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    truncate_to_micros(chrono::Utc::now())
+}
+
+/// `t` truncated to whole microseconds (see [`now`]).
+pub fn truncate_to_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(6)
+}
+
+/// A new UUIDv7 (time-ordered) id, the form of every `id` column.
+pub fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}

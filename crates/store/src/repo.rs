@@ -1,0 +1,553 @@
+//! The engine's storage traits ([`orbflow_engine::store`]) on SeaORM, for
+//! SQLite and Postgres alike.
+//!
+//! Every engine transaction locks its run first: `SELECT … FOR UPDATE` on
+//! Postgres; on SQLite the transaction begins IMMEDIATE (one writer at a
+//! time), which serializes it with every other writer.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use orbflow_engine::store::{DueReason, DueStep, Expect, LogRecord, RunRecord, StepRecord, Store, Tx, VersionRecord};
+use orbflow_engine::{Error as EngineError, Result as EngineResult};
+use orbflow_model::{RunStatus, StepStatus};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::entity::{
+    lease_tokens, step_executions as se, workflow_run_logs as logs, workflow_runs as runs,
+    workflow_versions as versions, workflows, workspaces,
+};
+
+fn db(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Store(e.to_string())
+}
+
+fn status<T: std::str::FromStr>(s: &str) -> EngineResult<T> {
+    s.parse()
+        .map_err(|_| EngineError::Corrupt(format!("unknown status `{s}`")))
+}
+
+fn run_from(m: runs::Model) -> EngineResult<RunRecord> {
+    Ok(RunRecord {
+        id: m.id,
+        workspace_id: m.workspace_id,
+        workflow_id: m.workflow_id,
+        version_id: m.version_id,
+        version_number: m.version_number,
+        status: status::<RunStatus>(&m.status)?,
+        trigger_type: m.trigger_type,
+        trigger_data: m.trigger_data,
+        input: m.input,
+        output: m.output,
+        error: m.error,
+        total_steps: m.total_steps,
+        finished_steps: m.finished_steps,
+        created_at: m.created_at,
+        started_at: m.started_at,
+        ended_at: m.ended_at,
+    })
+}
+
+fn step_from(m: se::Model) -> EngineResult<StepRecord> {
+    Ok(StepRecord {
+        id: m.id,
+        run_id: m.run_id,
+        path: m.path,
+        step_key: m.step_key,
+        parent_path: m.parent_path,
+        loop_index: m.loop_index,
+        status: status::<StepStatus>(&m.status)?,
+        attempt: m.attempt,
+        max_attempts: m.max_attempts,
+        pending_deps: m.pending_deps,
+        pending_children: m.pending_children,
+        satisfied_deps: m.satisfied_deps,
+        skipped_deps: m.skipped_deps,
+        output: m.output,
+        error: m.error,
+        wait_output: m.wait_output,
+        created_at: m.created_at,
+        queued_at: m.queued_at,
+        started_at: m.started_at,
+        ended_at: m.ended_at,
+        next_attempt_at: m.next_attempt_at,
+        lease_owner: m.lease_owner,
+        lease_token: m.lease_token,
+        lease_expires_at: m.lease_expires_at,
+    })
+}
+
+fn step_model(s: &StepRecord, now: DateTime<Utc>) -> se::ActiveModel {
+    se::ActiveModel {
+        id: Set(s.id),
+        run_id: Set(s.run_id),
+        path: Set(s.path.clone()),
+        step_key: Set(s.step_key.clone()),
+        parent_path: Set(s.parent_path.clone()),
+        loop_index: Set(s.loop_index),
+        status: Set(s.status.as_str().to_owned()),
+        attempt: Set(s.attempt),
+        max_attempts: Set(s.max_attempts),
+        pending_deps: Set(s.pending_deps),
+        pending_children: Set(s.pending_children),
+        satisfied_deps: Set(s.satisfied_deps),
+        skipped_deps: Set(s.skipped_deps),
+        output: Set(s.output.clone()),
+        error: Set(s.error.clone()),
+        wait_output: Set(s.wait_output.clone()),
+        created_at: Set(crate::truncate_to_micros(s.created_at)),
+        queued_at: Set(s.queued_at.map(crate::truncate_to_micros)),
+        started_at: Set(s.started_at.map(crate::truncate_to_micros)),
+        ended_at: Set(s.ended_at.map(crate::truncate_to_micros)),
+        next_attempt_at: Set(s.next_attempt_at.map(crate::truncate_to_micros)),
+        lease_owner: Set(s.lease_owner.clone()),
+        lease_token: Set(s.lease_token),
+        lease_expires_at: Set(s.lease_expires_at.map(crate::truncate_to_micros)),
+        updated_at: Set(now),
+    }
+}
+
+/// The engine store on a SeaORM connection.
+#[derive(Debug, Clone)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+}
+
+impl SeaStore {
+    /// Wraps a migrated connection.
+    pub fn new(db: DatabaseConnection) -> Arc<Self> {
+        Arc::new(Self { db })
+    }
+
+    /// The connection.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+struct SeaTx {
+    tx: DatabaseTransaction,
+    backend: DbBackend,
+}
+
+#[async_trait::async_trait]
+impl Tx for SeaTx {
+    async fn lock_run(&mut self, run_id: Uuid) -> EngineResult<Option<RunRecord>> {
+        let mut q = runs::Entity::find_by_id(run_id);
+        if self.backend == DbBackend::Postgres {
+            q = q.lock_exclusive();
+        }
+        q.one(&self.tx).await.map_err(db)?.map(run_from).transpose()
+    }
+
+    async fn insert_run(&mut self, run: &RunRecord, idempotency_key: Option<&str>) -> EngineResult<()> {
+        let now = crate::now();
+        runs::Entity::insert(runs::ActiveModel {
+            id: Set(run.id),
+            workspace_id: Set(run.workspace_id),
+            workflow_id: Set(run.workflow_id),
+            version_id: Set(run.version_id),
+            version_number: Set(run.version_number),
+            status: Set(run.status.as_str().to_owned()),
+            trigger_type: Set(run.trigger_type.clone()),
+            trigger_data: Set(run.trigger_data.clone()),
+            input: Set(run.input.clone()),
+            output: Set(run.output.clone()),
+            error: Set(run.error.clone()),
+            idempotency_key: Set(idempotency_key.map(str::to_owned)),
+            trace_id: Set(None),
+            total_steps: Set(run.total_steps),
+            finished_steps: Set(run.finished_steps),
+            created_at: Set(crate::truncate_to_micros(run.created_at)),
+            started_at: Set(run.started_at.map(crate::truncate_to_micros)),
+            ended_at: Set(run.ended_at.map(crate::truncate_to_micros)),
+            updated_at: Set(now),
+        })
+        .exec_without_returning(&self.tx)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn update_run(&mut self, run: &RunRecord) -> EngineResult<()> {
+        runs::Entity::update_many()
+            .col_expr(runs::Column::Status, Expr::value(run.status.as_str()))
+            .col_expr(runs::Column::Output, Expr::value(run.output.clone()))
+            .col_expr(runs::Column::Error, Expr::value(run.error.clone()))
+            .col_expr(runs::Column::FinishedSteps, Expr::value(run.finished_steps))
+            .col_expr(
+                runs::Column::StartedAt,
+                Expr::value(run.started_at.map(crate::truncate_to_micros)),
+            )
+            .col_expr(
+                runs::Column::EndedAt,
+                Expr::value(run.ended_at.map(crate::truncate_to_micros)),
+            )
+            .col_expr(runs::Column::UpdatedAt, Expr::value(crate::now()))
+            .filter(runs::Column::Id.eq(run.id))
+            .exec(&self.tx)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn step(&mut self, run_id: Uuid, path: &str) -> EngineResult<Option<StepRecord>> {
+        se::Entity::find()
+            .filter(se::Column::RunId.eq(run_id))
+            .filter(se::Column::Path.eq(path))
+            .one(&self.tx)
+            .await
+            .map_err(db)?
+            .map(step_from)
+            .transpose()
+    }
+
+    async fn steps(&mut self, run_id: Uuid, paths: &[String]) -> EngineResult<Vec<StepRecord>> {
+        let mut out = Vec::with_capacity(paths.len());
+        for chunk in paths.chunks(500) {
+            let rows = se::Entity::find()
+                .filter(se::Column::RunId.eq(run_id))
+                .filter(se::Column::Path.is_in(chunk.iter().cloned()))
+                .all(&self.tx)
+                .await
+                .map_err(db)?;
+            for r in rows {
+                out.push(step_from(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn steps_with_prefix(&mut self, run_id: Uuid, prefix: &str) -> EngineResult<Vec<StepRecord>> {
+        let mut q = se::Entity::find().filter(se::Column::RunId.eq(run_id));
+        if !prefix.is_empty() {
+            // LIKE treats `_` as a wildcard: narrow with it, then check exactly.
+            q = q.filter(se::Column::Path.starts_with(prefix));
+        }
+        let rows = q.all(&self.tx).await.map_err(db)?;
+        rows.into_iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .map(step_from)
+            .collect()
+    }
+
+    async fn insert_steps(&mut self, steps: &[StepRecord]) -> EngineResult<()> {
+        let now = crate::now();
+        for chunk in steps.chunks(200) {
+            se::Entity::insert_many(chunk.iter().map(|s| step_model(s, now)))
+                .exec_without_returning(&self.tx)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+
+    async fn update_step(&mut self, s: &StepRecord, expect: &Expect) -> EngineResult<bool> {
+        let mut q = se::Entity::update_many()
+            .set(step_model(s, crate::now()))
+            .filter(se::Column::Id.eq(s.id))
+            .filter(se::Column::Status.eq(expect.status.as_str()))
+            .filter(se::Column::Attempt.eq(expect.attempt));
+        q = match expect.lease_token {
+            Some(t) => q.filter(se::Column::LeaseToken.eq(t)),
+            None => q.filter(se::Column::LeaseToken.is_null()),
+        };
+        let res = q.exec(&self.tx).await.map_err(db)?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn log(&mut self, e: LogRecord) -> EngineResult<()> {
+        logs::Entity::insert(logs::ActiveModel {
+            run_id: Set(e.run_id),
+            step_path: Set(e.step_path),
+            attempt: Set(e.attempt),
+            level: Set(e.level),
+            message: Set(e.message),
+            data: Set(e.data),
+            created_at: Set(crate::truncate_to_micros(e.created_at)),
+            ..Default::default()
+        })
+        .exec_without_returning(&self.tx)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn version(&mut self, version_id: Uuid) -> EngineResult<Option<VersionRecord>> {
+        version_record(&self.tx, version_id).await
+    }
+
+    async fn next_lease_token(&mut self) -> EngineResult<i64> {
+        lease_tokens::Entity::insert(lease_tokens::ActiveModel {
+            name: Set("step".into()),
+            value: Set(0),
+        })
+        .on_conflict(OnConflict::column(lease_tokens::Column::Name).do_nothing().to_owned())
+        .exec_without_returning(&self.tx)
+        .await
+        .map_err(db)?;
+        lease_tokens::Entity::update_many()
+            .col_expr(
+                lease_tokens::Column::Value,
+                Expr::col(lease_tokens::Column::Value).add(1),
+            )
+            .filter(lease_tokens::Column::Name.eq("step"))
+            .exec(&self.tx)
+            .await
+            .map_err(db)?;
+        let row = lease_tokens::Entity::find_by_id("step".to_owned())
+            .one(&self.tx)
+            .await
+            .map_err(db)?;
+        row.map(|r| r.value).ok_or(EngineError::NotFound("lease token counter"))
+    }
+
+    async fn commit(self: Box<Self>) -> EngineResult<()> {
+        self.tx.commit().await.map_err(db)
+    }
+}
+
+async fn version_record(c: &impl ConnectionTrait, version_id: Uuid) -> EngineResult<Option<VersionRecord>> {
+    let Some(v) = versions::Entity::find_by_id(version_id).one(c).await.map_err(db)? else {
+        return Ok(None);
+    };
+    let wf = workflows::Entity::find_by_id(v.workflow_id)
+        .one(c)
+        .await
+        .map_err(db)?
+        .ok_or(EngineError::NotFound("workflow"))?;
+    Ok(Some(VersionRecord {
+        id: v.id,
+        workflow_id: v.workflow_id,
+        workspace_id: wf.workspace_id,
+        number: v.number,
+        document: v.document,
+    }))
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(s.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[async_trait::async_trait]
+impl Store for SeaStore {
+    async fn begin(&self) -> EngineResult<Box<dyn Tx>> {
+        let backend = self.db.get_database_backend();
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (backend == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        let tx = self.db.begin_with_options(options).await.map_err(db)?;
+        Ok(Box::new(SeaTx { tx, backend }))
+    }
+
+    async fn due_steps(
+        &self,
+        now: DateTime<Utc>,
+        queued_grace: chrono::Duration,
+        limit: u64,
+    ) -> EngineResult<Vec<DueStep>> {
+        let mut out = Vec::new();
+        let checks = [
+            (
+                DueReason::Queued,
+                StepStatus::Queued,
+                se::Column::QueuedAt,
+                now - queued_grace,
+            ),
+            (
+                DueReason::LeaseExpired,
+                StepStatus::Running,
+                se::Column::LeaseExpiresAt,
+                now,
+            ),
+            (DueReason::TimerDue, StepStatus::Waiting, se::Column::NextAttemptAt, now),
+        ];
+        for (reason, st, col, before) in checks {
+            let rows = se::Entity::find()
+                .filter(se::Column::Status.eq(st.as_str()))
+                .filter(col.lte(crate::truncate_to_micros(before)))
+                .order_by_asc(col)
+                .limit(limit)
+                .all(&self.db)
+                .await
+                .map_err(db)?;
+            out.extend(rows.into_iter().map(|r| DueStep {
+                run_id: r.run_id,
+                path: r.path,
+                reason,
+            }));
+        }
+        Ok(out)
+    }
+
+    async fn unfinished_runs(&self) -> EngineResult<Vec<Uuid>> {
+        let rows = runs::Entity::find()
+            .filter(runs::Column::Status.is_in([RunStatus::Pending.as_str(), RunStatus::Running.as_str()]))
+            .all(&self.db)
+            .await
+            .map_err(db)?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
+    async fn run_view(&self, run_id: Uuid) -> EngineResult<Option<(RunRecord, Vec<StepRecord>)>> {
+        let Some(run) = runs::Entity::find_by_id(run_id).one(&self.db).await.map_err(db)? else {
+            return Ok(None);
+        };
+        let steps = se::Entity::find()
+            .filter(se::Column::RunId.eq(run_id))
+            .order_by_asc(se::Column::CreatedAt)
+            .order_by_asc(se::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db)?;
+        Ok(Some((
+            run_from(run)?,
+            steps.into_iter().map(step_from).collect::<EngineResult<_>>()?,
+        )))
+    }
+
+    async fn logs(&self, run_id: Uuid) -> EngineResult<Vec<LogRecord>> {
+        let rows = logs::Entity::find()
+            .filter(logs::Column::RunId.eq(run_id))
+            .order_by_asc(logs::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|l| LogRecord {
+                run_id: l.run_id,
+                step_path: l.step_path,
+                attempt: l.attempt,
+                level: l.level,
+                message: l.message,
+                data: l.data,
+                created_at: l.created_at,
+            })
+            .collect())
+    }
+
+    async fn ensure_version(
+        &self,
+        workspace: &str,
+        workflow: &str,
+        name: &str,
+        document: &str,
+    ) -> EngineResult<VersionRecord> {
+        let tx = self.db.begin().await.map_err(db)?;
+        let now = crate::now();
+        let ws = match workspaces::Entity::find()
+            .filter(workspaces::Column::Slug.eq(workspace))
+            .one(&tx)
+            .await
+            .map_err(db)?
+        {
+            Some(w) => w.id,
+            None => {
+                let id = crate::new_id();
+                workspaces::Entity::insert(workspaces::ActiveModel {
+                    id: Set(id),
+                    slug: Set(workspace.to_owned()),
+                    name: Set(workspace.to_owned()),
+                    created_at: Set(now),
+                })
+                .exec_without_returning(&tx)
+                .await
+                .map_err(db)?;
+                id
+            }
+        };
+        let wf = workflows::Entity::find()
+            .filter(workflows::Column::WorkspaceId.eq(ws))
+            .filter(workflows::Column::Slug.eq(workflow))
+            .one(&tx)
+            .await
+            .map_err(db)?;
+        let wf_id = match wf {
+            Some(w) => w.id,
+            None => {
+                let id = crate::new_id();
+                workflows::Entity::insert(workflows::ActiveModel {
+                    id: Set(id),
+                    workspace_id: Set(ws),
+                    slug: Set(workflow.to_owned()),
+                    name: Set(name.to_owned()),
+                    status: Set("ACTIVE".into()),
+                    active_version: Set(None),
+                    draft_document: Set(document.to_owned()),
+                    draft_format: Set("json".into()),
+                    draft_revision: Set(1),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                })
+                .exec_without_returning(&tx)
+                .await
+                .map_err(db)?;
+                id
+            }
+        };
+        let checksum = sha256_hex(document);
+        let existing = versions::Entity::find()
+            .filter(versions::Column::WorkflowId.eq(wf_id))
+            .filter(versions::Column::Checksum.eq(checksum.clone()))
+            .one(&tx)
+            .await
+            .map_err(db)?;
+        let v = match existing {
+            Some(v) => v,
+            None => {
+                let last = versions::Entity::find()
+                    .filter(versions::Column::WorkflowId.eq(wf_id))
+                    .order_by_desc(versions::Column::Number)
+                    .one(&tx)
+                    .await
+                    .map_err(db)?;
+                let number = last.map_or(1, |v| v.number + 1);
+                let model = versions::Model {
+                    id: crate::new_id(),
+                    workflow_id: wf_id,
+                    number,
+                    document: document.to_owned(),
+                    checksum,
+                    published_at: now,
+                    published_by: None,
+                };
+                versions::Entity::insert(versions::ActiveModel {
+                    id: Set(model.id),
+                    workflow_id: Set(model.workflow_id),
+                    number: Set(model.number),
+                    document: Set(model.document.clone()),
+                    checksum: Set(model.checksum.clone()),
+                    published_at: Set(model.published_at),
+                    published_by: Set(None),
+                })
+                .exec_without_returning(&tx)
+                .await
+                .map_err(db)?;
+                workflows::Entity::update_many()
+                    .col_expr(workflows::Column::ActiveVersion, Expr::value(number))
+                    .filter(workflows::Column::Id.eq(wf_id))
+                    .exec(&tx)
+                    .await
+                    .map_err(db)?;
+                model
+            }
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(VersionRecord {
+            id: v.id,
+            workflow_id: wf_id,
+            workspace_id: ws,
+            number: v.number,
+            document: v.document,
+        })
+    }
+}

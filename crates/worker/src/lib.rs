@@ -1,0 +1,14 @@
+//! orbflow's worker: claims step jobs from a queue, executes the action
+//! (with its timeout and the run's cancellation), records the outcome
+//! through the engine and hands newly ready steps on.
+//!
+//! - [`queue`]: the [`Queue`](queue::Queue) trait and the in-process
+//!   [`LocalQueue`](queue::LocalQueue) of the embedded default.
+//! - [`worker`]: the [`Worker`](worker::Worker) service: `Config` →
+//!   `run(shutdown)` → [`Handle`](worker::Handle).
+
+pub mod queue;
+pub mod worker;
+
+pub use queue::{LocalQueue, Queue};
+pub use worker::{Handle, Worker, WorkerConfig};

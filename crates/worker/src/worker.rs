@@ -1,0 +1,257 @@
+//! The worker service.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use orbflow_actions::{ActionContext, ActionError, Outcome, Registry, TracingLogger};
+use orbflow_engine::{Claimed, Effects, Engine, Job};
+use tokio::sync::broadcast;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::queue::Queue;
+
+/// Worker settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Unique name (host + pid + random by default).
+    pub name: String,
+    /// Attempts executed at once.
+    pub concurrency: usize,
+    /// How often the reconciler looks for lost work.
+    pub reconcile_every: Duration,
+    /// How long a QUEUED step may wait before the reconciler re-enqueues it.
+    pub queued_grace: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+        Self {
+            name: format!(
+                "{host}-{}-{}",
+                std::process::id(),
+                &Uuid::now_v7().simple().to_string()[24..]
+            ),
+            concurrency: 8,
+            reconcile_every: Duration::from_secs(1),
+            queued_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The worker.
+pub struct Worker {
+    engine: Arc<Engine>,
+    registry: Arc<Registry>,
+    queue: Arc<dyn Queue>,
+    config: WorkerConfig,
+    running: Mutex<HashMap<(Uuid, String), CancellationToken>>,
+    finished: broadcast::Sender<(Uuid, orbflow_engine::store::RunRecord)>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("name", &self.config.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A cheap handle to a running worker.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    worker: Arc<Worker>,
+}
+
+impl Handle {
+    /// Hands the effects of an engine call to the worker (jobs, timers,
+    /// cancellations).
+    pub async fn apply(&self, effects: Effects) {
+        self.worker.apply(effects).await;
+    }
+
+    /// Notifies on every finished run.
+    pub fn subscribe(&self) -> broadcast::Receiver<(Uuid, orbflow_engine::store::RunRecord)> {
+        self.worker.finished.subscribe()
+    }
+}
+
+impl Worker {
+    /// A worker over `engine`, executing with `registry`, fed by `queue`.
+    pub fn new(engine: Arc<Engine>, registry: Arc<Registry>, queue: Arc<dyn Queue>, config: WorkerConfig) -> Arc<Self> {
+        let (finished, _) = broadcast::channel(1024);
+        Arc::new(Self {
+            engine,
+            registry,
+            queue,
+            config,
+            running: Mutex::new(HashMap::new()),
+            finished,
+        })
+    }
+
+    /// A handle.
+    pub fn handle(self: &Arc<Self>) -> Handle {
+        Handle { worker: self.clone() }
+    }
+
+    /// Runs until `shutdown` fires; then stops claiming, lets in-flight
+    /// attempts finish and record, and returns.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tasks = JoinSet::new();
+        for _ in 0..self.config.concurrency.max(1) {
+            let w = self.clone();
+            let stop = shutdown.clone();
+            tasks.spawn(async move { w.consume(stop).await });
+        }
+        let w = self.clone();
+        let stop = shutdown.clone();
+        tasks.spawn(async move { w.reconcile_loop(stop).await });
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn reconcile_loop(self: Arc<Self>, stop: CancellationToken) {
+        let grace = chrono::Duration::from_std(self.config.queued_grace).unwrap_or(chrono::Duration::seconds(10));
+        loop {
+            match self.engine.reconcile(grace, 500).await {
+                Ok(effects) => self.apply(effects).await,
+                Err(e) => tracing::warn!(error = %e, "reconcile failed"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(self.config.reconcile_every) => {}
+            }
+        }
+    }
+
+    async fn consume(self: Arc<Self>, stop: CancellationToken) {
+        loop {
+            let job = tokio::select! {
+                () = stop.cancelled() => return,
+                j = self.queue.pop() => j,
+            };
+            // Eager dispatch: keep running what this attempt made ready.
+            let mut next = Some(job);
+            while let Some(job) = next.take() {
+                next = self.process(job).await;
+                if stop.is_cancelled() {
+                    if let Some(j) = next.take() {
+                        self.queue.push(j).await;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Claims, executes and records one job; returns one newly ready job to
+    /// run next on this task (the rest go to the queue).
+    async fn process(&self, job: Job) -> Option<Job> {
+        let (claimed, effects) = match self.engine.claim(&job, &self.config.name).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, run = %job.run_id, path = %job.path, "claim failed; the reconciler will retry");
+                return None;
+            }
+        };
+        let (mut next, effects) = take_one(effects);
+        self.apply(effects).await;
+        let Some(claimed) = claimed else { return next };
+        let result = self.execute(&claimed).await;
+        match self.engine.record(&claimed, result).await {
+            Ok(effects) => {
+                let (more, effects) = take_one(effects);
+                self.apply(effects).await;
+                if next.is_none() {
+                    next = more;
+                } else if let Some(j) = more {
+                    self.queue.push(j).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, run = %job.run_id, path = %job.path, "record failed; the lease will expire and the step re-run")
+            }
+        }
+        next
+    }
+
+    async fn execute(&self, c: &Claimed) -> Result<Outcome, ActionError> {
+        let token = CancellationToken::new();
+        let key = (c.job.run_id, c.job.path.clone());
+        if let Ok(mut r) = self.running.lock() {
+            r.insert(key.clone(), token.clone());
+        }
+        let ctx = ActionContext {
+            config: c.config.clone(),
+            idempotency_key: c.idempotency_key.clone(),
+            attempt: u32::try_from(c.attempt).unwrap_or(1),
+            cancel: token.clone(),
+            logger: Arc::new(TracingLogger),
+            now: chrono::Utc::now(),
+        };
+        let fut = self.registry.execute(&c.action, ctx);
+        let result = match c.timeout {
+            Some(t) => match tokio::time::timeout(t, fut).await {
+                Ok(r) => r,
+                Err(_) => {
+                    token.cancel();
+                    Err(ActionError::retryable(format!("timed out after {}ms", t.as_millis())))
+                }
+            },
+            None => fut.await,
+        };
+        if let Ok(mut r) = self.running.lock() {
+            r.remove(&key);
+        }
+        result
+    }
+
+    /// Enqueues jobs, arms timers, cancels running actions, announces
+    /// finished runs.
+    async fn apply(&self, effects: Effects) {
+        for j in effects.jobs {
+            self.queue.push(j).await;
+        }
+        for w in effects.wakes {
+            let engine = self.engine.clone();
+            let queue = self.queue.clone();
+            let delay = (w.at - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                match engine.fire_timer(&w.job).await {
+                    Ok(e) => {
+                        for j in e.jobs {
+                            queue.push(j).await;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "timer failed; the reconciler will fire it"),
+                }
+            });
+        }
+        if let Ok(r) = self.running.lock() {
+            for j in &effects.cancel {
+                if let Some(t) = r.get(&(j.run_id, j.path.clone())) {
+                    t.cancel();
+                }
+            }
+        }
+        for (run_id, _) in effects.finished {
+            if let Ok(Some((run, _))) = self.engine.store().run_view(run_id).await {
+                let _ = self.finished.send((run_id, run));
+            }
+        }
+    }
+}
+
+/// Takes the first job out of `effects` (for eager dispatch).
+fn take_one(mut effects: Effects) -> (Option<Job>, Effects) {
+    let first = if effects.jobs.is_empty() {
+        None
+    } else {
+        Some(effects.jobs.remove(0))
+    };
+    (first, effects)
+}

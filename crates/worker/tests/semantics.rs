@@ -1,0 +1,352 @@
+//! The run semantics of DESIGN.md §3 and §5, end to end on the embedded
+//! default: a real SQLite database, the engine, the in-process queue and the
+//! worker executing the real actions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use orbflow_actions::{CatalogConfig, Registry, net::HttpPolicy};
+use orbflow_engine::store::Store;
+use orbflow_engine::{Engine, EngineConfig, StartRun};
+use orbflow_model::dsl::{self, Format};
+use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+struct Harness {
+    engine: Arc<Engine>,
+    store: Arc<orbflow_store::SeaStore>,
+    handle: orbflow_worker::Handle,
+    shutdown: CancellationToken,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn harness() -> Harness {
+    let dir = std::env::temp_dir().join(format!("orbflow-sem-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
+    let conn = orbflow_store::connect(&url).await.unwrap();
+    let store = orbflow_store::SeaStore::new(conn);
+    let engine = Arc::new(Engine::new(store.clone(), EngineConfig::default()));
+    let registry = Arc::new(
+        Registry::builtin(&CatalogConfig {
+            http: HttpPolicy { allow_private: true },
+        })
+        .unwrap(),
+    );
+    let worker = Worker::new(
+        engine.clone(),
+        registry,
+        Arc::new(LocalQueue::new()),
+        WorkerConfig {
+            concurrency: 4,
+            ..WorkerConfig::default()
+        },
+    );
+    let handle = worker.handle();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(worker.run(shutdown.clone()));
+    Harness {
+        engine,
+        store,
+        handle,
+        shutdown,
+        _dir: TempDir(dir),
+    }
+}
+
+impl Harness {
+    async fn start(&self, yaml: &str, input: Value) -> uuid::Uuid {
+        let reg = Registry::specs_only().unwrap();
+        let wf = dsl::load(yaml, Format::Yaml, &reg)
+            .unwrap_or_else(|d| panic!("invalid test workflow:\n{d}"))
+            .workflow;
+        let doc = serde_json::to_string(&wf).unwrap();
+        let version = self.store.ensure_version("default", "t", &wf.name, &doc).await.unwrap();
+        let (id, effects) = self
+            .engine
+            .start_run(StartRun {
+                version,
+                input,
+                trigger_type: "manual".into(),
+                trigger_data: None,
+                idempotency_key: None,
+            })
+            .await
+            .unwrap();
+        self.handle.apply(effects).await;
+        id
+    }
+
+    /// Waits (bounded) for the run to finish; returns the run record.
+    async fn wait(&self, id: uuid::Uuid) -> Value {
+        for _ in 0..600 {
+            let (run, steps) = self.store.run_view(id).await.unwrap().unwrap();
+            if run.status.is_terminal() {
+                let mut map = serde_json::Map::new();
+                for s in steps.iter().filter(|s| !s.path.ends_with(']')) {
+                    map.insert(s.path.clone(), orbflow_engine::engine::step_view(s));
+                }
+                return json!({"status": run.status.as_str(), "output": run.output, "error": run.error, "steps": map});
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("run {id} did not finish in 12s");
+    }
+
+    async fn run(&self, yaml: &str, input: Value) -> Value {
+        let id = self.start(yaml, input).await;
+        self.wait(id).await
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn status(r: &Value, path: &str) -> String {
+    r["steps"][path]["status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no step {path} in {r:#}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_sequence_runs_in_order_and_templates_see_outputs() {
+    let h = harness().await;
+    let r = h
+        .run(
+            "schemaVersion: 1\nname: seq\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: '{{ input.n + 1 }}'}}\n  - {key: b, action: TRANSFORM, config: {value: '{{ steps.a.output * 10 }}'}}\n  - {key: c, action: TRANSFORM, config: {value: 'b={{ steps.b.output }} from {{ trigger.type }}'}}\n",
+            json!({"n": 1}),
+        )
+        .await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    assert_eq!(r["output"], json!({"a": 2, "b": 20, "c": "b=20 from manual"}));
+    assert_eq!(r["steps"]["b"]["attempts"], 1);
+}
+
+#[tokio::test]
+async fn a_join_starts_once_after_all_branches() {
+    let h = harness().await;
+    let mut yaml =
+        "schemaVersion: 1\nname: fan\nsteps:\n  - {key: root, action: TRANSFORM, config: {value: 0}}\n".to_owned();
+    for i in 0..8 {
+        yaml.push_str(&format!(
+            "  - {{key: f{i}, dependsOn: [root], action: TRANSFORM, config: {{value: {i}}}}}\n"
+        ));
+    }
+    let deps: Vec<String> = (0..8).map(|i| format!("f{i}")).collect();
+    yaml.push_str(&format!(
+        "  - {{key: join, dependsOn: [{}], action: TRANSFORM, config: {{value: '{{{{ {} }}}}'}}}}\n",
+        deps.join(", "),
+        deps.iter()
+            .map(|d| format!("steps.{d}.output"))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    ));
+    let r = h.run(&yaml, json!({})).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    assert_eq!(r["steps"]["join"]["output"], 28);
+    assert_eq!(r["steps"]["join"]["attempts"], 1);
+}
+
+#[tokio::test]
+async fn untaken_branches_are_skipped_and_skips_propagate() {
+    let h = harness().await;
+    let yaml = r#"
+schemaVersion: 1
+name: branches
+steps:
+  - key: c
+    type: condition
+    if: "input.x > 1"
+    then:
+      - {key: t1, action: TRANSFORM, config: {value: "then"}}
+      - {key: t2, action: TRANSFORM, config: {value: "then2"}}
+    else:
+      - {key: e1, action: TRANSFORM, config: {value: "else"}}
+  - key: after_then
+    dependsOn: [t2]
+    action: TRANSFORM
+    config: {value: 1}
+  - key: after_both
+    dependsOn: [t2, e1]
+    action: TRANSFORM
+    config: {value: 2}
+output: "{ 'c': steps.c.output.branch, 't1': steps.t1.status, 'skipped_out': steps.t1.output }"
+"#;
+    let r = h.run(yaml, json!({"x": 0})).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    assert_eq!(status(&r, "t1"), "SKIPPED");
+    assert_eq!(status(&r, "t2"), "SKIPPED");
+    assert_eq!(status(&r, "e1"), "COMPLETED");
+    assert_eq!(status(&r, "after_then"), "SKIPPED", "all dependencies skipped: skipped");
+    assert_eq!(
+        status(&r, "after_both"),
+        "COMPLETED",
+        "one completed dependency is enough"
+    );
+    assert_eq!(r["output"], json!({"c": "else", "t1": "SKIPPED", "skipped_out": null}));
+    let r = h.run(yaml, json!({"x": 5})).await;
+    assert_eq!(status(&r, "e1"), "SKIPPED");
+    assert_eq!(status(&r, "after_then"), "COMPLETED");
+}
+
+#[tokio::test]
+async fn switch_takes_the_first_equal_case_or_default() {
+    let h = harness().await;
+    let yaml = r#"
+schemaVersion: 1
+name: sw
+steps:
+  - key: route
+    type: switch
+    on: "input.p"
+    cases:
+      - value: mastodon
+        steps: [{key: m, action: TRANSFORM, config: {value: "m"}}]
+      - value: 2
+        steps: [{key: two, action: TRANSFORM, config: {value: 2}}]
+    default:
+      - {key: other, action: TRANSFORM, config: {value: "other"}}
+"#;
+    let r = h.run(yaml, json!({"p": "mastodon"})).await;
+    assert_eq!(
+        (status(&r, "m"), status(&r, "two"), status(&r, "other")),
+        ("COMPLETED".into(), "SKIPPED".into(), "SKIPPED".into())
+    );
+    let r = h.run(yaml, json!({"p": 2.0})).await;
+    assert_eq!(
+        status(&r, "two"),
+        "COMPLETED",
+        "JSON equality compares numbers by value"
+    );
+    let r = h.run(yaml, json!({"p": "x"})).await;
+    assert_eq!(status(&r, "other"), "COMPLETED");
+    assert_eq!(r["status"], "COMPLETED");
+}
+
+#[tokio::test]
+async fn loops_collect_outputs_in_item_order() {
+    let h = harness().await;
+    let yaml = r#"
+schemaVersion: 1
+name: loop
+steps:
+  - key: each
+    type: loop
+    forEach: "input.items"
+    as: n
+    maxConcurrency: 3
+    steps:
+      - {key: double, action: TRANSFORM, config: {value: "{{ n * 2 }}"}}
+      - {key: label, action: TRANSFORM, config: {value: "{{ string(index) + ':' + string(steps.double.output) }}"}}
+  - key: after
+    action: TRANSFORM
+    config: {value: "{{ steps.double.output }}"}
+output: "{ 'loop': steps.each.output, 'doubles': steps.double.output }"
+"#;
+    let items: Vec<i64> = (1..=10).collect();
+    let r = h.run(yaml, json!({"items": items})).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    let labels: Vec<String> = (0..10).map(|i| format!("{i}:{}", (i + 1) * 2)).collect();
+    assert_eq!(r["output"]["loop"], json!(labels));
+    let doubles: Vec<i64> = (1..=10).map(|i| i * 2).collect();
+    assert_eq!(r["output"]["doubles"], json!(doubles));
+    assert_eq!(r["steps"]["after"]["output"], json!(doubles));
+    assert_eq!(status(&r, "each[9].label"), "COMPLETED");
+    // an empty list completes the loop at once with an empty output
+    let r = h.run(yaml, json!({"items": []})).await;
+    assert_eq!(r["status"], "COMPLETED");
+    assert_eq!(r["output"], json!({"loop": [], "doubles": []}));
+}
+
+#[tokio::test]
+async fn a_failed_step_fails_the_run_unless_on_error_continue() {
+    let h = harness().await;
+    let failing = "schemaVersion: 1\nname: f\nsteps:\n  - {key: a, action: SEND_EMAIL, config: {to: x@example.com, subject: s, body: b}}\n  - {key: b, action: TRANSFORM, config: {value: 1}}\n";
+    let r = h.run(failing, json!({})).await;
+    assert_eq!(r["status"], "FAILED", "{r:#}");
+    assert_eq!(status(&r, "a"), "FAILED");
+    assert_eq!(status(&r, "b"), "CANCELLED");
+    assert!(
+        r["steps"]["a"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not configured")
+    );
+    assert_eq!(r["error"]["step"], "a");
+    let tolerant = "schemaVersion: 1\nname: f\nsteps:\n  - {key: a, onError: continue, action: SEND_EMAIL, config: {to: x@example.com, subject: s, body: b}}\n  - {key: b, action: TRANSFORM, config: {value: '{{ steps.a.status }}'}}\n";
+    let r = h.run(tolerant, json!({})).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    assert_eq!(r["steps"]["b"]["output"], "FAILED");
+}
+
+#[tokio::test]
+async fn invalid_input_is_rejected_before_anything_runs() {
+    let h = harness().await;
+    let reg = Registry::specs_only().unwrap();
+    let yaml = "schemaVersion: 1\nname: i\ninputs: {type: object, required: [text], properties: {text: {type: string}}}\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: 1}}\n";
+    let wf = dsl::load(yaml, Format::Yaml, &reg).unwrap().workflow;
+    let version = h
+        .store
+        .ensure_version("default", "i", "i", &serde_json::to_string(&wf).unwrap())
+        .await
+        .unwrap();
+    let err = h
+        .engine
+        .start_run(StartRun {
+            version,
+            input: json!({"text": 5}),
+            trigger_type: "manual".into(),
+            trigger_data: None,
+            idempotency_key: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("/text"), "{err}");
+}
+
+#[tokio::test]
+async fn delays_are_durable_timers() {
+    let h = harness().await;
+    let yaml = "schemaVersion: 1\nname: d\nsteps:\n  - {key: wait, action: DELAY, config: {duration: 300ms}}\n  - {key: after, action: TRANSFORM, config: {value: done}}\n";
+    let t = std::time::Instant::now();
+    let r = h.run(yaml, json!({})).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    assert!(r["steps"]["wait"]["output"]["until"].is_string());
+}
+
+#[tokio::test]
+async fn template_errors_fail_the_step_with_the_expression() {
+    let h = harness().await;
+    let yaml = "schemaVersion: 1\nname: t\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: '{{ input.missing.deeper }}'}}\n";
+    let r = h.run(yaml, json!({})).await;
+    assert_eq!(r["status"], "FAILED");
+    assert_eq!(r["steps"]["a"]["error"]["expression"], "input.missing.deeper");
+}
+
+#[tokio::test]
+async fn cancelling_a_run_stops_further_steps() {
+    let h = harness().await;
+    let yaml = "schemaVersion: 1\nname: c\nsteps:\n  - {key: wait, action: DELAY, config: {duration: 10s}}\n  - {key: after, action: TRANSFORM, config: {value: 1}}\n";
+    let id = h.start(yaml, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let e = h.engine.cancel(id).await.unwrap();
+    h.handle.apply(e).await;
+    let r = h.wait(id).await;
+    assert_eq!(r["status"], "CANCELLED");
+    assert_eq!(status(&r, "wait"), "CANCELLED");
+    assert_eq!(status(&r, "after"), "CANCELLED");
+}

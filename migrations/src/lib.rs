@@ -1,0 +1,26 @@
+//! The orbflow database schema as one [SeaORM migration](sea_orm_migration) set that runs
+//! unchanged on SQLite and on Postgres.
+//!
+//! The schema is written with the SeaQuery schema builder only (no backend-specific SQL), so
+//! each backend gets its own column types from one definition:
+//!
+//! | SeaQuery type              | Postgres                   | SQLite (declared type → storage)              |
+//! | -------------------------- | -------------------------- | --------------------------------------------- |
+//! | `uuid`                     | `uuid`                     | `uuid_text` → 16-byte BLOB (sqlx binds `Uuid` as bytes) |
+//! | `json_binary`              | `jsonb`                    | `jsonb_text` → TEXT (serialized JSON)         |
+//! | `timestamp_with_time_zone` | `timestamp with time zone` | `timestamp_with_timezone_text` → RFC 3339 TEXT |
+//! | `boolean`                  | `boolean`                  | `boolean` → INTEGER 0/1                       |
+//! | `integer` / `big_integer`  | `integer` / `bigint`       | `integer`                                     |
+//! | `text`                     | `text`                     | `text`                                        |
+//!
+//! Module map:
+//! - [`Migrator`]: the [`MigratorTrait`] implementation
+//!   listing every migration in order (`Migrator::up`, `Migrator::down`).
+//! - `m20261125_000001_initial`: the initial schema (every table, index and foreign key);
+//!   docs/DATABASE_SCHEMA.md describes it column by column.
+
+mod m20261125_000001_initial;
+mod migrator;
+
+pub use migrator::Migrator;
+pub use sea_orm_migration::MigratorTrait;

@@ -1,0 +1,17 @@
+//! The list of migrations, in the order they are applied.
+
+use sea_orm_migration::prelude::*;
+
+use crate::m20261125_000001_initial;
+
+/// Every orbflow migration, oldest first. Apply with `Migrator::up(&db, None)`; roll back
+/// everything with `Migrator::down(&db, None)`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_initial::Migration)]
+    }
+}
