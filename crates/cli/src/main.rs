@@ -24,6 +24,8 @@ enum Command {
     /// Run a workflow to the end on the embedded default (exit 0 COMPLETED,
     /// 1 FAILED or CANCELLED, 2 invalid workflow or input).
     Run(cmd::run::RunArgs),
+    /// Engine and worker in one process on SQLite; resumes unfinished runs.
+    Dev(cmd::dev::DevArgs),
     /// Validate workflow files (exit 0 valid, 2 invalid).
     Validate(cmd::validate::ValidateArgs),
     /// Print a workflow in canonical YAML or JSON.
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => cmd::run::run(&a),
+        Command::Dev(a) => cmd::dev::run(&a),
         Command::Validate(a) => cmd::validate::run(&a),
         Command::Fmt(a) => cmd::fmt::run(&a),
         Command::Schema => cmd::schema::run(),

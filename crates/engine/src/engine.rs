@@ -466,6 +466,65 @@ impl Engine {
         Ok(effects)
     }
 
+    /// Start-up recovery when this process is the only one working on the
+    /// database (the embedded default): steps left RUNNING by a process that
+    /// died are re-queued at once (their attempt counts), QUEUED steps are
+    /// enqueued again and WAITING steps get their timers back. On the fleet
+    /// the reconciler does this after leases expire instead.
+    pub async fn recover_exclusive(&self) -> Result<Effects> {
+        let mut effects = Effects::default();
+        for s in self.store.active_steps(1_000_000).await? {
+            if s.path.ends_with(']') {
+                continue;
+            }
+            let job = Job {
+                run_id: s.run_id,
+                path: s.path.clone(),
+            };
+            match s.status {
+                StepStatus::Queued => effects.jobs.push(job),
+                StepStatus::Waiting => effects.wakes.push(Wake {
+                    job,
+                    at: s.next_attempt_at.unwrap_or_else(now),
+                }),
+                StepStatus::Running => {
+                    let mut tx = self.store.begin().await?;
+                    let Some(run) = tx.lock_run(s.run_id).await? else {
+                        continue;
+                    };
+                    let Some(mut step) = tx.step(s.run_id, &s.path).await? else {
+                        continue;
+                    };
+                    if run.status.is_terminal() || step.status != StepStatus::Running {
+                        continue;
+                    }
+                    let expect = Expect::of(&step);
+                    step.status = step.status.transition(StepStatus::Queued)?;
+                    step.lease_owner = None;
+                    step.lease_token = None;
+                    step.lease_expires_at = None;
+                    step.queued_at = Some(now());
+                    if tx.update_step(&step, &expect).await? {
+                        tx.log(LogRecord {
+                            run_id: run.id,
+                            step_path: Some(step.path.clone()),
+                            attempt: Some(step.attempt),
+                            level: "warn".into(),
+                            message: format!("recovered after a restart: attempt {} is re-run", step.attempt),
+                            data: None,
+                            created_at: now(),
+                        })
+                        .await?;
+                        tx.commit().await?;
+                        effects.jobs.push(job);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(effects)
+    }
+
     async fn requeue_expired(&self, job: &Job) -> Result<Effects> {
         let mut tx = self.store.begin().await?;
         let Some(run) = tx.lock_run(job.run_id).await? else {

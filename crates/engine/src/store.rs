@@ -254,6 +254,9 @@ pub trait Store: Send + Sync + 'static {
     async fn due_steps(&self, now: DateTime<Utc>, queued_grace: chrono::Duration, limit: u64) -> Result<Vec<DueStep>>;
     /// Runs not yet finished (to resume after a restart).
     async fn unfinished_runs(&self) -> Result<Vec<Uuid>>;
+    /// Every QUEUED, RUNNING or WAITING step execution (bounded by `limit`),
+    /// for recovery at start-up.
+    async fn active_steps(&self, limit: u64) -> Result<Vec<StepRecord>>;
     /// A run and every step execution (read only).
     async fn run_view(&self, run_id: Uuid) -> Result<Option<(RunRecord, Vec<StepRecord>)>>;
     /// The run's log, in order.

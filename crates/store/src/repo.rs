@@ -397,6 +397,20 @@ impl Store for SeaStore {
         Ok(rows.into_iter().map(|r| r.id).collect())
     }
 
+    async fn active_steps(&self, limit: u64) -> EngineResult<Vec<StepRecord>> {
+        let rows = se::Entity::find()
+            .filter(se::Column::Status.is_in([
+                StepStatus::Queued.as_str(),
+                StepStatus::Running.as_str(),
+                StepStatus::Waiting.as_str(),
+            ]))
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db)?;
+        rows.into_iter().map(step_from).collect()
+    }
+
     async fn run_view(&self, run_id: Uuid) -> EngineResult<Option<(RunRecord, Vec<StepRecord>)>> {
         let Some(run) = runs::Entity::find_by_id(run_id).one(&self.db).await.map_err(db)? else {
             return Ok(None);

@@ -2,6 +2,7 @@
 
 pub(crate) mod actions;
 pub(crate) mod cron;
+pub(crate) mod dev;
 pub(crate) mod fmt;
 pub(crate) mod graph;
 pub(crate) mod run;

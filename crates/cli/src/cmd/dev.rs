@@ -1,0 +1,118 @@
+//! `orbflow dev [--db PATH]`: the engine and a worker in one process on
+//! SQLite. Resumes every unfinished run at start; stops on SIGINT/SIGTERM
+//! after in-flight attempts finish and record (nothing is lost: what did not
+//! start stays QUEUED in the database for the next start).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use orbflow_engine::store::Store;
+use orbflow_engine::{Engine, EngineConfig};
+use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::output;
+
+/// Arguments of `dev`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DevArgs {
+    /// SQLite database file.
+    #[arg(long, env = "ORBFLOW_DB", default_value = "./orbflow.db")]
+    db: PathBuf,
+    /// Address of the HTTP API (served once the API lands).
+    #[arg(long, env = "ORBFLOW_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Attempts executed at once.
+    #[arg(long, env = "ORBFLOW_CONCURRENCY", default_value_t = 8)]
+    concurrency: usize,
+    /// Register every workflow file of this folder (e.g. `examples`) at start.
+    #[arg(long)]
+    import: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: &DevArgs) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(dev(args))
+}
+
+async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
+    let url = format!("sqlite://{}?mode=rwc", args.db.display());
+    let conn = orbflow_store::connect(&url)
+        .await
+        .with_context(|| format!("opening {}", args.db.display()))?;
+    let store = orbflow_store::SeaStore::new(conn);
+    if let Some(dir) = &args.import {
+        import(&store, dir).await?;
+    }
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        EngineConfig {
+            secrets: EngineConfig::secrets_from_env(),
+            ..EngineConfig::default()
+        },
+    ));
+    let registry = Arc::new(orbflow_actions::Registry::builtin(
+        &orbflow_actions::CatalogConfig::from_env(),
+    )?);
+    let worker = Worker::new(
+        engine.clone(),
+        registry,
+        Arc::new(LocalQueue::new()),
+        WorkerConfig {
+            concurrency: args.concurrency.max(1),
+            ..WorkerConfig::default()
+        },
+    );
+    let handle = worker.handle();
+    let mut finished = handle.subscribe();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(worker.run(shutdown.clone()));
+    let unfinished = store.unfinished_runs().await?;
+    let effects = engine.recover_exclusive().await?;
+    eprintln!(
+        "orbflow dev: database {}, {} unfinished run(s) resumed ({} step(s) re-queued); the HTTP API ({}) arrives with the API issue",
+        args.db.display(),
+        unfinished.len(),
+        effects.jobs.len(),
+        args.listen
+    );
+    handle.apply(effects).await;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            Ok((id, run)) = finished.recv() => eprintln!("run {id} {}", run.status.as_str()),
+        }
+    }
+    eprintln!("orbflow dev: shutting down, letting in-flight steps finish");
+    shutdown.cancel();
+    let _ = task.await;
+    eprintln!("orbflow dev: stopped");
+    Ok(0)
+}
+
+async fn import(store: &orbflow_store::SeaStore, dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+        if !matches!(ext, "yaml" | "yml" | "json") {
+            continue;
+        }
+        let file = path.display().to_string();
+        match output::load(&file) {
+            Ok(p) => {
+                let doc = serde_json::to_string(&p.workflow)?;
+                let slug = path.file_stem().and_then(|s| s.to_str()).unwrap_or("workflow");
+                let v = store.ensure_version("default", slug, &p.workflow.name, &doc).await?;
+                eprintln!("imported {file} as {slug} v{}", v.number);
+                n += 1;
+            }
+            Err(d) => output::print_human(&file, &d),
+        }
+    }
+    eprintln!("imported {n} workflow(s) from {}", dir.display());
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! Durability against real processes: `kill -9` in the middle of a run and
+//! during a DELAY, then a restart of `orbflow dev` on the same database.
+//! The actions call a real HTTP server on 127.0.0.1 that counts attempts by
+//! their Idempotency-Key.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use orbflow_engine::store::Store;
+
+/// A tiny HTTP server: answers `{"ok":true}` after `delay`, counting requests per Idempotency-Key.
+struct Stub {
+    port: u16,
+    hits: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl Stub {
+    fn start(delay: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+        let h = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let h = h.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut key = String::new();
+                    let mut len = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let l = line.trim_end();
+                        if l.is_empty() {
+                            break;
+                        }
+                        let lower = l.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("idempotency-key:") {
+                            key = v.trim().to_owned();
+                        }
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    let _ = reader.read_exact(&mut body);
+                    *h.lock().unwrap().entry(key).or_default() += 1;
+                    std::thread::sleep(delay);
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"ok\":true}");
+                });
+            }
+        });
+        Self { port, hits }
+    }
+
+    fn total(&self) -> u32 {
+        self.hits.lock().unwrap().values().sum()
+    }
+}
+
+fn tmp_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("orbflow-dur-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn orbflow(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_orbflow"));
+    c.args(args)
+        .env("ORBFLOW_HTTP_ALLOW_PRIVATE", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("orbflow dev did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn open(db: &Path) -> Arc<orbflow_store::SeaStore> {
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    orbflow_store::SeaStore::new(orbflow_store::connect(&url).await.unwrap())
+}
+
+/// The single run in the database, once it exists.
+async fn the_run(store: &orbflow_store::SeaStore) -> Option<uuid::Uuid> {
+    use sea_orm::EntityTrait;
+    orbflow_store::entity::workflow_runs::Entity::find()
+        .one(store.connection())
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_in_the_middle_of_a_50_step_run_then_restart_completes_it() {
+    let stub = Stub::start(Duration::from_millis(40));
+    let dir = tmp_dir();
+    let wf = dir.join("chain.yaml");
+    let mut yaml = String::from("schemaVersion: 1\nname: chain\nsteps:\n");
+    for i in 0..50 {
+        yaml.push_str(&format!(
+            "  - {{key: s{i}, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{}/s', body: {{i: {i}}}}}}}\n",
+            stub.port
+        ));
+    }
+    std::fs::write(&wf, yaml).unwrap();
+    let db = dir.join("o.db");
+    let dbs = db.to_string_lossy().into_owned();
+    let mut run = orbflow(&["run", &wf.to_string_lossy(), "--db", &dbs]).spawn().unwrap();
+    wait_until("10 steps to run", Duration::from_secs(30), || stub.total() >= 10);
+    run.kill().unwrap(); // SIGKILL
+    run.wait().unwrap();
+    let before = stub.total();
+    assert!(before < 50, "the run finished before the kill ({before} calls)");
+
+    let dev = orbflow(&["dev", "--db", &dbs]).spawn().unwrap();
+    let store = open(&db).await;
+    let id = the_run(&store).await.expect("the run was committed before the kill");
+    let start = Instant::now();
+    let (run, steps) = loop {
+        let (run, steps) = store.run_view(id).await.unwrap().unwrap();
+        if run.status.is_terminal() {
+            break (run, steps);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "run did not finish after restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let status = terminate(dev);
+    assert!(status.success(), "orbflow dev exits 0 on SIGTERM: {status:?}");
+    assert_eq!(run.status.as_str(), "COMPLETED", "{:?}", run.error);
+    assert_eq!(steps.len(), 50, "one row per step");
+    for s in &steps {
+        assert_eq!(s.status.as_str(), "COMPLETED", "{}", s.path);
+        assert!(s.attempt <= 2, "{} ran {} attempts", s.path, s.attempt);
+    }
+    let hits = stub.hits.lock().unwrap().clone();
+    assert_eq!(hits.len(), 50, "every step's action ran: {hits:?}");
+    for (key, n) in &hits {
+        assert!(
+            key.starts_with(&id.to_string()),
+            "idempotency key is run_id:step_path: {key}"
+        );
+        assert!(*n <= 2, "{key} attempted {n} times");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_delay_keeps_the_original_wake_time() {
+    let dir = tmp_dir();
+    let wf = dir.join("delay.yaml");
+    std::fs::write(
+        &wf,
+        "schemaVersion: 1\nname: delay\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: 1}}\n  - {key: wait, action: DELAY, config: {duration: 3s}}\n  - {key: b, action: TRANSFORM, config: {value: 2}}\n",
+    )
+    .unwrap();
+    let db = dir.join("o.db");
+    let dbs = db.to_string_lossy().into_owned();
+    let mut run = orbflow(&["run", &wf.to_string_lossy(), "--db", &dbs]).spawn().unwrap();
+    let store = open(&db).await;
+    // wait until the DELAY is WAITING with its wake time in the database
+    let mut wake = None;
+    let start = Instant::now();
+    while wake.is_none() {
+        if let Some(id) = the_run(&store).await
+            && let Some((_, steps)) = store.run_view(id).await.unwrap()
+        {
+            wake = steps
+                .iter()
+                .find(|s| s.path == "wait" && s.status.as_str() == "WAITING")
+                .and_then(|s| s.next_attempt_at);
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the DELAY never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let wake = wake.unwrap();
+    run.kill().unwrap();
+    run.wait().unwrap();
+    // stay down for a while: a restarted timer would end 3s after the restart
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let restarted = chrono::Utc::now();
+    let dev = orbflow(&["dev", "--db", &dbs]).spawn().unwrap();
+    let id = the_run(&store).await.unwrap();
+    let (run, steps) = loop {
+        let (run, steps) = store.run_view(id).await.unwrap().unwrap();
+        if run.status.is_terminal() {
+            break (run, steps);
+        }
+        assert!(Instant::now() - start < Duration::from_secs(60), "run did not finish");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(terminate(dev).success());
+    assert_eq!(run.status.as_str(), "COMPLETED");
+    let ended = steps.iter().find(|s| s.path == "wait").unwrap().ended_at.unwrap();
+    assert!(ended >= wake, "the delay ended before its wake time");
+    assert!(
+        ended < restarted + chrono::Duration::milliseconds(2500),
+        "the delay restarted from zero: woke {ended}, original wake {wake}, restarted {restarted}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
