@@ -9,6 +9,7 @@
 //!   `sqlite::memory:` or `postgres://…`, apply the SQLite pragmas, and run the migrations
 //!   ([`migrate`]).
 //! - [`repo`]: [`SeaStore`], the engine's storage traits on these entities.
+//! - [`testing`]: per-test databases (temporary SQLite, or a fresh Postgres schema).
 //! - `error`: [`Error`] and [`Result`].
 //!
 //! How values are stored (the schema is `orbflow-migration`; docs/DATABASE_SCHEMA.md has
@@ -36,6 +37,7 @@ pub mod connect;
 pub mod entity;
 mod error;
 pub mod repo;
+pub mod testing;
 
 pub use connect::{Backend, StoreOptions, connect, connect_with, migrate};
 pub use error::{Error, Result};

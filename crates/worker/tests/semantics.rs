@@ -9,6 +9,7 @@ use orbflow_actions::{CatalogConfig, Registry, net::HttpPolicy};
 use orbflow_engine::store::Store;
 use orbflow_engine::{Engine, EngineConfig, StartRun};
 use orbflow_model::dsl::{self, Format};
+use orbflow_store::testing::TestDb;
 use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -18,22 +19,30 @@ struct Harness {
     store: Arc<orbflow_store::SeaStore>,
     handle: orbflow_worker::Handle,
     shutdown: CancellationToken,
-    _dir: TempDir,
+    _db: TestDb,
 }
 
-struct TempDir(std::path::PathBuf);
+/// Runs a scenario on SQLite and on Postgres (one test each).
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::harness(super::TestDb::sqlite()).await).await;
+            }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = super::TestDb::postgres().await {
+                    super::$name(super::harness(db).await).await;
+                }
+            }
+        }
+    };
 }
 
-async fn harness() -> Harness {
-    let dir = std::env::temp_dir().join(format!("orbflow-sem-{}", uuid::Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
-    let conn = orbflow_store::connect(&url).await.unwrap();
+async fn harness(db: TestDb) -> Harness {
+    let conn = orbflow_store::connect(&db.url).await.unwrap();
     let store = orbflow_store::SeaStore::new(conn);
     let engine = Arc::new(Engine::new(store.clone(), EngineConfig::default()));
     let registry = Arc::new(
@@ -59,7 +68,7 @@ async fn harness() -> Harness {
         store,
         handle,
         shutdown,
-        _dir: TempDir(dir),
+        _db: db,
     }
 }
 
@@ -121,9 +130,8 @@ fn status(r: &Value, path: &str) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn a_sequence_runs_in_order_and_templates_see_outputs() {
-    let h = harness().await;
+both!(a_sequence_runs_in_order_and_templates_see_outputs);
+async fn a_sequence_runs_in_order_and_templates_see_outputs(h: Harness) {
     let r = h
         .run(
             "schemaVersion: 1\nname: seq\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: '{{ input.n + 1 }}'}}\n  - {key: b, action: TRANSFORM, config: {value: '{{ steps.a.output * 10 }}'}}\n  - {key: c, action: TRANSFORM, config: {value: 'b={{ steps.b.output }} from {{ trigger.type }}'}}\n",
@@ -135,9 +143,8 @@ async fn a_sequence_runs_in_order_and_templates_see_outputs() {
     assert_eq!(r["steps"]["b"]["attempts"], 1);
 }
 
-#[tokio::test]
-async fn a_join_starts_once_after_all_branches() {
-    let h = harness().await;
+both!(a_join_starts_once_after_all_branches);
+async fn a_join_starts_once_after_all_branches(h: Harness) {
     let mut yaml =
         "schemaVersion: 1\nname: fan\nsteps:\n  - {key: root, action: TRANSFORM, config: {value: 0}}\n".to_owned();
     for i in 0..8 {
@@ -160,9 +167,8 @@ async fn a_join_starts_once_after_all_branches() {
     assert_eq!(r["steps"]["join"]["attempts"], 1);
 }
 
-#[tokio::test]
-async fn untaken_branches_are_skipped_and_skips_propagate() {
-    let h = harness().await;
+both!(untaken_branches_are_skipped_and_skips_propagate);
+async fn untaken_branches_are_skipped_and_skips_propagate(h: Harness) {
     let yaml = r#"
 schemaVersion: 1
 name: branches
@@ -202,9 +208,8 @@ output: "{ 'c': steps.c.output.branch, 't1': steps.t1.status, 'skipped_out': ste
     assert_eq!(status(&r, "after_then"), "COMPLETED");
 }
 
-#[tokio::test]
-async fn switch_takes_the_first_equal_case_or_default() {
-    let h = harness().await;
+both!(switch_takes_the_first_equal_case_or_default);
+async fn switch_takes_the_first_equal_case_or_default(h: Harness) {
     let yaml = r#"
 schemaVersion: 1
 name: sw
@@ -236,9 +241,8 @@ steps:
     assert_eq!(r["status"], "COMPLETED");
 }
 
-#[tokio::test]
-async fn loops_collect_outputs_in_item_order() {
-    let h = harness().await;
+both!(loops_collect_outputs_in_item_order);
+async fn loops_collect_outputs_in_item_order(h: Harness) {
     let yaml = r#"
 schemaVersion: 1
 name: loop
@@ -271,9 +275,8 @@ output: "{ 'loop': steps.each.output, 'doubles': steps.double.output }"
     assert_eq!(r["output"], json!({"loop": [], "doubles": []}));
 }
 
-#[tokio::test]
-async fn a_failed_step_fails_the_run_unless_on_error_continue() {
-    let h = harness().await;
+both!(a_failed_step_fails_the_run_unless_on_error_continue);
+async fn a_failed_step_fails_the_run_unless_on_error_continue(h: Harness) {
     let failing = "schemaVersion: 1\nname: f\nsteps:\n  - {key: a, action: SEND_EMAIL, config: {to: x@example.com, subject: s, body: b}}\n  - {key: b, action: TRANSFORM, config: {value: 1}}\n";
     let r = h.run(failing, json!({})).await;
     assert_eq!(r["status"], "FAILED", "{r:#}");
@@ -292,9 +295,8 @@ async fn a_failed_step_fails_the_run_unless_on_error_continue() {
     assert_eq!(r["steps"]["b"]["output"], "FAILED");
 }
 
-#[tokio::test]
-async fn invalid_input_is_rejected_before_anything_runs() {
-    let h = harness().await;
+both!(invalid_input_is_rejected_before_anything_runs);
+async fn invalid_input_is_rejected_before_anything_runs(h: Harness) {
     let reg = Registry::specs_only().unwrap();
     let yaml = "schemaVersion: 1\nname: i\ninputs: {type: object, required: [text], properties: {text: {type: string}}}\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: 1}}\n";
     let wf = dsl::load(yaml, Format::Yaml, &reg).unwrap().workflow;
@@ -317,9 +319,8 @@ async fn invalid_input_is_rejected_before_anything_runs() {
     assert!(err.to_string().contains("/text"), "{err}");
 }
 
-#[tokio::test]
-async fn delays_are_durable_timers() {
-    let h = harness().await;
+both!(delays_are_durable_timers);
+async fn delays_are_durable_timers(h: Harness) {
     let yaml = "schemaVersion: 1\nname: d\nsteps:\n  - {key: wait, action: DELAY, config: {duration: 300ms}}\n  - {key: after, action: TRANSFORM, config: {value: done}}\n";
     let t = std::time::Instant::now();
     let r = h.run(yaml, json!({})).await;
@@ -328,18 +329,16 @@ async fn delays_are_durable_timers() {
     assert!(r["steps"]["wait"]["output"]["until"].is_string());
 }
 
-#[tokio::test]
-async fn template_errors_fail_the_step_with_the_expression() {
-    let h = harness().await;
+both!(template_errors_fail_the_step_with_the_expression);
+async fn template_errors_fail_the_step_with_the_expression(h: Harness) {
     let yaml = "schemaVersion: 1\nname: t\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: '{{ input.missing.deeper }}'}}\n";
     let r = h.run(yaml, json!({})).await;
     assert_eq!(r["status"], "FAILED");
     assert_eq!(r["steps"]["a"]["error"]["expression"], "input.missing.deeper");
 }
 
-#[tokio::test]
-async fn cancelling_a_run_stops_further_steps() {
-    let h = harness().await;
+both!(cancelling_a_run_stops_further_steps);
+async fn cancelling_a_run_stops_further_steps(h: Harness) {
     let yaml = "schemaVersion: 1\nname: c\nsteps:\n  - {key: wait, action: DELAY, config: {duration: 10s}}\n  - {key: after, action: TRANSFORM, config: {value: 1}}\n";
     let id = h.start(yaml, json!({})).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
