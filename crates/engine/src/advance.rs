@@ -371,7 +371,12 @@ impl<'e> Advance<'e> {
         let lix = self.ix(&l.step_key)?;
         let expect = Expect::of(&l);
         l.pending_children -= 1;
-        let n = l.wait_output.as_ref().and_then(Value::as_array).map_or(0, Vec::len);
+        let n = l
+            .wait_output
+            .as_ref()
+            .and_then(|w| w.get("count"))
+            .and_then(Value::as_u64)
+            .map_or(0, |n| usize::try_from(n).unwrap_or(0));
         let mc = self.max_concurrency(lix);
         let next = usize::try_from(it.loop_index.unwrap_or(0)).unwrap_or(0) + mc;
         let finished = l.pending_children <= 0;
@@ -658,13 +663,29 @@ impl<'e> Advance<'e> {
                 }
                 let n = items.len();
                 r.pending_children = i32::try_from(n).unwrap_or(i32::MAX);
-                r.wait_output = Some(Value::Array(items));
+                r.wait_output = Some(json!({ "count": n }));
                 if n == 0 {
                     Self::to_terminal(&mut r, StepStatus::Completed)?;
                     r.output = Some(json!([]));
                     return self.write(r, expect, true).await;
                 }
                 self.write(r, expect, true).await?;
+                // Every iteration row exists from the start, holding its item;
+                // at most maxConcurrency of them run at once.
+                let t = now();
+                let key = self.plan.rows[ix].key.clone();
+                let rows: Vec<StepRecord> = items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let mut it = StepRecord::new(self.run.id, format!("{path}[{i}]"), key.clone(), t);
+                        it.parent_path = Some(path.clone());
+                        it.loop_index = i32::try_from(i).ok();
+                        it.wait_output = Some(item);
+                        it
+                    })
+                    .collect();
+                self.tx.insert_steps(&rows).await?;
                 let mc = self.max_concurrency(ix);
                 for i in 0..mc.min(n) {
                     self.start_iteration(ix, &path, i).await?;
@@ -702,19 +723,22 @@ impl<'e> Advance<'e> {
         Box::pin(async move {
             let t = now();
             let ipath = format!("{loop_path}[{i}]");
-            let mut it = StepRecord::new(self.run.id, ipath.clone(), self.plan.rows[lix].key.clone(), t);
-            it.parent_path = Some(loop_path.to_owned());
-            it.loop_index = i32::try_from(i).ok();
-            it.status = StepStatus::Running;
+            let Some(mut it) = self.tx.step(self.run.id, &ipath).await? else {
+                return Err(Error::Corrupt(format!("iteration `{ipath}` missing")));
+            };
+            if it.status != StepStatus::Pending {
+                return Ok(());
+            }
+            let expect = Expect::of(&it);
+            it.status = it.status.transition(StepStatus::Running)?;
             it.started_at = Some(t);
             let children = self.plan.children[lix].clone();
             it.pending_children = i32::try_from(children.len()).unwrap_or(i32::MAX);
-            self.tx.insert_steps(std::slice::from_ref(&it)).await?;
             if children.is_empty() {
-                let expect = Expect::of(&it);
                 Self::to_terminal(&mut it, StepStatus::Completed)?;
                 return self.write(it, &expect, true).await;
             }
+            self.write(it, &expect, true).await?;
             self.create_children(&children, &format!("{ipath}."), Some(&ipath))
                 .await?;
             Ok(())

@@ -68,13 +68,13 @@ pub async fn for_path(
     let idx = indexes(prefix);
     for (level, &l) in plan.loops[at].iter().enumerate() {
         let Some(&i) = idx.get(level) else { break };
-        let loop_path = format!("{}{}", truncate_prefix(prefix, level), plan.rows[l].key);
-        let items = tx
-            .step(run.id, &loop_path)
+        // the iteration row `…loop[i]` holds its item
+        let iter_path = truncate_prefix(prefix, level + 1).trim_end_matches('.');
+        let item = tx
+            .step(run.id, iter_path)
             .await?
             .and_then(|s| s.wait_output)
             .unwrap_or(Value::Null);
-        let item = items.get(i).cloned().unwrap_or(Value::Null);
         let var = plan.rows[l]
             .config
             .as_ref()

@@ -251,6 +251,9 @@ fn comprehension_depth(e: &cel::common::ast::Expr) -> usize {
     }
 }
 
+/// Prefixes of the extension functions (`math.least`, `lists.range`, …).
+const FUNCTION_NAMESPACES: &[&str] = &["math", "lists", "strings", "base64", "sets"];
+
 fn collect_refs(e: &cel::common::ast::Expr, bound: &mut Vec<String>, r: &mut References) {
     use cel::common::ast::{EntryExpr, Expr, LiteralValue};
     match e {
@@ -278,7 +281,12 @@ fn collect_refs(e: &cel::common::ast::Expr, bound: &mut Vec<String>, r: &mut Ref
             {
                 r.step_keys.push(k.to_string());
             }
-            if let Some(t) = &c.target {
+            // `math.greatest(…)`, `lists.range(…)`: a namespace, not a variable
+            let namespaced = matches!(&c.target, Some(t) if matches!(&t.expr, Expr::Ident(ns)
+                if FUNCTION_NAMESPACES.contains(&ns.as_str()) && !bound.iter().any(|b| b == ns)));
+            if let Some(t) = &c.target
+                && !namespaced
+            {
                 collect_refs(&t.expr, bound, r);
             }
             for a in &c.args {

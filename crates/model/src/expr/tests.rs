@@ -75,6 +75,10 @@ fn references_list_variables_and_step_keys() {
         .references();
     assert_eq!(r.variables, ["index", "input", "steps"]);
     assert_eq!(r.step_keys, ["a", "b"]);
+    let r = compile("math.greatest([1, input.n]) + lists.range(3).size()")
+        .unwrap()
+        .references();
+    assert_eq!(r.variables, ["input"], "namespaces are not variables");
 }
 
 #[test]

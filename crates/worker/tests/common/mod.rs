@@ -1,0 +1,134 @@
+//! Shared harness of the worker's integration tests: a real database
+//! (SQLite, or a fresh Postgres schema), the engine, the in-process queue and
+//! a worker executing the real actions.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use orbflow_actions::{CatalogConfig, Registry, net::HttpPolicy};
+use orbflow_engine::store::Store;
+use orbflow_engine::{Engine, EngineConfig, StartRun};
+use orbflow_model::dsl::{self, Format};
+pub use orbflow_store::testing::TestDb;
+use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub struct Harness {
+    pub engine: Arc<Engine>,
+    pub store: Arc<orbflow_store::SeaStore>,
+    pub handle: orbflow_worker::Handle,
+    pub shutdown: CancellationToken,
+    _db: TestDb,
+}
+
+/// Runs a scenario on SQLite and on Postgres (one test each).
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::common::harness(super::common::TestDb::sqlite()).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = super::common::TestDb::postgres().await {
+                    super::$name(super::common::harness(db).await).await;
+                }
+            }
+        }
+    };
+}
+
+pub async fn harness(db: TestDb) -> Harness {
+    let conn = orbflow_store::connect(&db.url).await.unwrap();
+    let store = orbflow_store::SeaStore::new(conn);
+    let engine = Arc::new(Engine::new(store.clone(), EngineConfig::default()));
+    let registry = Arc::new(
+        Registry::builtin(&CatalogConfig {
+            http: HttpPolicy { allow_private: true },
+        })
+        .unwrap(),
+    );
+    let worker = Worker::new(
+        engine.clone(),
+        registry,
+        Arc::new(LocalQueue::new()),
+        WorkerConfig {
+            concurrency: 4,
+            ..WorkerConfig::default()
+        },
+    );
+    let handle = worker.handle();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(worker.run(shutdown.clone()));
+    Harness {
+        engine,
+        store,
+        handle,
+        shutdown,
+        _db: db,
+    }
+}
+
+impl Harness {
+    pub async fn start(&self, yaml: &str, input: Value) -> uuid::Uuid {
+        let reg = Registry::specs_only().unwrap();
+        let wf = dsl::load(yaml, Format::Yaml, &reg)
+            .unwrap_or_else(|d| panic!("invalid test workflow:\n{d}"))
+            .workflow;
+        let doc = serde_json::to_string(&wf).unwrap();
+        let version = self.store.ensure_version("default", "t", &wf.name, &doc).await.unwrap();
+        let (id, effects) = self
+            .engine
+            .start_run(StartRun {
+                version,
+                input,
+                trigger_type: "manual".into(),
+                trigger_data: None,
+                idempotency_key: None,
+            })
+            .await
+            .unwrap();
+        self.handle.apply(effects).await;
+        id
+    }
+
+    /// Waits (bounded) for the run to finish; returns the run record.
+    pub async fn wait(&self, id: uuid::Uuid) -> Value {
+        for _ in 0..600 {
+            let (run, steps) = self.store.run_view(id).await.unwrap().unwrap();
+            if run.status.is_terminal() {
+                let mut map = serde_json::Map::new();
+                for s in steps.iter().filter(|s| !s.path.ends_with(']')) {
+                    map.insert(s.path.clone(), orbflow_engine::engine::step_view(s));
+                }
+                return json!({"status": run.status.as_str(), "output": run.output, "error": run.error, "steps": map});
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("run {id} did not finish in 12s");
+    }
+
+    pub async fn run(&self, yaml: &str, input: Value) -> Value {
+        let id = self.start(yaml, input).await;
+        self.wait(id).await
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn status(r: &Value, path: &str) -> String {
+    r["steps"][path]["status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no step {path} in {r:#}"))
+        .to_owned()
+}

@@ -1,0 +1,228 @@
+//! Retries against a real HTTP peer, the fencing of stale write-backs,
+//! many concurrent runs with joins, and large loops.
+
+#[macro_use]
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Harness, TestDb, status};
+use orbflow_actions::{ActionError, Outcome, Registry};
+use orbflow_engine::store::Store;
+use orbflow_engine::{Engine, EngineConfig, Job, StartRun};
+use orbflow_model::dsl::{self, Format};
+use serde_json::json;
+
+/// An HTTP server on 127.0.0.1 that answers each Idempotency-Key's first
+/// `fail` requests with 503 (Retry-After: 0), then 200 with the attempt count.
+fn flaky_server(fail: u32) -> (u16, Arc<Mutex<HashMap<String, u32>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut key, mut len) = (String::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let l = line.trim_end().to_ascii_lowercase();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some(v) = l.strip_prefix("idempotency-key:") {
+                    key = v.trim().to_owned();
+                }
+                if let Some(v) = l.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let n = {
+                let mut m = h.lock().unwrap();
+                let e = m.entry(key).or_default();
+                *e += 1;
+                *e
+            };
+            let resp = if n <= fail {
+                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 0\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    .to_owned()
+            } else {
+                let b = format!("{{\"attempt\":{n}}}");
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{b}",
+                    b.len()
+                )
+            };
+            let _ = stream.write_all(resp.as_bytes());
+        }
+    });
+    (port, hits)
+}
+
+both!(retryable_errors_are_retried_with_backoff_until_success);
+async fn retryable_errors_are_retried_with_backoff_until_success(h: Harness) {
+    let (port, hits) = flaky_server(2);
+    let yaml = format!(
+        "schemaVersion: 1\nname: r\nsteps:\n  - key: call\n    action: TRIGGER_WEBHOOK\n    config: {{url: 'http://127.0.0.1:{port}/x'}}\n    retry: {{maxAttempts: 3, backoff: fixed, initialInterval: 50ms, jitter: false}}\n"
+    );
+    let r = h.run(&yaml, json!({})).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    assert_eq!(r["steps"]["call"]["attempts"], 3);
+    assert_eq!(r["steps"]["call"]["output"]["status"], 200);
+    assert_eq!(r["steps"]["call"]["output"]["body"], json!({"attempt": 3}));
+    let hits = hits.lock().unwrap();
+    assert_eq!(hits.len(), 1, "the same idempotency key on every attempt: {hits:?}");
+    assert_eq!(hits.values().copied().collect::<Vec<_>>(), [3]);
+}
+
+both!(exhausted_retries_fail_the_step_with_the_last_error);
+async fn exhausted_retries_fail_the_step_with_the_last_error(h: Harness) {
+    let (port, _) = flaky_server(10);
+    let yaml = format!(
+        "schemaVersion: 1\nname: r\nsteps:\n  - key: call\n    action: TRIGGER_WEBHOOK\n    config: {{url: 'http://127.0.0.1:{port}/x'}}\n    retry: {{maxAttempts: 2, initialInterval: 10ms}}\n"
+    );
+    let r = h.run(&yaml, json!({})).await;
+    assert_eq!(r["status"], "FAILED");
+    assert_eq!(r["steps"]["call"]["attempts"], 2);
+    assert!(
+        r["steps"]["call"]["error"]["message"].as_str().unwrap().contains("503"),
+        "{r:#}"
+    );
+}
+
+both!(two_hundred_concurrent_fan_out_fan_in_runs_join_once);
+async fn two_hundred_concurrent_fan_out_fan_in_runs_join_once(h: Harness) {
+    let yaml = "schemaVersion: 1\nname: fan\nsteps:\n  - {key: root, action: TRANSFORM, config: {value: 1}}\n  - {key: a, dependsOn: [root], action: TRANSFORM, config: {value: 1}}\n  - {key: b, dependsOn: [root], action: TRANSFORM, config: {value: 2}}\n  - {key: c, dependsOn: [root], action: TRANSFORM, config: {value: 3}}\n  - {key: join, dependsOn: [a, b, c], action: TRANSFORM, config: {value: '{{ steps.a.output + steps.b.output + steps.c.output }}'}}\n";
+    let mut ids = Vec::new();
+    for _ in 0..200 {
+        ids.push(h.start(yaml, json!({})).await);
+    }
+    for id in ids {
+        let r = h.wait(id).await;
+        assert_eq!(r["status"], "COMPLETED", "{r:#}");
+        assert_eq!(r["steps"]["join"]["output"], 6);
+        assert_eq!(r["steps"]["join"]["attempts"], 1, "the join started exactly once");
+        let logs = h.store.logs(id).await.unwrap();
+        let started = logs
+            .iter()
+            .filter(|l| l.step_path.as_deref() == Some("join") && l.message.starts_with("step started"))
+            .count();
+        assert_eq!(started, 1);
+    }
+}
+
+both!(a_thousand_item_loop_completes_in_order);
+async fn a_thousand_item_loop_completes_in_order(h: Harness) {
+    let yaml = "schemaVersion: 1\nname: big\nsteps:\n  - key: each\n    type: loop\n    forEach: 'lists.range(1000)'\n    maxConcurrency: 20\n    steps:\n      - {key: sq, action: TRANSFORM, config: {value: '{{ item * item }}'}}\n";
+    let r = h.run(yaml, json!({})).await;
+    assert_eq!(r["status"], "COMPLETED");
+    let out = r["output"]["each"].as_array().unwrap().clone();
+    assert_eq!(out.len(), 1000);
+    assert!(out.iter().enumerate().all(|(i, v)| v.as_u64() == Some((i * i) as u64)));
+    assert_eq!(status(&r, "each[999].sq"), "COMPLETED");
+}
+
+/// The engine alone (no worker), so the test plays the workers.
+async fn engine_only(db: &TestDb, lease: chrono::Duration) -> (Arc<Engine>, Arc<orbflow_store::SeaStore>) {
+    let store = orbflow_store::SeaStore::new(orbflow_store::connect(&db.url).await.unwrap());
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        EngineConfig {
+            lease,
+            ..EngineConfig::default()
+        },
+    ));
+    (engine, store)
+}
+
+async fn stale_write_backs_are_fenced(db: TestDb) {
+    let (engine, store) = engine_only(&db, chrono::Duration::milliseconds(1)).await;
+    let reg = Registry::specs_only().unwrap();
+    let wf = dsl::load(
+        "schemaVersion: 1\nname: s\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: 1}}\n",
+        Format::Yaml,
+        &reg,
+    )
+    .unwrap()
+    .workflow;
+    let version = store
+        .ensure_version("default", "s", "s", &serde_json::to_string(&wf).unwrap())
+        .await
+        .unwrap();
+    let (id, effects) = engine
+        .start_run(StartRun {
+            version,
+            input: json!({}),
+            trigger_type: "manual".into(),
+            trigger_data: None,
+            idempotency_key: None,
+        })
+        .await
+        .unwrap();
+    let job = Job {
+        run_id: id,
+        path: "a".into(),
+    };
+    assert_eq!(effects.jobs, vec![job.clone()]);
+    let (first, _) = engine.claim(&job, "worker-1").await.unwrap();
+    let first = first.expect("first claim");
+    // a duplicate delivery while it runs is ignored
+    assert!(engine.claim(&job, "worker-2").await.unwrap().0.is_none());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // the lease expired: the reconciler re-delivers, another worker claims
+    let e = engine.reconcile(chrono::Duration::seconds(60), 100).await.unwrap();
+    assert_eq!(e.jobs, vec![job.clone()]);
+    let (second, _) = engine.claim(&job, "worker-2").await.unwrap();
+    let second = second.expect("second claim");
+    assert_eq!(second.attempt, 2);
+    assert!(second.lease_token > first.lease_token, "fencing tokens increase");
+    // the first worker wakes up and writes back late: rejected
+    let e = engine
+        .record(&first, Ok(Outcome::Completed(json!("stale"))))
+        .await
+        .unwrap();
+    assert!(e.jobs.is_empty() && e.finished.is_empty());
+    let (_, steps) = store.run_view(id).await.unwrap().unwrap();
+    assert_eq!(steps[0].status.as_str(), "RUNNING");
+    // the current holder's write-back lands; a replay of it changes nothing
+    let e = engine
+        .record(&second, Ok(Outcome::Completed(json!("fresh"))))
+        .await
+        .unwrap();
+    assert_eq!(e.finished.len(), 1);
+    let e = engine
+        .record(&second, Err(ActionError::fatal("replayed")))
+        .await
+        .unwrap();
+    assert!(e.finished.is_empty());
+    let (run, steps) = store.run_view(id).await.unwrap().unwrap();
+    assert_eq!(run.status.as_str(), "COMPLETED");
+    assert_eq!(steps[0].output, Some(json!("fresh")));
+    let logs = store.logs(id).await.unwrap();
+    assert!(
+        logs.iter().any(|l| l.message.contains("stale write-back rejected")),
+        "the stale write is logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_write_backs_are_fenced_sqlite() {
+    stale_write_backs_are_fenced(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_write_backs_are_fenced_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        stale_write_backs_are_fenced(db).await;
+    }
+}
