@@ -283,28 +283,31 @@ impl Tx for SeaTx {
     }
 
     async fn next_lease_token(&mut self) -> EngineResult<i64> {
-        lease_tokens::Entity::insert(lease_tokens::ActiveModel {
-            name: Set("step".into()),
-            value: Set(0),
-        })
-        .on_conflict(OnConflict::column(lease_tokens::Column::Name).do_nothing().to_owned())
-        .exec_without_returning(&self.tx)
-        .await
-        .map_err(db)?;
-        lease_tokens::Entity::update_many()
-            .col_expr(
-                lease_tokens::Column::Value,
-                Expr::col(lease_tokens::Column::Value).add(1),
-            )
-            .filter(lease_tokens::Column::Name.eq("step"))
-            .exec(&self.tx)
+        // One statement on the hot path: UPDATE … RETURNING; the counter row
+        // is created the first time.
+        for _ in 0..2 {
+            let rows = lease_tokens::Entity::update_many()
+                .col_expr(
+                    lease_tokens::Column::Value,
+                    Expr::col(lease_tokens::Column::Value).add(1),
+                )
+                .filter(lease_tokens::Column::Name.eq("step"))
+                .exec_with_returning(&self.tx)
+                .await
+                .map_err(db)?;
+            if let Some(r) = rows.first() {
+                return Ok(r.value);
+            }
+            lease_tokens::Entity::insert(lease_tokens::ActiveModel {
+                name: Set("step".into()),
+                value: Set(0),
+            })
+            .on_conflict(OnConflict::column(lease_tokens::Column::Name).do_nothing().to_owned())
+            .exec_without_returning(&self.tx)
             .await
             .map_err(db)?;
-        let row = lease_tokens::Entity::find_by_id("step".to_owned())
-            .one(&self.tx)
-            .await
-            .map_err(db)?;
-        row.map(|r| r.value).ok_or(EngineError::NotFound("lease token counter"))
+        }
+        Err(EngineError::NotFound("lease token counter"))
     }
 
     async fn commit(self: Box<Self>) -> EngineResult<()> {
