@@ -11,13 +11,21 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# The test suite (the README's command).
+# The test suite (the README's command); Postgres tests need ORBFLOW_TEST_DATABASE_URL.
 test:
     cargo test --workspace --locked
+
+# The test suite with the machine's Postgres.
+test-fleet:
+    ORBFLOW_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test --workspace --locked
 
 # The same tests under cargo-nextest (faster, per-test processes).
 test-nextest:
     cargo nextest run --workspace --locked
+
+# Steps per second and ready-to-start latency on the embedded default (docs/BENCHMARKS.md).
+bench:
+    cargo bench -p orbflow-worker --bench embedded
 
 # A longer fuzz run of the parser and validator.
 fuzz cases="20000":

@@ -286,3 +286,64 @@ fn cron_next_follows_the_dst_policy() {
     let o = orbflow(&["cron", "next", "0 * * * *", "--tz", "Mars/Olympus"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn run_prints_the_run_record_and_exits_by_status() {
+    let o = orbflow(&["run", "examples/hello.yaml", "--input", r#"{"name": "Ada"}"#, "--output", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is exactly the run record");
+    assert_eq!(r["status"], "COMPLETED");
+    assert!(r["id"].as_str().is_some_and(|s| s.len() == 36));
+    assert_eq!(r["error"], serde_json::Value::Null);
+    assert_eq!(r["output"]["greeting"], "Hello, Ada!");
+    for (key, s) in r["steps"].as_object().unwrap() {
+        assert_eq!(s["status"], "COMPLETED", "{key}");
+        assert_eq!(s["attempts"], 1);
+        assert!(s.get("output").is_some() && s.get("error").is_some());
+    }
+    assert!(stderr(&o).contains("COMPLETED"), "progress goes to stderr");
+    // a failing step: exit 1, the error in the record
+    let p = write_tmp(
+        "fails.yaml",
+        "schemaVersion: 1\nname: fails\nsteps:\n  - {key: mail, action: SEND_EMAIL, config: {to: a@example.com, subject: s, body: b}}\n",
+    );
+    let o = orbflow(&["run", &p.to_string_lossy(), "--output", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["status"], "FAILED");
+    assert_eq!(r["steps"]["mail"]["status"], "FAILED");
+    // invalid input and invalid workflows: exit 2, nothing on stdout
+    let o = orbflow(&["run", "examples/hello.yaml", "--input", r#"{"name": 5}"#, "--output", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stdout(&o), "");
+    assert!(stderr(&o).contains("invalid input"), "{}", stderr(&o));
+    let o = orbflow(&["run", "examples/hello.yaml", "--input", "{not json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let bad = write_tmp("bad-run.yaml", BAD);
+    let o = orbflow(&["run", &bad.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown action"), "{}", stderr(&o));
+}
+
+#[test]
+fn run_input_from_a_file_and_a_kept_database() {
+    let input = write_tmp("input.json", r#"{"name": "file"}"#);
+    let db = std::env::temp_dir().join(format!("orbflow-cli-run-{}.db", std::process::id()));
+    let o = orbflow(&[
+        "run",
+        "examples/hello.yaml",
+        "--input",
+        &format!("@{}", input.display()),
+        "--db",
+        &db.to_string_lossy(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["output"]["greeting"], "Hello, file!");
+    assert!(db.exists(), "--db keeps the database");
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+    }
+}
