@@ -289,7 +289,14 @@ fn cron_next_follows_the_dst_policy() {
 
 #[test]
 fn run_prints_the_run_record_and_exits_by_status() {
-    let o = orbflow(&["run", "examples/hello.yaml", "--input", r#"{"name": "Ada"}"#, "--output", "json"]);
+    let o = orbflow(&[
+        "run",
+        "examples/hello.yaml",
+        "--input",
+        r#"{"name": "Ada"}"#,
+        "--output",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is exactly the run record");
     assert_eq!(r["status"], "COMPLETED");
@@ -313,7 +320,14 @@ fn run_prints_the_run_record_and_exits_by_status() {
     assert_eq!(r["status"], "FAILED");
     assert_eq!(r["steps"]["mail"]["status"], "FAILED");
     // invalid input and invalid workflows: exit 2, nothing on stdout
-    let o = orbflow(&["run", "examples/hello.yaml", "--input", r#"{"name": 5}"#, "--output", "json"]);
+    let o = orbflow(&[
+        "run",
+        "examples/hello.yaml",
+        "--input",
+        r#"{"name": 5}"#,
+        "--output",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(stdout(&o), "");
     assert!(stderr(&o).contains("invalid input"), "{}", stderr(&o));

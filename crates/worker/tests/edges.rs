@@ -226,3 +226,97 @@ async fn stale_write_backs_are_fenced_postgres() {
         stale_write_backs_are_fenced(db).await;
     }
 }
+
+/// An HTTP server on 127.0.0.1 that answers every request after `delay`.
+fn slow_server(delay: Duration) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                std::thread::sleep(delay);
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            });
+        }
+    });
+    port
+}
+
+both!(a_step_timeout_is_a_retryable_failure);
+async fn a_step_timeout_is_a_retryable_failure(h: Harness) {
+    let port = slow_server(Duration::from_secs(5));
+    let yaml = format!(
+        "schemaVersion: 1\nname: t\nsteps:\n  - key: slow\n    action: TRIGGER_WEBHOOK\n    config: {{url: 'http://127.0.0.1:{port}/'}}\n    timeout: 100ms\n    retry: {{maxAttempts: 2, backoff: fixed, initialInterval: 10ms}}\n"
+    );
+    let r = h.run(&yaml, json!({})).await;
+    assert_eq!(r["status"], "FAILED", "{r:#}");
+    assert_eq!(r["steps"]["slow"]["attempts"], 2);
+    assert!(
+        r["steps"]["slow"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 100ms"),
+        "{r:#}"
+    );
+}
+
+both!(cancelling_stops_a_running_action);
+async fn cancelling_stops_a_running_action(h: Harness) {
+    let port = slow_server(Duration::from_secs(10));
+    let yaml = format!(
+        "schemaVersion: 1\nname: c\nsteps:\n  - {{key: slow, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{port}/'}}}}\n  - {{key: next, action: TRANSFORM, config: {{value: 1}}}}\n"
+    );
+    let id = h.start(&yaml, json!({})).await;
+    // wait until the call is in flight
+    for _ in 0..200 {
+        let (_, steps) = h.store.run_view(id).await.unwrap().unwrap();
+        if steps.iter().any(|s| s.path == "slow" && s.status.as_str() == "RUNNING") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let e = h.engine.cancel(id).await.unwrap();
+    assert_eq!(e.cancel.len(), 1, "the running step is told to stop");
+    h.handle.apply(e).await;
+    let r = h.wait(id).await;
+    assert_eq!(r["status"], "CANCELLED");
+    assert_eq!(status(&r, "slow"), "CANCELLED");
+    assert_eq!(status(&r, "next"), "CANCELLED");
+    let logs = h.store.logs(id).await.unwrap();
+    assert!(
+        !logs
+            .iter()
+            .any(|l| l.step_path.as_deref() == Some("next") && l.message.starts_with("step started"))
+    );
+}
+
+both!(loops_honour_max_concurrency);
+async fn loops_honour_max_concurrency(h: Harness) {
+    let port = slow_server(Duration::from_millis(100));
+    let yaml = format!(
+        "schemaVersion: 1\nname: mc\nsteps:\n  - key: each\n    type: loop\n    forEach: 'lists.range(6)'\n    maxConcurrency: 2\n    steps:\n      - {{key: call, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{port}/'}}}}\n"
+    );
+    let id = h.start(&yaml, json!({})).await;
+    let r = h.wait(id).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    let (_, steps) = h.store.run_view(id).await.unwrap().unwrap();
+    let spans: Vec<_> = steps
+        .iter()
+        .filter(|s| s.step_key == "call")
+        .map(|s| (s.started_at.unwrap(), s.ended_at.unwrap()))
+        .collect();
+    assert_eq!(spans.len(), 6);
+    // at no instant did more than two body steps run
+    for &(start, _) in &spans {
+        let overlapping = spans.iter().filter(|&&(s, e)| s <= start && start < e).count();
+        assert!(overlapping <= 2, "{overlapping} iterations ran at once");
+    }
+    let max_seen = spans
+        .iter()
+        .map(|&(start, _)| spans.iter().filter(|&&(s, e)| s <= start && start < e).count())
+        .max();
+    assert_eq!(max_seen, Some(2), "two iterations did run at once");
+}
