@@ -147,77 +147,16 @@ impl<'e> Advance<'e> {
             Ok(Outcome::Completed(v)) => self.complete(step, expect, v).await,
             Ok(Outcome::WaitUntil { until, output }) if until <= t => self.complete(step, expect, output).await,
             Ok(Outcome::WaitUntil { until, output }) => {
-                step.status = step.status.transition(StepStatus::Waiting)?;
-                step.next_attempt_at = Some(until);
                 step.wait_output = Some(output);
-                step.lease_owner = None;
-                step.lease_expires_at = None;
-                let path = step.path.clone();
-                let attempt = step.attempt;
-                self.write(step, expect, true).await?;
-                self.log(
-                    Some(&path),
-                    Some(attempt),
-                    "info",
-                    format!("waiting until {}", until.to_rfc3339()),
-                    None,
-                )
-                .await?;
-                self.effects.wakes.push(Wake {
-                    job: Job {
-                        run_id: self.run.id,
-                        path,
-                    },
-                    at: until,
-                });
-                Ok(())
+                let msg = format!("waiting until {}", until.to_rfc3339());
+                self.wait(step, expect, until, ("info", msg)).await
             }
             Err(ActionError::Retryable { message, retry_after }) if step.attempt < step.max_attempts => {
-                let ix = self.ix(&step.step_key)?;
-                let policy = self.plan.rows[ix].retry.clone();
-                let mut wait = policy
-                    .as_ref()
-                    .map(|p| {
-                        let base = p
-                            .delay_before(u32::try_from(step.attempt + 1).unwrap_or(u32::MAX))
-                            .as_millis();
-                        if p.jitter.unwrap_or(true) && base > 0 {
-                            let spread = base / 5;
-                            let low = base.saturating_sub(spread);
-                            rand::rng().random_range(low..=base + spread)
-                        } else {
-                            base
-                        }
-                    })
-                    .unwrap_or(1000);
-                if let Some(ra) = retry_after {
-                    wait = wait.max(u64::try_from(ra.as_millis()).unwrap_or(u64::MAX));
-                }
+                let wait = self.backoff(&step, retry_after)?;
                 let at = t + chrono::Duration::milliseconds(i64::try_from(wait).unwrap_or(i64::MAX / 2));
-                step.status = step.status.transition(StepStatus::Waiting)?;
-                step.next_attempt_at = Some(at);
                 step.error = Some(json!({ "message": message, "attempt": step.attempt, "retryable": true }));
-                step.lease_owner = None;
-                step.lease_expires_at = None;
-                let path = step.path.clone();
-                let attempt = step.attempt;
-                self.write(step, expect, true).await?;
-                self.log(
-                    Some(&path),
-                    Some(attempt),
-                    "warn",
-                    format!("attempt {attempt} failed, retrying in {wait}ms: {message}"),
-                    None,
-                )
-                .await?;
-                self.effects.wakes.push(Wake {
-                    job: Job {
-                        run_id: self.run.id,
-                        path,
-                    },
-                    at,
-                });
-                Ok(())
+                let msg = format!("attempt {} failed, retrying in {wait}ms: {message}", step.attempt);
+                self.wait(step, expect, at, ("warn", msg)).await
             }
             Err(ActionError::Retryable { message, .. }) => {
                 let attempts = step.attempt;
@@ -247,6 +186,58 @@ impl<'e> Advance<'e> {
                 .await
             }
         }
+    }
+
+    /// The wait before the next attempt of `step`, in milliseconds: the
+    /// retry policy's backoff (±20 % jitter unless disabled), at least the
+    /// server's Retry-After.
+    fn backoff(&self, step: &StepRecord, retry_after: Option<std::time::Duration>) -> Result<u64> {
+        let ix = self.ix(&step.step_key)?;
+        let mut wait = self.plan.rows[ix]
+            .retry
+            .as_ref()
+            .map(|p| {
+                let base = p
+                    .delay_before(u32::try_from(step.attempt + 1).unwrap_or(u32::MAX))
+                    .as_millis();
+                if p.jitter.unwrap_or(true) && base > 0 {
+                    let spread = base / 5;
+                    rand::rng().random_range(base.saturating_sub(spread)..=base + spread)
+                } else {
+                    base
+                }
+            })
+            .unwrap_or(1000);
+        if let Some(ra) = retry_after {
+            wait = wait.max(u64::try_from(ra.as_millis()).unwrap_or(u64::MAX));
+        }
+        Ok(wait)
+    }
+
+    /// RUNNING → WAITING until `at` (a retry backoff or a DELAY), with a
+    /// log line `(level, message)` and a timer for the runner.
+    async fn wait(
+        &mut self,
+        mut step: StepRecord,
+        expect: &Expect,
+        at: chrono::DateTime<chrono::Utc>,
+        line: (&str, String),
+    ) -> Result<()> {
+        step.status = step.status.transition(StepStatus::Waiting)?;
+        step.next_attempt_at = Some(at);
+        step.lease_owner = None;
+        step.lease_expires_at = None;
+        let (path, attempt) = (step.path.clone(), step.attempt);
+        self.write(step, expect, true).await?;
+        self.log(Some(&path), Some(attempt), line.0, line.1, None).await?;
+        self.effects.wakes.push(Wake {
+            job: Job {
+                run_id: self.run.id,
+                path,
+            },
+            at,
+        });
+        Ok(())
     }
 
     pub(crate) async fn complete(&mut self, mut step: StepRecord, expect: &Expect, output: Value) -> Result<()> {
