@@ -361,3 +361,44 @@ fn run_input_from_a_file_and_a_kept_database() {
         let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
     }
 }
+
+#[test]
+fn dev_imports_examples_and_stops_cleanly_on_sigterm() {
+    let db = std::env::temp_dir().join(format!("orbflow-cli-dev-{}.db", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        .args(["dev", "--db", &db.to_string_lossy(), "--import", "examples"])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    // wait for the start-up line, then stop it
+    let mut seen = String::new();
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    while !seen.contains("unfinished run(s) resumed") {
+        use std::io::Read;
+        let n = err.read(&mut buf).unwrap();
+        assert!(
+            n > 0 && start.elapsed() < std::time::Duration::from_secs(30),
+            "dev did not start: {seen}"
+        );
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    use std::io::Read;
+    let _ = err.read_to_string(&mut rest);
+    assert!(status.success(), "{seen}{rest}");
+    let n = examples().len();
+    assert!(
+        seen.contains(&format!("imported {n} workflow(s) from examples")),
+        "{seen}"
+    );
+    assert!(rest.contains("orbflow dev: stopped"), "{rest}");
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+    }
+}
