@@ -1,0 +1,170 @@
+//! The engine's storage contract (`orbflow_engine::store`), run against
+//! every implementation: SeaStore on SQLite and on Postgres.
+
+use chrono::{Duration, Utc};
+use orbflow_engine::store::{DueReason, Expect, LogRecord, RunRecord, StepRecord, Store};
+use orbflow_model::{RunStatus, StepStatus};
+use orbflow_store::SeaStore;
+use orbflow_store::testing::TestDb;
+use serde_json::json;
+use uuid::Uuid;
+
+async fn store(db: &TestDb) -> std::sync::Arc<SeaStore> {
+    SeaStore::new(orbflow_store::connect(&db.url).await.unwrap())
+}
+
+fn run_record(v: &orbflow_engine::store::VersionRecord) -> RunRecord {
+    RunRecord {
+        id: Uuid::now_v7(),
+        workspace_id: v.workspace_id,
+        workflow_id: v.workflow_id,
+        version_id: v.id,
+        version_number: v.number,
+        status: RunStatus::Pending,
+        trigger_type: "manual".into(),
+        trigger_data: Some(json!({"k": 1})),
+        input: json!({"text": "hi"}),
+        output: None,
+        error: None,
+        total_steps: 2,
+        finished_steps: 0,
+        created_at: orbflow_store::now(),
+        started_at: None,
+        ended_at: None,
+    }
+}
+
+async fn conformance(db: TestDb) {
+    let s = store(&db).await;
+    // versions: the same document is the same version; a new one is n+1
+    let v1 = s.ensure_version("ws", "wf", "Workflow", "{\"a\":1}").await.unwrap();
+    let again = s.ensure_version("ws", "wf", "Workflow", "{\"a\":1}").await.unwrap();
+    assert_eq!(v1, again);
+    let v2 = s.ensure_version("ws", "wf", "Workflow", "{\"a\":2}").await.unwrap();
+    assert_eq!((v1.number, v2.number), (1, 2));
+    assert_eq!(v2.workflow_id, v1.workflow_id);
+
+    // a run and its steps round-trip through a transaction
+    let run = run_record(&v1);
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_run(&run, Some("idem-1")).await.unwrap();
+    let now = orbflow_store::now();
+    let mut a = StepRecord::new(run.id, "a_b".into(), "a_b".into(), now);
+    a.pending_deps = 1;
+    let b = StepRecord::new(run.id, "axb[0].c".into(), "c".into(), now);
+    let c = StepRecord::new(run.id, "a_b[0].c".into(), "c".into(), now);
+    tx.insert_steps(&[a.clone(), b.clone(), c.clone()]).await.unwrap();
+    tx.log(LogRecord {
+        run_id: run.id,
+        step_path: Some("a_b".into()),
+        attempt: Some(1),
+        level: "info".into(),
+        message: "hello".into(),
+        data: Some(json!({"x": [1, 2]})),
+        created_at: now,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    // a second run with the same idempotency key is refused
+    let mut tx = s.begin().await.unwrap();
+    let mut dup = run_record(&v1);
+    dup.id = Uuid::now_v7();
+    assert!(
+        tx.insert_run(&dup, Some("idem-1")).await.is_err(),
+        "idempotency key is unique per workflow"
+    );
+    drop(tx);
+
+    let mut tx = s.begin().await.unwrap();
+    let got = tx.lock_run(run.id).await.unwrap().unwrap();
+    assert_eq!(got.input, run.input);
+    assert_eq!(got.trigger_data, run.trigger_data);
+    assert_eq!(got.created_at, run.created_at);
+    assert!(tx.lock_run(Uuid::now_v7()).await.unwrap().is_none());
+    // prefix reads are exact even though LIKE treats `_` as a wildcard
+    let under: Vec<String> = tx
+        .steps_with_prefix(run.id, "a_b[")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(under, ["a_b[0].c"]);
+    assert_eq!(tx.steps_with_prefix(run.id, "").await.unwrap().len(), 3);
+    let two = tx
+        .steps(run.id, &["a_b".into(), "a_b[0].c".into(), "nope".into()])
+        .await
+        .unwrap();
+    assert_eq!(two.len(), 2);
+
+    // compare-and-set: only the expected status/attempt/token writes
+    let mut row = tx.step(run.id, "a_b").await.unwrap().unwrap();
+    assert_eq!(row, a, "a step row round-trips unchanged");
+    let expect = Expect::of(&row);
+    row.status = StepStatus::Queued;
+    row.queued_at = Some(now);
+    assert!(tx.update_step(&row, &expect).await.unwrap());
+    assert!(
+        !tx.update_step(&row, &expect).await.unwrap(),
+        "a stale expectation writes nothing"
+    );
+    let t1 = tx.next_lease_token().await.unwrap();
+    let t2 = tx.next_lease_token().await.unwrap();
+    assert!(t2 > t1, "fencing tokens increase");
+    let held = Expect::of(&row);
+    row.status = StepStatus::Running;
+    row.attempt = 1;
+    row.lease_token = Some(t2);
+    row.lease_owner = Some("w".into());
+    row.lease_expires_at = Some(now - Duration::seconds(1));
+    assert!(tx.update_step(&row, &held).await.unwrap());
+    let wrong_token = Expect {
+        status: StepStatus::Running,
+        attempt: 1,
+        lease_token: Some(t1),
+    };
+    assert!(
+        !tx.update_step(&row, &wrong_token).await.unwrap(),
+        "a write with another lease token is fenced off"
+    );
+    tx.commit().await.unwrap();
+
+    // the reconciler's queries
+    let due = s.due_steps(Utc::now(), Duration::seconds(0), 100).await.unwrap();
+    assert!(
+        due.iter()
+            .any(|d| d.path == "a_b" && d.reason == DueReason::LeaseExpired),
+        "{due:?}"
+    );
+    let active = s.active_steps(10).await.unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(s.unfinished_runs().await.unwrap(), vec![run.id]);
+
+    // a rolled-back transaction leaves nothing
+    let mut tx = s.begin().await.unwrap();
+    let mut r2 = run.clone();
+    r2.status = RunStatus::Running;
+    r2.finished_steps = 1;
+    tx.update_run(&r2).await.unwrap();
+    drop(tx);
+    let (after, steps) = s.run_view(run.id).await.unwrap().unwrap();
+    assert_eq!(after.status, RunStatus::Pending);
+    assert_eq!(steps.len(), 3);
+    let logs = s.logs(run.id).await.unwrap();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].data, Some(json!({"x": [1, 2]})));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite() {
+    conformance(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        conformance(db).await;
+    }
+}
