@@ -26,6 +26,10 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Engine and worker in one process on SQLite; resumes unfinished runs.
     Dev(cmd::dev::DevArgs),
+    /// A fleet worker: claims step jobs from Redis, records in the database.
+    Worker(cmd::worker::WorkerArgs),
+    /// Apply the database migrations.
+    Migrate(cmd::migrate::MigrateArgs),
     /// Validate workflow files (exit 0 valid, 2 invalid).
     Validate(cmd::validate::ValidateArgs),
     /// Print a workflow in canonical YAML or JSON.
@@ -45,6 +49,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => cmd::run::run(&a),
         Command::Dev(a) => cmd::dev::run(&a),
+        Command::Worker(a) => cmd::worker::run(&a),
+        Command::Migrate(a) => cmd::migrate::run(&a),
         Command::Validate(a) => cmd::validate::run(&a),
         Command::Fmt(a) => cmd::fmt::run(&a),
         Command::Schema => cmd::schema::run(),

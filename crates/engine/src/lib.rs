@@ -8,10 +8,12 @@
 //!   reconcile.
 //! - `advance` (private): readiness counters, joins, skips, blocks, loops.
 //! - [`context`]: the expression context of a step, read from the store.
+//! - [`queue`]: the [`Queue`](queue::Queue) trait step jobs travel through.
 
 pub mod context;
 pub mod engine;
 pub mod plan;
+pub mod queue;
 pub mod store;
 
 mod advance;

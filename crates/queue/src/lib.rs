@@ -7,12 +7,14 @@
 //!   per script under `src/lua/` with its KEYS/ARGV header.
 //! - `error`: [`Error`] and [`Result`].
 //!
-//! The Redis step queue (apalis-redis) arrives with the fleet.
+//! - [`queue`]: [`RedisQueue`], the fleet's step queue (LPUSH / blocking BRPOP).
 
 pub mod lease;
+pub mod queue;
 
 mod error;
 mod scripts;
 
 pub use error::{Error, Result};
 pub use lease::{Lease, Leases};
+pub use queue::RedisQueue;

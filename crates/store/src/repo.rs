@@ -128,6 +128,132 @@ impl SeaStore {
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
+    async fn try_ensure_version(
+        &self,
+        workspace: &str,
+        workflow: &str,
+        name: &str,
+        document: &str,
+    ) -> EngineResult<VersionRecord> {
+        let backend = self.db.get_database_backend();
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (backend == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        let tx = self.db.begin_with_options(options).await.map_err(db)?;
+        let now = crate::now();
+        workspaces::Entity::insert(workspaces::ActiveModel {
+            id: Set(crate::new_id()),
+            slug: Set(workspace.to_owned()),
+            name: Set(workspace.to_owned()),
+            created_at: Set(now),
+        })
+        .on_conflict(OnConflict::column(workspaces::Column::Slug).do_nothing().to_owned())
+        .exec_without_returning(&tx)
+        .await
+        .map_err(db)?;
+        let ws = workspaces::Entity::find()
+            .filter(workspaces::Column::Slug.eq(workspace))
+            .one(&tx)
+            .await
+            .map_err(db)?
+            .ok_or(EngineError::NotFound("workspace"))?
+            .id;
+        workflows::Entity::insert(workflows::ActiveModel {
+            id: Set(crate::new_id()),
+            workspace_id: Set(ws),
+            slug: Set(workflow.to_owned()),
+            name: Set(name.to_owned()),
+            status: Set("ACTIVE".into()),
+            active_version: Set(None),
+            draft_document: Set(document.to_owned()),
+            draft_format: Set("json".into()),
+            draft_revision: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([workflows::Column::WorkspaceId, workflows::Column::Slug])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&tx)
+        .await
+        .map_err(db)?;
+        let wf_id = workflows::Entity::find()
+            .filter(workflows::Column::WorkspaceId.eq(ws))
+            .filter(workflows::Column::Slug.eq(workflow))
+            .one(&tx)
+            .await
+            .map_err(db)?
+            .ok_or(EngineError::NotFound("workflow"))?
+            .id;
+        let checksum = sha256_hex(document);
+        let record = |v: versions::Model| VersionRecord {
+            id: v.id,
+            workflow_id: wf_id,
+            workspace_id: ws,
+            number: v.number,
+            document: v.document,
+        };
+        let existing = versions::Entity::find()
+            .filter(versions::Column::WorkflowId.eq(wf_id))
+            .filter(versions::Column::Checksum.eq(checksum.clone()))
+            .one(&tx)
+            .await
+            .map_err(db)?;
+        if let Some(v) = existing {
+            tx.commit().await.map_err(db)?;
+            return Ok(record(v));
+        }
+        let latest = versions::Entity::find()
+            .filter(versions::Column::WorkflowId.eq(wf_id))
+            .order_by_desc(versions::Column::Number)
+            .one(&tx)
+            .await
+            .map_err(db)?;
+        let model = versions::Model {
+            id: crate::new_id(),
+            workflow_id: wf_id,
+            number: latest.map_or(1, |v| v.number + 1),
+            document: document.to_owned(),
+            checksum,
+            published_at: now,
+            published_by: None,
+        };
+        let inserted = versions::Entity::insert(versions::ActiveModel {
+            id: Set(model.id),
+            workflow_id: Set(wf_id),
+            number: Set(model.number),
+            document: Set(model.document.clone()),
+            checksum: Set(model.checksum.clone()),
+            published_at: Set(now),
+            published_by: Set(None),
+        })
+        .on_conflict(
+            OnConflict::columns([versions::Column::WorkflowId, versions::Column::Number])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&tx)
+        .await
+        .map_err(db)?;
+        if inserted == 0 {
+            // another process took this number: the caller tries again
+            return Err(EngineError::Conflict(format!(
+                "version {} of `{workflow}`",
+                model.number
+            )));
+        }
+        workflows::Entity::update_many()
+            .col_expr(workflows::Column::ActiveVersion, Expr::value(model.number))
+            .filter(workflows::Column::Id.eq(wf_id))
+            .exec(&tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(record(model))
+    }
 }
 
 struct SeaTx {
@@ -459,112 +585,16 @@ impl Store for SeaStore {
         name: &str,
         document: &str,
     ) -> EngineResult<VersionRecord> {
-        let tx = self.db.begin().await.map_err(db)?;
-        let now = crate::now();
-        let ws = match workspaces::Entity::find()
-            .filter(workspaces::Column::Slug.eq(workspace))
-            .one(&tx)
-            .await
-            .map_err(db)?
-        {
-            Some(w) => w.id,
-            None => {
-                let id = crate::new_id();
-                workspaces::Entity::insert(workspaces::ActiveModel {
-                    id: Set(id),
-                    slug: Set(workspace.to_owned()),
-                    name: Set(workspace.to_owned()),
-                    created_at: Set(now),
-                })
-                .exec_without_returning(&tx)
-                .await
-                .map_err(db)?;
-                id
+        // Several processes may register the same workflow at once: inserts
+        // are ON CONFLICT DO NOTHING followed by a read, and a lost race for
+        // a version number is retried.
+        let mut last = None;
+        for _ in 0..8 {
+            match self.try_ensure_version(workspace, workflow, name, document).await {
+                Ok(v) => return Ok(v),
+                Err(e) => last = Some(e),
             }
-        };
-        let wf = workflows::Entity::find()
-            .filter(workflows::Column::WorkspaceId.eq(ws))
-            .filter(workflows::Column::Slug.eq(workflow))
-            .one(&tx)
-            .await
-            .map_err(db)?;
-        let wf_id = match wf {
-            Some(w) => w.id,
-            None => {
-                let id = crate::new_id();
-                workflows::Entity::insert(workflows::ActiveModel {
-                    id: Set(id),
-                    workspace_id: Set(ws),
-                    slug: Set(workflow.to_owned()),
-                    name: Set(name.to_owned()),
-                    status: Set("ACTIVE".into()),
-                    active_version: Set(None),
-                    draft_document: Set(document.to_owned()),
-                    draft_format: Set("json".into()),
-                    draft_revision: Set(1),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                })
-                .exec_without_returning(&tx)
-                .await
-                .map_err(db)?;
-                id
-            }
-        };
-        let checksum = sha256_hex(document);
-        let existing = versions::Entity::find()
-            .filter(versions::Column::WorkflowId.eq(wf_id))
-            .filter(versions::Column::Checksum.eq(checksum.clone()))
-            .one(&tx)
-            .await
-            .map_err(db)?;
-        let v = match existing {
-            Some(v) => v,
-            None => {
-                let last = versions::Entity::find()
-                    .filter(versions::Column::WorkflowId.eq(wf_id))
-                    .order_by_desc(versions::Column::Number)
-                    .one(&tx)
-                    .await
-                    .map_err(db)?;
-                let number = last.map_or(1, |v| v.number + 1);
-                let model = versions::Model {
-                    id: crate::new_id(),
-                    workflow_id: wf_id,
-                    number,
-                    document: document.to_owned(),
-                    checksum,
-                    published_at: now,
-                    published_by: None,
-                };
-                versions::Entity::insert(versions::ActiveModel {
-                    id: Set(model.id),
-                    workflow_id: Set(model.workflow_id),
-                    number: Set(model.number),
-                    document: Set(model.document.clone()),
-                    checksum: Set(model.checksum.clone()),
-                    published_at: Set(model.published_at),
-                    published_by: Set(None),
-                })
-                .exec_without_returning(&tx)
-                .await
-                .map_err(db)?;
-                workflows::Entity::update_many()
-                    .col_expr(workflows::Column::ActiveVersion, Expr::value(number))
-                    .filter(workflows::Column::Id.eq(wf_id))
-                    .exec(&tx)
-                    .await
-                    .map_err(db)?;
-                model
-            }
-        };
-        tx.commit().await.map_err(db)?;
-        Ok(VersionRecord {
-            id: v.id,
-            workflow_id: wf_id,
-            workspace_id: ws,
-            number: v.number,
-            document: v.document,
-        })
+        }
+        Err(last.unwrap_or(EngineError::NotFound("version")))
     }
 }

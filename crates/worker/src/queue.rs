@@ -5,22 +5,8 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use orbflow_engine::Job;
+pub use orbflow_engine::queue::Queue;
 use tokio::sync::Notify;
-
-/// Delivers step jobs to workers.
-#[async_trait::async_trait]
-pub trait Queue: Send + Sync + 'static {
-    /// Adds a job.
-    async fn push(&self, job: Job);
-    /// Takes the next job, waiting until one arrives.
-    async fn pop(&self) -> Job;
-    /// Jobs waiting.
-    fn len(&self) -> usize;
-    /// Whether none wait.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// The embedded default's queue: in process, woken by a notification
 /// rather than by polling.

@@ -3,8 +3,11 @@
 pub(crate) mod actions;
 pub(crate) mod cron;
 pub(crate) mod dev;
+pub(crate) mod fleet;
 pub(crate) mod fmt;
 pub(crate) mod graph;
+pub(crate) mod migrate;
 pub(crate) mod run;
 pub(crate) mod schema;
 pub(crate) mod validate;
+pub(crate) mod worker;

@@ -13,6 +13,7 @@ use orbflow_engine::store::{RunRecord, StepRecord, Store};
 use orbflow_engine::{Engine, EngineConfig, StartRun};
 use orbflow_model::{RunStatus, StepStatus};
 use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
+
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -41,9 +42,12 @@ pub(crate) struct RunArgs {
     /// Output format of stdout.
     #[arg(long, value_enum, default_value_t = RunOutput::Text)]
     output: RunOutput,
-    /// Attempts executed at once.
+    /// Attempts executed at once (embedded default).
     #[arg(long, default_value_t = 8, env = "ORBFLOW_CONCURRENCY")]
     concurrency: usize,
+    /// Submit to the fleet instead: its database and Redis.
+    #[command(flatten)]
+    fleet: crate::cmd::fleet::FleetArgs,
 }
 
 fn read_input(arg: Option<&str>) -> Result<Value, String> {
@@ -88,19 +92,52 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<i32> {
     rt.block_on(run_async(args, parsed.workflow, input))
 }
 
+/// Where the run's steps execute.
+enum Mode {
+    /// In this process, on SQLite.
+    Embedded {
+        handle: orbflow_worker::Handle,
+        shutdown: CancellationToken,
+        task: tokio::task::JoinHandle<()>,
+        _tmp: Option<TempDb>,
+    },
+    /// On the fleet's workers: this process only submits and waits.
+    Fleet { queue: Arc<orbflow_queue::RedisQueue> },
+}
+
+impl Mode {
+    async fn apply(&self, effects: orbflow_engine::Effects) {
+        match self {
+            Mode::Embedded { handle, .. } => handle.apply(effects).await,
+            Mode::Fleet { queue } => {
+                for j in effects.jobs {
+                    orbflow_engine::queue::Queue::push(queue.as_ref(), j).await;
+                }
+            }
+        }
+    }
+
+    async fn stop(self) {
+        if let Mode::Embedded { shutdown, task, .. } = self {
+            shutdown.cancel();
+            let _ = task.await;
+        }
+    }
+}
+
 async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) -> anyhow::Result<i32> {
-    let tmp;
-    let db_path = match &args.db {
-        Some(p) => p.clone(),
-        None => {
-            tmp = TempDb::new()?;
-            tmp.path.clone()
+    let fleet = args.fleet.database_url.is_some();
+    let (url, tmp) = match (&args.fleet.database_url, &args.db) {
+        (Some(u), _) => (u.clone(), None),
+        (None, Some(p)) => (format!("sqlite://{}?mode=rwc", p.display()), None),
+        (None, None) => {
+            let t = TempDb::new()?;
+            (format!("sqlite://{}?mode=rwc", t.path.display()), Some(t))
         }
     };
-    let url = format!("sqlite://{}?mode=rwc", db_path.display());
     let conn = orbflow_store::connect(&url)
         .await
-        .with_context(|| format!("opening {}", db_path.display()))?;
+        .with_context(|| format!("opening the database {}", crate::cmd::fleet::redact(&url)))?;
     let store = orbflow_store::SeaStore::new(conn);
     let document = serde_json::to_string(&wf)?;
     let version = store
@@ -113,22 +150,38 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
             ..EngineConfig::default()
         },
     ));
-    let registry = Arc::new(orbflow_actions::Registry::builtin(
-        &orbflow_actions::CatalogConfig::from_env(),
-    )?);
-    let queue = Arc::new(LocalQueue::new());
-    let worker = Worker::new(
-        engine.clone(),
-        registry,
-        queue,
-        WorkerConfig {
-            concurrency: args.concurrency.max(1),
-            ..WorkerConfig::default()
-        },
-    );
-    let handle = worker.handle();
-    let shutdown = CancellationToken::new();
-    let worker_task = tokio::spawn(worker.run(shutdown.clone()));
+    let mode = if fleet {
+        let Some(redis) = &args.fleet.redis_url else {
+            eprintln!("orbflow: --database-url needs --redis-url (ORBFLOW_REDIS_URL) to reach the fleet");
+            return Ok(2);
+        };
+        let queue = orbflow_queue::RedisQueue::connect(redis, &args.fleet.redis_prefix)
+            .await
+            .with_context(|| format!("connecting to Redis {}", crate::cmd::fleet::redact(redis)))?;
+        Mode::Fleet { queue: Arc::new(queue) }
+    } else {
+        let registry = Arc::new(orbflow_actions::Registry::builtin(
+            &orbflow_actions::CatalogConfig::from_env(),
+        )?);
+        let worker = Worker::new(
+            engine.clone(),
+            registry,
+            Arc::new(LocalQueue::new()),
+            WorkerConfig {
+                concurrency: args.concurrency.max(1),
+                ..WorkerConfig::default()
+            },
+        );
+        let handle = worker.handle();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(worker.run(shutdown.clone()));
+        Mode::Embedded {
+            handle,
+            shutdown,
+            task,
+            _tmp: tmp,
+        }
+    };
     let (run_id, effects) = match engine
         .start_run(StartRun {
             version,
@@ -142,15 +195,19 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
         Ok(x) => x,
         Err(orbflow_engine::Error::InvalidInput(e)) => {
             eprintln!("orbflow: invalid input: {e}");
-            shutdown.cancel();
+            mode.stop().await;
             return Ok(2);
         }
         Err(e) => return Err(e.into()),
     };
-    handle.apply(effects).await;
+    mode.apply(effects).await;
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
-    eprintln!("run {run_id} started ({})", args.file);
+    eprintln!(
+        "run {run_id} started ({}{})",
+        args.file,
+        if fleet { ", on the fleet" } else { "" }
+    );
     let mut progress = Progress::default();
     let (run, steps) = loop {
         let Some((run, steps)) = store.run_view(run_id).await? else {
@@ -165,15 +222,14 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("\ninterrupted: cancelling run {run_id}");
                 let e = engine.cancel(run_id).await?;
-                handle.apply(e).await;
+                mode.apply(e).await;
             }
         }
     };
     if tty {
         eprintln!();
     }
-    shutdown.cancel();
-    let _ = worker_task.await;
+    mode.stop().await;
     eprintln!(
         "run {run_id} {} in {:.2}s",
         run.status.as_str(),
