@@ -28,6 +28,8 @@ enum Command {
     Dev(cmd::dev::DevArgs),
     /// A fleet worker: claims step jobs from Redis, records in the database.
     Worker(cmd::worker::WorkerArgs),
+    /// Fire cron schedules (one leader across replicas) and reconcile.
+    Scheduler(cmd::scheduler::SchedulerArgs),
     /// Apply the database migrations.
     Migrate(cmd::migrate::MigrateArgs),
     /// Validate workflow files (exit 0 valid, 2 invalid).
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Dev(a) => cmd::dev::run(&a),
         Command::Worker(a) => cmd::worker::run(&a),
         Command::Migrate(a) => cmd::migrate::run(&a),
+        Command::Scheduler(a) => cmd::scheduler::run(&a),
         Command::Validate(a) => cmd::validate::run(&a),
         Command::Fmt(a) => cmd::fmt::run(&a),
         Command::Schema => cmd::schema::run(),

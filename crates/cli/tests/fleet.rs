@@ -324,3 +324,81 @@ async fn runs_finish_after_redis_loses_the_queue() {
         assert_eq!(v["status"], "COMPLETED");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_leader_scheduler_is_replaced_and_no_tick_is_fired_twice_or_lost() {
+    let Some(mut f) = Fleet::new().await else { return };
+    let store = f.store().await;
+    let reg = orbflow_actions::Registry::specs_only().unwrap();
+    let wf = orbflow_model::dsl::load(
+        "schemaVersion: 1\nname: tick\ntriggers: [{type: schedule, cron: '* * * * * *'}]\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: '{{ trigger.data.firedAt }}'}}\n",
+        orbflow_model::dsl::Format::Yaml,
+        &reg,
+    )
+    .unwrap()
+    .workflow;
+    store
+        .ensure_version("default", "tick", "tick", &serde_json::to_string(&wf).unwrap())
+        .await
+        .unwrap();
+    f.worker(&[]);
+    let s1 = f.cmd(&["scheduler", "--leader-lease-secs", "2"]).spawn().unwrap();
+    let s2 = f.cmd(&["scheduler", "--leader-lease-secs", "2"]).spawn().unwrap();
+    f.workers.push(s1);
+    f.workers.push(s2);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // find and kill -9 the leader
+    let client = redis::Client::open(f.redis.as_str()).unwrap();
+    let mut c = client.get_connection().unwrap();
+    let holder: String = redis::cmd("GET")
+        .arg(format!("{}lease:scheduler-leader", f.prefix))
+        .query(&mut c)
+        .unwrap();
+    let pid: u32 = holder.split('-').nth(1).unwrap().parse().unwrap();
+    let idx = f
+        .workers
+        .iter()
+        .position(|w| w.id() == pid)
+        .expect("the leader is one of ours");
+    f.workers[idx].kill().unwrap();
+    f.workers[idx].wait().unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // stop the survivors, then count runs per tick
+    for w in &mut f.workers {
+        let _ = Command::new("kill")
+            .args(["-TERM", &w.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    use sea_orm::EntityTrait;
+    let runs = orbflow_store::entity::workflow_runs::Entity::find()
+        .all(store.connection())
+        .await
+        .unwrap();
+    let mut ticks: Vec<chrono::DateTime<chrono::Utc>> = runs
+        .iter()
+        .map(|r| {
+            r.trigger_data.as_ref().unwrap()["firedAt"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    ticks.sort();
+    let n = ticks.len();
+    ticks.dedup();
+    assert_eq!(ticks.len(), n, "a tick was fired twice");
+    assert!(n >= 6, "only {n} ticks in ~8s");
+    for w in ticks.windows(2) {
+        assert_eq!(
+            (w[1] - w[0]).num_seconds(),
+            1,
+            "a tick was lost between {} and {}",
+            w[0],
+            w[1]
+        );
+    }
+    assert!(runs.iter().all(|r| r.trigger_type == "schedule"));
+}

@@ -152,6 +152,27 @@ pub struct VersionRecord {
     pub document: String,
 }
 
+/// A cron schedule of an active version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleRecord {
+    /// Schedule id.
+    pub id: Uuid,
+    /// Workflow.
+    pub workflow_id: Uuid,
+    /// Version whose trigger it is.
+    pub version_id: Uuid,
+    /// Cron expression.
+    pub cron: String,
+    /// IANA zone.
+    pub timezone: String,
+    /// Input of the runs it starts.
+    pub input: Option<Value>,
+    /// skip | latest | all.
+    pub catch_up: String,
+    /// Next tick not yet handled.
+    pub next_fire_at: Option<DateTime<Utc>>,
+}
+
 /// A run log line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRecord {
@@ -261,8 +282,18 @@ pub trait Store: Send + Sync + 'static {
     async fn run_view(&self, run_id: Uuid) -> Result<Option<(RunRecord, Vec<StepRecord>)>>;
     /// The run's log, in order.
     async fn logs(&self, run_id: Uuid) -> Result<Vec<LogRecord>>;
+    /// Enabled schedules whose next tick is due at `now`.
+    async fn due_schedules(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<ScheduleRecord>>;
+    /// Moves a schedule on: its next tick, and the last tick handled.
+    async fn advance_schedule(&self, id: Uuid, next: Option<DateTime<Utc>>, fired: DateTime<Utc>) -> Result<()>;
+    /// The run of `workflow_id` started with `idempotency_key`, if any.
+    async fn run_by_key(&self, workflow_id: Uuid, idempotency_key: &str) -> Result<Option<Uuid>>;
+    /// The version `id` (with its workspace).
+    async fn version_record(&self, id: Uuid) -> Result<Option<VersionRecord>>;
     /// Finds or creates the workspace `slug`, the workflow `slug` in it and a
-    /// version with this canonical document; returns the version.
+    /// version with this canonical document; returns the version. A new
+    /// version becomes the active one and its schedules replace the
+    /// workflow's previous ones.
     async fn ensure_version(
         &self,
         workspace: &str,

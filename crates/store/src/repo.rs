@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use orbflow_engine::store::{DueReason, DueStep, Expect, LogRecord, RunRecord, StepRecord, Store, Tx, VersionRecord};
+use orbflow_engine::store::{
+    DueReason, DueStep, Expect, LogRecord, RunRecord, ScheduleRecord, StepRecord, Store, Tx, VersionRecord,
+};
 use orbflow_engine::{Error as EngineError, Result as EngineResult};
 use orbflow_model::{RunStatus, StepStatus};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -20,7 +22,7 @@ use uuid::Uuid;
 
 use crate::entity::{
     lease_tokens, step_executions as se, workflow_run_logs as logs, workflow_runs as runs,
-    workflow_versions as versions, workflows, workspaces,
+    workflow_schedules as schedules, workflow_versions as versions, workflows, workspaces,
 };
 
 fn db(e: impl std::fmt::Display) -> EngineError {
@@ -245,6 +247,7 @@ impl SeaStore {
                 model.number
             )));
         }
+        sync_schedules(&tx, wf_id, model.id, document, now).await?;
         workflows::Entity::update_many()
             .col_expr(workflows::Column::ActiveVersion, Expr::value(model.number))
             .filter(workflows::Column::Id.eq(wf_id))
@@ -459,6 +462,63 @@ async fn version_record(c: &impl ConnectionTrait, version_id: Uuid) -> EngineRes
     }))
 }
 
+/// Replaces the workflow's schedules with the schedule triggers of
+/// `version_id`'s document, each with its first tick after `now`.
+async fn sync_schedules(
+    tx: &DatabaseTransaction,
+    workflow_id: Uuid,
+    version_id: Uuid,
+    document: &str,
+    now: DateTime<Utc>,
+) -> EngineResult<()> {
+    schedules::Entity::delete_many()
+        .filter(schedules::Column::WorkflowId.eq(workflow_id))
+        .exec(tx)
+        .await
+        .map_err(db)?;
+    let Ok(wf) = serde_json::from_str::<orbflow_model::Workflow>(document) else {
+        return Ok(());
+    };
+    for (i, t) in wf.triggers.iter().enumerate() {
+        let orbflow_model::Trigger::Schedule {
+            cron,
+            timezone,
+            input,
+            catch_up,
+        } = t
+        else {
+            continue;
+        };
+        let next = orbflow_model::cron::Schedule::parse(cron, timezone.as_deref())
+            .ok()
+            .and_then(|s| s.next_after(now))
+            .map(|t| crate::truncate_to_micros(t.with_timezone(&Utc)));
+        let catch_up = match catch_up {
+            Some(orbflow_model::CatchUp::Latest) => "latest",
+            Some(orbflow_model::CatchUp::All) => "all",
+            _ => "skip",
+        };
+        schedules::Entity::insert(schedules::ActiveModel {
+            id: Set(crate::new_id()),
+            workflow_id: Set(workflow_id),
+            version_id: Set(version_id),
+            trigger_index: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+            cron: Set(cron.clone()),
+            timezone: Set(timezone.clone().unwrap_or_else(|| "UTC".into())),
+            input: Set(input.clone()),
+            catch_up: Set(catch_up.into()),
+            enabled: Set(true),
+            next_fire_at: Set(next),
+            last_fired_at: Set(None),
+            created_at: Set(now),
+        })
+        .exec_without_returning(tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
 fn sha256_hex(s: &str) -> String {
     use sha2::Digest;
     let d = sha2::Sha256::digest(s.as_bytes());
@@ -524,6 +584,67 @@ impl Store for SeaStore {
             .await
             .map_err(db)?;
         Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
+    async fn due_schedules(&self, now: DateTime<Utc>, limit: u64) -> EngineResult<Vec<ScheduleRecord>> {
+        let rows = schedules::Entity::find()
+            .filter(schedules::Column::Enabled.eq(true))
+            .filter(schedules::Column::NextFireAt.lte(crate::truncate_to_micros(now)))
+            .order_by_asc(schedules::Column::NextFireAt)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ScheduleRecord {
+                id: r.id,
+                workflow_id: r.workflow_id,
+                version_id: r.version_id,
+                cron: r.cron,
+                timezone: r.timezone,
+                input: r.input,
+                catch_up: r.catch_up,
+                next_fire_at: r.next_fire_at,
+            })
+            .collect())
+    }
+
+    async fn advance_schedule(&self, id: Uuid, next: Option<DateTime<Utc>>, fired: DateTime<Utc>) -> EngineResult<()> {
+        // only forward: a slower replica never moves a schedule back
+        schedules::Entity::update_many()
+            .col_expr(
+                schedules::Column::NextFireAt,
+                Expr::value(next.map(crate::truncate_to_micros)),
+            )
+            .col_expr(
+                schedules::Column::LastFiredAt,
+                Expr::value(Some(crate::truncate_to_micros(fired))),
+            )
+            .filter(schedules::Column::Id.eq(id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(schedules::Column::LastFiredAt.is_null())
+                    .add(schedules::Column::LastFiredAt.lt(crate::truncate_to_micros(fired))),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn run_by_key(&self, workflow_id: Uuid, idempotency_key: &str) -> EngineResult<Option<Uuid>> {
+        Ok(runs::Entity::find()
+            .filter(runs::Column::WorkflowId.eq(workflow_id))
+            .filter(runs::Column::IdempotencyKey.eq(idempotency_key))
+            .one(&self.db)
+            .await
+            .map_err(db)?
+            .map(|r| r.id))
+    }
+
+    async fn version_record(&self, id: Uuid) -> EngineResult<Option<VersionRecord>> {
+        version_record(&self.db, id).await
     }
 
     async fn active_steps(&self, limit: u64) -> EngineResult<Vec<StepRecord>> {

@@ -8,6 +8,7 @@ pub(crate) mod fmt;
 pub(crate) mod graph;
 pub(crate) mod migrate;
 pub(crate) mod run;
+pub(crate) mod scheduler;
 pub(crate) mod schema;
 pub(crate) mod validate;
 pub(crate) mod worker;

@@ -1,0 +1,181 @@
+//! The scheduler service: `Config` → `run(shutdown)`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use orbflow_engine::queue::Queue;
+use orbflow_engine::store::ScheduleRecord;
+use orbflow_engine::{Engine, StartRun};
+use orbflow_model::cron::Schedule;
+use orbflow_queue::{Lease, Leases};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::ticks;
+
+/// Scheduler settings.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Unique name of this replica.
+    pub name: String,
+    /// Leader lease time to live.
+    pub lease: Duration,
+    /// How often the loop looks for due ticks (and renews the lease).
+    pub tick: Duration,
+    /// A tick older than this was missed (see [`crate::ticks`]).
+    pub grace: chrono::Duration,
+    /// How long a step may sit QUEUED before the reconciler enqueues it again.
+    pub queued_grace: chrono::Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            name: format!(
+                "scheduler-{}-{}",
+                std::process::id(),
+                &uuid::Uuid::now_v7().simple().to_string()[24..]
+            ),
+            lease: Duration::from_secs(5),
+            tick: Duration::from_millis(250),
+            grace: chrono::Duration::seconds(60),
+            queued_grace: chrono::Duration::seconds(10),
+        }
+    }
+}
+
+/// The scheduler.
+pub struct Scheduler {
+    engine: Arc<Engine>,
+    queue: Arc<dyn Queue>,
+    leases: Leases,
+    config: SchedulerConfig,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("name", &self.config.name)
+            .finish_non_exhaustive()
+    }
+}
+
+const LEADER: &str = "scheduler-leader";
+
+impl Scheduler {
+    /// A scheduler.
+    pub fn new(engine: Arc<Engine>, queue: Arc<dyn Queue>, leases: Leases, config: SchedulerConfig) -> Self {
+        Self {
+            engine,
+            queue,
+            leases,
+            config,
+        }
+    }
+
+    /// Runs until `shutdown`; releases the leader lease on the way out.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut lease: Option<Lease> = None;
+        loop {
+            lease = self.lead(lease).await;
+            if let Some(l) = &lease
+                && l.is_trusted()
+            {
+                if let Err(e) = self.fire_due().await {
+                    tracing::warn!(error = %e, "firing schedules failed");
+                }
+                match self.engine.reconcile(self.config.queued_grace, 500).await {
+                    Ok(effects) => {
+                        for j in effects.jobs {
+                            self.queue.push(j).await;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "reconcile failed"),
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(self.config.tick) => {}
+            }
+        }
+        if let Some(l) = lease {
+            let _ = self.leases.release(l).await;
+        }
+    }
+
+    /// Keeps or takes the leader lease.
+    async fn lead(&self, lease: Option<Lease>) -> Option<Lease> {
+        match lease {
+            Some(mut l) => match self.leases.renew(&mut l).await {
+                Ok(true) => Some(l),
+                Ok(false) => {
+                    tracing::warn!(name = %self.config.name, "leader lease lost");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "lease renew failed");
+                    // keep it while it is still trusted; Redis may come back
+                    l.is_trusted().then_some(l)
+                }
+            },
+            None => match self.leases.acquire(LEADER, &self.config.name, self.config.lease).await {
+                Ok(Some(l)) => {
+                    tracing::info!(name = %self.config.name, token = l.token, "became the scheduler leader");
+                    Some(l)
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "lease acquire failed");
+                    None
+                }
+            },
+        }
+    }
+
+    async fn fire_due(&self) -> orbflow_engine::Result<()> {
+        let now = Utc::now();
+        for s in self.engine.store().due_schedules(now, 100).await? {
+            self.fire(&s, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn fire(&self, s: &ScheduleRecord, now: chrono::DateTime<Utc>) -> orbflow_engine::Result<()> {
+        let Some(first) = s.next_fire_at else { return Ok(()) };
+        let Ok(schedule) = Schedule::parse(&s.cron, Some(&s.timezone)) else {
+            return Ok(());
+        };
+        let (fire, next) = ticks::due(&schedule, first, now, &s.catch_up, self.config.grace);
+        let Some(version) = self.engine.store().version_record(s.version_id).await? else {
+            return Ok(());
+        };
+        for tick in &fire {
+            let key = format!("schedule:{}:{}", s.id, tick.to_rfc3339());
+            if self.engine.store().run_by_key(s.workflow_id, &key).await?.is_some() {
+                continue; // another replica fired it
+            }
+            let start = StartRun {
+                version: version.clone(),
+                input: s.input.clone().unwrap_or_else(|| json!({})),
+                trigger_type: "schedule".into(),
+                trigger_data: Some(
+                    json!({ "scheduleId": s.id.to_string(), "cron": s.cron, "firedAt": tick.to_rfc3339() }),
+                ),
+                idempotency_key: Some(key.clone()),
+            };
+            match self.engine.start_run(start).await {
+                Ok((_, effects)) => {
+                    for j in effects.jobs {
+                        self.queue.push(j).await;
+                    }
+                }
+                // the unique key refused a second start: someone else fired it
+                Err(_) if self.engine.store().run_by_key(s.workflow_id, &key).await?.is_some() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let last = fire.last().copied().unwrap_or(first);
+        self.engine.store().advance_schedule(s.id, next, last.max(first)).await
+    }
+}
