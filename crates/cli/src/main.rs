@@ -5,6 +5,7 @@
 //! input (a workflow, an expression, a flag).
 
 mod cmd;
+mod health;
 mod output;
 
 use std::process::ExitCode;

@@ -402,3 +402,42 @@ async fn a_killed_leader_scheduler_is_replaced_and_no_tick_is_fired_twice_or_los
     }
     assert!(runs.iter().all(|r| r.trigger_type == "schedule"));
 }
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemons_serve_health_and_readiness() {
+    let Some(mut f) = Fleet::new().await else { return };
+    let free = || TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (wp, sp) = (free(), free());
+    f.worker(&["--health-listen", &format!("127.0.0.1:{wp}")]);
+    f.workers.push(
+        f.cmd(&["scheduler", "--health-listen", &format!("127.0.0.1:{sp}")])
+            .spawn()
+            .unwrap(),
+    );
+    for port in [wp, sp] {
+        let start = Instant::now();
+        let health = loop {
+            if let Some(r) = http_get(port, "/healthz") {
+                break r;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no health endpoint on {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+        let ready = http_get(port, "/readyz").unwrap();
+        assert!(ready.starts_with("HTTP/1.1 200") && ready.ends_with("ready"), "{ready}");
+        assert!(http_get(port, "/nope").unwrap().starts_with("HTTP/1.1 404"));
+    }
+}

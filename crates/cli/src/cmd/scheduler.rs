@@ -17,6 +17,9 @@ use crate::cmd::fleet::{FleetArgs, redact};
 pub(crate) struct SchedulerArgs {
     #[command(flatten)]
     fleet: FleetArgs,
+    /// Serve /healthz and /readyz on this address (e.g. 0.0.0.0:9090).
+    #[arg(long, env = "ORBFLOW_HEALTH_LISTEN")]
+    health_listen: Option<String>,
     /// Leader lease, in seconds: a dead leader is replaced within it.
     #[arg(long, env = "ORBFLOW_LEADER_LEASE_SECS", default_value_t = 5)]
     leader_lease_secs: u32,
@@ -33,9 +36,14 @@ pub(crate) fn run(args: &SchedulerArgs) -> anyhow::Result<i32> {
             .await
             .with_context(|| format!("opening {}", redact(db_url)))?;
         let store = orbflow_store::SeaStore::new(conn);
+        let health_db = store.connection().clone();
         let queue = orbflow_queue::RedisQueue::connect(redis_url, &args.fleet.redis_prefix)
             .await
             .with_context(|| format!("connecting to {}", redact(redis_url)))?;
+        let queue = Arc::new(queue);
+        if let Some(addr) = &args.health_listen {
+            crate::health::serve(addr, crate::health::check(health_db, queue.clone())).await?;
+        }
         let lease = Duration::from_secs(u64::from(args.leader_lease_secs.max(1)));
         let leases = orbflow_queue::Leases::connect(redis_url, args.fleet.redis_prefix.clone(), lease / 5)
             .await
@@ -46,7 +54,7 @@ pub(crate) fn run(args: &SchedulerArgs) -> anyhow::Result<i32> {
             ..SchedulerConfig::default()
         };
         let name = config.name.clone();
-        let scheduler = Scheduler::new(engine, Arc::new(queue), leases, config);
+        let scheduler = Scheduler::new(engine, queue, leases, config);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(scheduler.run(shutdown.clone()));
         eprintln!("orbflow scheduler {name}: started");

@@ -17,6 +17,9 @@ use crate::cmd::fleet::{FleetArgs, redact};
 pub(crate) struct WorkerArgs {
     #[command(flatten)]
     fleet: FleetArgs,
+    /// Serve /healthz and /readyz on this address (e.g. 0.0.0.0:9090).
+    #[arg(long, env = "ORBFLOW_HEALTH_LISTEN")]
+    health_listen: Option<String>,
     /// Attempts executed at once.
     #[arg(long, env = "ORBFLOW_CONCURRENCY", default_value_t = 8)]
     concurrency: usize,
@@ -41,9 +44,14 @@ pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<i32> {
             .await
             .with_context(|| format!("opening {}", redact(db_url)))?;
         let store = orbflow_store::SeaStore::new(conn);
+        let health_db = store.connection().clone();
         let queue = orbflow_queue::RedisQueue::connect(redis_url, &args.fleet.redis_prefix)
             .await
             .with_context(|| format!("connecting to {}", redact(redis_url)))?;
+        let queue = Arc::new(queue);
+        if let Some(addr) = &args.health_listen {
+            crate::health::serve(addr, crate::health::check(health_db, queue.clone())).await?;
+        }
         let engine = Arc::new(Engine::new(
             store,
             EngineConfig {
@@ -61,7 +69,7 @@ pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<i32> {
             ..WorkerConfig::default()
         };
         let name = config.name.clone();
-        let worker = Worker::new(engine, registry, Arc::new(queue), config);
+        let worker = Worker::new(engine, registry, queue, config);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(worker.run(shutdown.clone()));
         eprintln!(
