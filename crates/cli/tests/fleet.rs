@@ -56,10 +56,20 @@ impl Fleet {
         Some(f)
     }
 
+    /// The daemons' database URL: tagged with an application name so a test
+    /// can cut exactly its own connections.
+    fn daemon_url(&self) -> String {
+        format!("{}&application_name={}", self.db.url, self.app())
+    }
+
+    fn app(&self) -> String {
+        self.prefix.trim_end_matches(':').replace('-', "_")
+    }
+
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_orbflow"));
         c.args(args)
-            .env("ORBFLOW_DATABASE_URL", &self.db.url)
+            .env("ORBFLOW_DATABASE_URL", self.daemon_url())
             .env("ORBFLOW_REDIS_URL", &self.redis)
             .env("ORBFLOW_REDIS_PREFIX", &self.prefix)
             .env("ORBFLOW_HTTP_ALLOW_PRIVATE", "true")
@@ -440,4 +450,172 @@ async fn daemons_serve_health_and_readiness() {
         assert!(ready.starts_with("HTTP/1.1 200") && ready.ends_with("ready"), "{ready}");
         assert!(http_get(port, "/nope").unwrap().starts_with("HTTP/1.1 404"));
     }
+}
+
+/// Starts `n` runs of `yaml` through the engine and the Redis queue, as an
+/// API would.
+async fn submit(f: &Fleet, yaml: &str, n: usize) -> Vec<uuid::Uuid> {
+    use orbflow_engine::queue::Queue;
+    let store = f.store().await;
+    let reg = orbflow_actions::Registry::specs_only().unwrap();
+    let wf = orbflow_model::dsl::load(yaml, orbflow_model::dsl::Format::Yaml, &reg)
+        .unwrap()
+        .workflow;
+    let version = store
+        .ensure_version("default", &wf.name, &wf.name, &serde_json::to_string(&wf).unwrap())
+        .await
+        .unwrap();
+    let engine = orbflow_engine::Engine::new(store, orbflow_engine::EngineConfig::default());
+    let queue = orbflow_queue::RedisQueue::connect(&f.redis, &f.prefix).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let (id, effects) = engine
+            .start_run(orbflow_engine::StartRun {
+                version: version.clone(),
+                input: serde_json::json!({}),
+                trigger_type: "manual".into(),
+                trigger_data: None,
+                idempotency_key: None,
+            })
+            .await
+            .unwrap();
+        for j in effects.jobs {
+            queue.push(j).await;
+        }
+        ids.push(id);
+    }
+    ids
+}
+
+async fn wait_all(
+    store: &orbflow_store::SeaStore,
+    ids: &[uuid::Uuid],
+    limit: Duration,
+) -> Vec<(orbflow_engine::store::RunRecord, Vec<orbflow_engine::store::StepRecord>)> {
+    let start = Instant::now();
+    let mut out = Vec::new();
+    for id in ids {
+        loop {
+            let (run, steps) = store.run_view(*id).await.unwrap().unwrap();
+            if run.status.is_terminal() {
+                out.push((run, steps));
+                break;
+            }
+            assert!(start.elapsed() < limit, "run {id} did not finish");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    out
+}
+
+fn fan_out_20() -> String {
+    let mut yaml =
+        String::from("schemaVersion: 1\nname: fan20\nsteps:\n  - {key: root, action: TRANSFORM, config: {value: 0}}\n");
+    for i in 0..18 {
+        yaml.push_str(&format!(
+            "  - {{key: f{i}, dependsOn: [root], action: TRANSFORM, config: {{value: {i}}}}}\n"
+        ));
+    }
+    let deps: Vec<String> = (0..18).map(|i| format!("f{i}")).collect();
+    yaml.push_str(&format!(
+        "  - {{key: join, dependsOn: [{}], action: TRANSFORM, config: {{value: done}}}}\n",
+        deps.join(", ")
+    ));
+    yaml
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_and_two_schedulers_run_100_concurrent_20_step_runs() {
+    let Some(mut f) = Fleet::new().await else { return };
+    for _ in 0..3 {
+        f.worker(&[]);
+    }
+    for _ in 0..2 {
+        f.workers.push(f.cmd(&["scheduler"]).spawn().unwrap());
+    }
+    let ids = submit(&f, &fan_out_20(), 100).await;
+    let store = f.store().await;
+    for (run, steps) in wait_all(&store, &ids, Duration::from_secs(240)).await {
+        assert_eq!(run.status.as_str(), "COMPLETED", "{:?}", run.error);
+        assert_eq!(steps.len(), 20);
+        for s in &steps {
+            assert_eq!(s.status.as_str(), "COMPLETED");
+            assert_eq!(s.attempt, 1, "{} ran more than once", s.path);
+        }
+        let logs = store.logs(run.id).await.unwrap();
+        let joins = logs
+            .iter()
+            .filter(|l| l.step_path.as_deref() == Some("join") && l.message.starts_with("step started"))
+            .count();
+        assert_eq!(joins, 1, "the join started exactly once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_survive_postgres_dropping_every_connection() {
+    let Some(mut f) = Fleet::new().await else { return };
+    let port = slow_server(Duration::from_millis(100));
+    let mut yaml = String::from("schemaVersion: 1\nname: pgcut\nsteps:\n");
+    for i in 0..5 {
+        yaml.push_str(&format!(
+            "  - {{key: s{i}, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{port}/'}}}}\n"
+        ));
+    }
+    for _ in 0..2 {
+        f.worker(&["--lease-secs", "2", "--queued-grace-secs", "1"]);
+    }
+    let ids = submit(&f, &yaml, 10).await;
+    let store = f.store().await;
+    // cut every connection of this test's daemons, three times
+    let admin = orbflow_store::connect(&f.db.url).await.unwrap();
+    let mut cut = 0i64;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        use sea_orm::{ConnectionTrait, Statement};
+        let row = admin
+            .query_one_raw(Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!(
+                    "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = '{}'",
+                    f.app()
+                ),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        cut += row.try_get::<i64>("", "n").unwrap();
+    }
+    assert!(cut >= 2, "the daemons' connections were cut ({cut})");
+    for (run, steps) in wait_all(&store, &ids, Duration::from_secs(120)).await {
+        assert_eq!(run.status.as_str(), "COMPLETED", "{:?}", run.error);
+        assert!(steps.iter().all(|s| s.status.as_str() == "COMPLETED"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cancelled_across_the_fleet_starts_no_further_step() {
+    let Some(mut f) = Fleet::new().await else { return };
+    let port = slow_server(Duration::from_millis(1500));
+    let yaml = format!(
+        "schemaVersion: 1\nname: cancel\nsteps:\n  - {{key: slow, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{port}/'}}}}\n  - {{key: next, action: TRANSFORM, config: {{value: 1}}}}\n"
+    );
+    f.worker(&[]);
+    let ids = submit(&f, &yaml, 1).await;
+    let store = f.store().await;
+    wait_step(&store, "slow", "RUNNING", Duration::from_secs(30)).await;
+    let engine = orbflow_engine::Engine::new(store.clone(), orbflow_engine::EngineConfig::default());
+    engine.cancel(ids[0]).await.unwrap();
+    // the worker's late write-back of `slow` must not start `next`
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (run, steps) = store.run_view(ids[0]).await.unwrap().unwrap();
+    assert_eq!(run.status.as_str(), "CANCELLED");
+    for s in &steps {
+        assert_eq!(s.status.as_str(), "CANCELLED", "{}", s.path);
+    }
+    let logs = store.logs(ids[0]).await.unwrap();
+    assert!(
+        !logs
+            .iter()
+            .any(|l| l.step_path.as_deref() == Some("next") && l.message.starts_with("step started"))
+    );
 }
