@@ -17,7 +17,7 @@ test:
 
 # The test suite with the machine's Postgres.
 test-fleet:
-    ORBFLOW_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test --workspace --locked
+    ORBFLOW_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test ORBFLOW_TEST_REDIS_URL=redis://127.0.0.1:6379 cargo test --workspace --locked
 
 # The same tests under cargo-nextest (faster, per-test processes).
 test-nextest:
