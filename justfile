@@ -23,9 +23,13 @@ test-fleet:
 test-nextest:
     cargo nextest run --workspace --locked
 
-# Steps per second and ready-to-start latency on the embedded default (docs/BENCHMARKS.md).
+# Steps per second and ready-to-start latency (docs/BENCHMARKS.md): the embedded default,
+# the fleet on the local Postgres and Redis with 1, 2, 4 workers plus the machine's own
+# limits (pgbench, redis-benchmark), and the same workloads on BullMQ.
 bench:
     cargo bench -p orbflow-worker --bench embedded
+    ORBFLOW_TEST_DATABASE_URL=${ORBFLOW_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} ORBFLOW_TEST_REDIS_URL=${ORBFLOW_TEST_REDIS_URL:-redis://127.0.0.1:6379} cargo bench -p orbflow-cli --bench fleet
+    cd bench/bullmq && npm install --no-audit --no-fund && node bench.mjs
 
 # A longer fuzz run of the parser and validator.
 fuzz cases="20000":
