@@ -233,3 +233,41 @@ async fn cancelling_a_run_stops_further_steps(h: Harness) {
     assert_eq!(status(&r, "wait"), "CANCELLED");
     assert_eq!(status(&r, "after"), "CANCELLED");
 }
+
+both!(nested_loops_and_blocks_inside_loop_bodies);
+async fn nested_loops_and_blocks_inside_loop_bodies(h: Harness) {
+    let yaml = r#"
+schemaVersion: 1
+name: nested
+steps:
+  - key: outer
+    type: loop
+    forEach: "[1, 2, 3]"
+    as: a
+    maxConcurrency: 2
+    steps:
+      - key: inner
+        type: loop
+        forEach: "[10, 20]"
+        as: b
+        steps:
+          - {key: prod, action: TRANSFORM, config: {value: "{{ a * b }}"}}
+      - key: parity
+        type: condition
+        if: "a % 2 == 0"
+        then:
+          - {key: even, action: TRANSFORM, config: {value: "{{ 'even ' + string(a) }}"}}
+        else:
+          - {key: odd, action: TRANSFORM, config: {value: "{{ 'odd ' + string(a) }}"}}
+      - {key: sum, action: TRANSFORM, config: {value: "{{ steps.prod.output[0] + steps.prod.output[1] }}"}}
+output: "{ 'sums': steps.sum.output }"
+"#;
+    let r = h.run(yaml, json!({})).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    assert_eq!(r["output"], json!({"sums": [30, 60, 90]}));
+    assert_eq!(r["steps"]["outer[1].inner[1].prod"]["output"], 40);
+    assert_eq!(status(&r, "outer[1].even"), "COMPLETED");
+    assert_eq!(status(&r, "outer[1].odd"), "SKIPPED");
+    assert_eq!(status(&r, "outer[0].even"), "SKIPPED");
+    assert_eq!(r["steps"]["outer[2].odd"]["output"], "odd 3");
+}
