@@ -6,7 +6,8 @@
 //! - [`plan`]: a workflow version prepared for execution.
 //! - [`engine`]: start a run, claim and record attempts, timers, cancel,
 //!   reconcile.
-//! - `advance` (private): readiness counters, joins, skips, blocks, loops.
+//! - `advance` (private): readiness counters, joins, skips, the run end;
+//!   `advance::blocks`: conditions, switches, loops.
 //! - [`context`]: the expression context of a step, read from the store.
 //! - [`queue`]: the [`Queue`](queue::Queue) trait step jobs travel through.
 
