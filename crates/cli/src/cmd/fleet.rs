@@ -29,6 +29,59 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
+/// The fleet's database and queue, connected, with the health endpoints
+/// served when `health_listen` is set.
+pub(crate) struct Connected {
+    /// The store (migrations applied).
+    pub(crate) store: std::sync::Arc<orbflow_store::SeaStore>,
+    /// The Redis step queue.
+    pub(crate) queue: std::sync::Arc<orbflow_queue::RedisQueue>,
+}
+
+impl FleetArgs {
+    /// The database and Redis URLs, or `None` (after saying what is
+    /// missing) when either is not configured.
+    pub(crate) fn urls(&self, command: &str) -> Option<(&str, &str)> {
+        match (&self.database_url, &self.redis_url) {
+            (Some(d), Some(r)) => Some((d, r)),
+            _ => {
+                eprintln!(
+                    "orbflow: {command} needs --database-url and --redis-url (ORBFLOW_DATABASE_URL, ORBFLOW_REDIS_URL)"
+                );
+                None
+            }
+        }
+    }
+
+    /// Connects to both and serves `/healthz` and `/readyz` on `health_listen`.
+    pub(crate) async fn connect(&self, urls: (&str, &str), health_listen: Option<&str>) -> anyhow::Result<Connected> {
+        use anyhow::Context as _;
+        let (db_url, redis_url) = urls;
+        let conn = orbflow_store::connect(db_url)
+            .await
+            .with_context(|| format!("opening {}", redact(db_url)))?;
+        let store = orbflow_store::SeaStore::new(conn);
+        let queue = orbflow_queue::RedisQueue::connect(redis_url, &self.redis_prefix)
+            .await
+            .with_context(|| format!("connecting to {}", redact(redis_url)))?;
+        let queue = std::sync::Arc::new(queue);
+        if let Some(addr) = health_listen {
+            crate::health::serve(addr, crate::health::check(store.connection().clone(), queue.clone())).await?;
+        }
+        Ok(Connected { store, queue })
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub(crate) async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;

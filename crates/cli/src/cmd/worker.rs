@@ -5,12 +5,11 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use orbflow_engine::{Engine, EngineConfig};
 use orbflow_worker::{Worker, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::fleet::{FleetArgs, redact};
+use crate::cmd::fleet::{FleetArgs, shutdown_signal};
 
 /// Arguments of `worker`.
 #[derive(Debug, clap::Args)]
@@ -34,26 +33,14 @@ pub(crate) struct WorkerArgs {
 }
 
 pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<i32> {
-    let (Some(db_url), Some(redis_url)) = (&args.fleet.database_url, &args.fleet.redis_url) else {
-        eprintln!("orbflow: worker needs --database-url and --redis-url (ORBFLOW_DATABASE_URL, ORBFLOW_REDIS_URL)");
+    let Some(urls) = args.fleet.urls("worker") else {
         return Ok(2);
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
-        let conn = orbflow_store::connect(db_url)
-            .await
-            .with_context(|| format!("opening {}", redact(db_url)))?;
-        let store = orbflow_store::SeaStore::new(conn);
-        let health_db = store.connection().clone();
-        let queue = orbflow_queue::RedisQueue::connect(redis_url, &args.fleet.redis_prefix)
-            .await
-            .with_context(|| format!("connecting to {}", redact(redis_url)))?;
-        let queue = Arc::new(queue);
-        if let Some(addr) = &args.health_listen {
-            crate::health::serve(addr, crate::health::check(health_db, queue.clone())).await?;
-        }
+        let fleet = args.fleet.connect(urls, args.health_listen.as_deref()).await?;
         let engine = Arc::new(Engine::new(
-            store,
+            fleet.store,
             EngineConfig {
                 lease: chrono::Duration::seconds(i64::from(args.lease_secs.max(1))),
                 secrets: EngineConfig::secrets_from_env(),
@@ -69,18 +56,14 @@ pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<i32> {
             ..WorkerConfig::default()
         };
         let name = config.name.clone();
-        let worker = Worker::new(engine, registry, queue, config);
+        let worker = Worker::new(engine, registry, fleet.queue, config);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(worker.run(shutdown.clone()));
         eprintln!(
             "orbflow worker {name}: {} attempts at once, queue {}queue",
             args.concurrency, args.fleet.redis_prefix
         );
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+        shutdown_signal().await?;
         eprintln!("orbflow worker {name}: draining");
         shutdown.cancel();
         let _ = task.await;
