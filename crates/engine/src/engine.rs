@@ -122,6 +122,16 @@ pub struct StartRun {
     pub idempotency_key: Option<String>,
 }
 
+/// What claiming inside a transaction gave.
+enum ClaimIn {
+    /// Claimed: execute it.
+    Claimed(Claimed),
+    /// A template failed: the step must fail (row, expectation, error).
+    TemplateFailed(Box<(StepRecord, Expect, Value)>),
+    /// Someone else moved the step meanwhile.
+    Lost,
+}
+
 /// The engine. Cheap to share (`Arc`).
 pub struct Engine {
     pub(crate) store: Arc<dyn Store>,
@@ -244,7 +254,7 @@ impl Engine {
         let mut adv = Advance::new(self, tx, plan.clone(), run);
         let top = plan.top.clone();
         adv.create_children(&top, "", None).await?;
-        let (tx, effects) = adv.finish().await?;
+        let (tx, effects, _) = adv.finish().await?;
         tx.commit().await?;
         Ok((run_id, effects))
     }
@@ -267,6 +277,54 @@ impl Engine {
             return Ok((None, Effects::default()));
         }
         let plan = self.plan(tx.as_mut(), run.version_id).await?;
+        let t = now();
+        if run.status == RunStatus::Pending {
+            run.status = run.status.transition(RunStatus::Running)?;
+            run.started_at = Some(t);
+            tx.update_run(&run).await?;
+        }
+        // A durable timer that fired: the step completes with what it recorded.
+        if let Some(out) = step.wait_output.take() {
+            let expect = Expect {
+                status: StepStatus::Queued,
+                attempt: step.attempt,
+                lease_token: step.lease_token,
+            };
+            step.status = step.status.transition(StepStatus::Running)?;
+            step.next_attempt_at = None;
+            let mut adv = Advance::new(self, tx, plan, run);
+            adv.complete(step, &expect, out).await?;
+            let (tx, effects, _) = adv.finish().await?;
+            tx.commit().await?;
+            return Ok((None, effects));
+        }
+        match self.claim_in(tx.as_mut(), &run, &plan, step, worker).await? {
+            ClaimIn::Claimed(c) => {
+                tx.commit().await?;
+                Ok((Some(c), Effects::default()))
+            }
+            ClaimIn::Lost => Ok((None, Effects::default())),
+            ClaimIn::TemplateFailed(failed) => {
+                let (step, expect, error) = *failed;
+                let mut adv = Advance::new(self, tx, plan, run);
+                adv.fail(step, &expect, error).await?;
+                let (tx, effects, _) = adv.finish().await?;
+                tx.commit().await?;
+                Ok((None, effects))
+            }
+        }
+    }
+
+    /// Claims a QUEUED `step` inside `tx`: RUNNING, next attempt, a new
+    /// lease and fencing token, its config's templates resolved.
+    async fn claim_in(
+        &self,
+        tx: &mut dyn Tx,
+        run: &RunRecord,
+        plan: &Plan,
+        mut step: StepRecord,
+        worker: &str,
+    ) -> Result<ClaimIn> {
         let Some(&ix) = plan.by_key.get(&step.step_key) else {
             return Err(Error::Corrupt(format!(
                 "step `{}` is not in its version",
@@ -277,41 +335,27 @@ impl Engine {
         let expect = Expect::of(&step);
         step.status = step.status.transition(StepStatus::Running)?;
         step.started_at = Some(t);
-        if run.status == RunStatus::Pending {
-            run.status = run.status.transition(RunStatus::Running)?;
-            run.started_at = Some(t);
-            tx.update_run(&run).await?;
-        }
-        // A durable timer that fired: the step completes with what it recorded.
-        if let Some(out) = step.wait_output.take() {
-            step.next_attempt_at = None;
-            let mut adv = Advance::new(self, tx, plan, run);
-            adv.complete(step, &expect, out).await?;
-            let (tx, effects) = adv.finish().await?;
-            tx.commit().await?;
-            return Ok((None, effects));
-        }
         step.attempt += 1;
         let token = tx.next_lease_token().await?;
         step.lease_owner = Some(worker.to_owned());
         step.lease_token = Some(token);
         step.lease_expires_at = Some(t + self.config.lease);
         let row = &plan.rows[ix];
-        let (action, raw_config) = (row.action.clone(), row.config.clone());
+        let action = row.action.clone();
         // Resolve templates now, with the outputs they read.
-        let rendered = match raw_config {
+        let rendered = match &row.config {
             None => Ok(json!({})),
             Some(cfg) => {
-                let keys = referenced_keys(&cfg);
-                let mut ctx = crate::context::for_path(tx.as_mut(), &plan, &run, ix, &job.path, &keys).await?;
+                let keys = referenced_keys(cfg);
+                let mut ctx = crate::context::for_path(tx, plan, run, ix, &step.path, &keys).await?;
                 ctx.set("secrets", json!(self.config.secrets));
-                render_value(&cfg, &ctx)
+                render_value(cfg, &ctx)
             }
         };
         let attempt = step.attempt;
         tx.log(LogRecord {
             run_id: run.id,
-            step_path: Some(job.path.clone()),
+            step_path: Some(step.path.clone()),
             attempt: Some(attempt),
             level: "info".into(),
             message: format!("step started ({action}, attempt {attempt})"),
@@ -319,40 +363,29 @@ impl Engine {
             created_at: t,
         })
         .await?;
-        match rendered {
-            Ok(config) => {
-                if !tx.update_step(&step, &expect).await? {
-                    return Ok((None, Effects::default()));
-                }
-                tx.commit().await?;
-                let timeout = row.timeout.map(|d| d.to_std());
-                Ok((
-                    Some(Claimed {
-                        idempotency_key: format!("{}:{}", run.id, job.path),
-                        job: job.clone(),
-                        action,
-                        config,
-                        attempt,
-                        lease_token: token,
-                        timeout,
-                    }),
-                    Effects::default(),
-                ))
-            }
+        let config = match rendered {
+            Ok(c) => c,
             Err(e) => {
                 // A template that cannot be resolved fails the step for good.
-                let mut adv = Advance::new(self, tx, plan, run);
-                adv.fail(
-                    step,
-                    &expect,
-                    json!({ "message": e.to_string(), "expression": e.expression, "attempts": attempt }),
-                )
-                .await?;
-                let (tx, effects) = adv.finish().await?;
-                tx.commit().await?;
-                Ok((None, effects))
+                let error = json!({ "message": e.to_string(), "expression": e.expression, "attempts": attempt });
+                return Ok(ClaimIn::TemplateFailed(Box::new((step, expect, error))));
             }
+        };
+        if !tx.update_step(&step, &expect).await? {
+            return Ok(ClaimIn::Lost);
         }
+        Ok(ClaimIn::Claimed(Claimed {
+            idempotency_key: format!("{}:{}", run.id, step.path),
+            job: Job {
+                run_id: run.id,
+                path: step.path.clone(),
+            },
+            action,
+            config,
+            attempt,
+            lease_token: token,
+            timeout: row.timeout.map(|d| d.to_std()),
+        }))
     }
 
     /// Records the outcome of a claimed attempt (compare-and-set on the step,
@@ -376,26 +409,78 @@ impl Engine {
             lease_token: Some(claimed.lease_token),
         };
         if Expect::of(&step) != expect {
-            tracing::warn!(run = %job.run_id, path = %job.path, attempt = claimed.attempt, "stale write-back rejected (lease lost or step moved on)");
-            tx.log(LogRecord {
-                run_id: run.id,
-                step_path: Some(job.path.clone()),
-                attempt: Some(claimed.attempt),
-                level: "warn".into(),
-                message: "stale write-back rejected: the lease was lost".into(),
-                data: None,
-                created_at: now(),
-            })
-            .await?;
-            tx.commit().await?;
+            self.reject_stale(tx, &run, claimed).await?;
             return Ok(Effects::default());
         }
         let plan = self.plan(tx.as_mut(), run.version_id).await?;
         let mut adv = Advance::new(self, tx, plan, run);
         adv.outcome(step, &expect, result).await?;
-        let (tx, effects) = adv.finish().await?;
+        let (tx, effects, _) = adv.finish().await?;
         tx.commit().await?;
         Ok(effects)
+    }
+
+    /// [`Engine::record`], then — in the same transaction — claims one step
+    /// of the same run that the outcome made ready, for the caller to run
+    /// next (eager dispatch without a second transaction or a queue hop).
+    pub async fn record_and_claim(
+        &self,
+        claimed: &Claimed,
+        result: std::result::Result<Outcome, ActionError>,
+        worker: &str,
+    ) -> Result<(Effects, Option<Claimed>)> {
+        let job = &claimed.job;
+        let mut tx = self.store.begin().await?;
+        let Some(run) = tx.lock_run(job.run_id).await? else {
+            return Ok((Effects::default(), None));
+        };
+        let Some(step) = tx.step(job.run_id, &job.path).await? else {
+            return Ok((Effects::default(), None));
+        };
+        let expect = Expect {
+            status: StepStatus::Running,
+            attempt: claimed.attempt,
+            lease_token: Some(claimed.lease_token),
+        };
+        if Expect::of(&step) != expect {
+            self.reject_stale(tx, &run, claimed).await?;
+            return Ok((Effects::default(), None));
+        }
+        let plan = self.plan(tx.as_mut(), run.version_id).await?;
+        let mut adv = Advance::new(self, tx, plan.clone(), run);
+        adv.outcome(step, &expect, result).await?;
+        let (mut tx, mut effects, run) = adv.finish().await?;
+        let mut next = None;
+        if !run.status.is_terminal()
+            && let Some(pos) = effects.jobs.iter().position(|j| j.run_id == run.id)
+        {
+            let candidate = effects.jobs[pos].clone();
+            if let Some(step) = tx.step(run.id, &candidate.path).await?
+                && step.status == StepStatus::Queued
+                && step.wait_output.is_none()
+                && let ClaimIn::Claimed(c) = self.claim_in(tx.as_mut(), &run, &plan, step, worker).await?
+            {
+                effects.jobs.remove(pos);
+                next = Some(c);
+            }
+        }
+        tx.commit().await?;
+        Ok((effects, next))
+    }
+
+    async fn reject_stale(&self, mut tx: Box<dyn Tx>, run: &RunRecord, claimed: &Claimed) -> Result<()> {
+        tracing::warn!(run = %claimed.job.run_id, path = %claimed.job.path, attempt = claimed.attempt, "stale write-back rejected (lease lost or step moved on)");
+        tx.log(LogRecord {
+            run_id: run.id,
+            step_path: Some(claimed.job.path.clone()),
+            attempt: Some(claimed.attempt),
+            level: "warn".into(),
+            message: "stale write-back rejected: the lease was lost".into(),
+            data: None,
+            created_at: now(),
+        })
+        .await?;
+        tx.commit().await
     }
 
     /// A timer is due: WAITING → QUEUED.
@@ -443,7 +528,7 @@ impl Engine {
         let mut adv = Advance::new(self, tx, plan, run);
         adv.end_run(RunStatus::Cancelled, Some(json!({ "message": "cancelled" })))
             .await?;
-        let (tx, effects) = adv.finish().await?;
+        let (tx, effects, _) = adv.finish().await?;
         tx.commit().await?;
         Ok(effects)
     }

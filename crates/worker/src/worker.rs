@@ -147,8 +147,10 @@ impl Worker {
         }
     }
 
-    /// Claims, executes and records one job; returns one newly ready job to
-    /// run next on this task (the rest go to the queue).
+    /// Claims, executes and records one job, then keeps running the steps
+    /// of the same run that each outcome makes ready and that the record
+    /// transaction could claim at once (eager dispatch); the rest go to the
+    /// queue. Returns a job to run next on this task, if any.
     async fn process(&self, job: Job) -> Option<Job> {
         let (claimed, effects) = match self.engine.claim(&job, &self.config.name).await {
             Ok(x) => x,
@@ -157,25 +159,27 @@ impl Worker {
                 return None;
             }
         };
-        let (mut next, effects) = take_one(effects);
+        let (next, effects) = take_one(effects);
         self.apply(effects).await;
-        let Some(claimed) = claimed else { return next };
-        let result = self.execute(&claimed).await;
-        match self.engine.record(&claimed, result).await {
-            Ok(effects) => {
-                let (more, effects) = take_one(effects);
-                self.apply(effects).await;
-                if next.is_none() {
-                    next = more;
-                } else if let Some(j) = more {
-                    self.queue.push(j).await;
+        let Some(mut current) = claimed else { return next };
+        loop {
+            let result = self.execute(&current).await;
+            match self.engine.record_and_claim(&current, result, &self.config.name).await {
+                Ok((effects, Some(following))) => {
+                    self.apply(effects).await;
+                    current = following;
+                }
+                Ok((effects, None)) => {
+                    let (more, effects) = take_one(effects);
+                    self.apply(effects).await;
+                    return more;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, run = %current.job.run_id, path = %current.job.path, "record failed; the lease will expire and the step re-run");
+                    return None;
                 }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, run = %job.run_id, path = %job.path, "record failed; the lease will expire and the step re-run")
-            }
         }
-        next
     }
 
     async fn execute(&self, c: &Claimed) -> Result<Outcome, ActionError> {

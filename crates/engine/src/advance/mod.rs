@@ -70,7 +70,7 @@ impl<'e> Advance<'e> {
     }
 
     /// Applies every queued consequence and hands back the transaction.
-    pub(crate) async fn finish(mut self) -> Result<(Box<dyn Tx>, Effects)> {
+    pub(crate) async fn finish(mut self) -> Result<(Box<dyn Tx>, Effects, RunRecord)> {
         while let Some((s, counted)) = self.queue.pop_front() {
             self.queued_paths.remove(&s.path);
             if self.run.status.is_terminal() {
@@ -81,7 +81,7 @@ impl<'e> Advance<'e> {
         if self.run_dirty {
             self.tx.update_run(&self.run).await?;
         }
-        Ok((self.tx, self.effects))
+        Ok((self.tx, self.effects, self.run))
     }
 
     async fn log(
