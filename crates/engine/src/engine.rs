@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use orbflow_actions::{ActionError, Outcome};
-use orbflow_model::dsl::{self, Format};
 use orbflow_model::expr::template::render_value;
 use orbflow_model::{RunStatus, StepStatus, Workflow};
 use serde_json::{Value, json};
@@ -122,6 +121,14 @@ pub struct StartRun {
     pub idempotency_key: Option<String>,
 }
 
+/// A recorded outcome whose transaction is still open.
+struct Recorded {
+    tx: Box<dyn Tx>,
+    effects: Effects,
+    run: RunRecord,
+    plan: Arc<Plan>,
+}
+
 /// What claiming inside a transaction gave.
 enum ClaimIn {
     /// Claimed: execute it.
@@ -203,20 +210,13 @@ impl Engine {
         }
     }
 
-    /// Parses a version document for execution.
-    pub fn workflow_of(version: &VersionRecord) -> Result<Workflow> {
-        dsl::parse(&version.document, Format::Json)
-            .map(|p| p.workflow)
-            .map_err(|d| Error::Corrupt(format!("version document: {d}")))
-    }
-
     /// Starts a run: input validated, version pinned, top-level steps created
     /// and the roots made ready, in one transaction.
     pub async fn start_run(&self, req: StartRun) -> Result<(Uuid, Effects)> {
-        let wf = Self::workflow_of(&req.version)?;
-        Self::check_input(&wf, &req.input)?;
         let mut tx = self.store.begin().await?;
+        // the version's prepared plan (parsed once per version, then cached)
         let plan = self.plan(tx.as_mut(), req.version.id).await?;
+        Self::check_input(&plan.workflow, &req.input)?;
         let t = now();
         let run = RunRecord {
             id: Uuid::now_v7(),
@@ -395,29 +395,11 @@ impl Engine {
         claimed: &Claimed,
         result: std::result::Result<Outcome, ActionError>,
     ) -> Result<Effects> {
-        let job = &claimed.job;
-        let mut tx = self.store.begin().await?;
-        let Some(run) = tx.lock_run(job.run_id).await? else {
+        let Some(recorded) = self.record_outcome(claimed, result).await? else {
             return Ok(Effects::default());
         };
-        let Some(step) = tx.step(job.run_id, &job.path).await? else {
-            return Ok(Effects::default());
-        };
-        let expect = Expect {
-            status: StepStatus::Running,
-            attempt: claimed.attempt,
-            lease_token: Some(claimed.lease_token),
-        };
-        if Expect::of(&step) != expect {
-            self.reject_stale(tx, &run, claimed).await?;
-            return Ok(Effects::default());
-        }
-        let plan = self.plan(tx.as_mut(), run.version_id).await?;
-        let mut adv = Advance::new(self, tx, plan, run);
-        adv.outcome(step, &expect, result).await?;
-        let (tx, effects, _) = adv.finish().await?;
-        tx.commit().await?;
-        Ok(effects)
+        recorded.tx.commit().await?;
+        Ok(recorded.effects)
     }
 
     /// [`Engine::record`], then — in the same transaction — claims one step
@@ -429,27 +411,15 @@ impl Engine {
         result: std::result::Result<Outcome, ActionError>,
         worker: &str,
     ) -> Result<(Effects, Option<Claimed>)> {
-        let job = &claimed.job;
-        let mut tx = self.store.begin().await?;
-        let Some(run) = tx.lock_run(job.run_id).await? else {
+        let Some(Recorded {
+            mut tx,
+            mut effects,
+            run,
+            plan,
+        }) = self.record_outcome(claimed, result).await?
+        else {
             return Ok((Effects::default(), None));
         };
-        let Some(step) = tx.step(job.run_id, &job.path).await? else {
-            return Ok((Effects::default(), None));
-        };
-        let expect = Expect {
-            status: StepStatus::Running,
-            attempt: claimed.attempt,
-            lease_token: Some(claimed.lease_token),
-        };
-        if Expect::of(&step) != expect {
-            self.reject_stale(tx, &run, claimed).await?;
-            return Ok((Effects::default(), None));
-        }
-        let plan = self.plan(tx.as_mut(), run.version_id).await?;
-        let mut adv = Advance::new(self, tx, plan.clone(), run);
-        adv.outcome(step, &expect, result).await?;
-        let (mut tx, mut effects, run) = adv.finish().await?;
         let mut next = None;
         if !run.status.is_terminal()
             && let Some(pos) = effects.jobs.iter().position(|j| j.run_id == run.id)
@@ -466,6 +436,38 @@ impl Engine {
         }
         tx.commit().await?;
         Ok((effects, next))
+    }
+
+    /// The write-back of an attempt, not yet committed: a compare-and-set on
+    /// (status RUNNING, attempt, lease token), then propagation. `None` when
+    /// the write is stale (rejected, logged and committed) or the step is gone.
+    async fn record_outcome(
+        &self,
+        claimed: &Claimed,
+        result: std::result::Result<Outcome, ActionError>,
+    ) -> Result<Option<Recorded>> {
+        let job = &claimed.job;
+        let mut tx = self.store.begin().await?;
+        let Some(run) = tx.lock_run(job.run_id).await? else {
+            return Ok(None);
+        };
+        let Some(step) = tx.step(job.run_id, &job.path).await? else {
+            return Ok(None);
+        };
+        let expect = Expect {
+            status: StepStatus::Running,
+            attempt: claimed.attempt,
+            lease_token: Some(claimed.lease_token),
+        };
+        if Expect::of(&step) != expect {
+            self.reject_stale(tx, &run, claimed).await?;
+            return Ok(None);
+        }
+        let plan = self.plan(tx.as_mut(), run.version_id).await?;
+        let mut adv = Advance::new(self, tx, plan.clone(), run);
+        adv.outcome(step, &expect, result).await?;
+        let (tx, effects, run) = adv.finish().await?;
+        Ok(Some(Recorded { tx, effects, run, plan }))
     }
 
     async fn reject_stale(&self, mut tx: Box<dyn Tx>, run: &RunRecord, claimed: &Claimed) -> Result<()> {
@@ -545,7 +547,9 @@ impl Engine {
             match due.reason {
                 crate::store::DueReason::Queued => effects.jobs.push(job),
                 crate::store::DueReason::TimerDue => effects.merge(self.fire_timer(&job).await?),
-                crate::store::DueReason::LeaseExpired => effects.merge(self.requeue_expired(&job).await?),
+                crate::store::DueReason::LeaseExpired => {
+                    effects.merge(self.requeue_running(&job, Requeue::LeaseExpired).await?)
+                }
             }
         }
         Ok(effects)
@@ -572,45 +576,18 @@ impl Engine {
                     job,
                     at: s.next_attempt_at.unwrap_or_else(now),
                 }),
-                StepStatus::Running => {
-                    let mut tx = self.store.begin().await?;
-                    let Some(run) = tx.lock_run(s.run_id).await? else {
-                        continue;
-                    };
-                    let Some(mut step) = tx.step(s.run_id, &s.path).await? else {
-                        continue;
-                    };
-                    if run.status.is_terminal() || step.status != StepStatus::Running {
-                        continue;
-                    }
-                    let expect = Expect::of(&step);
-                    step.status = step.status.transition(StepStatus::Queued)?;
-                    step.lease_owner = None;
-                    step.lease_token = None;
-                    step.lease_expires_at = None;
-                    step.queued_at = Some(now());
-                    if tx.update_step(&step, &expect).await? {
-                        tx.log(LogRecord {
-                            run_id: run.id,
-                            step_path: Some(step.path.clone()),
-                            attempt: Some(step.attempt),
-                            level: "warn".into(),
-                            message: format!("recovered after a restart: attempt {} is re-run", step.attempt),
-                            data: None,
-                            created_at: now(),
-                        })
-                        .await?;
-                        tx.commit().await?;
-                        effects.jobs.push(job);
-                    }
-                }
+                StepStatus::Running => effects.merge(self.requeue_running(&job, Requeue::Recovered).await?),
                 _ => {}
             }
         }
         Ok(effects)
     }
 
-    async fn requeue_expired(&self, job: &Job) -> Result<Effects> {
+    /// RUNNING → QUEUED for a step whose worker is gone: after its lease
+    /// expired (the reconciler), or at once at start-up of the process that
+    /// owns the database. The attempt counts; the fencing token is dropped so
+    /// the old holder's write-back is rejected.
+    async fn requeue_running(&self, job: &Job, why: Requeue) -> Result<Effects> {
         let mut tx = self.store.begin().await?;
         let Some(run) = tx.lock_run(job.run_id).await? else {
             return Ok(Effects::default());
@@ -619,10 +596,8 @@ impl Engine {
             return Ok(Effects::default());
         };
         let t = now();
-        if run.status.is_terminal()
-            || step.status != StepStatus::Running
-            || step.lease_expires_at.is_some_and(|e| e > t)
-        {
+        let lease_live = why == Requeue::LeaseExpired && step.lease_expires_at.is_some_and(|e| e > t);
+        if run.status.is_terminal() || step.status != StepStatus::Running || lease_live {
             return Ok(Effects::default());
         }
         let expect = Expect::of(&step);
@@ -634,12 +609,16 @@ impl Engine {
         if !tx.update_step(&step, &expect).await? {
             return Ok(Effects::default());
         }
+        let message = match why {
+            Requeue::LeaseExpired => format!("lease expired on attempt {}: re-delivered", step.attempt),
+            Requeue::Recovered => format!("recovered after a restart: attempt {} is re-run", step.attempt),
+        };
         tx.log(LogRecord {
             run_id: run.id,
             step_path: Some(job.path.clone()),
             attempt: Some(step.attempt),
             level: "warn".into(),
-            message: format!("lease expired on attempt {}: re-delivered", step.attempt),
+            message,
             data: None,
             created_at: t,
         })
@@ -650,6 +629,15 @@ impl Engine {
             ..Effects::default()
         })
     }
+}
+
+/// Why a RUNNING step is put back in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Requeue {
+    /// Its lease expired (the reconciler).
+    LeaseExpired,
+    /// Start-up recovery of the process that owns the database.
+    Recovered,
 }
 
 /// Step keys a config's templates read.

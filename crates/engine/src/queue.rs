@@ -11,10 +11,4 @@ pub trait Queue: Send + Sync + 'static {
     async fn push(&self, job: Job);
     /// Takes the next job, waiting until one arrives.
     async fn pop(&self) -> Job;
-    /// Jobs waiting (best effort).
-    fn len(&self) -> usize;
-    /// Whether none wait.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

@@ -109,10 +109,6 @@ impl Queue for RedisQueue {
             }
         }
     }
-
-    fn len(&self) -> usize {
-        0
-    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::entity::{
     lease_tokens, step_executions as se, workflow_run_logs as logs, workflow_runs as runs,
-    workflow_schedules as schedules, workflow_versions as versions, workflows, workspaces,
+    workflow_schedules as schedules, workflow_steps, workflow_versions as versions, workflows, workspaces,
 };
 
 fn db(e: impl std::fmt::Display) -> EngineError {
@@ -247,7 +247,12 @@ impl SeaStore {
                 model.number
             )));
         }
-        sync_schedules(&tx, wf_id, model.id, document, now).await?;
+        // the document was validated before it got here; a version that is
+        // not a workflow is refused rather than stored half-materialized
+        let parsed: orbflow_model::Workflow = serde_json::from_str(document)
+            .map_err(|e| EngineError::InvalidWorkflow(format!("version document: {e}")))?;
+        materialize_steps(&tx, model.id, &parsed).await?;
+        sync_schedules(&tx, wf_id, model.id, &parsed, now).await?;
         workflows::Entity::update_many()
             .col_expr(workflows::Column::ActiveVersion, Expr::value(model.number))
             .filter(workflows::Column::Id.eq(wf_id))
@@ -462,13 +467,61 @@ async fn version_record(c: &impl ConnectionTrait, version_id: Uuid) -> EngineRes
     }))
 }
 
+/// Writes the version's steps in their relational shape (`workflow_steps`,
+/// one row per step: sequence, dependencies, parent, branch type and
+/// condition), as `orbflow_model::plan::flatten` gives them.
+async fn materialize_steps(
+    tx: &DatabaseTransaction,
+    version_id: Uuid,
+    wf: &orbflow_model::Workflow,
+) -> EngineResult<()> {
+    let rows: Vec<workflow_steps::ActiveModel> = orbflow_model::plan::flatten(&wf.steps)
+        .into_iter()
+        .map(|r| workflow_steps::ActiveModel {
+            id: Set(crate::new_id()),
+            version_id: Set(version_id),
+            key: Set(r.key),
+            step_type: Set(r.step_type.as_str().to_owned()),
+            action: Set(r.action),
+            config: Set(r.config),
+            sequence: Set(i32::try_from(r.sequence).unwrap_or(i32::MAX)),
+            position: Set(i32::try_from(r.position).unwrap_or(i32::MAX)),
+            dependencies: Set(serde_json::json!(r.dependencies)),
+            depends_on: Set(r.depends_on.map(|d| serde_json::json!(d))),
+            parent_key: Set(r.parent_key),
+            branch_type: Set(r.branch_type.map(|b| b.as_str().to_owned())),
+            branch_condition: Set(r.branch_condition),
+            branch_index: Set(r.branch_index.and_then(|i| i32::try_from(i).ok())),
+            name: Set(r.name),
+            description: Set(r.description),
+            retry: Set(r.retry.and_then(|p| serde_json::to_value(p).ok())),
+            timeout_ms: Set(r.timeout.and_then(|t| i64::try_from(t.as_millis()).ok())),
+            on_error: Set(r.on_error.map(|o| {
+                if o == orbflow_model::OnError::Continue {
+                    "continue"
+                } else {
+                    "fail"
+                }
+                .to_owned()
+            })),
+        })
+        .collect();
+    for chunk in rows.chunks(200) {
+        workflow_steps::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
 /// Replaces the workflow's schedules with the schedule triggers of
 /// `version_id`'s document, each with its first tick after `now`.
 async fn sync_schedules(
     tx: &DatabaseTransaction,
     workflow_id: Uuid,
     version_id: Uuid,
-    document: &str,
+    wf: &orbflow_model::Workflow,
     now: DateTime<Utc>,
 ) -> EngineResult<()> {
     schedules::Entity::delete_many()
@@ -476,9 +529,6 @@ async fn sync_schedules(
         .exec(tx)
         .await
         .map_err(db)?;
-    let Ok(wf) = serde_json::from_str::<orbflow_model::Workflow>(document) else {
-        return Ok(());
-    };
     for (i, t) in wf.triggers.iter().enumerate() {
         let orbflow_model::Trigger::Schedule {
             cron,
@@ -713,7 +763,9 @@ impl Store for SeaStore {
         for _ in 0..8 {
             match self.try_ensure_version(workspace, workflow, name, document).await {
                 Ok(v) => return Ok(v),
-                Err(e) => last = Some(e),
+                // lost a race (version number) or a busy database: try again
+                Err(e @ (EngineError::Conflict(_) | EngineError::Store(_))) => last = Some(e),
+                Err(e) => return Err(e),
             }
         }
         Err(last.unwrap_or(EngineError::NotFound("version")))

@@ -37,10 +37,48 @@ fn run_record(v: &orbflow_engine::store::VersionRecord) -> RunRecord {
 async fn conformance(db: TestDb) {
     let s = store(&db).await;
     // versions: the same document is the same version; a new one is n+1
-    let v1 = s.ensure_version("ws", "wf", "Workflow", "{\"a\":1}").await.unwrap();
-    let again = s.ensure_version("ws", "wf", "Workflow", "{\"a\":1}").await.unwrap();
+    let doc1 = r#"{"schemaVersion":1,"name":"wf","triggers":[{"type":"schedule","cron":"0 9 * * *"}],"steps":[{"key":"a","action":"TRANSFORM","config":{"value":1}},{"key":"c","type":"condition","if":"true","then":[{"key":"t","action":"TRANSFORM","config":{"value":2}}]}]}"#;
+    let doc2 = r#"{"schemaVersion":1,"name":"wf","steps":[{"key":"a","action":"TRANSFORM","config":{"value":2}}]}"#;
+    let v1 = s.ensure_version("ws", "wf", "Workflow", doc1).await.unwrap();
+    let again = s.ensure_version("ws", "wf", "Workflow", doc1).await.unwrap();
     assert_eq!(v1, again);
-    let v2 = s.ensure_version("ws", "wf", "Workflow", "{\"a\":2}").await.unwrap();
+    // the version's steps are materialized in their relational shape, its schedule synced
+    {
+        use orbflow_store::entity::{workflow_schedules, workflow_steps};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let rows = workflow_steps::Entity::find()
+            .filter(workflow_steps::Column::VersionId.eq(v1.id))
+            .order_by_asc(workflow_steps::Column::Sequence)
+            .all(s.connection())
+            .await
+            .unwrap();
+        let shape: Vec<_> = rows
+            .iter()
+            .map(|r| (r.key.as_str(), r.parent_key.as_deref(), r.branch_type.as_deref()))
+            .collect();
+        assert_eq!(
+            shape,
+            [("a", None, None), ("c", None, None), ("t", Some("c"), Some("IF_TRUE"))]
+        );
+        assert_eq!(rows[1].dependencies, json!(["a"]));
+        let schedules = workflow_schedules::Entity::find().all(s.connection()).await.unwrap();
+        assert_eq!(schedules.len(), 1);
+        assert!(schedules[0].next_fire_at.is_some());
+    }
+    assert!(
+        s.ensure_version("ws", "wf", "Workflow", "{\"a\":1}").await.is_err(),
+        "a document that is not a workflow is refused"
+    );
+    let v2 = s.ensure_version("ws", "wf", "Workflow", doc2).await.unwrap();
+    {
+        use orbflow_store::entity::workflow_schedules;
+        use sea_orm::EntityTrait;
+        let schedules = workflow_schedules::Entity::find().all(s.connection()).await.unwrap();
+        assert!(
+            schedules.is_empty(),
+            "the new version has no schedule trigger: the old schedule is gone"
+        );
+    }
     assert_eq!((v1.number, v2.number), (1, 2));
     assert_eq!(v2.workflow_id, v1.workflow_id);
 

@@ -41,8 +41,4 @@ impl Queue for LocalQueue {
             notified.await;
         }
     }
-
-    fn len(&self) -> usize {
-        self.jobs.lock().map(|q| q.len()).unwrap_or(0)
-    }
 }

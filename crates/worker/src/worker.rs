@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use orbflow_actions::{ActionContext, ActionError, Outcome, Registry, TracingLogger};
 use orbflow_engine::{Claimed, Effects, Engine, Job};
+use orbflow_model::RunStatus;
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -49,7 +50,7 @@ pub struct Worker {
     queue: Arc<dyn Queue>,
     config: WorkerConfig,
     running: Mutex<HashMap<(Uuid, String), CancellationToken>>,
-    finished: broadcast::Sender<(Uuid, orbflow_engine::store::RunRecord)>,
+    finished: broadcast::Sender<(Uuid, RunStatus)>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -74,7 +75,7 @@ impl Handle {
     }
 
     /// Notifies on every finished run.
-    pub fn subscribe(&self) -> broadcast::Receiver<(Uuid, orbflow_engine::store::RunRecord)> {
+    pub fn subscribe(&self) -> broadcast::Receiver<(Uuid, RunStatus)> {
         self.worker.finished.subscribe()
     }
 }
@@ -242,10 +243,8 @@ impl Worker {
                 }
             }
         }
-        for (run_id, _) in effects.finished {
-            if let Ok(Some((run, _))) = self.engine.store().run_view(run_id).await {
-                let _ = self.finished.send((run_id, run));
-            }
+        for finished in effects.finished {
+            let _ = self.finished.send(finished);
         }
     }
 }

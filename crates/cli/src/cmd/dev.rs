@@ -78,12 +78,15 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
         args.listen
     );
     handle.apply(effects).await;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let stop = crate::cmd::fleet::shutdown_signal();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = term.recv() => break,
-            Ok((id, run)) = finished.recv() => eprintln!("run {id} {}", run.status.as_str()),
+            r = &mut stop => {
+                r?;
+                break;
+            }
+            Ok((id, status)) = finished.recv() => eprintln!("run {id} {}", status.as_str()),
         }
     }
     eprintln!("orbflow dev: shutting down, letting in-flight steps finish");
