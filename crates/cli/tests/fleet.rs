@@ -619,3 +619,27 @@ async fn a_run_cancelled_across_the_fleet_starts_no_further_step() {
             .any(|l| l.step_path.as_deref() == Some("next") && l.message.starts_with("step started"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_the_in_flight_step_before_the_worker_exits() {
+    let Some(mut f) = Fleet::new().await else { return };
+    let port = slow_server(Duration::from_millis(1500));
+    let yaml = format!(
+        "schemaVersion: 1\nname: drain\nsteps:\n  - {{key: slow, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{port}/'}}}}\n  - {{key: next, action: TRANSFORM, config: {{value: 1}}}}\n"
+    );
+    let w = f.worker(&[]);
+    let ids = submit(&f, &yaml, 1).await;
+    let store = f.store().await;
+    let running = wait_step(&store, "slow", "RUNNING", Duration::from_secs(30)).await;
+    let pid = f.workers[w].id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = f.workers[w].wait().unwrap();
+    assert!(status.success(), "the worker exits 0 after draining: {status:?}");
+    // the in-flight attempt finished and was recorded before the exit; nothing was re-run
+    let (_, steps) = store.run_view(ids[0]).await.unwrap().unwrap();
+    let slow = steps.iter().find(|s| s.path == "slow").unwrap();
+    assert_eq!(slow.status.as_str(), "COMPLETED");
+    assert_eq!(slow.attempt, running.attempt);
+    let next = steps.iter().find(|s| s.path == "next").unwrap();
+    assert_eq!(next.status.as_str(), "QUEUED", "a draining worker claims nothing more; the step waits for another worker");
+}

@@ -137,7 +137,7 @@ impl Worker {
             // Eager dispatch: keep running what this attempt made ready.
             let mut next = Some(job);
             while let Some(job) = next.take() {
-                next = self.process(job).await;
+                next = self.process(job, &stop).await;
                 if stop.is_cancelled() {
                     if let Some(j) = next.take() {
                         self.queue.push(j).await;
@@ -151,8 +151,9 @@ impl Worker {
     /// Claims, executes and records one job, then keeps running the steps
     /// of the same run that each outcome makes ready and that the record
     /// transaction could claim at once (eager dispatch); the rest go to the
-    /// queue. Returns a job to run next on this task, if any.
-    async fn process(&self, job: Job) -> Option<Job> {
+    /// queue. Once `stop` fires it records what is in flight and claims
+    /// nothing more. Returns a job to run next on this task, if any.
+    async fn process(&self, job: Job, stop: &CancellationToken) -> Option<Job> {
         let (claimed, effects) = match self.engine.claim(&job, &self.config.name).await {
             Ok(x) => x,
             Err(e) => {
@@ -165,6 +166,16 @@ impl Worker {
         let Some(mut current) = claimed else { return next };
         loop {
             let result = self.execute(&current).await;
+            if stop.is_cancelled() {
+                // draining: record, but claim nothing more
+                match self.engine.record(&current, result).await {
+                    Ok(effects) => self.apply(effects).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, path = %current.job.path, "record failed; the lease will expire and the step re-run")
+                    }
+                }
+                return None;
+            }
             match self.engine.record_and_claim(&current, result, &self.config.name).await {
                 Ok((effects, Some(following))) => {
                     self.apply(effects).await;
