@@ -641,5 +641,9 @@ async fn sigterm_drains_the_in_flight_step_before_the_worker_exits() {
     assert_eq!(slow.status.as_str(), "COMPLETED");
     assert_eq!(slow.attempt, running.attempt);
     let next = steps.iter().find(|s| s.path == "next").unwrap();
-    assert_eq!(next.status.as_str(), "QUEUED", "a draining worker claims nothing more; the step waits for another worker");
+    assert_eq!(
+        next.status.as_str(),
+        "QUEUED",
+        "a draining worker claims nothing more; the step waits for another worker"
+    );
 }
