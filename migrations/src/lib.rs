@@ -18,8 +18,11 @@
 //!   listing every migration in order (`Migrator::up`, `Migrator::down`).
 //! - `m20261125_000001_initial`: the initial schema (every table, index and foreign key);
 //!   docs/DATABASE_SCHEMA.md describes it column by column.
+//! - `m20261201_000001_events`: `workflow_events`, the accepted events (an event id is
+//!   accepted once per workspace).
 
 mod m20261125_000001_initial;
+mod m20261201_000001_events;
 mod migrator;
 
 pub use migrator::Migrator;

@@ -2,7 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::m20261125_000001_initial;
+use crate::{m20261125_000001_initial, m20261201_000001_events};
 
 /// Every orbflow migration, oldest first. Apply with `Migrator::up(&db, None)`; roll back
 /// everything with `Migrator::down(&db, None)`.
@@ -12,6 +12,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_initial::Migration)]
+        vec![
+            Box::new(m20261125_000001_initial::Migration),
+            Box::new(m20261201_000001_events::Migration),
+        ]
     }
 }

@@ -31,6 +31,14 @@ enum Command {
     Worker(cmd::worker::WorkerArgs),
     /// Fire cron schedules (one leader across replicas) and reconcile.
     Scheduler(cmd::scheduler::SchedulerArgs),
+    /// The HTTP API of the fleet (REST + OpenAPI, webhooks, events).
+    Api(cmd::api::ApiArgs),
+    /// Issue API tokens (straight in the database).
+    Token(cmd::token::TokenArgs),
+    /// Workflows through the API: push a draft, publish, list.
+    Workflows(cmd::client::WorkflowsArgs),
+    /// Runs through the API: start, get, logs, cancel, retry.
+    Runs(cmd::client::RunsArgs),
     /// Apply the database migrations.
     Migrate(cmd::migrate::MigrateArgs),
     /// Validate workflow files (exit 0 valid, 2 invalid).
@@ -54,6 +62,10 @@ fn main() -> ExitCode {
         Command::Dev(a) => cmd::dev::run(&a),
         Command::Worker(a) => cmd::worker::run(&a),
         Command::Migrate(a) => cmd::migrate::run(&a),
+        Command::Api(a) => cmd::api::run(&a),
+        Command::Token(a) => cmd::token::run(&a),
+        Command::Workflows(a) => cmd::client::workflows(&a),
+        Command::Runs(a) => cmd::client::runs(&a),
         Command::Scheduler(a) => cmd::scheduler::run(&a),
         Command::Validate(a) => cmd::validate::run(&a),
         Command::Fmt(a) => cmd::fmt::run(&a),

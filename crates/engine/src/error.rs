@@ -24,6 +24,12 @@ pub enum Error {
     /// An illegal status change was attempted (a bug).
     #[error(transparent)]
     Transition(#[from] orbflow_model::IllegalTransition),
+    /// An object with this name already exists (a unique key).
+    #[error("{0} already exists")]
+    Duplicate(String),
+    /// The operation does not apply to the object in its current state.
+    #[error("{0}")]
+    State(String),
     /// A lock was poisoned by a panic elsewhere.
     #[error("internal lock poisoned")]
     Poisoned,

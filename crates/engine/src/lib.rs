@@ -1,6 +1,8 @@
 //! orbflow's engine: the semantics of a run, shared by the scheduler, the
 //! workers and the embedded runner.
 //!
+//! - [`admin`]: what the HTTP API needs from the store (workspaces, tokens,
+//!   drafts, versions, triggers, paginated listings).
 //! - [`store`]: the storage traits the engine needs (implemented by
 //!   `orbflow-store` on SQLite and Postgres).
 //! - [`plan`]: a workflow version prepared for execution.
@@ -11,6 +13,7 @@
 //! - [`context`]: the expression context of a step, read from the store.
 //! - [`queue`]: the [`Queue`](queue::Queue) trait step jobs travel through.
 
+pub mod admin;
 pub mod context;
 pub mod engine;
 pub mod plan;
@@ -19,6 +22,7 @@ pub mod store;
 
 mod advance;
 mod error;
+mod retry;
 
 pub use engine::{Claimed, Effects, Engine, EngineConfig, Job, StartRun, Wake};
 pub use error::{Error, Result};

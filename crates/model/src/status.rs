@@ -142,7 +142,9 @@ impl StepStatus {
     ///   in the engine without the queue;
     /// - `RUNNING -> QUEUED` is a released or expired lease re-delivered;
     /// - `RUNNING -> WAITING` is a retry backoff or a delay timer;
-    /// - `FAILED -> QUEUED` is a retry of the failed step requested by a user.
+    /// - `FAILED -> QUEUED` is a retry of the failed step requested by a user;
+    /// - `CANCELLED -> PENDING | QUEUED | RUNNING | WAITING` restores, in that
+    ///   same retry, a step the failure cancelled to where it stood.
     pub fn transition(self, to: StepStatus) -> Result<StepStatus, IllegalTransition> {
         use StepStatus::*;
         let ok = matches!(
@@ -162,6 +164,10 @@ impl StepStatus {
                 | (Waiting, Queued)
                 | (Waiting, Cancelled)
                 | (Failed, Queued)
+                | (Cancelled, Pending)
+                | (Cancelled, Queued)
+                | (Cancelled, Running)
+                | (Cancelled, Waiting)
         );
         if ok {
             Ok(to)
@@ -228,6 +234,10 @@ mod tests {
             (Waiting, Queued),
             (Waiting, Cancelled),
             (Failed, Queued),
+            (Cancelled, Pending),
+            (Cancelled, Queued),
+            (Cancelled, Running),
+            (Cancelled, Waiting),
         ];
         let mut illegal = 0;
         for &from in StepStatus::ALL {
@@ -254,6 +264,17 @@ mod tests {
             let exits: Vec<_> = StepStatus::ALL.iter().filter(|&&t| s.transition(t).is_ok()).collect();
             if s == StepStatus::Failed {
                 assert_eq!(exits, [&StepStatus::Queued]);
+            } else if s == StepStatus::Cancelled {
+                // restored by the retry of a failed run
+                assert_eq!(
+                    exits,
+                    [
+                        &StepStatus::Pending,
+                        &StepStatus::Queued,
+                        &StepStatus::Running,
+                        &StepStatus::Waiting
+                    ]
+                );
             } else {
                 assert!(exits.is_empty(), "{s} has exits {exits:?}");
             }

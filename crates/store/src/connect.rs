@@ -226,6 +226,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let n: i64 = row.try_get("", "n").unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(n as usize, orbflow_migration::Migrator::migrations().len());
+        assert_eq!(n, 2);
     }
 }

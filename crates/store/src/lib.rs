@@ -9,6 +9,8 @@
 //!   `sqlite::memory:` or `postgres://…`, apply the SQLite pragmas, and run the migrations
 //!   ([`migrate`]).
 //! - [`repo`]: [`SeaStore`], the engine's storage traits on these entities.
+//! - [`admin`]: the API's storage ([`orbflow_engine::admin::Admin`]) on the same store.
+//! - `triggers`: webhook and event trigger rows, re-synced when a version becomes active.
 //! - [`testing`]: per-test databases (temporary SQLite, or a fresh Postgres schema).
 //! - `error`: [`Error`] and [`Result`].
 //!
@@ -33,11 +35,13 @@
 //! upgrades to a write after another connection committed fails with `SQLITE_BUSY` at once,
 //! without waiting for `busy_timeout`.
 
+pub mod admin;
 pub mod connect;
 pub mod entity;
 mod error;
 pub mod repo;
 pub mod testing;
+mod triggers;
 
 pub use connect::{Backend, StoreOptions, connect, connect_with, migrate};
 pub use error::{Error, Result};

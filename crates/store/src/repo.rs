@@ -25,7 +25,7 @@ use crate::entity::{
     workflow_schedules as schedules, workflow_steps, workflow_versions as versions, workflows, workspaces,
 };
 
-fn db(e: impl std::fmt::Display) -> EngineError {
+pub(crate) fn db(e: impl std::fmt::Display) -> EngineError {
     EngineError::Store(e.to_string())
 }
 
@@ -34,7 +34,7 @@ fn status<T: std::str::FromStr>(s: &str) -> EngineResult<T> {
         .map_err(|_| EngineError::Corrupt(format!("unknown status `{s}`")))
 }
 
-fn run_from(m: runs::Model) -> EngineResult<RunRecord> {
+pub(crate) fn run_from(m: runs::Model) -> EngineResult<RunRecord> {
     Ok(RunRecord {
         id: m.id,
         workspace_id: m.workspace_id,
@@ -208,60 +208,87 @@ impl SeaStore {
             tx.commit().await.map_err(db)?;
             return Ok(record(v));
         }
-        let latest = versions::Entity::find()
-            .filter(versions::Column::WorkflowId.eq(wf_id))
-            .order_by_desc(versions::Column::Number)
-            .one(&tx)
-            .await
-            .map_err(db)?;
-        let model = versions::Model {
-            id: crate::new_id(),
-            workflow_id: wf_id,
-            number: latest.map_or(1, |v| v.number + 1),
-            document: document.to_owned(),
-            checksum,
-            published_at: now,
-            published_by: None,
-        };
-        let inserted = versions::Entity::insert(versions::ActiveModel {
-            id: Set(model.id),
-            workflow_id: Set(wf_id),
-            number: Set(model.number),
-            document: Set(model.document.clone()),
-            checksum: Set(model.checksum.clone()),
-            published_at: Set(now),
-            published_by: Set(None),
-        })
-        .on_conflict(
-            OnConflict::columns([versions::Column::WorkflowId, versions::Column::Number])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&tx)
-        .await
-        .map_err(db)?;
-        if inserted == 0 {
-            // another process took this number: the caller tries again
-            return Err(EngineError::Conflict(format!(
-                "version {} of `{workflow}`",
-                model.number
-            )));
-        }
-        // the document was validated before it got here; a version that is
-        // not a workflow is refused rather than stored half-materialized
-        let parsed: orbflow_model::Workflow = serde_json::from_str(document)
-            .map_err(|e| EngineError::InvalidWorkflow(format!("version document: {e}")))?;
-        materialize_steps(&tx, model.id, &parsed).await?;
-        sync_schedules(&tx, wf_id, model.id, &parsed, now).await?;
-        workflows::Entity::update_many()
-            .col_expr(workflows::Column::ActiveVersion, Expr::value(model.number))
-            .filter(workflows::Column::Id.eq(wf_id))
-            .exec(&tx)
-            .await
-            .map_err(db)?;
+        let model = publish_in(&tx, wf_id, document, None).await?;
         tx.commit().await.map_err(db)?;
         Ok(record(model))
     }
+}
+
+/// Begins a write transaction (IMMEDIATE on SQLite).
+pub(crate) async fn write_tx(c: &DatabaseConnection) -> EngineResult<DatabaseTransaction> {
+    let backend = c.get_database_backend();
+    let options = TransactionOptions {
+        sqlite_transaction_mode: (backend == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    c.begin_with_options(options).await.map_err(db)
+}
+
+/// Inserts `document` as version n + 1 of `wf_id`, materializes its steps,
+/// replaces the workflow's triggers with the version's and makes it the
+/// active version. [`EngineError::Conflict`] when another publisher took the
+/// number first (the caller retries).
+pub(crate) async fn publish_in(
+    tx: &DatabaseTransaction,
+    wf_id: Uuid,
+    document: &str,
+    published_by: Option<&str>,
+) -> EngineResult<versions::Model> {
+    let now = crate::now();
+    // the document was validated before it got here; a version that is not
+    // a workflow is refused rather than stored half-materialized
+    let parsed: orbflow_model::Workflow =
+        serde_json::from_str(document).map_err(|e| EngineError::InvalidWorkflow(format!("version document: {e}")))?;
+    let latest = versions::Entity::find()
+        .filter(versions::Column::WorkflowId.eq(wf_id))
+        .order_by_desc(versions::Column::Number)
+        .one(tx)
+        .await
+        .map_err(db)?;
+    let model = versions::Model {
+        id: crate::new_id(),
+        workflow_id: wf_id,
+        number: latest.map_or(1, |v| v.number + 1),
+        document: document.to_owned(),
+        checksum: sha256_hex(document),
+        published_at: now,
+        published_by: published_by.map(str::to_owned),
+    };
+    let inserted = versions::Entity::insert(versions::ActiveModel {
+        id: Set(model.id),
+        workflow_id: Set(wf_id),
+        number: Set(model.number),
+        document: Set(model.document.clone()),
+        checksum: Set(model.checksum.clone()),
+        published_at: Set(now),
+        published_by: Set(model.published_by.clone()),
+    })
+    .on_conflict(
+        OnConflict::columns([versions::Column::WorkflowId, versions::Column::Number])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(tx)
+    .await
+    .map_err(db)?;
+    if inserted == 0 {
+        return Err(EngineError::Conflict(format!(
+            "version {} of workflow {wf_id}",
+            model.number
+        )));
+    }
+    materialize_steps(tx, model.id, &parsed).await?;
+    sync_schedules(tx, wf_id, model.id, &parsed, now).await?;
+    crate::triggers::sync_intake(tx, wf_id, model.id, &parsed, now).await?;
+    workflows::Entity::update_many()
+        .col_expr(workflows::Column::ActiveVersion, Expr::value(model.number))
+        .col_expr(workflows::Column::Status, Expr::value("ACTIVE"))
+        .col_expr(workflows::Column::UpdatedAt, Expr::value(now))
+        .filter(workflows::Column::Id.eq(wf_id))
+        .exec(tx)
+        .await
+        .map_err(db)?;
+    Ok(model)
 }
 
 struct SeaTx {
@@ -569,7 +596,7 @@ async fn sync_schedules(
     Ok(())
 }
 
-fn sha256_hex(s: &str) -> String {
+pub(crate) fn sha256_hex(s: &str) -> String {
     use sha2::Digest;
     let d = sha2::Sha256::digest(s.as_bytes());
     d.iter().map(|b| format!("{b:02x}")).collect()

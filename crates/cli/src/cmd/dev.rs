@@ -1,7 +1,8 @@
-//! `orbflow dev [--db PATH]`: the engine and a worker in one process on
-//! SQLite. Resumes every unfinished run at start; stops on SIGINT/SIGTERM
-//! after in-flight attempts finish and record (nothing is lost: what did not
-//! start stays QUEUED in the database for the next start).
+//! `orbflow dev [--db PATH] [--listen ADDR]`: the HTTP API, the engine and a
+//! worker in one process on SQLite. Prints a development token at start.
+//! Resumes every unfinished run at start; stops on SIGINT/SIGTERM after
+//! in-flight requests and attempts finish and record (nothing is lost: what
+//! did not start stays QUEUED in the database for the next start).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,9 +21,11 @@ pub(crate) struct DevArgs {
     /// SQLite database file.
     #[arg(long, env = "ORBFLOW_DB", default_value = "./orbflow.db")]
     db: PathBuf,
-    /// Address of the HTTP API (served once the API lands).
+    /// Address of the HTTP API.
     #[arg(long, env = "ORBFLOW_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
+    #[command(flatten)]
+    limits: crate::cmd::api::ApiLimitArgs,
     /// Attempts executed at once.
     #[arg(long, env = "ORBFLOW_CONCURRENCY", default_value_t = 8)]
     concurrency: usize,
@@ -45,10 +48,12 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     if let Some(dir) = &args.import {
         import(&store, dir).await?;
     }
+    let api_config = args.limits.config()?;
+    let secrets = EngineConfig::secrets_from_env();
     let engine = Arc::new(Engine::new(
         store.clone(),
         EngineConfig {
-            secrets: EngineConfig::secrets_from_env(),
+            secrets: secrets.clone(),
             ..EngineConfig::default()
         },
     ));
@@ -57,7 +62,7 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     )?);
     let worker = Worker::new(
         engine.clone(),
-        registry,
+        registry.clone(),
         Arc::new(LocalQueue::new()),
         WorkerConfig {
             concurrency: args.concurrency.max(1),
@@ -71,13 +76,31 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     let unfinished = store.unfinished_runs().await?;
     let effects = engine.recover_exclusive().await?;
     eprintln!(
-        "orbflow dev: database {}, {} unfinished run(s) resumed ({} step(s) re-queued); the HTTP API ({}) arrives with the API issue",
+        "orbflow dev: database {}, {} unfinished run(s) resumed ({} step(s) re-queued)",
         args.db.display(),
         unfinished.len(),
         effects.jobs.len(),
-        args.listen
     );
     handle.apply(effects).await;
+    let token = dev_token(&store).await?;
+    let state = orbflow_api::AppState::new(
+        orbflow_api::Services {
+            admin: store.clone(),
+            engine: engine.clone(),
+            dispatch: Arc::new(HandleDispatch(handle.clone())),
+            registry,
+            secrets,
+            ready: None,
+        },
+        api_config,
+    );
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(orbflow_api::serve(listener, state, shutdown.clone()));
+    eprintln!("orbflow dev: API on http://{addr} (workspace `default`)");
+    eprintln!("orbflow dev: development token (all permissions; shown once): {token}");
     let stop = crate::cmd::fleet::shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -91,9 +114,34 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     }
     eprintln!("orbflow dev: shutting down, letting in-flight steps finish");
     shutdown.cancel();
+    let _ = server.await;
     let _ = task.await;
     eprintln!("orbflow dev: stopped");
     Ok(0)
+}
+
+/// The worker's handle as the API's dispatch: jobs, timers and
+/// cancellations go to the in-process worker.
+struct HandleDispatch(orbflow_worker::Handle);
+
+#[async_trait::async_trait]
+impl orbflow_api::Dispatch for HandleDispatch {
+    async fn apply(&self, effects: orbflow_engine::Effects) {
+        self.0.apply(effects).await;
+    }
+}
+
+/// A new token with every permission in the `default` workspace.
+async fn dev_token(store: &orbflow_store::SeaStore) -> anyhow::Result<String> {
+    use orbflow_engine::admin::Admin as _;
+    let ws = match store.workspace_by_slug("default").await? {
+        Some(ws) => ws,
+        None => store.create_workspace("default", "default").await?,
+    };
+    let (_, secret) = orbflow_api::auth::issue_token(store, ws.id, "orbflow dev", &["*".to_owned()])
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(secret)
 }
 
 async fn import(store: &orbflow_store::SeaStore, dir: &std::path::Path) -> anyhow::Result<()> {

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub(crate) mod actions;
+pub(crate) mod api;
+pub(crate) mod client;
 pub(crate) mod cron;
 pub(crate) mod dev;
 pub(crate) mod fleet;
@@ -10,5 +12,6 @@ pub(crate) mod migrate;
 pub(crate) mod run;
 pub(crate) mod scheduler;
 pub(crate) mod schema;
+pub(crate) mod token;
 pub(crate) mod validate;
 pub(crate) mod worker;

@@ -4,6 +4,7 @@ pub mod api_tokens;
 pub mod lease_tokens;
 pub mod step_executions;
 pub mod workflow_event_subscriptions;
+pub mod workflow_events;
 pub mod workflow_run_logs;
 pub mod workflow_runs;
 pub mod workflow_schedule_fires;
@@ -20,6 +21,7 @@ pub mod prelude {
     pub use super::lease_tokens::Entity as LeaseTokens;
     pub use super::step_executions::Entity as StepExecutions;
     pub use super::workflow_event_subscriptions::Entity as WorkflowEventSubscriptions;
+    pub use super::workflow_events::Entity as WorkflowEvents;
     pub use super::workflow_run_logs::Entity as WorkflowRunLogs;
     pub use super::workflow_runs::Entity as WorkflowRuns;
     pub use super::workflow_schedule_fires::Entity as WorkflowScheduleFires;

@@ -1,0 +1,101 @@
+//! orbflow's HTTP API: REST under `/v1` (axum), described by the OpenAPI
+//! 3.1 document at `/openapi.json` (utoipa), with bearer tokens scoped to a
+//! workspace, and the webhook intake at `/hooks/{workspace}/{workflow}/{key}`.
+//! Served by `orbflow api` (the fleet) and inside `orbflow dev`.
+//!
+//! Module map:
+//! - [`Config`] (limits, with defaults and [`Config::validate`]), [`serve`]
+//!   and [`router`]: the service.
+//! - [`state`]: [`AppState`](state::AppState), what handlers share, and the
+//!   [`Dispatch`](state::Dispatch) trait effects of engine calls go through.
+//! - [`error`]: [`Error`] and its one JSON shape (RFC 9457 problem details);
+//!   the only place an error becomes a status.
+//! - [`auth`]: bearer tokens (hashed, scoped, permissions) and issuing them.
+//! - `limits`: rate limit per token. `extract`: query, path and body
+//!   readers whose rejections are problems; body limits; page caps.
+//! - `routes/`: one file per resource (workflows, versions, runs, actions,
+//!   schedules, events, hooks, tokens, meta).
+//! - `verify`: webhook signature schemes (Standard Webhooks, GitHub, Stripe,
+//!   HMAC-SHA256), constant-time.
+//! - `diff`: differences between two versions' documents.
+//! - [`openapi`]: the document.
+//! - `dto`: request and response bodies.
+
+pub mod auth;
+mod diff;
+pub mod dto;
+pub mod error;
+mod extract;
+mod limits;
+pub mod openapi;
+mod routes;
+pub mod state;
+mod verify;
+
+pub use error::{Error, Result};
+pub use limits::RateLimit;
+pub use state::{AppState, Dispatch, QueueDispatch, Services};
+
+/// Limits of the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Largest workflow document (create, draft, validate), bytes.
+    pub max_document_bytes: usize,
+    /// Largest run input, event or other JSON body, bytes.
+    pub max_input_bytes: usize,
+    /// Largest webhook delivery, bytes.
+    pub max_webhook_bytes: usize,
+    /// Requests per token.
+    pub rate_limit: RateLimit,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_document_bytes: 1024 * 1024,
+            max_input_bytes: 256 * 1024,
+            max_webhook_bytes: 1024 * 1024,
+            rate_limit: RateLimit::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Checks the limits make sense.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str| Error::BadRequest {
+            code: "invalid-config",
+            detail: what.to_owned(),
+        };
+        for (name, v) in [
+            ("max_document_bytes", self.max_document_bytes),
+            ("max_input_bytes", self.max_input_bytes),
+            ("max_webhook_bytes", self.max_webhook_bytes),
+        ] {
+            if v == 0 || v > 64 * 1024 * 1024 {
+                return Err(bad(&format!("{name} must be 1 byte to 64 MiB")));
+            }
+        }
+        if self.rate_limit.per_minute == 0 || self.rate_limit.burst == 0 {
+            return Err(bad("the rate limit needs per_minute and burst of at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// The router with every route.
+pub fn router(state: AppState) -> axum::Router {
+    routes::router(state)
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled; in-flight
+/// requests finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

@@ -1,0 +1,161 @@
+//! Webhook intake: `POST /hooks/{workspace}/{workflow}/{key}`. The delivery
+//! is verified with the trigger's scheme (constant-time compare, timestamp
+//! tolerance), de-duplicated by the provider's delivery id (one run per
+//! delivery) and answered 202 with the run id. A rejected delivery starts
+//! nothing and tells the sender why, so it keeps (and can resend) its data.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value, json as j};
+
+use crate::dto::HookOut;
+use crate::extract::{Path, read_body};
+use crate::routes::json;
+use crate::routes::runs::{Start, start_run};
+use crate::state::AppState;
+use crate::verify::{self, DEFAULT_HMAC_HEADER, Scheme, VerifyError};
+use crate::{Error, Result};
+
+/// Headers never copied into the trigger data (credentials, signatures).
+const HIDDEN_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    "webhook-signature",
+    "x-hub-signature",
+    "x-hub-signature-256",
+    "stripe-signature",
+];
+
+/// Default timestamp tolerance.
+const DEFAULT_TOLERANCE_SECS: i64 = 300;
+
+fn scheme_of(name: &str, header: Option<&str>) -> Result<Scheme> {
+    Ok(match name {
+        "standard-webhooks" => Scheme::StandardWebhooks,
+        "github" => Scheme::Github,
+        "stripe" => Scheme::Stripe,
+        "hmac-sha256" => Scheme::HmacSha256 {
+            header: header.unwrap_or(DEFAULT_HMAC_HEADER).to_owned(),
+        },
+        "none" => Scheme::None,
+        other => {
+            return Err(Error::Internal(format!(
+                "unknown webhook scheme `{other}` in the store"
+            )));
+        }
+    })
+}
+
+fn rejected(e: &VerifyError) -> Error {
+    let code = match e {
+        VerifyError::MissingHeader(_) => "signature-missing",
+        VerifyError::Malformed(_) => "signature-malformed",
+        VerifyError::BadSignature => "signature-invalid",
+        VerifyError::StaleTimestamp { .. } => "timestamp-out-of-tolerance",
+    };
+    Error::Unauthorized {
+        code,
+        detail: format!("delivery rejected: {e}"),
+    }
+}
+
+fn visible_headers(headers: &HeaderMap, hidden_extra: Option<&str>) -> Value {
+    let mut out = Map::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        if HIDDEN_HEADERS.contains(&n) || hidden_extra.is_some_and(|h| h.eq_ignore_ascii_case(n)) {
+            continue;
+        }
+        if let Ok(v) = value.to_str() {
+            out.insert(n.to_owned(), Value::String(v.to_owned()));
+        }
+    }
+    Value::Object(out)
+}
+
+/// Receives a webhook delivery.
+#[utoipa::path(
+    post, path = "/hooks/{workspace}/{workflow}/{key}", tag = "webhooks",
+    params(
+        ("workspace" = String, Path, description = "Workspace slug"),
+        ("workflow" = String, Path, description = "Workflow slug"),
+        ("key" = String, Path, description = "The trigger's key"),
+    ),
+    request_body(description = "The delivery, as the provider sends it (JSON bodies become the run input)", content(("application/json"), ("text/plain"))),
+    responses(
+        (status = 202, description = "Accepted: the run it started", body = HookOut),
+        (status = 200, description = "This delivery id started a run before", body = HookOut),
+        (status = 401, description = "Signature missing, malformed, wrong, or timestamp out of tolerance", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No active workflow with this webhook", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than the webhook limit", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body does not satisfy the workflow's inputs", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The webhook's secret is not configured on the server", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn deliver(
+    State(state): State<AppState>,
+    Path((workspace, workflow, key)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let body = read_body(&headers, body, state.config().max_webhook_bytes).await?;
+    let hook = state
+        .admin()
+        .webhook(&workspace, &workflow, &key)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("webhook `{workspace}/{workflow}/{key}`")))?;
+    let scheme = scheme_of(&hook.scheme, hook.header.as_deref())?;
+    let secret = match (&scheme, hook.secret_name.as_deref()) {
+        (Scheme::None, _) => "",
+        (_, Some(name)) => state
+            .secret(name)
+            .ok_or_else(|| Error::Unavailable(format!("secret `{name}` of webhook `{workflow}/{key}` is not set")))?,
+        (_, None) => return Err(Error::Internal("signed webhook without a secret name".into())),
+    };
+    let tolerance = hook
+        .tolerance_ms
+        .map_or(DEFAULT_TOLERANCE_SECS, |ms| (ms / 1000).max(1));
+    let verified = verify::verify(
+        &scheme,
+        &verify::Delivery {
+            secret,
+            headers: &headers,
+            body: &body,
+        },
+        chrono::Utc::now().timestamp(),
+        tolerance,
+    )
+    .map_err(|e| rejected(&e))?;
+    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    let input = match &parsed {
+        Some(v @ Value::Object(_)) => v.clone(),
+        _ => j!({}),
+    };
+    let trigger_data = j!({
+        "key": key,
+        "deliveryId": verified.delivery_id,
+        "headers": visible_headers(&headers, hook.header.as_deref()),
+        "body": parsed.unwrap_or_else(|| Value::String(String::from_utf8_lossy(&body).into_owned())),
+    });
+    let (run_id, duplicate) = start_run(
+        &state,
+        Start {
+            workflow_id: hook.workflow_id,
+            version_id: hook.version_id,
+            input,
+            trigger_type: "webhook",
+            trigger_data,
+            idempotency_key: verified.delivery_id.map(|d| format!("webhook:{key}:{d}")),
+        },
+    )
+    .await?;
+    let status = if duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(json(status, &HookOut { run_id, duplicate }))
+}

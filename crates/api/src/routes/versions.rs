@@ -1,0 +1,308 @@
+//! Published versions: publish the draft (strict validation, and the
+//! publishing token must hold every permission its actions require), list,
+//! get, diff, export, and rollback (version n + 1 with version k's document;
+//! history is never rewritten).
+
+use std::collections::BTreeSet;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use orbflow_engine::admin::{Page, VersionInfo, WorkflowRecord};
+use orbflow_model::Workflow;
+use orbflow_model::dsl::{self, Format};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::Principal;
+use crate::dto::{DiffOut, PageQuery, VersionOut, VersionPage};
+use crate::extract::{Path, Query, page_size};
+use crate::routes::{find_workflow, json, with_header};
+use crate::state::AppState;
+use crate::{Error, Result};
+
+/// Catalog names of every action the workflow uses.
+fn actions_used(wf: &Workflow) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for row in orbflow_model::plan::flatten(&wf.steps) {
+        if row.step_type == orbflow_model::StepType::Action {
+            out.insert(row.action);
+        }
+    }
+    out
+}
+
+/// 403 unless `who` holds every permission the workflow's actions require.
+fn check_action_permissions(state: &AppState, who: &Principal, wf: &Workflow) -> Result<()> {
+    let needed: BTreeSet<&str> = actions_used(wf)
+        .iter()
+        .filter_map(|a| state.registry().spec(a))
+        .flat_map(|s| s.required_permissions.iter().copied())
+        .collect();
+    let needed: Vec<&str> = needed.into_iter().collect();
+    who.require(&needed)
+}
+
+async fn publish_document(
+    state: &AppState,
+    who: &Principal,
+    wf: &WorkflowRecord,
+    workflow: &Workflow,
+) -> Result<(StatusCode, VersionInfo)> {
+    check_action_permissions(state, who, workflow)?;
+    let document = serde_json::to_string(workflow).map_err(|e| Error::Internal(format!("canonical document: {e}")))?;
+    let v = state.admin().publish(wf.id, &document, Some(&who.label())).await?;
+    Ok((StatusCode::CREATED, v))
+}
+
+fn version_response(status: StatusCode, v: &VersionInfo, wf: &WorkflowRecord) -> Response {
+    let res = json(status, &VersionOut::full(v));
+    with_header(
+        res,
+        header::LOCATION,
+        &format!("/v1/workflows/{}/versions/{}", wf.slug, v.number),
+    )
+}
+
+/// Publishes the draft as the next version and makes it active (its
+/// triggers replace the previous version's). Publishing a draft identical
+/// to the active version creates nothing and returns that version (200).
+#[utoipa::path(
+    post, path = "/v1/workflows/{workflow}/versions", tag = "versions",
+    params(("workflow" = String, Path, description = "Slug or id")),
+    responses(
+        (status = 201, description = "Published as a new version", body = VersionOut),
+        (status = 200, description = "The draft equals the active version: nothing new", body = VersionOut),
+        (status = 422, description = "The draft is invalid: every problem with its path, line and column", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks workflows:publish or a permission an action requires", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn publish(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(slug): Path<String>,
+) -> Result<Response> {
+    who.require(&["workflows:publish"])?;
+    let wf = find_workflow(&state, &who, &slug).await?;
+    let format = if wf.draft_format == "json" {
+        Format::Json
+    } else {
+        Format::Yaml
+    };
+    let parsed = dsl::load(&wf.draft_document, format, state.registry())
+        .map_err(|d| Error::InvalidWorkflow(d.iter().map(Into::into).collect()))?;
+    if let Some(n) = wf.active_version
+        && wf.status == "ACTIVE"
+        && let Some(active) = state.admin().version_info(wf.id, n).await?
+        && serde_json::from_str::<Workflow>(&active.document).ok().as_ref() == Some(&parsed.workflow)
+    {
+        check_action_permissions(&state, &who, &parsed.workflow)?;
+        return Ok(version_response(StatusCode::OK, &active, &wf));
+    }
+    let (status, v) = publish_document(&state, &who, &wf, &parsed.workflow).await?;
+    Ok(version_response(status, &v, &wf))
+}
+
+fn cursor_number(c: Option<&str>) -> Result<Option<i32>> {
+    c.map(|c| {
+        c.parse::<i32>().map_err(|_| Error::BadRequest {
+            code: "invalid-cursor",
+            detail: "cursor is not one this API returned".into(),
+        })
+    })
+    .transpose()
+}
+
+/// Lists published versions, newest first.
+#[utoipa::path(
+    get, path = "/v1/workflows/{workflow}/versions", tag = "versions",
+    params(("workflow" = String, Path, description = "Slug or id"), PageQuery),
+    responses((status = 200, description = "A page of versions", body = VersionPage)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(slug): Path<String>,
+    Query(p): Query<PageQuery>,
+) -> Result<Response> {
+    who.require(&["workflows:read"])?;
+    let wf = find_workflow(&state, &who, &slug).await?;
+    let limit = page_size(p.limit);
+    let after = cursor_number(p.cursor.as_deref())?;
+    let rows = state.admin().versions(wf.id, Page { after, limit }).await?;
+    let next_cursor = (rows.len() as u64 == limit)
+        .then(|| rows.last().map(|v| v.number.to_string()))
+        .flatten();
+    Ok(json(
+        StatusCode::OK,
+        &VersionPage {
+            items: rows.iter().map(VersionOut::summary).collect(),
+            next_cursor,
+        },
+    ))
+}
+
+async fn find_version(state: &AppState, wf: &WorkflowRecord, number: i32) -> Result<VersionInfo> {
+    state
+        .admin()
+        .version_info(wf.id, number)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("version {number} of `{}`", wf.slug)))
+}
+
+fn parse_version(v: &VersionInfo) -> Result<Workflow> {
+    serde_json::from_str(&v.document).map_err(|e| Error::Internal(format!("stored version document: {e}")))
+}
+
+/// One version with its canonical document.
+#[utoipa::path(
+    get, path = "/v1/workflows/{workflow}/versions/{number}", tag = "versions",
+    params(("workflow" = String, Path, description = "Slug or id"), ("number" = i32, Path, description = "Version number")),
+    responses((status = 200, description = "The version", body = VersionOut)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((slug, number)): Path<(String, i32)>,
+) -> Result<Response> {
+    who.require(&["workflows:read"])?;
+    let wf = find_workflow(&state, &who, &slug).await?;
+    let v = find_version(&state, &wf, number).await?;
+    Ok(json(StatusCode::OK, &VersionOut::full(&v)))
+}
+
+/// Query of an export.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExportQuery {
+    /// `yaml` (default) or `json`.
+    format: Option<String>,
+}
+
+/// A version's document in canonical YAML or JSON.
+#[utoipa::path(
+    get, path = "/v1/workflows/{workflow}/versions/{number}/export", tag = "versions",
+    params(("workflow" = String, Path, description = "Slug or id"), ("number" = i32, Path, description = "Version number"), ExportQuery),
+    responses((status = 200, description = "The document", content(
+        (String = "application/yaml"), (String = "application/json")
+    ))),
+    security(("bearer" = []))
+)]
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((slug, number)): Path<(String, i32)>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response> {
+    who.require(&["workflows:read"])?;
+    let wf = find_workflow(&state, &who, &slug).await?;
+    let v = find_version(&state, &wf, number).await?;
+    let doc = parse_version(&v)?;
+    let (ct, text) = match q.format.as_deref().unwrap_or("yaml") {
+        "yaml" => ("application/yaml", dsl::to_yaml(&doc)),
+        "json" => ("application/json", dsl::to_json(&doc)),
+        other => {
+            return Err(Error::BadRequest {
+                code: "invalid-query",
+                detail: format!("format `{other}` is not yaml or json"),
+            });
+        }
+    };
+    let text = text.map_err(|e| Error::Internal(e.to_string()))?;
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, ct)], text).into_response())
+}
+
+/// Query of a diff.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DiffQuery {
+    /// The version to compare with.
+    to: i32,
+}
+
+/// What changed from version `number` to version `to`.
+#[utoipa::path(
+    get, path = "/v1/workflows/{workflow}/versions/{number}/diff", tag = "versions",
+    params(("workflow" = String, Path, description = "Slug or id"), ("number" = i32, Path, description = "Version number"), DiffQuery),
+    responses((status = 200, description = "Differences, path by path", body = DiffOut)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn diff(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((slug, number)): Path<(String, i32)>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Response> {
+    who.require(&["workflows:read"])?;
+    let wf = find_workflow(&state, &who, &slug).await?;
+    let a = find_version(&state, &wf, number).await?;
+    let b = find_version(&state, &wf, q.to).await?;
+    let da: serde_json::Value = serde_json::from_str(&a.document).map_err(|e| Error::Internal(e.to_string()))?;
+    let db: serde_json::Value = serde_json::from_str(&b.document).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(json(
+        StatusCode::OK,
+        &DiffOut {
+            from: number,
+            to: q.to,
+            changes: crate::diff::diff(&da, &db),
+        },
+    ))
+}
+
+/// Rolls back to version `number`: publishes its document as version n + 1
+/// (the draft is left as it is).
+#[utoipa::path(
+    post, path = "/v1/workflows/{workflow}/versions/{number}/rollback", tag = "versions",
+    params(("workflow" = String, Path, description = "Slug or id"), ("number" = i32, Path, description = "Version to restore")),
+    responses(
+        (status = 201, description = "Published as version n + 1", body = VersionOut),
+        (status = 403, description = "The token lacks workflows:publish or a permission an action requires", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn rollback(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((slug, number)): Path<(String, i32)>,
+) -> Result<Response> {
+    who.require(&["workflows:publish"])?;
+    let wf = find_workflow(&state, &who, &slug).await?;
+    let v = find_version(&state, &wf, number).await?;
+    let doc = parse_version(&v)?;
+    // a document that was valid then must still be valid with this catalog
+    orbflow_model::dsl::check(&doc, state.registry()).map_err(|e| match e {
+        orbflow_model::Error::Invalid(d) => Error::InvalidWorkflow(d.iter().map(Into::into).collect()),
+        other => Error::Internal(other.to_string()),
+    })?;
+    let (status, v) = publish_document(&state, &who, &wf, &doc).await?;
+    Ok(version_response(status, &v, &wf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_are_collected_from_every_block() {
+        let text = r#"
+schemaVersion: 1
+name: t
+triggers: [ { type: manual } ]
+steps:
+  - key: a
+    action: TRANSFORM
+    config: { value: 1 }
+  - key: c
+    type: condition
+    if: "true"
+    then:
+      - { key: s, action: SEND_SLACK_MESSAGE, config: { webhookUrl: "https://x.invalid/h", text: "t" } }
+"#;
+        let p = dsl::parse(text, Format::Yaml).expect("parses");
+        let used: Vec<String> = actions_used(&p.workflow).into_iter().collect();
+        assert_eq!(used, ["SEND_SLACK_MESSAGE", "TRANSFORM"]);
+    }
+}

@@ -1,0 +1,386 @@
+//! Workflows and their drafts: create (the DSL as YAML or JSON, by
+//! Content-Type), list, get, archive, the draft with optimistic concurrency
+//! (ETag / If-Match), and validation without saving.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use orbflow_engine::admin::{NewWorkflow, Page};
+use orbflow_model::dsl::{self, Format};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::dto::{PageQuery, ValidationOut, WorkflowOut, WorkflowPage};
+use crate::error::DiagnosticOut;
+use crate::extract::{Path, Query, content_type, page_size, read_body};
+use crate::routes::{find_workflow, json, with_header};
+use crate::state::AppState;
+use crate::{Error, Result};
+
+/// Slugs that would shadow a route.
+const RESERVED: &[&str] = &["validate"];
+
+/// The document format a Content-Type names.
+pub(crate) fn format_of(headers: &HeaderMap) -> Result<Format> {
+    match content_type(headers).as_str() {
+        "application/json" => Ok(Format::Json),
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(Format::Yaml),
+        other => Err(Error::UnsupportedMediaType(format!(
+            "{other}` (send the workflow as application/yaml or application/json"
+        ))),
+    }
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Json => "json",
+        Format::Yaml => "yaml",
+    }
+}
+
+/// Reads a document body: text within the document limit, parsed (shape
+/// and types; semantic rules are for publish).
+async fn read_document(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(String, Format, String)> {
+    let format = format_of(headers)?;
+    let bytes = read_body(headers, body, state.config().max_document_bytes).await?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| Error::BadRequest {
+        code: "invalid-body",
+        detail: "the workflow document is not UTF-8".into(),
+    })?;
+    let parsed = dsl::parse(&text, format).map_err(|d| Error::InvalidWorkflow(d.iter().map(Into::into).collect()))?;
+    Ok((text, format, parsed.workflow.name))
+}
+
+/// A slug from a name: lower case, `-` between words.
+fn slugify(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').chars().take(63).collect()
+}
+
+fn check_slug(slug: &str) -> Result<()> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 63
+        && slug.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !ok {
+        return Err(Error::Unprocessable {
+            code: "invalid-slug",
+            detail: format!("slug `{slug}` must match [a-z0-9][a-z0-9_-]* (at most 63 characters)"),
+        });
+    }
+    if RESERVED.contains(&slug) || Uuid::parse_str(slug).is_ok() {
+        return Err(Error::Unprocessable {
+            code: "invalid-slug",
+            detail: format!("slug `{slug}` is reserved"),
+        });
+    }
+    Ok(())
+}
+
+fn etag(revision: i64) -> String {
+    format!("\"{revision}\"")
+}
+
+fn with_etag(res: Response, revision: i64) -> Response {
+    with_header(res, header::ETAG, &etag(revision))
+}
+
+/// Query of a create.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CreateQuery {
+    /// Slug of the new workflow; default: derived from its `name`.
+    slug: Option<String>,
+}
+
+/// Creates a workflow from a draft document.
+#[utoipa::path(
+    post, path = "/v1/workflows", tag = "workflows",
+    params(CreateQuery),
+    request_body(description = "The workflow document (DSL)", content(
+        (String = "application/yaml"), (String = "application/json")
+    )),
+    responses(
+        (status = 201, description = "Created; the ETag is the draft's revision", body = WorkflowOut),
+        (status = 409, description = "The slug is taken", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<CreateQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    who.require(&["workflows:write"])?;
+    let (text, format, name) = read_document(&state, &headers, body).await?;
+    let slug = q.slug.unwrap_or_else(|| slugify(&name));
+    check_slug(&slug)?;
+    let wf = state
+        .admin()
+        .create_workflow(&NewWorkflow {
+            workspace_id: who.workspace_id(),
+            slug,
+            name,
+            draft_document: text,
+            draft_format: format_name(format).into(),
+        })
+        .await?;
+    let res = json(StatusCode::CREATED, &WorkflowOut::from(&wf));
+    let res = with_header(res, header::LOCATION, &format!("/v1/workflows/{}", wf.slug));
+    Ok(with_etag(res, wf.draft_revision))
+}
+
+/// Query of a listing of workflows.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Only this status: DRAFT, ACTIVE or ARCHIVED.
+    status: Option<String>,
+}
+
+/// Lists the workspace's workflows, newest first.
+#[utoipa::path(
+    get, path = "/v1/workflows", tag = "workflows",
+    params(ListQuery, PageQuery),
+    responses((status = 200, description = "A page of workflows", body = WorkflowPage)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<ListQuery>,
+    Query(p): Query<PageQuery>,
+) -> Result<Response> {
+    who.require(&["workflows:read"])?;
+    if let Some(s) = &q.status
+        && !["DRAFT", "ACTIVE", "ARCHIVED"].contains(&s.as_str())
+    {
+        return Err(Error::BadRequest {
+            code: "invalid-query",
+            detail: format!("status `{s}` is not DRAFT, ACTIVE or ARCHIVED"),
+        });
+    }
+    let after = p
+        .cursor
+        .as_deref()
+        .map(|c| {
+            Uuid::parse_str(c).map_err(|_| Error::BadRequest {
+                code: "invalid-cursor",
+                detail: "cursor is not one this API returned".into(),
+            })
+        })
+        .transpose()?;
+    let limit = page_size(p.limit);
+    let rows = state
+        .admin()
+        .workflows(who.workspace_id(), q.status.as_deref(), Page { after, limit })
+        .await?;
+    let next_cursor = (rows.len() as u64 == limit)
+        .then(|| rows.last().map(|w| w.id.to_string()))
+        .flatten();
+    Ok(json(
+        StatusCode::OK,
+        &WorkflowPage {
+            items: rows.iter().map(WorkflowOut::from).collect(),
+            next_cursor,
+        },
+    ))
+}
+
+/// One workflow, by slug or id.
+#[utoipa::path(
+    get, path = "/v1/workflows/{workflow}", tag = "workflows",
+    params(("workflow" = String, Path, description = "Slug or id")),
+    responses((status = 200, description = "The workflow", body = WorkflowOut)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn get(State(state): State<AppState>, who: Principal, Path(slug): Path<String>) -> Result<Response> {
+    who.require(&["workflows:read"])?;
+    let wf = find_workflow(&state, &who, &slug).await?;
+    Ok(with_etag(
+        json(StatusCode::OK, &WorkflowOut::from(&wf)),
+        wf.draft_revision,
+    ))
+}
+
+/// Archives a workflow: its schedules, webhooks and event triggers stop.
+/// Publishing again makes it ACTIVE.
+#[utoipa::path(
+    post, path = "/v1/workflows/{workflow}/archive", tag = "workflows",
+    params(("workflow" = String, Path, description = "Slug or id")),
+    responses((status = 200, description = "Archived", body = WorkflowOut)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn archive(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(slug): Path<String>,
+) -> Result<Response> {
+    who.require(&["workflows:write"])?;
+    let wf = find_workflow(&state, &who, &slug).await?;
+    state.admin().archive_workflow(wf.id).await?;
+    let wf = find_workflow(&state, &who, &wf.id.to_string()).await?;
+    Ok(json(StatusCode::OK, &WorkflowOut::from(&wf)))
+}
+
+/// The draft as written (YAML or JSON), with its revision as ETag.
+#[utoipa::path(
+    get, path = "/v1/workflows/{workflow}/draft", tag = "workflows",
+    params(("workflow" = String, Path, description = "Slug or id")),
+    responses((status = 200, description = "The draft text; ETag: its revision", content(
+        (String = "application/yaml"), (String = "application/json")
+    ))),
+    security(("bearer" = []))
+)]
+pub(crate) async fn get_draft(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(slug): Path<String>,
+) -> Result<Response> {
+    who.require(&["workflows:read"])?;
+    let wf = find_workflow(&state, &who, &slug).await?;
+    let ct = if wf.draft_format == "json" {
+        "application/json"
+    } else {
+        "application/yaml"
+    };
+    let res = (StatusCode::OK, [(header::CONTENT_TYPE, ct)], wf.draft_document.clone()).into_response();
+    Ok(with_etag(res, wf.draft_revision))
+}
+
+/// The revision an `If-Match` names.
+fn if_match(headers: &HeaderMap) -> Result<i64> {
+    let v = headers
+        .get(header::IF_MATCH)
+        .ok_or(Error::PreconditionRequired)?
+        .to_str()
+        .map_err(|_| Error::PreconditionFailed("?".into()))?
+        .trim();
+    let v = v.strip_prefix("W/").unwrap_or(v);
+    v.trim_matches('"')
+        .parse::<i64>()
+        .map_err(|_| Error::PreconditionFailed(v.to_owned()))
+}
+
+/// Replaces the draft. `If-Match` must carry the ETag that was read: a
+/// stale revision is refused with 412 and nothing is written.
+#[utoipa::path(
+    put, path = "/v1/workflows/{workflow}/draft", tag = "workflows",
+    params(
+        ("workflow" = String, Path, description = "Slug or id"),
+        ("If-Match" = String, Header, description = "ETag of the draft revision being replaced"),
+    ),
+    request_body(description = "The new draft", content(
+        (String = "application/yaml"), (String = "application/json")
+    )),
+    responses(
+        (status = 200, description = "Saved; the ETag is the new revision", body = WorkflowOut),
+        (status = 412, description = "The draft changed since that revision", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match is missing", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn put_draft(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    who.require(&["workflows:write"])?;
+    let wf = find_workflow(&state, &who, &slug).await?;
+    let revision = if_match(&headers)?;
+    let (text, format, name) = read_document(&state, &headers, body).await?;
+    let saved = state
+        .admin()
+        .save_draft(
+            wf.id,
+            revision,
+            &NewWorkflow {
+                workspace_id: wf.workspace_id,
+                slug: wf.slug.clone(),
+                name,
+                draft_document: text,
+                draft_format: format_name(format).into(),
+            },
+        )
+        .await?
+        .ok_or_else(|| Error::PreconditionFailed(revision.to_string()))?;
+    Ok(with_etag(
+        json(StatusCode::OK, &WorkflowOut::from(&saved)),
+        saved.draft_revision,
+    ))
+}
+
+/// Validates a document strictly (as publish does) without saving it.
+#[utoipa::path(
+    post, path = "/v1/workflows/validate", tag = "workflows",
+    request_body(description = "A workflow document", content(
+        (String = "application/yaml"), (String = "application/json")
+    )),
+    responses((status = 200, description = "Whether it is valid, with every problem", body = ValidationOut)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn validate(
+    State(state): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    who.require(&["workflows:read"])?;
+    let format = format_of(&headers)?;
+    let bytes = read_body(&headers, body, state.config().max_document_bytes).await?;
+    let text = String::from_utf8_lossy(&bytes);
+    let errors: Vec<DiagnosticOut> = match dsl::load(&text, format, state.registry()) {
+        Ok(_) => Vec::new(),
+        Err(d) => d.iter().map(Into::into).collect(),
+    };
+    Ok(json(
+        StatusCode::OK,
+        &ValidationOut {
+            valid: errors.is_empty(),
+            errors,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Mention triage!"), "mention-triage");
+        assert_eq!(slugify("  Hello   World  "), "hello-world");
+        assert!(check_slug("validate").is_err());
+        assert!(check_slug("ok-1").is_ok());
+        assert!(check_slug("-x").is_err());
+        assert!(check_slug("").is_err());
+    }
+
+    #[test]
+    fn if_match_forms() {
+        let mut h = HeaderMap::new();
+        assert!(matches!(if_match(&h), Err(Error::PreconditionRequired)));
+        h.insert(header::IF_MATCH, "\"3\"".parse().unwrap());
+        assert_eq!(if_match(&h).unwrap(), 3);
+        h.insert(header::IF_MATCH, "W/\"4\"".parse().unwrap());
+        assert_eq!(if_match(&h).unwrap(), 4);
+        h.insert(header::IF_MATCH, "*".parse().unwrap());
+        assert!(matches!(if_match(&h), Err(Error::PreconditionFailed(_))));
+    }
+}

@@ -1,0 +1,116 @@
+//! What every handler shares: the store, the engine, where jobs go, the
+//! catalog, secrets and limits. Cheap to clone.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use orbflow_actions::Registry;
+use orbflow_engine::admin::Admin;
+use orbflow_engine::queue::Queue;
+use orbflow_engine::{Effects, Engine};
+
+use crate::Config;
+use crate::limits::Limiter;
+
+/// Where the effects of an engine call go: jobs to the queue, timers and
+/// cancellations to whoever runs them.
+#[async_trait::async_trait]
+pub trait Dispatch: Send + Sync + 'static {
+    /// Hands on what a committed engine call asks for.
+    async fn apply(&self, effects: Effects);
+}
+
+/// The fleet's dispatch: ready steps go to the queue; timers are found by
+/// the workers' reconciler in the database, and a running step of a
+/// cancelled run is stopped by the fence on its write-back.
+pub struct QueueDispatch(pub Arc<dyn Queue>);
+
+#[async_trait::async_trait]
+impl Dispatch for QueueDispatch {
+    async fn apply(&self, effects: Effects) {
+        for job in effects.jobs {
+            self.0.push(job).await;
+        }
+    }
+}
+
+/// A readiness probe for `/readyz`: `Err(reason)` when a dependency is down.
+pub type ReadyCheck = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// What the API is built from.
+pub struct Services {
+    /// The API's storage.
+    pub admin: Arc<dyn Admin>,
+    /// The engine (runs, cancel, retry).
+    pub engine: Arc<Engine>,
+    /// Where effects go.
+    pub dispatch: Arc<dyn Dispatch>,
+    /// The action catalog (validation, permissions).
+    pub registry: Arc<Registry>,
+    /// Secret values by name (webhook signing keys).
+    pub secrets: HashMap<String, String>,
+    /// `/readyz`.
+    pub ready: Option<ReadyCheck>,
+}
+
+struct Inner {
+    services: Services,
+    config: Config,
+    limiter: Limiter,
+}
+
+/// The shared state of the router.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State from its parts; `config` must be valid ([`Config::validate`]).
+    pub fn new(services: Services, config: Config) -> Self {
+        let limiter = Limiter::new(config.rate_limit);
+        Self(Arc::new(Inner {
+            services,
+            config,
+            limiter,
+        }))
+    }
+
+    pub(crate) fn admin(&self) -> &dyn Admin {
+        self.0.services.admin.as_ref()
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.0.services.engine
+    }
+
+    pub(crate) async fn dispatch(&self, effects: Effects) {
+        self.0.services.dispatch.apply(effects).await;
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.0.services.registry
+    }
+
+    pub(crate) fn secret(&self, name: &str) -> Option<&str> {
+        self.0.services.secrets.get(name).map(String::as_str)
+    }
+
+    pub(crate) fn ready(&self) -> Option<&ReadyCheck> {
+        self.0.services.ready.as_ref()
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub(crate) fn limiter(&self) -> &Limiter {
+        &self.0.limiter
+    }
+}

@@ -1,0 +1,261 @@
+//! What the HTTP API needs from the store beyond running workflows:
+//! workspaces, tokens, workflows with drafts and published versions, their
+//! triggers, and paginated listings. `orbflow-store` implements it on SQLite
+//! and Postgres; the conformance suite runs it on both.
+//!
+//! Every listing is keyset-paginated on a time-ordered id (UUIDv7) or a
+//! number, newest first unless said otherwise: a page is `limit` rows after
+//! `cursor`, never an `OFFSET` scan.
+
+use chrono::{DateTime, Utc};
+use orbflow_model::RunStatus;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::Result;
+use crate::store::{LogRecord, RunRecord};
+
+/// A workspace (tenant).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkspaceRecord {
+    /// Id.
+    pub id: Uuid,
+    /// URL-safe name, unique.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API token as stored (only its hash is kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Workspace it acts in.
+    pub workspace_id: Uuid,
+    /// Label.
+    pub name: String,
+    /// First characters of the secret, to recognise it in listings.
+    pub prefix: String,
+    /// Granted permissions (`*` grants every one).
+    pub permissions: Vec<String>,
+    /// Issued.
+    pub created_at: DateTime<Utc>,
+    /// Last authenticated.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Revoked (authenticates nothing since).
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A workflow with its draft.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Workspace.
+    pub workspace_id: Uuid,
+    /// URL-safe name, unique in the workspace.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// DRAFT | ACTIVE | ARCHIVED.
+    pub status: String,
+    /// Number of the version whose triggers are live.
+    pub active_version: Option<i32>,
+    /// The draft as written (YAML or JSON text).
+    pub draft_document: String,
+    /// `yaml` or `json`.
+    pub draft_format: String,
+    /// Optimistic-concurrency revision of the draft.
+    pub draft_revision: i64,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewWorkflow {
+    /// Workspace.
+    pub workspace_id: Uuid,
+    /// Slug.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Draft text.
+    pub draft_document: String,
+    /// `yaml` or `json`.
+    pub draft_format: String,
+}
+
+/// A published version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionInfo {
+    /// Id (runs pin it).
+    pub id: Uuid,
+    /// Workflow.
+    pub workflow_id: Uuid,
+    /// 1, 2, …
+    pub number: i32,
+    /// Canonical JSON document.
+    pub document: String,
+    /// SHA-256 hex of the document.
+    pub checksum: String,
+    /// Published.
+    pub published_at: DateTime<Utc>,
+    /// Publisher.
+    pub published_by: Option<String>,
+}
+
+/// A schedule (a cron trigger of the active version).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleInfo {
+    /// Id.
+    pub id: Uuid,
+    /// Workflow.
+    pub workflow_id: Uuid,
+    /// Version the trigger comes from.
+    pub version_id: Uuid,
+    /// Index of the trigger in the document.
+    pub trigger_index: i32,
+    /// Cron expression.
+    pub cron: String,
+    /// IANA zone.
+    pub timezone: String,
+    /// Input of its runs.
+    pub input: Option<Value>,
+    /// skip | latest | all.
+    pub catch_up: String,
+    /// Whether it fires.
+    pub enabled: bool,
+    /// Next tick.
+    pub next_fire_at: Option<DateTime<Utc>>,
+    /// Last tick that started a run.
+    pub last_fired_at: Option<DateTime<Utc>>,
+}
+
+/// A webhook trigger of an active workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookRecord {
+    /// The workflow (ACTIVE).
+    pub workflow_id: Uuid,
+    /// Its active version.
+    pub version_id: Uuid,
+    /// Path key.
+    pub key: String,
+    /// Verification scheme.
+    pub scheme: String,
+    /// Name of the secret holding the signing key.
+    pub secret_name: Option<String>,
+    /// Accepted timestamp skew.
+    pub tolerance_ms: Option<i64>,
+    /// Signature header (hmac-sha256).
+    pub header: Option<String>,
+}
+
+/// An event trigger of an active workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionRecord {
+    /// The workflow (ACTIVE).
+    pub workflow_id: Uuid,
+    /// Its active version.
+    pub version_id: Uuid,
+    /// Event type.
+    pub event_type: String,
+    /// CEL filter over `event`.
+    pub filter: Option<String>,
+}
+
+/// Which runs to list.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunFilter {
+    /// Only this workflow.
+    pub workflow_id: Option<Uuid>,
+    /// Only this status.
+    pub status: Option<RunStatus>,
+    /// Created at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Created before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// One page of a keyset-paginated listing.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Page<C> {
+    /// Rows after this cursor (exclusive).
+    pub after: Option<C>,
+    /// At most this many rows.
+    pub limit: u64,
+}
+
+/// The API's storage.
+#[async_trait::async_trait]
+pub trait Admin: Send + Sync + 'static {
+    /// Creates a workspace ([`Error::Duplicate`](crate::Error::Duplicate) if the slug is taken).
+    async fn create_workspace(&self, slug: &str, name: &str) -> Result<WorkspaceRecord>;
+    /// The workspace with this slug.
+    async fn workspace_by_slug(&self, slug: &str) -> Result<Option<WorkspaceRecord>>;
+    /// The workspace with this id.
+    async fn workspace(&self, id: Uuid) -> Result<Option<WorkspaceRecord>>;
+
+    /// Stores a token by the SHA-256 hex of its secret.
+    async fn insert_token(&self, token: &TokenRecord, hash: &str) -> Result<()>;
+    /// The token whose secret hashes to `hash` (revoked ones too).
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>>;
+    /// Records a successful authentication.
+    async fn touch_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
+    /// A workspace's tokens, oldest first.
+    async fn tokens(&self, workspace_id: Uuid) -> Result<Vec<TokenRecord>>;
+    /// Revokes a token of the workspace; false if there is none.
+    async fn revoke_token(&self, workspace_id: Uuid, id: Uuid, at: DateTime<Utc>) -> Result<bool>;
+
+    /// Creates a workflow (DRAFT) with its draft at revision 1.
+    async fn create_workflow(&self, wf: &NewWorkflow) -> Result<WorkflowRecord>;
+    /// A workflow of the workspace by slug or id.
+    async fn workflow(&self, workspace_id: Uuid, slug_or_id: &str) -> Result<Option<WorkflowRecord>>;
+    /// A workspace's workflows, newest first, optionally of one status.
+    async fn workflows(
+        &self,
+        workspace_id: Uuid,
+        status: Option<&str>,
+        page: Page<Uuid>,
+    ) -> Result<Vec<WorkflowRecord>>;
+    /// Replaces the draft if its revision is still `revision`; `None` when
+    /// someone saved in between.
+    async fn save_draft(&self, workflow_id: Uuid, revision: i64, draft: &NewWorkflow)
+    -> Result<Option<WorkflowRecord>>;
+    /// Archives a workflow: its triggers stop (schedules, webhooks, events).
+    async fn archive_workflow(&self, workflow_id: Uuid) -> Result<()>;
+
+    /// Publishes `document` (canonical JSON) as version n + 1, makes it the
+    /// active version and re-syncs the workflow's triggers from it.
+    async fn publish(&self, workflow_id: Uuid, document: &str, published_by: Option<&str>) -> Result<VersionInfo>;
+    /// Versions, newest first.
+    async fn versions(&self, workflow_id: Uuid, page: Page<i32>) -> Result<Vec<VersionInfo>>;
+    /// Version `number`.
+    async fn version_info(&self, workflow_id: Uuid, number: i32) -> Result<Option<VersionInfo>>;
+
+    /// The webhook `key` of the ACTIVE workflow `workflow` in workspace `workspace` (slugs).
+    async fn webhook(&self, workspace: &str, workflow: &str, key: &str) -> Result<Option<WebhookRecord>>;
+    /// Event triggers of the workspace's ACTIVE workflows for this type.
+    async fn subscriptions(&self, workspace_id: Uuid, event_type: &str) -> Result<Vec<SubscriptionRecord>>;
+    /// Records an accepted event; false if the id was accepted before.
+    async fn record_event(&self, workspace_id: Uuid, event_id: &str, event: &Value, runs: &[Uuid]) -> Result<bool>;
+    /// The runs an accepted event started, if it was accepted.
+    async fn event_runs(&self, workspace_id: Uuid, event_id: &str) -> Result<Option<Vec<Uuid>>>;
+
+    /// A workspace's runs, newest first.
+    async fn runs(&self, workspace_id: Uuid, filter: &RunFilter, page: Page<Uuid>) -> Result<Vec<RunRecord>>;
+    /// A run's log lines with their ids, oldest first.
+    async fn log_page(&self, run_id: Uuid, page: Page<i64>) -> Result<Vec<(i64, LogRecord)>>;
+
+    /// A workspace's schedules, optionally of one workflow.
+    async fn schedules(&self, workspace_id: Uuid, workflow_id: Option<Uuid>) -> Result<Vec<ScheduleInfo>>;
+    /// One schedule of the workspace.
+    async fn schedule(&self, workspace_id: Uuid, id: Uuid) -> Result<Option<ScheduleInfo>>;
+    /// Enables (with its next tick) or disables a schedule.
+    async fn set_schedule_enabled(&self, id: Uuid, enabled: bool, next_fire_at: Option<DateTime<Utc>>) -> Result<()>;
+}

@@ -1,0 +1,129 @@
+//! Retrying a FAILED run from the step that failed it, in the same run.
+//!
+//! When a step fails a run, the engine cancels every unfinished step and
+//! leaves the counters as they were (the failed step is never counted as
+//! finished by its dependents, its block or the run). A retry therefore only
+//! has to put statuses back: the failed step gets a new attempt and every
+//! step the failure cancelled returns to where it stood. Readiness, joins and
+//! blocks then proceed as if the failure had been a retryable error.
+
+use orbflow_model::{OnError, RunStatus, StepStatus, StepType};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::engine::now;
+use crate::store::{Expect, LogRecord};
+use crate::{Effects, Engine, Error, Job, Result, Wake};
+
+impl Engine {
+    /// Retries a FAILED run from its failed step(s): FAILED → RUNNING, the
+    /// failed steps get a new attempt with a fresh retry budget, and the
+    /// steps the failure cancelled are restored. [`Error::State`] if the run
+    /// is not FAILED.
+    pub async fn retry_run(&self, run_id: Uuid) -> Result<Effects> {
+        let mut tx = self.store.begin().await?;
+        let Some(mut run) = tx.lock_run(run_id).await? else {
+            return Err(Error::NotFound("run"));
+        };
+        if run.status != RunStatus::Failed {
+            return Err(Error::State(format!(
+                "only a FAILED run can be retried; this one is {}",
+                run.status
+            )));
+        }
+        let plan = self.plan(tx.as_mut(), run.version_id).await?;
+        let rows = tx.steps_with_prefix(run_id, "").await?;
+        let t = now();
+        let mut effects = Effects::default();
+        let mut retried = Vec::new();
+        for mut r in rows {
+            let iteration = r.path.ends_with(']');
+            let row = plan.by_key.get(&r.step_key).map(|&ix| &plan.rows[ix]);
+            let is_action = !iteration && row.is_some_and(|x| x.step_type == StepType::Action);
+            let expect = Expect::of(&r);
+            let job = Job {
+                run_id,
+                path: r.path.clone(),
+            };
+            match r.status {
+                StepStatus::Failed if !iteration => {
+                    // a step that failed with `onError: continue` did not fail the run
+                    if row.is_some_and(|x| x.on_error == Some(OnError::Continue)) {
+                        continue;
+                    }
+                    if !is_action {
+                        // a block fails only when its own expression fails,
+                        // which would fail again on the same data
+                        return Err(Error::State(format!(
+                            "block `{}` failed evaluating its expression; a retry would fail the same way",
+                            r.path
+                        )));
+                    }
+                    let budget = row
+                        .and_then(|x| x.retry.as_ref())
+                        .map_or(1, |p| i32::try_from(p.max_attempts).unwrap_or(1));
+                    r.status = r.status.transition(StepStatus::Queued)?;
+                    r.max_attempts = r.attempt.saturating_add(budget);
+                    r.error = None;
+                    r.ended_at = None;
+                    r.next_attempt_at = None;
+                    r.queued_at = Some(t);
+                    r.lease_owner = None;
+                    r.lease_token = None;
+                    r.lease_expires_at = None;
+                    retried.push(r.path.clone());
+                    effects.jobs.push(job);
+                }
+                StepStatus::Cancelled => {
+                    let to = if !is_action {
+                        if r.started_at.is_some() {
+                            StepStatus::Running
+                        } else {
+                            StepStatus::Pending
+                        }
+                    } else if r.pending_deps > 0 {
+                        StepStatus::Pending
+                    } else if let Some(at) = r.next_attempt_at {
+                        effects.wakes.push(Wake { job: job.clone(), at });
+                        StepStatus::Waiting
+                    } else {
+                        effects.jobs.push(job);
+                        r.queued_at = Some(t);
+                        StepStatus::Queued
+                    };
+                    r.status = r.status.transition(to)?;
+                    r.ended_at = None;
+                    r.lease_owner = None;
+                    r.lease_token = None;
+                    r.lease_expires_at = None;
+                }
+                _ => continue,
+            }
+            if !tx.update_step(&r, &expect).await? {
+                return Err(Error::Conflict(r.path));
+            }
+        }
+        if retried.is_empty() {
+            return Err(Error::State(
+                "the run has no failed step to retry (its input or output expression failed)".into(),
+            ));
+        }
+        run.status = run.status.transition(RunStatus::Running)?;
+        run.error = None;
+        run.output = None;
+        run.ended_at = None;
+        tx.update_run(&run).await?;
+        tx.log(LogRecord {
+            run_id,
+            step_path: None,
+            attempt: None,
+            level: "info".into(),
+            message: format!("run retried from {}", retried.join(", ")),
+            data: Some(json!({ "steps": retried })),
+            created_at: t,
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(effects)
+    }
+}

@@ -1,0 +1,100 @@
+//! The webhook and event triggers of a workflow's active version, kept as
+//! rows (`workflow_webhooks`, `workflow_event_subscriptions`) so that intake
+//! finds them by index instead of parsing documents. Rewritten whenever a
+//! version becomes active; removed when the workflow is archived.
+
+use chrono::{DateTime, Utc};
+use orbflow_engine::Result as EngineResult;
+use orbflow_model::{Trigger, VerifyScheme, Workflow};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::entity::{
+    workflow_event_subscriptions as subs, workflow_schedules as schedules, workflow_webhooks as hooks,
+};
+use crate::repo::db;
+
+/// The stable name of a verification scheme, as stored.
+pub(crate) fn scheme_name(s: VerifyScheme) -> &'static str {
+    match s {
+        VerifyScheme::StandardWebhooks => "standard-webhooks",
+        VerifyScheme::Github => "github",
+        VerifyScheme::Stripe => "stripe",
+        VerifyScheme::HmacSha256 => "hmac-sha256",
+        VerifyScheme::None => "none",
+    }
+}
+
+/// Replaces the workflow's webhook and event rows with `wf`'s triggers.
+pub(crate) async fn sync_intake(
+    tx: &DatabaseTransaction,
+    workflow_id: Uuid,
+    version_id: Uuid,
+    wf: &Workflow,
+    now: DateTime<Utc>,
+) -> EngineResult<()> {
+    remove_intake(tx, workflow_id).await?;
+    for t in &wf.triggers {
+        match t {
+            Trigger::Webhook { key, verify } => {
+                hooks::Entity::insert(hooks::ActiveModel {
+                    id: Set(crate::new_id()),
+                    workflow_id: Set(workflow_id),
+                    version_id: Set(version_id),
+                    key: Set(key.clone()),
+                    scheme: Set(scheme_name(verify.scheme).to_owned()),
+                    secret_name: Set(verify.secret.clone()),
+                    tolerance_ms: Set(verify.tolerance.and_then(|d| i64::try_from(d.as_millis()).ok())),
+                    header: Set(verify.header.clone()),
+                    created_at: Set(now),
+                })
+                .exec_without_returning(tx)
+                .await
+                .map_err(db)?;
+            }
+            Trigger::Event { event, filter } => {
+                subs::Entity::insert(subs::ActiveModel {
+                    id: Set(crate::new_id()),
+                    workflow_id: Set(workflow_id),
+                    version_id: Set(version_id),
+                    event_type: Set(event.clone()),
+                    filter: Set(filter.clone()),
+                    created_at: Set(now),
+                })
+                .exec_without_returning(tx)
+                .await
+                .map_err(db)?;
+            }
+            Trigger::Manual {} | Trigger::Schedule { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+/// Removes the workflow's webhook and event rows.
+async fn remove_intake(tx: &DatabaseTransaction, workflow_id: Uuid) -> EngineResult<()> {
+    hooks::Entity::delete_many()
+        .filter(hooks::Column::WorkflowId.eq(workflow_id))
+        .exec(tx)
+        .await
+        .map_err(db)?;
+    subs::Entity::delete_many()
+        .filter(subs::Column::WorkflowId.eq(workflow_id))
+        .exec(tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Removes every trigger row of the workflow (archive): no schedule fires,
+/// no webhook or event starts a run.
+pub(crate) async fn remove_all(tx: &DatabaseTransaction, workflow_id: Uuid) -> EngineResult<()> {
+    remove_intake(tx, workflow_id).await?;
+    schedules::Entity::delete_many()
+        .filter(schedules::Column::WorkflowId.eq(workflow_id))
+        .exec(tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
