@@ -1,0 +1,201 @@
+//! Runs through the real HTTP API, on SQLite and Postgres: start with
+//! input validation and idempotency keys, list with filters and a cursor,
+//! logs, cancel, and retry from the failed step in the same run.
+
+#[macro_use]
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{HELLO, Harness, problem};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+both!(start_validates_input_and_honours_idempotency_keys);
+async fn start_validates_input_and_honours_idempotency_keys(h: Harness) {
+    // a draft has no active version
+    assert_eq!(h.post_yaml("/v1/workflows?slug=draft-only", HELLO).await.status, 201);
+    problem(&h.post_json("/v1/workflows/draft-only/runs", json!({})).await, 409, "not-active");
+    h.publish("hello", HELLO).await;
+    // input checked against `inputs`
+    let r = h.post_json("/v1/workflows/hello/runs", json!({"input": {"name": 5}})).await;
+    problem(&r, 422, "invalid-input");
+    assert!(r.body["detail"].as_str().unwrap().contains("/name"), "{}", r.text);
+    problem(&h.post_json("/v1/workflows/hello/runs", json!({"inputs": {}})).await, 400, "invalid-body");
+    // the same Idempotency-Key gives the same run
+    let start = |key: &str| {
+        h.req(Method::POST, "/v1/workflows/hello/runs")
+            .header("idempotency-key", key)
+            .json(&json!({"input": {"name": "Ada"}}))
+    };
+    let first = h.send(start("k-1")).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let second = h.send(start("k-1")).await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    assert_eq!(first.body["id"], second.body["id"]);
+    let other = h.send(start("k-2")).await;
+    assert_eq!(other.status, 201);
+    assert_ne!(other.body["id"], first.body["id"]);
+    let too_long = "x".repeat(256);
+    problem(&h.send(start(&too_long)).await, 400, "invalid-header");
+    // the run record: stepExecutions, trigger type and data
+    let run = h.wait_run(first.body["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "COMPLETED");
+    assert_eq!(run["output"], json!({"greet": "Hello, Ada!"}));
+    assert_eq!(run["stepExecutions"]["greet"]["attempts"], 1);
+    assert_eq!(run["triggerType"], "manual");
+    assert_eq!(run["triggerData"]["via"], "api");
+    // an empty body is no input, which `inputs` rejects here
+    let r = h.send(h.req(Method::POST, "/v1/workflows/hello/runs")).await;
+    problem(&r, 422, "invalid-input");
+}
+
+both!(list_filters_pages_and_logs);
+async fn list_filters_pages_and_logs(h: Harness) {
+    h.publish("hello", HELLO).await;
+    let fail = "schemaVersion: 1\nname: boom\nsteps:\n  - key: x\n    action: TRANSFORM\n    config: { value: \"{{ input.missing.deep }}\" }\n";
+    h.publish("boom", fail).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let r = h.run("hello", json!({"name": format!("n{n}")})).await;
+        ids.push(r["id"].as_str().unwrap().to_owned());
+    }
+    let failed = h.run("boom", json!({})).await;
+    assert_eq!(failed["status"], "FAILED");
+    // by workflow, newest first, in pages of 2
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = h.get(&format!("/v1/runs?workflow=hello&limit=2{cursor}")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        seen.extend(r.body["items"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap().to_owned()));
+        match r.body["nextCursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids);
+    // by status
+    let r = h.get("/v1/runs?status=FAILED").await;
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], failed["id"]);
+    assert!(items[0].get("stepExecutions").is_none(), "listings leave the steps out");
+    problem(&h.get("/v1/runs?status=DONE").await, 400, "invalid-query");
+    // by time: nothing before the first, everything after a past instant
+    let r = h.get("/v1/runs?until=2000-01-01T00:00:00Z").await;
+    assert!(r.body["items"].as_array().unwrap().is_empty());
+    let r = h.get("/v1/runs?since=2000-01-01T00:00:00Z&limit=200").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 6);
+    problem(&h.get("/v1/runs?since=yesterday").await, 400, "invalid-query");
+    // logs, paginated with `after`
+    let id = &ids[0];
+    let all = h.get(&format!("/v1/runs/{id}/logs?limit=200")).await;
+    let lines = all.body["items"].as_array().unwrap().clone();
+    assert!(lines.len() >= 3, "{lines:?}");
+    assert!(lines.iter().any(|l| l["message"].as_str().unwrap().starts_with("run started")));
+    let first = h.get(&format!("/v1/runs/{id}/logs?limit=1")).await;
+    assert_eq!(first.body["items"].as_array().unwrap().len(), 1);
+    let after = first.body["nextCursor"].as_str().unwrap();
+    let rest = h.get(&format!("/v1/runs/{id}/logs?after={after}&limit=200")).await;
+    assert_eq!(rest.body["items"].as_array().unwrap().len(), lines.len() - 1);
+    assert_eq!(rest.body["items"][0], lines[1]);
+    problem(&h.get(&format!("/v1/runs/{}/logs", uuid::Uuid::now_v7())).await, 404, "not-found");
+    problem(&h.get("/v1/runs/not-a-uuid").await, 404, "not-found");
+}
+
+both!(cancel_stops_a_run);
+async fn cancel_stops_a_run(h: Harness) {
+    let slow = "schemaVersion: 1\nname: slow\nsteps:\n  - key: wait\n    action: DELAY\n    config: { duration: \"1m\" }\n  - key: after\n    action: TRANSFORM\n    config: { value: 1 }\n";
+    h.publish("slow", slow).await;
+    let r = h.post_json("/v1/workflows/slow/runs", json!({})).await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let r = h.post_json(&format!("/v1/runs/{id}/cancel"), Value::Null).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["status"], "CANCELLED");
+    assert_eq!(r.body["stepExecutions"]["after"]["status"], "CANCELLED");
+    problem(&h.post_json(&format!("/v1/runs/{id}/cancel"), Value::Null).await, 409, "invalid-state");
+    // a cancelled run cannot be retried
+    problem(&h.post_json(&format!("/v1/runs/{id}/retry"), Value::Null).await, 409, "invalid-state");
+}
+
+/// An HTTP peer on 127.0.0.1 that answers 400 to its first request and
+/// `{"ok": true}` to every later one.
+async fn flaky_peer() -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let counter = counter.clone();
+            async move {
+                if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                    (axum::http::StatusCode::BAD_REQUEST, "not yet").into_response_parts()
+                } else {
+                    (axum::http::StatusCode::OK, "{\"ok\": true}").into_response_parts()
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, hits)
+}
+
+trait Parts {
+    fn into_response_parts(self) -> axum::response::Response;
+}
+
+impl Parts for (axum::http::StatusCode, &'static str) {
+    fn into_response_parts(self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        (self.0, [("content-type", "application/json")], self.1).into_response()
+    }
+}
+
+both!(retry_resumes_from_the_failed_step_in_the_same_run);
+async fn retry_resumes_from_the_failed_step_in_the_same_run(h: Harness) {
+    let (url, hits) = flaky_peer().await;
+    let yaml = format!(
+        r#"
+schemaVersion: 1
+name: flaky
+steps:
+  - key: first
+    action: TRANSFORM
+    config: {{ value: "a" }}
+  - key: call
+    action: TRIGGER_WEBHOOK
+    config: {{ url: "{url}", method: POST, body: {{ n: 1 }} }}
+  - key: last
+    action: TRANSFORM
+    config: {{ value: "{{{{ steps.call.output.body.ok }}}}" }}
+"#
+    );
+    h.publish("flaky", &yaml).await;
+    let run = h.run("flaky", json!({})).await;
+    assert_eq!(run["status"], "FAILED", "{run:#}");
+    assert_eq!(run["stepExecutions"]["call"]["status"], "FAILED");
+    assert_eq!(run["stepExecutions"]["last"]["status"], "CANCELLED");
+    let id = run["id"].as_str().unwrap();
+    let r = h.post_json(&format!("/v1/runs/{id}/retry"), Value::Null).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let done = h.wait_run(id).await;
+    assert_eq!(done["status"], "COMPLETED", "{done:#}");
+    assert_eq!(done["id"], run["id"], "the same run");
+    assert_eq!(done["stepExecutions"]["call"]["attempts"], 2, "a new attempt of the failed step");
+    assert_eq!(done["stepExecutions"]["first"]["attempts"], 1, "completed steps are not re-run");
+    assert_eq!(done["stepExecutions"]["last"]["output"], true);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    // a completed run cannot be retried
+    problem(&h.post_json(&format!("/v1/runs/{id}/retry"), Value::Null).await, 409, "invalid-state");
+    let logs = h.get(&format!("/v1/runs/{id}/logs?limit=200")).await;
+    assert!(
+        logs.body["items"].as_array().unwrap().iter().any(|l| l["message"] == "run retried from call"),
+        "{}",
+        logs.text
+    );
+}
