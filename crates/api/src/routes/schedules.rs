@@ -141,7 +141,7 @@ fn upcoming(cron: &str, tz: Option<&str>, from: Option<DateTime<Utc>>, count: Op
     let times = s
         .upcoming(from.unwrap_or_else(Utc::now), count as usize)
         .iter()
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
         .collect();
     Ok(PreviewOut { times })
 }
