@@ -45,6 +45,7 @@ cov:
 docs:
     ORBFLOW_UPDATE_DOCS=1 cargo test -p orbflow-model --test schema_drift
     ORBFLOW_UPDATE_DOCS=1 cargo test -p orbflow-actions --test docs_drift
+    ORBFLOW_UPDATE_DOCS=1 cargo test -p orbflow-api --test openapi_drift
 
 # Validate and draw every example.
 examples:

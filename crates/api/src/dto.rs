@@ -424,6 +424,7 @@ pub struct PreviewIn {
     pub from: Option<DateTime<Utc>>,
     /// How many (1–100); default 5.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     pub count: Option<u32>,
 }
 
@@ -433,12 +434,14 @@ pub struct PreviewIn {
 pub struct EventIn {
     /// Event type, e.g. `mention.received`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^[A-Za-z0-9._:/-]{1,128}$", min_length = 1, max_length = 128)]
     pub kind: String,
     /// Payload (`event.data` in filters).
     #[serde(default)]
     pub data: Value,
     /// Publisher's id; an id is accepted once. Default: a new id.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     pub id: Option<String>,
 }
 
@@ -468,10 +471,19 @@ pub struct HookOut {
 #[serde(deny_unknown_fields)]
 pub struct TokenIn {
     /// Label.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
-    /// Permissions; at most those of the creating token.
-    pub permissions: Vec<String>,
+    /// Permissions; at most those of the creating token: `area:action`,
+    /// `area:*` or `*`.
+    #[schema(inline, value_type = Vec<String>)]
+    pub permissions: Vec<Permission>,
 }
+
+/// A permission: `area:action`, `area:*` or `*`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(pattern = "^(\\*|[a-z]+:(\\*|[a-z-]+))$", max_length = 64)]
+#[serde(transparent)]
+pub struct Permission(pub String);
 
 /// A token (never its secret).
 #[derive(Debug, Serialize, ToSchema)]
@@ -523,11 +535,74 @@ pub struct TokenList {
     pub items: Vec<TokenOut>,
 }
 
+/// A workflow's status, as a filter.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WorkflowStatusQ {
+    /// Never published.
+    Draft,
+    /// Triggers live.
+    Active,
+    /// Archived.
+    Archived,
+}
+
+impl WorkflowStatusQ {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "DRAFT",
+            Self::Active => "ACTIVE",
+            Self::Archived => "ARCHIVED",
+        }
+    }
+}
+
+/// A run's status, as a filter.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatusQ {
+    /// Created, no step started.
+    Pending,
+    /// Started, not finished.
+    Running,
+    /// Finished.
+    Completed,
+    /// A step failed it.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl From<RunStatusQ> for orbflow_model::RunStatus {
+    fn from(s: RunStatusQ) -> Self {
+        match s {
+            RunStatusQ::Pending => Self::Pending,
+            RunStatusQ::Running => Self::Running,
+            RunStatusQ::Completed => Self::Completed,
+            RunStatusQ::Failed => Self::Failed,
+            RunStatusQ::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// Canonical YAML.
+    #[default]
+    Yaml,
+    /// Canonical JSON.
+    Json,
+}
+
 /// Cursor pagination.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Page size (1–200, default 50; larger values are capped).
+    /// Page size (default 50; values above 200 are capped to 200).
+    #[param(minimum = 0)]
     pub limit: Option<u64>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,

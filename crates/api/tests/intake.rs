@@ -108,10 +108,17 @@ async fn standard_webhooks_and_github(h: Harness) {
     let sign = |id: &str, ts: &str, body: &str, key: &[u8]| {
         format!(
             "v1,{}",
-            base64::engine::general_purpose::STANDARD.encode(hmac(key, &[id.as_bytes(), b".", ts.as_bytes(), b".", body.as_bytes()]))
+            base64::engine::general_purpose::STANDARD
+                .encode(hmac(key, &[id.as_bytes(), b".", ts.as_bytes(), b".", body.as_bytes()]))
         )
     };
-    let headers = |id: &str, ts: &str, sig: String| vec![("webhook-id", id.to_owned()), ("webhook-timestamp", ts.to_owned()), ("webhook-signature", sig)];
+    let headers = |id: &str, ts: &str, sig: String| {
+        vec![
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", ts.to_owned()),
+            ("webhook-signature", sig),
+        ]
+    };
     let ok = deliver(&h, "sw", &headers("msg_1", &now, sign("msg_1", &now, body, &key)), body).await;
     assert_eq!(ok.status, 202, "{}", ok.text);
     assert_eq!(ok.body["duplicate"], false);
@@ -121,18 +128,54 @@ async fn standard_webhooks_and_github(h: Harness) {
     assert_eq!(run["output"]["echo"], json!({"test": 2432232314_i64}));
     assert_eq!(run["triggerData"]["deliveryId"], "msg_1");
     let seen: Vec<&String> = run["triggerData"]["headers"].as_object().unwrap().keys().collect();
-    assert!(!seen.iter().any(|k| k.as_str() == "webhook-signature"), "signatures stay out of trigger data: {seen:?}");
+    assert!(
+        !seen.iter().any(|k| k.as_str() == "webhook-signature"),
+        "signatures stay out of trigger data: {seen:?}"
+    );
     // the same delivery id again: the same run, nothing new
     let again = deliver(&h, "sw", &headers("msg_1", &now, sign("msg_1", &now, body, &key)), body).await;
     assert_eq!(again.status, 200, "{}", again.text);
-    assert_eq!((again.body["runId"].clone(), again.body["duplicate"].clone()), (ok.body["runId"].clone(), json!(true)));
+    assert_eq!(
+        (again.body["runId"].clone(), again.body["duplicate"].clone()),
+        (ok.body["runId"].clone(), json!(true))
+    );
     // negatives: tampered body, wrong secret, stale timestamp, missing header
     let sig = sign("msg_2", &now, body, &key);
-    problem(&deliver(&h, "sw", &headers("msg_2", &now, sig.clone()), r#"{"test": 1}"#).await, 401, "signature-invalid");
-    problem(&deliver(&h, "sw", &headers("msg_2", &now, sign("msg_2", &now, body, b"wrong")), body).await, 401, "signature-invalid");
+    problem(
+        &deliver(&h, "sw", &headers("msg_2", &now, sig.clone()), r#"{"test": 1}"#).await,
+        401,
+        "signature-invalid",
+    );
+    problem(
+        &deliver(
+            &h,
+            "sw",
+            &headers("msg_2", &now, sign("msg_2", &now, body, b"wrong")),
+            body,
+        )
+        .await,
+        401,
+        "signature-invalid",
+    );
     let stale = (chrono::Utc::now().timestamp() - 600).to_string();
-    problem(&deliver(&h, "sw", &headers("msg_2", &stale, sign("msg_2", &stale, body, &key)), body).await, 401, "timestamp-out-of-tolerance");
-    let r = deliver(&h, "sw", &[("webhook-id", "msg_2".into()), ("webhook-timestamp", now.clone())], body).await;
+    problem(
+        &deliver(
+            &h,
+            "sw",
+            &headers("msg_2", &stale, sign("msg_2", &stale, body, &key)),
+            body,
+        )
+        .await,
+        401,
+        "timestamp-out-of-tolerance",
+    );
+    let r = deliver(
+        &h,
+        "sw",
+        &[("webhook-id", "msg_2".into()), ("webhook-timestamp", now.clone())],
+        body,
+    )
+    .await;
     problem(&r, 401, "signature-missing");
     assert!(r.body["detail"].as_str().unwrap().contains("webhook-signature"));
     // GitHub: the documentation's vector over HTTP
@@ -140,7 +183,10 @@ async fn standard_webhooks_and_github(h: Harness) {
         &h,
         "gh",
         &[
-            ("X-Hub-Signature-256", "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17".into()),
+            (
+                "X-Hub-Signature-256",
+                "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17".into(),
+            ),
             ("X-GitHub-Delivery", "d-1".into()),
         ],
         "Hello, World!",
@@ -148,10 +194,20 @@ async fn standard_webhooks_and_github(h: Harness) {
     .await;
     assert_eq!(gh.status, 202, "{}", gh.text);
     let run = h.wait_run(gh.body["runId"].as_str().unwrap()).await;
-    assert_eq!(run["output"]["echo"], "Hello, World!", "a body that is not JSON arrives as text");
+    assert_eq!(
+        run["output"]["echo"], "Hello, World!",
+        "a body that is not JSON arrives as text"
+    );
     assert_eq!(run["input"], json!({}));
-    let bad = [("X-Hub-Signature-256", "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17".into())];
-    problem(&deliver(&h, "gh", &bad, "Hello, World?").await, 401, "signature-invalid");
+    let bad = [(
+        "X-Hub-Signature-256",
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17".into(),
+    )];
+    problem(
+        &deliver(&h, "gh", &bad, "Hello, World?").await,
+        401,
+        "signature-invalid",
+    );
     problem(&deliver(&h, "gh", &[], "Hello, World!").await, 401, "signature-missing");
     // the secret is not configured on the server: 503 without naming it
     let r = deliver(&h, "nosecret", &bad, "Hello, World!").await;
@@ -159,7 +215,9 @@ async fn standard_webhooks_and_github(h: Harness) {
     assert!(!r.text.contains("MISSING"), "{}", r.text);
     // unknown webhook, unknown workspace
     problem(&deliver(&h, "nope", &[], "{}").await, 404, "not-found");
-    let r = h.send(h.http.post(format!("{}/hooks/other/hooks/open", h.base)).body("{}")).await;
+    let r = h
+        .send(h.http.post(format!("{}/hooks/other/hooks/open", h.base)).body("{}"))
+        .await;
     problem(&r, 404, "not-found");
 }
 
@@ -168,25 +226,83 @@ async fn stripe_hmac_and_none(h: Harness) {
     h.publish("hooks", &hooks_yaml()).await;
     let body = r#"{"id": "evt_1", "type": "charge.succeeded"}"#;
     let stripe = |t: i64, body: &str, key: &str| {
-        format!("t={t},v1={}", hex(&hmac(key.as_bytes(), &[t.to_string().as_bytes(), b".", body.as_bytes()])))
+        format!(
+            "t={t},v1={}",
+            hex(&hmac(
+                key.as_bytes(),
+                &[t.to_string().as_bytes(), b".", body.as_bytes()]
+            ))
+        )
     };
     let now = chrono::Utc::now().timestamp();
-    let r = deliver(&h, "st", &[("Stripe-Signature", stripe(now, body, "whsec_stripe_test"))], body).await;
+    let r = deliver(
+        &h,
+        "st",
+        &[("Stripe-Signature", stripe(now, body, "whsec_stripe_test"))],
+        body,
+    )
+    .await;
     assert_eq!(r.status, 202, "{}", r.text);
     // the event id in the body de-duplicates
-    let r2 = deliver(&h, "st", &[("Stripe-Signature", stripe(now, body, "whsec_stripe_test"))], body).await;
+    let r2 = deliver(
+        &h,
+        "st",
+        &[("Stripe-Signature", stripe(now, body, "whsec_stripe_test"))],
+        body,
+    )
+    .await;
     assert_eq!((r2.status, r2.body["runId"].clone()), (200, r.body["runId"].clone()));
-    problem(&deliver(&h, "st", &[("Stripe-Signature", stripe(now, body, "nope"))], body).await, 401, "signature-invalid");
-    problem(&deliver(&h, "st", &[("Stripe-Signature", stripe(now - 180, body, "whsec_stripe_test"))], body).await, 401, "timestamp-out-of-tolerance");
-    problem(&deliver(&h, "st", &[("Stripe-Signature", stripe(now, body, "whsec_stripe_test"))], r#"{"id": "evt_2"}"#).await, 401, "signature-invalid");
+    problem(
+        &deliver(&h, "st", &[("Stripe-Signature", stripe(now, body, "nope"))], body).await,
+        401,
+        "signature-invalid",
+    );
+    problem(
+        &deliver(
+            &h,
+            "st",
+            &[("Stripe-Signature", stripe(now - 180, body, "whsec_stripe_test"))],
+            body,
+        )
+        .await,
+        401,
+        "timestamp-out-of-tolerance",
+    );
+    problem(
+        &deliver(
+            &h,
+            "st",
+            &[("Stripe-Signature", stripe(now, body, "whsec_stripe_test"))],
+            r#"{"id": "evt_2"}"#,
+        )
+        .await,
+        401,
+        "signature-invalid",
+    );
     problem(&deliver(&h, "st", &[], body).await, 401, "signature-missing");
     // generic HMAC in the configured header; Idempotency-Key de-duplicates
     let sig = hex(&hmac(b"generic-key", &[b"{\"a\": 1}"]));
-    let r = deliver(&h, "hm", &[("X-Sig", sig.clone()), ("Idempotency-Key", "i-1".into())], "{\"a\": 1}").await;
+    let r = deliver(
+        &h,
+        "hm",
+        &[("X-Sig", sig.clone()), ("Idempotency-Key", "i-1".into())],
+        "{\"a\": 1}",
+    )
+    .await;
     assert_eq!(r.status, 202, "{}", r.text);
-    let r2 = deliver(&h, "hm", &[("X-Sig", sig.clone()), ("Idempotency-Key", "i-1".into())], "{\"a\": 1}").await;
+    let r2 = deliver(
+        &h,
+        "hm",
+        &[("X-Sig", sig.clone()), ("Idempotency-Key", "i-1".into())],
+        "{\"a\": 1}",
+    )
+    .await;
     assert_eq!(r2.body["runId"], r.body["runId"]);
-    problem(&deliver(&h, "hm", &[("X-Sig", sig)], "{\"a\": 2}").await, 401, "signature-invalid");
+    problem(
+        &deliver(&h, "hm", &[("X-Sig", sig)], "{\"a\": 2}").await,
+        401,
+        "signature-invalid",
+    );
     problem(&deliver(&h, "hm", &[], "{\"a\": 1}").await, 401, "signature-missing");
     // `none` accepts anything, and without a delivery id every call is a run
     let a = deliver(&h, "open", &[], "{\"x\": 1}").await;
@@ -194,7 +310,10 @@ async fn stripe_hmac_and_none(h: Harness) {
     assert_eq!((a.status, b.status), (202, 202));
     assert_ne!(a.body["runId"], b.body["runId"]);
     // archiving stops the webhooks
-    assert_eq!(h.post_json("/v1/workflows/hooks/archive", Value::Null).await.status, 200);
+    assert_eq!(
+        h.post_json("/v1/workflows/hooks/archive", Value::Null).await.status,
+        200
+    );
     problem(&deliver(&h, "open", &[], "{}").await, 404, "not-found");
 }
 
@@ -205,10 +324,14 @@ async fn events_start_filtered_runs_once(h: Harness) {
             "schemaVersion: 1\nname: {name}\ntriggers:\n  - type: event\n    event: mention.received\n    filter: \"{filter}\"\nsteps:\n  - key: got\n    action: TRANSFORM\n    config: {{ value: \"{{{{ trigger.data.data.platform }}}}\" }}\n"
         )
     };
-    h.publish("masto", &yaml("masto", "event.data.platform == 'mastodon'")).await;
+    h.publish("masto", &yaml("masto", "event.data.platform == 'mastodon'"))
+        .await;
     h.publish("any", &yaml("any", "true")).await;
     let r = h
-        .post_json("/v1/events", json!({"type": "mention.received", "id": "e-1", "data": {"platform": "mastodon"}}))
+        .post_json(
+            "/v1/events",
+            json!({"type": "mention.received", "id": "e-1", "data": {"platform": "mastodon"}}),
+        )
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(r.body["duplicate"], false);
@@ -222,19 +345,36 @@ async fn events_start_filtered_runs_once(h: Harness) {
     }
     // the same id again: accepted once
     let again = h
-        .post_json("/v1/events", json!({"type": "mention.received", "id": "e-1", "data": {"platform": "mastodon"}}))
+        .post_json(
+            "/v1/events",
+            json!({"type": "mention.received", "id": "e-1", "data": {"platform": "mastodon"}}),
+        )
         .await;
     assert_eq!(again.status, 200);
     assert_eq!(again.body["duplicate"], true);
     assert_eq!(again.body["runs"], json!(runs));
     // the filter decides
-    let r = h.post_json("/v1/events", json!({"type": "mention.received", "data": {"platform": "x"}})).await;
+    let r = h
+        .post_json(
+            "/v1/events",
+            json!({"type": "mention.received", "data": {"platform": "x"}}),
+        )
+        .await;
     assert_eq!(r.body["runs"].as_array().unwrap().len(), 1);
     // another type starts nothing; a bad type is refused
     let r = h.post_json("/v1/events", json!({"type": "other", "data": {}})).await;
     assert_eq!(r.body["runs"], json!([]));
-    problem(&h.post_json("/v1/events", json!({"type": "bad type!", "data": {}})).await, 422, "invalid-event");
-    problem(&h.post_json("/v1/events", json!({"data": {}})).await, 400, "invalid-body");
+    problem(
+        &h.post_json("/v1/events", json!({"type": "bad type!", "data": {}}))
+            .await,
+        422,
+        "invalid-event",
+    );
+    problem(
+        &h.post_json("/v1/events", json!({"data": {}})).await,
+        400,
+        "invalid-body",
+    );
     // another workspace's events do not reach these workflows
     let other = h.token_in("other", &["*"]).await;
     let r = h
@@ -257,7 +397,10 @@ async fn schedules_list_toggle_and_preview(h: Harness) {
     let items = r.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     let s = &items[0];
-    assert_eq!((s["cron"].as_str(), s["timezone"].as_str(), s["enabled"].as_bool()), (Some("30 1 * * *"), Some("Europe/London"), Some(true)));
+    assert_eq!(
+        (s["cron"].as_str(), s["timezone"].as_str(), s["enabled"].as_bool()),
+        (Some("30 1 * * *"), Some("Europe/London"), Some(true))
+    );
     let id = s["id"].as_str().unwrap();
     let r = h.post_json(&format!("/v1/schedules/{id}/disable"), Value::Null).await;
     assert_eq!(r.body["enabled"], false, "{}", r.text);
@@ -265,30 +408,69 @@ async fn schedules_list_toggle_and_preview(h: Harness) {
     assert_eq!(r.body["enabled"], true);
     assert!(r.body["nextFireAt"].is_string());
     // preview across the October DST change in London
-    let r = h.get(&format!("/v1/schedules/{id}/preview?count=2&from=2025-10-25T12:00:00Z")).await;
-    assert_eq!(r.body["times"], json!(["2025-10-26T01:30:00+01:00", "2025-10-27T01:30:00+00:00"]), "{}", r.text);
-    problem(&h.get(&format!("/v1/schedules/{id}/preview?count=0")).await, 400, "invalid-count");
-    problem(&h.get(&format!("/v1/schedules/{id}/preview?count=101")).await, 400, "invalid-count");
-    let r = h.post_json("/v1/schedules/preview", json!({"cron": "0 9 * * 1-5", "timezone": "UTC", "from": "2026-12-04T10:00:00Z", "count": 1})).await;
+    let r = h
+        .get(&format!("/v1/schedules/{id}/preview?count=2&from=2025-10-25T12:00:00Z"))
+        .await;
+    assert_eq!(
+        r.body["times"],
+        json!(["2025-10-26T01:30:00+01:00", "2025-10-27T01:30:00+00:00"]),
+        "{}",
+        r.text
+    );
+    problem(
+        &h.get(&format!("/v1/schedules/{id}/preview?count=0")).await,
+        400,
+        "invalid-count",
+    );
+    problem(
+        &h.get(&format!("/v1/schedules/{id}/preview?count=101")).await,
+        400,
+        "invalid-count",
+    );
+    let r = h
+        .post_json(
+            "/v1/schedules/preview",
+            json!({"cron": "0 9 * * 1-5", "timezone": "UTC", "from": "2026-12-04T10:00:00Z", "count": 1}),
+        )
+        .await;
     assert_eq!(r.body["times"], json!(["2026-12-07T09:00:00+00:00"]), "{}", r.text);
-    problem(&h.post_json("/v1/schedules/preview", json!({"cron": "61 * * * *"})).await, 422, "invalid-cron");
+    problem(
+        &h.post_json("/v1/schedules/preview", json!({"cron": "61 * * * *"}))
+            .await,
+        422,
+        "invalid-cron",
+    );
     // another workspace sees neither the list nor the schedule
     let other = h.token_in("other", &["*"]).await;
-    let r = h.send(h.http.get(format!("{}/v1/schedules/{id}", h.base)).bearer_auth(&other)).await;
+    let r = h
+        .send(h.http.get(format!("{}/v1/schedules/{id}", h.base)).bearer_auth(&other))
+        .await;
     problem(&r, 404, "not-found");
-    let r = h.send(h.http.get(format!("{}/v1/schedules", h.base)).bearer_auth(&other)).await;
+    let r = h
+        .send(h.http.get(format!("{}/v1/schedules", h.base)).bearer_auth(&other))
+        .await;
     assert_eq!(r.body["items"], json!([]));
     // publishing a version without the trigger removes the schedule
-    let etag = h.get("/v1/workflows/cron/draft").await.header("etag").unwrap().to_owned();
+    let etag = h
+        .get("/v1/workflows/cron/draft")
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
     let r = h
         .send(
             h.req(reqwest::Method::PUT, "/v1/workflows/cron/draft")
                 .header("content-type", "application/yaml")
                 .header("if-match", etag)
-                .body("schemaVersion: 1\nname: cron\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: 2 } }\n"),
+                .body(
+                    "schemaVersion: 1\nname: cron\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: 2 } }\n",
+                ),
         )
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(h.post_json("/v1/workflows/cron/versions", Value::Null).await.status, 201);
+    assert_eq!(
+        h.post_json("/v1/workflows/cron/versions", Value::Null).await.status,
+        201
+    );
     assert_eq!(h.get("/v1/schedules").await.body["items"], json!([]));
 }

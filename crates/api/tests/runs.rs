@@ -16,13 +16,23 @@ both!(start_validates_input_and_honours_idempotency_keys);
 async fn start_validates_input_and_honours_idempotency_keys(h: Harness) {
     // a draft has no active version
     assert_eq!(h.post_yaml("/v1/workflows?slug=draft-only", HELLO).await.status, 201);
-    problem(&h.post_json("/v1/workflows/draft-only/runs", json!({})).await, 409, "not-active");
+    problem(
+        &h.post_json("/v1/workflows/draft-only/runs", json!({})).await,
+        409,
+        "not-active",
+    );
     h.publish("hello", HELLO).await;
     // input checked against `inputs`
-    let r = h.post_json("/v1/workflows/hello/runs", json!({"input": {"name": 5}})).await;
+    let r = h
+        .post_json("/v1/workflows/hello/runs", json!({"input": {"name": 5}}))
+        .await;
     problem(&r, 422, "invalid-input");
     assert!(r.body["detail"].as_str().unwrap().contains("/name"), "{}", r.text);
-    problem(&h.post_json("/v1/workflows/hello/runs", json!({"inputs": {}})).await, 400, "invalid-body");
+    problem(
+        &h.post_json("/v1/workflows/hello/runs", json!({"inputs": {}})).await,
+        400,
+        "invalid-body",
+    );
     // the same Idempotency-Key gives the same run
     let start = |key: &str| {
         h.req(Method::POST, "/v1/workflows/hello/runs")
@@ -69,7 +79,13 @@ async fn list_filters_pages_and_logs(h: Harness) {
     loop {
         let r = h.get(&format!("/v1/runs?workflow=hello&limit=2{cursor}")).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        seen.extend(r.body["items"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap().to_owned()));
+        seen.extend(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["id"].as_str().unwrap().to_owned()),
+        );
         match r.body["nextCursor"].as_str() {
             Some(c) => cursor = format!("&cursor={c}"),
             None => break,
@@ -95,14 +111,22 @@ async fn list_filters_pages_and_logs(h: Harness) {
     let all = h.get(&format!("/v1/runs/{id}/logs?limit=200")).await;
     let lines = all.body["items"].as_array().unwrap().clone();
     assert!(lines.len() >= 3, "{lines:?}");
-    assert!(lines.iter().any(|l| l["message"].as_str().unwrap().starts_with("run started")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"].as_str().unwrap().starts_with("run started"))
+    );
     let first = h.get(&format!("/v1/runs/{id}/logs?limit=1")).await;
     assert_eq!(first.body["items"].as_array().unwrap().len(), 1);
     let after = first.body["nextCursor"].as_str().unwrap();
     let rest = h.get(&format!("/v1/runs/{id}/logs?after={after}&limit=200")).await;
     assert_eq!(rest.body["items"].as_array().unwrap().len(), lines.len() - 1);
     assert_eq!(rest.body["items"][0], lines[1]);
-    problem(&h.get(&format!("/v1/runs/{}/logs", uuid::Uuid::now_v7())).await, 404, "not-found");
+    problem(
+        &h.get(&format!("/v1/runs/{}/logs", uuid::Uuid::now_v7())).await,
+        404,
+        "not-found",
+    );
     problem(&h.get("/v1/runs/not-a-uuid").await, 404, "not-found");
 }
 
@@ -116,9 +140,17 @@ async fn cancel_stops_a_run(h: Harness) {
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(r.body["status"], "CANCELLED");
     assert_eq!(r.body["stepExecutions"]["after"]["status"], "CANCELLED");
-    problem(&h.post_json(&format!("/v1/runs/{id}/cancel"), Value::Null).await, 409, "invalid-state");
+    problem(
+        &h.post_json(&format!("/v1/runs/{id}/cancel"), Value::Null).await,
+        409,
+        "invalid-state",
+    );
     // a cancelled run cannot be retried
-    problem(&h.post_json(&format!("/v1/runs/{id}/retry"), Value::Null).await, 409, "invalid-state");
+    problem(
+        &h.post_json(&format!("/v1/runs/{id}/retry"), Value::Null).await,
+        409,
+        "invalid-state",
+    );
 }
 
 /// An HTTP peer on 127.0.0.1 that answers 400 to its first request and
@@ -186,15 +218,29 @@ steps:
     let done = h.wait_run(id).await;
     assert_eq!(done["status"], "COMPLETED", "{done:#}");
     assert_eq!(done["id"], run["id"], "the same run");
-    assert_eq!(done["stepExecutions"]["call"]["attempts"], 2, "a new attempt of the failed step");
-    assert_eq!(done["stepExecutions"]["first"]["attempts"], 1, "completed steps are not re-run");
+    assert_eq!(
+        done["stepExecutions"]["call"]["attempts"], 2,
+        "a new attempt of the failed step"
+    );
+    assert_eq!(
+        done["stepExecutions"]["first"]["attempts"], 1,
+        "completed steps are not re-run"
+    );
     assert_eq!(done["stepExecutions"]["last"]["output"], true);
     assert_eq!(hits.load(Ordering::SeqCst), 2);
     // a completed run cannot be retried
-    problem(&h.post_json(&format!("/v1/runs/{id}/retry"), Value::Null).await, 409, "invalid-state");
+    problem(
+        &h.post_json(&format!("/v1/runs/{id}/retry"), Value::Null).await,
+        409,
+        "invalid-state",
+    );
     let logs = h.get(&format!("/v1/runs/{id}/logs?limit=200")).await;
     assert!(
-        logs.body["items"].as_array().unwrap().iter().any(|l| l["message"] == "run retried from call"),
+        logs.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["message"] == "run retried from call"),
         "{}",
         logs.text
     );

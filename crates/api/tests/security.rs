@@ -18,8 +18,16 @@ async fn tokens_authenticate_and_workspaces_are_isolated(h: Harness) {
     // no token, a malformed header, an unknown token
     let url = format!("{}/v1/workflows", h.base);
     problem(&h.send(h.http.get(&url)).await, 401, "unauthorized");
-    problem(&h.send(h.http.get(&url).header("authorization", "Basic abc")).await, 401, "unauthorized");
-    problem(&h.send(h.http.get(&url).bearer_auth("orb_nope")).await, 401, "unauthorized");
+    problem(
+        &h.send(h.http.get(&url).header("authorization", "Basic abc")).await,
+        401,
+        "unauthorized",
+    );
+    problem(
+        &h.send(h.http.get(&url).bearer_auth("orb_nope")).await,
+        401,
+        "unauthorized",
+    );
     // another workspace's objects are 404, its listings are empty
     let other = h.token_in("globex", &["*"]).await;
     let get = |path: &str| h.http.get(format!("{}{path}", h.base)).bearer_auth(&other);
@@ -28,7 +36,11 @@ async fn tokens_authenticate_and_workspaces_are_isolated(h: Harness) {
     problem(&h.send(get(&format!("/v1/runs/{run_id}/logs"))).await, 404, "not-found");
     problem(&h.send(get("/v1/workflows/hello/versions/1")).await, 404, "not-found");
     let r = h
-        .send(h.http.post(format!("{}/v1/runs/{run_id}/cancel", h.base)).bearer_auth(&other))
+        .send(
+            h.http
+                .post(format!("{}/v1/runs/{run_id}/cancel", h.base))
+                .bearer_auth(&other),
+        )
         .await;
     problem(&r, 404, "not-found");
     assert_eq!(h.send(get("/v1/workflows")).await.body["items"], json!([]));
@@ -55,7 +67,10 @@ async fn tokens_authenticate_and_workspaces_are_isolated(h: Harness) {
 both!(tokens_are_shown_once_stored_hashed_and_revocable);
 async fn tokens_are_shown_once_stored_hashed_and_revocable(h: Harness) {
     let r = h
-        .post_json("/v1/tokens", json!({"name": "ci", "permissions": ["runs:read", "workflows:read"]}))
+        .post_json(
+            "/v1/tokens",
+            json!({"name": "ci", "permissions": ["runs:read", "workflows:read"]}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let secret = r.body["secret"].as_str().unwrap().to_owned();
@@ -65,8 +80,16 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(h: Harness) {
     let list = h.get("/v1/tokens").await;
     assert_eq!(list.status, 200);
     assert!(!list.text.contains(&secret));
-    assert!(list.body["items"].as_array().unwrap().iter().any(|t| t["id"] == id.as_str()));
-    let mine = h.send(h.http.get(format!("{}/v1/workflows", h.base)).bearer_auth(&secret)).await;
+    assert!(
+        list.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == id.as_str())
+    );
+    let mine = h
+        .send(h.http.get(format!("{}/v1/workflows", h.base)).bearer_auth(&secret))
+        .await;
     assert_eq!(mine.status, 200);
     // only the hash is in the database
     let rows = h
@@ -83,7 +106,10 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(h: Harness) {
         assert_ne!(hash, secret);
         assert_eq!(hash.len(), 64);
     }
-    assert!(rows.iter().any(|row| row.try_get::<String>("", "token_hash").unwrap() == orbflow_api::auth::hash_token(&secret)));
+    assert!(
+        rows.iter()
+            .any(|row| row.try_get::<String>("", "token_hash").unwrap() == orbflow_api::auth::hash_token(&secret))
+    );
     // no escalation: a token cannot grant what it lacks
     let r = h
         .send(
@@ -95,13 +121,27 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(h: Harness) {
         .await;
     problem(&r, 403, "forbidden");
     assert_eq!(r.body["missingPermissions"], json!(["runs:write"]));
-    problem(&h.post_json("/v1/tokens", json!({"name": "x", "permissions": ["NOT A PERM"]})).await, 422, "invalid-token");
+    problem(
+        &h.post_json("/v1/tokens", json!({"name": "x", "permissions": ["NOT A PERM"]}))
+            .await,
+        422,
+        "invalid-token",
+    );
     // revoked: it authenticates nothing
-    let r = h.send(h.req(reqwest::Method::DELETE, &format!("/v1/tokens/{id}"))).await;
+    let r = h
+        .send(h.req(reqwest::Method::DELETE, &format!("/v1/tokens/{id}")))
+        .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let after = h.send(h.http.get(format!("{}/v1/workflows", h.base)).bearer_auth(&secret)).await;
+    let after = h
+        .send(h.http.get(format!("{}/v1/workflows", h.base)).bearer_auth(&secret))
+        .await;
     problem(&after, 401, "unauthorized");
-    problem(&h.send(h.req(reqwest::Method::DELETE, &format!("/v1/tokens/{id}"))).await, 404, "not-found");
+    problem(
+        &h.send(h.req(reqwest::Method::DELETE, &format!("/v1/tokens/{id}")))
+            .await,
+        404,
+        "not-found",
+    );
 }
 
 fn limited() -> Setup {
@@ -126,10 +166,18 @@ async fn bodies_over_their_limit_are_413() {
     let r = h.post_yaml("/v1/workflows", &big_doc).await;
     problem(&r, 413, "payload-too-large");
     assert!(r.body["detail"].as_str().unwrap().contains("2048"));
-    assert_eq!(h.get("/v1/workflows").await.body["items"], json!([]), "nothing was saved");
+    assert_eq!(
+        h.get("/v1/workflows").await.body["items"],
+        json!([]),
+        "nothing was saved"
+    );
     h.publish("hello", HELLO).await;
     let big_input = json!({"input": {"name": "y".repeat(600)}});
-    problem(&h.post_json("/v1/workflows/hello/runs", big_input).await, 413, "payload-too-large");
+    problem(
+        &h.post_json("/v1/workflows/hello/runs", big_input).await,
+        413,
+        "payload-too-large",
+    );
     assert_eq!(h.get("/v1/runs").await.body["items"], json!([]), "no run started");
     let big_event = json!({"type": "t", "data": "z".repeat(600)});
     problem(&h.post_json("/v1/events", big_event).await, 413, "payload-too-large");
@@ -150,7 +198,8 @@ async fn chunked_post(base: &str, path: &str, body: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = base.trim_start_matches("http://");
     let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    let mut req =
+        format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
     for chunk in body.as_bytes().chunks(64) {
         req.push_str(&format!("{:x}\r\n{}\r\n", chunk.len(), String::from_utf8_lossy(chunk)));
     }
@@ -158,7 +207,11 @@ async fn chunked_post(base: &str, path: &str, body: &str) -> String {
     sock.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), sock.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out).lines().next().unwrap_or_default().to_owned()
+    String::from_utf8_lossy(&out)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,7 +233,9 @@ async fn the_rate_limit_is_per_token_with_retry_after() {
     assert!((1..=10).contains(&wait), "Retry-After {wait}");
     // another token is not limited by this one
     let other = h.token_in("acme", &["*"]).await;
-    let r = h.send(h.http.get(format!("{}/v1/workflows", h.base)).bearer_auth(&other)).await;
+    let r = h
+        .send(h.http.get(format!("{}/v1/workflows", h.base)).bearer_auth(&other))
+        .await;
     assert_eq!(r.status, 200);
 }
 
@@ -209,11 +264,20 @@ async fn pages_are_capped_and_unknown_routes_are_problems() {
     assert_eq!(h.get("/v1/workflows").await.body["items"].as_array().unwrap().len(), 50);
     problem(&h.get("/v1/workflows?limit=-1").await, 400, "invalid-query");
     problem(&h.get("/v1/nothing-here").await, 404, "not-found");
-    problem(&h.send(h.req(reqwest::Method::DELETE, "/v1/workflows")).await, 405, "method-not-allowed");
+    problem(
+        &h.send(h.req(reqwest::Method::DELETE, "/v1/workflows")).await,
+        405,
+        "method-not-allowed",
+    );
     // the OpenAPI document is served and names every route family
     let doc = h.send(h.http.get(format!("{}/openapi.json", h.base))).await;
     assert_eq!(doc.body["openapi"], "3.1.0");
-    for p in ["/v1/workflows", "/v1/runs/{id}/retry", "/hooks/{workspace}/{workflow}/{key}", "/v1/events"] {
+    for p in [
+        "/v1/workflows",
+        "/v1/runs/{id}/retry",
+        "/hooks/{workspace}/{workflow}/{key}",
+        "/v1/events",
+    ] {
         assert!(doc.body["paths"].get(p).is_some(), "{p}");
     }
 }

@@ -28,13 +28,22 @@ async fn create_get_list_and_archive(h: Harness) {
     // the same slug again is a conflict
     problem(&h.post_yaml("/v1/workflows", HELLO).await, 409, "already-exists");
     // a body that is not a workflow: 422 with paths, lines and columns
-    let r = h.post_yaml("/v1/workflows?slug=bad", "schemaVersion: 1\nname: x\nstepz: []\n").await;
+    let r = h
+        .post_yaml("/v1/workflows?slug=bad", "schemaVersion: 1\nname: x\nstepz: []\n")
+        .await;
     problem(&r, 422, "invalid-workflow");
     let errors = r.body["errors"].as_array().unwrap();
-    assert!(errors.iter().any(|e| e["path"] == "stepz" && e["line"] == 3), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e["path"] == "stepz" && e["line"] == 3),
+        "{errors:?}"
+    );
     // an unknown Content-Type
     let r = h
-        .send(h.req(Method::POST, "/v1/workflows").header("content-type", "text/plain").body(HELLO))
+        .send(
+            h.req(Method::POST, "/v1/workflows")
+                .header("content-type", "text/plain")
+                .body(HELLO),
+        )
         .await;
     problem(&r, 415, "unsupported-media-type");
     // get by slug and by id
@@ -72,7 +81,12 @@ async fn create_get_list_and_archive(h: Harness) {
     let r = h.post_json("/v1/workflows/w0/archive", Value::Null).await;
     assert_eq!(r.body["status"], "ARCHIVED", "{}", r.text);
     let r = h.get("/v1/workflows?status=ARCHIVED").await;
-    let slugs: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|w| w["slug"].as_str().unwrap()).collect();
+    let slugs: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["slug"].as_str().unwrap())
+        .collect();
     assert_eq!(slugs, ["w0"]);
 }
 
@@ -113,7 +127,12 @@ async fn drafts_use_optimistic_concurrency(h: Harness) {
     let r = h.post_yaml("/v1/workflows/validate", bad).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["valid"], false);
-    let paths: Vec<&str> = r.body["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    let paths: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
     assert!(paths.contains(&"steps[0].action"), "{paths:?}");
     assert!(paths.iter().any(|p| p.starts_with("steps[1].dependsOn")), "{paths:?}");
 }
@@ -139,20 +158,32 @@ steps:
     assert_eq!(h.post_yaml("/v1/workflows", slack).await.status, 201);
     let limited = h.token_in("acme", &["workflows:*"]).await;
     let r = h
-        .send(h.http.post(format!("{}/v1/workflows/notify/versions", h.base)).bearer_auth(&limited))
+        .send(
+            h.http
+                .post(format!("{}/v1/workflows/notify/versions", h.base))
+                .bearer_auth(&limited),
+        )
         .await;
     problem(&r, 403, "forbidden");
     assert_eq!(r.body["missingPermissions"], json!(["notify:slack"]));
     // a token without workflows:publish is told that
     let reader = h.token_in("acme", &["workflows:read"]).await;
     let r = h
-        .send(h.http.post(format!("{}/v1/workflows/notify/versions", h.base)).bearer_auth(&reader))
+        .send(
+            h.http
+                .post(format!("{}/v1/workflows/notify/versions", h.base))
+                .bearer_auth(&reader),
+        )
         .await;
     assert_eq!(r.body["missingPermissions"], json!(["workflows:publish"]));
     // with the permission it publishes version 1; an unchanged draft stays 1
     let allowed = h.token_in("acme", &["workflows:*", "notify:slack"]).await;
     let r = h
-        .send(h.http.post(format!("{}/v1/workflows/notify/versions", h.base)).bearer_auth(&allowed))
+        .send(
+            h.http
+                .post(format!("{}/v1/workflows/notify/versions", h.base))
+                .bearer_auth(&allowed),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["number"], 1);
@@ -189,7 +220,12 @@ steps:
 "#;
     assert_eq!(h.publish("walk", v1).await, 1);
     // edit the draft, publish v2
-    let etag = h.get("/v1/workflows/walk/draft").await.header("etag").unwrap().to_owned();
+    let etag = h
+        .get("/v1/workflows/walk/draft")
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
     let r = h
         .send(
             h.req(Method::PUT, "/v1/workflows/walk/draft")
@@ -212,10 +248,17 @@ steps:
     assert_eq!(r.body["number"], 3);
     let v1_doc = h.get("/v1/workflows/walk/versions/1").await.body["document"].clone();
     assert_eq!(r.body["document"], v1_doc);
-    assert_eq!(r.body["checksum"], h.get("/v1/workflows/walk/versions/1").await.body["checksum"]);
+    assert_eq!(
+        r.body["checksum"],
+        h.get("/v1/workflows/walk/versions/1").await.body["checksum"]
+    );
     // the in-flight run was not finished yet when v3 became active
     let now = h.get(&format!("/v1/runs/{in_flight}")).await;
-    assert!(!matches!(now.body["status"].as_str(), Some("COMPLETED" | "FAILED")), "{}", now.text);
+    assert!(
+        !matches!(now.body["status"].as_str(), Some("COMPLETED" | "FAILED")),
+        "{}",
+        now.text
+    );
     // new runs use v3 (= v1's document)
     let fresh = h.run("walk", json!({})).await;
     assert_eq!(fresh["version"], 3);
@@ -228,7 +271,12 @@ steps:
     assert_eq!(old["stepExecutions"]["pause"]["status"], "COMPLETED");
     // history: 3, 2, 1 — never rewritten
     let r = h.get("/v1/workflows/walk/versions").await;
-    let numbers: Vec<i64> = r.body["items"].as_array().unwrap().iter().map(|v| v["number"].as_i64().unwrap()).collect();
+    let numbers: Vec<i64> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["number"].as_i64().unwrap())
+        .collect();
     assert_eq!(numbers, [3, 2, 1]);
     let r = h.get("/v1/workflows/walk/versions?limit=1&cursor=3").await;
     assert_eq!(r.body["items"][0]["number"], 2);
@@ -237,11 +285,18 @@ steps:
     assert_eq!(r.status, 200, "{}", r.text);
     let changes = r.body["changes"].as_array().unwrap();
     assert!(
-        changes.iter().any(|c| c["path"] == "steps[0].key" && c["from"] == "say" && c["to"] == "pause"),
+        changes
+            .iter()
+            .any(|c| c["path"] == "steps[0].key" && c["from"] == "say" && c["to"] == "pause"),
         "{changes:?}"
     );
     assert!(changes.iter().any(|c| c["path"] == "steps[1]" && c["op"] == "added"));
-    assert!(h.get("/v1/workflows/walk/versions/1/diff?to=3").await.body["changes"].as_array().unwrap().is_empty());
+    assert!(
+        h.get("/v1/workflows/walk/versions/1/diff?to=3").await.body["changes"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     // export as YAML and JSON, both parse back to the same document
     let y = h.get("/v1/workflows/walk/versions/2/export?format=yaml").await;
     assert_eq!(y.header("content-type"), Some("application/yaml"));
@@ -249,6 +304,10 @@ steps:
     let j = h.get("/v1/workflows/walk/versions/2/export?format=json").await;
     let parsed: Value = serde_json::from_str(&j.text).unwrap();
     assert_eq!(parsed, h.get("/v1/workflows/walk/versions/2").await.body["document"]);
-    problem(&h.get("/v1/workflows/walk/versions/2/export?format=xml").await, 400, "invalid-query");
+    problem(
+        &h.get("/v1/workflows/walk/versions/2/export?format=xml").await,
+        400,
+        "invalid-query",
+    );
     problem(&h.get("/v1/workflows/walk/versions/9").await, 404, "not-found");
 }

@@ -178,7 +178,8 @@ pub(crate) struct RunsQuery {
     /// Only runs of this workflow (slug or id).
     workflow: Option<String>,
     /// Only this status.
-    status: Option<String>,
+    #[param(inline)]
+    status: Option<crate::dto::RunStatusQ>,
     /// Created at or after (RFC 3339).
     since: Option<DateTime<Utc>>,
     /// Created before (RFC 3339).
@@ -209,16 +210,7 @@ pub(crate) async fn list(
     Query(p): Query<PageQuery>,
 ) -> Result<Response> {
     who.require(&["runs:read"])?;
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            s.parse::<RunStatus>().map_err(|_| Error::BadRequest {
-                code: "invalid-query",
-                detail: format!("status `{s}` is not a run status"),
-            })
-        })
-        .transpose()?;
+    let status = q.status.map(RunStatus::from);
     let workflow_id = match &q.workflow {
         Some(w) => Some(find_workflow(&state, &who, w).await?.id),
         None => None,
@@ -269,7 +261,8 @@ pub(crate) async fn get(State(state): State<AppState>, who: Principal, Path(id):
 pub(crate) struct LogsQuery {
     /// Lines after this position (the `nextCursor` of the previous page).
     after: Option<i64>,
-    /// Page size (1–200, default 50; larger values are capped).
+    /// Page size (default 50; values above 200 are capped to 200).
+    #[param(minimum = 0)]
     limit: Option<u64>,
 }
 

@@ -121,6 +121,7 @@ pub(crate) async fn disable(State(state): State<AppState>, who: Principal, Path(
 #[into_params(parameter_in = Query)]
 pub(crate) struct PreviewQuery {
     /// How many (1–100, default 5).
+    #[param(minimum = 1, maximum = 100)]
     count: Option<u32>,
     /// Times after this instant (RFC 3339); default now.
     from: Option<DateTime<Utc>>,

@@ -69,15 +69,15 @@ pub(crate) async fn create(
             detail: "name must have 1 to 100 characters".into(),
         });
     }
-    if let Some(bad) = req.permissions.iter().find(|p| !known(p)) {
+    let permissions: Vec<String> = req.permissions.into_iter().map(|p| p.0).collect();
+    if let Some(bad) = permissions.iter().find(|p| !known(p)) {
         return Err(Error::Unprocessable {
             code: "invalid-token",
             detail: format!("`{bad}` is not a permission (`area:action`, `area:*` or `*`)"),
         });
     }
     // no escalation: every permission granted must be held by the caller
-    let missing: Vec<String> = req
-        .permissions
+    let missing: Vec<String> = permissions
         .iter()
         .filter(|p| !grants(&who.token.permissions, p))
         .cloned()
@@ -85,7 +85,7 @@ pub(crate) async fn create(
     if !missing.is_empty() {
         return Err(Error::Forbidden { missing });
     }
-    let (record, secret) = issue_token(state.admin(), who.workspace_id(), req.name.trim(), &req.permissions).await?;
+    let (record, secret) = issue_token(state.admin(), who.workspace_id(), req.name.trim(), &permissions).await?;
     Ok(json(
         StatusCode::CREATED,
         &NewTokenOut {

@@ -178,8 +178,9 @@ pub(crate) async fn get(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ExportQuery {
-    /// `yaml` (default) or `json`.
-    format: Option<String>,
+    /// Document format (default yaml).
+    #[param(inline)]
+    format: Option<crate::dto::ExportFormat>,
 }
 
 /// A version's document in canonical YAML or JSON.
@@ -187,7 +188,7 @@ pub(crate) struct ExportQuery {
     get, path = "/v1/workflows/{workflow}/versions/{number}/export", tag = "versions",
     params(("workflow" = String, Path, description = "Slug or id"), ("number" = i32, Path, description = "Version number"), ExportQuery),
     responses((status = 200, description = "The document", content(
-        (String = "application/yaml"), (String = "application/json")
+        (Object = "application/yaml"), (Object = "application/json")
     ))),
     security(("bearer" = []))
 )]
@@ -201,15 +202,9 @@ pub(crate) async fn export(
     let wf = find_workflow(&state, &who, &slug).await?;
     let v = find_version(&state, &wf, number).await?;
     let doc = parse_version(&v)?;
-    let (ct, text) = match q.format.as_deref().unwrap_or("yaml") {
-        "yaml" => ("application/yaml", dsl::to_yaml(&doc)),
-        "json" => ("application/json", dsl::to_json(&doc)),
-        other => {
-            return Err(Error::BadRequest {
-                code: "invalid-query",
-                detail: format!("format `{other}` is not yaml or json"),
-            });
-        }
+    let (ct, text) = match q.format.unwrap_or_default() {
+        crate::dto::ExportFormat::Yaml => ("application/yaml", dsl::to_yaml(&doc)),
+        crate::dto::ExportFormat::Json => ("application/json", dsl::to_json(&doc)),
     };
     let text = text.map_err(|e| Error::Internal(e.to_string()))?;
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, ct)], text).into_response())

@@ -110,7 +110,7 @@ pub(crate) struct CreateQuery {
     post, path = "/v1/workflows", tag = "workflows",
     params(CreateQuery),
     request_body(description = "The workflow document (DSL)", content(
-        (String = "application/yaml"), (String = "application/json")
+        (Object = "application/yaml"), (Object = "application/json")
     )),
     responses(
         (status = 201, description = "Created; the ETag is the draft's revision", body = WorkflowOut),
@@ -148,8 +148,9 @@ pub(crate) async fn create(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
-    /// Only this status: DRAFT, ACTIVE or ARCHIVED.
-    status: Option<String>,
+    /// Only this status.
+    #[param(inline)]
+    status: Option<crate::dto::WorkflowStatusQ>,
 }
 
 /// Lists the workspace's workflows, newest first.
@@ -166,14 +167,6 @@ pub(crate) async fn list(
     Query(p): Query<PageQuery>,
 ) -> Result<Response> {
     who.require(&["workflows:read"])?;
-    if let Some(s) = &q.status
-        && !["DRAFT", "ACTIVE", "ARCHIVED"].contains(&s.as_str())
-    {
-        return Err(Error::BadRequest {
-            code: "invalid-query",
-            detail: format!("status `{s}` is not DRAFT, ACTIVE or ARCHIVED"),
-        });
-    }
     let after = p
         .cursor
         .as_deref()
@@ -187,7 +180,7 @@ pub(crate) async fn list(
     let limit = page_size(p.limit);
     let rows = state
         .admin()
-        .workflows(who.workspace_id(), q.status.as_deref(), Page { after, limit })
+        .workflows(who.workspace_id(), q.status.map(|s| s.as_str()), Page { after, limit })
         .await?;
     let next_cursor = (rows.len() as u64 == limit)
         .then(|| rows.last().map(|w| w.id.to_string()))
@@ -242,7 +235,7 @@ pub(crate) async fn archive(
     get, path = "/v1/workflows/{workflow}/draft", tag = "workflows",
     params(("workflow" = String, Path, description = "Slug or id")),
     responses((status = 200, description = "The draft text; ETag: its revision", content(
-        (String = "application/yaml"), (String = "application/json")
+        (Object = "application/yaml"), (Object = "application/json")
     ))),
     security(("bearer" = []))
 )]
@@ -285,7 +278,7 @@ fn if_match(headers: &HeaderMap) -> Result<i64> {
         ("If-Match" = String, Header, description = "ETag of the draft revision being replaced"),
     ),
     request_body(description = "The new draft", content(
-        (String = "application/yaml"), (String = "application/json")
+        (Object = "application/yaml"), (Object = "application/json")
     )),
     responses(
         (status = 200, description = "Saved; the ETag is the new revision", body = WorkflowOut),
@@ -330,7 +323,7 @@ pub(crate) async fn put_draft(
 #[utoipa::path(
     post, path = "/v1/workflows/validate", tag = "workflows",
     request_body(description = "A workflow document", content(
-        (String = "application/yaml"), (String = "application/json")
+        (Object = "application/yaml"), (Object = "application/json")
     )),
     responses((status = 200, description = "Whether it is valid, with every problem", body = ValidationOut)),
     security(("bearer" = []))

@@ -126,7 +126,10 @@ impl Harness {
             .unwrap();
         Self {
             base,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
             token,
             store,
             workspace: ws.id,
@@ -189,7 +192,9 @@ impl Harness {
     pub async fn publish(&self, slug: &str, yaml: &str) -> i64 {
         let r = self.post_yaml(&format!("/v1/workflows?slug={slug}"), yaml).await;
         assert_eq!(r.status, 201, "create {slug}: {}", r.text);
-        let r = self.post_json(&format!("/v1/workflows/{slug}/versions"), Value::Null).await;
+        let r = self
+            .post_json(&format!("/v1/workflows/{slug}/versions"), Value::Null)
+            .await;
         assert_eq!(r.status, 201, "publish {slug}: {}", r.text);
         r.body["number"].as_i64().unwrap()
     }
@@ -210,7 +215,10 @@ impl Harness {
     /// Starts a run and waits for it.
     pub async fn run(&self, slug: &str, input: Value) -> Value {
         let r = self
-            .post_json(&format!("/v1/workflows/{slug}/runs"), serde_json::json!({ "input": input }))
+            .post_json(
+                &format!("/v1/workflows/{slug}/runs"),
+                serde_json::json!({ "input": input }),
+            )
             .await;
         assert_eq!(r.status, 201, "start: {}", r.text);
         self.wait_run(r.body["id"].as_str().unwrap()).await
