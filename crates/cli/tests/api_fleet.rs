@@ -1,0 +1,244 @@
+//! The HTTP API on the fleet, with real clients: `orbflow token create`
+//! bootstraps a token in Postgres, `orbflow api` and `orbflow worker` run as
+//! child processes on 127.0.0.1 over Postgres and Redis, and the CLI's
+//! `workflows`/`runs` commands talk HTTP to the API. Skipped (with a
+//! message) without ORBFLOW_TEST_DATABASE_URL / ORBFLOW_TEST_REDIS_URL;
+//! under CI=true they must run.
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use orbflow_store::testing::TestDb;
+use serde_json::Value;
+
+struct Daemons {
+    db: TestDb,
+    redis: String,
+    prefix: String,
+    children: Vec<Child>,
+    api: String,
+    token: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Daemons {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Ok(client) = redis::Client::open(self.redis.as_str())
+            && let Ok(mut c) = client.get_connection()
+        {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{}*", self.prefix))
+                .query(&mut c)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<i64, _> = redis::cmd("DEL").arg(keys).query(&mut c);
+            }
+        }
+    }
+}
+
+fn redis_url() -> Option<String> {
+    match std::env::var("ORBFLOW_TEST_REDIS_URL") {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("ORBFLOW_TEST_REDIS_URL must be set when CI=true")
+        }
+        _ => {
+            println!("skipped: ORBFLOW_TEST_REDIS_URL not set");
+            None
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Daemons {
+    fn orbflow(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_orbflow"));
+        c.env("ORBFLOW_DATABASE_URL", &self.db.url)
+            .env("ORBFLOW_REDIS_URL", &self.redis)
+            .env("ORBFLOW_REDIS_PREFIX", &self.prefix)
+            .env("ORBFLOW_API_URL", &self.api)
+            .env("ORBFLOW_TOKEN", &self.token)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, Value, String) {
+        let out: Output = self.orbflow().args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let json = serde_json::from_str(&stdout).unwrap_or(Value::String(stdout));
+        (out.status.code().unwrap_or(-1), json, stderr)
+    }
+
+    async fn start() -> Option<Self> {
+        let redis = redis_url()?;
+        let db = TestDb::postgres().await?;
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("orbflow-api-{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let mut d = Self {
+            db,
+            redis,
+            prefix: format!("orbflow-test-{id}:"),
+            children: Vec::new(),
+            api: format!("http://127.0.0.1:{port}"),
+            token: String::new(),
+            dir,
+        };
+        assert!(
+            d.orbflow()
+                .arg("migrate")
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success()
+        );
+        // the first token, straight in the database
+        let out = d
+            .orbflow()
+            .args([
+                "token",
+                "create",
+                "--workspace",
+                "acme",
+                "--permissions",
+                "*",
+                "--name",
+                "ci",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        d.token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(d.token.starts_with("orb_"), "{}", d.token);
+        let api = d
+            .orbflow()
+            .args(["api", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        d.children.push(api);
+        let worker = d
+            .orbflow()
+            .args(["worker", "--concurrency", "4"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        d.children.push(worker);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(d);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("orbflow api did not listen on {port}");
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let p = self.dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_clients_drive_the_fleet_through_the_api() {
+    let Some(d) = Daemons::start().await else { return };
+    let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello.yaml");
+    // push (create), publish
+    let (code, wf, err) = d.run(&["workflows", "push", hello]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(wf["slug"], "hello");
+    assert!(err.contains("created hello"), "{err}");
+    let (code, v, err) = d.run(&["workflows", "publish", "hello"]);
+    assert_eq!((code, v["number"].as_i64()), (0, Some(1)), "{err}");
+    // push again (draft update with If-Match), publishing unchanged: still 1
+    let (code, wf, err) = d.run(&["workflows", "push", hello]);
+    assert_eq!((code, wf["draftRevision"].as_i64()), (0, Some(2)), "{err}");
+    let (_, v, _) = d.run(&["workflows", "publish", "hello"]);
+    assert_eq!(v["number"], 1);
+    // start and wait: the worker process runs it
+    let (code, run, err) = d.run(&["runs", "start", "hello", "--input", r#"{"name": "Ada"}"#, "--wait"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(run["status"], "COMPLETED");
+    assert_eq!(run["output"]["greeting"], "Hello, Ada!");
+    let id = run["id"].as_str().unwrap().to_owned();
+    let (code, got, _) = d.run(&["runs", "get", &id]);
+    assert_eq!(code, 0);
+    assert_eq!(got["stepExecutions"]["greeting"]["status"], "COMPLETED");
+    let (code, logs, _) = d.run(&["runs", "logs", &id]);
+    assert_eq!(code, 0);
+    let logs = logs.as_str().unwrap_or_default().to_owned();
+    assert!(logs.contains("run started") && logs.contains("run completed"), "{logs}");
+    // idempotency key through the CLI
+    let (_, a, _) = d.run(&["runs", "start", "hello", "--idempotency-key", "k1"]);
+    let (_, b, _) = d.run(&["runs", "start", "hello", "--idempotency-key", "k1"]);
+    assert_eq!(a["id"], b["id"]);
+    // a long run, cancelled across the fleet
+    let slow = d.file(
+        "slow.yaml",
+        "schemaVersion: 1\nname: slow\nsteps:\n  - { key: wait, action: DELAY, config: { duration: \"10m\" } }\n  - { key: after, action: TRANSFORM, config: { value: 1 } }\n",
+    );
+    assert_eq!(d.run(&["workflows", "push", &slow]).0, 0);
+    assert_eq!(d.run(&["workflows", "publish", "slow"]).0, 0);
+    let (code, started, _) = d.run(&["runs", "start", "slow"]);
+    assert_eq!(code, 0);
+    let sid = started["id"].as_str().unwrap().to_owned();
+    let (code, cancelled, err) = d.run(&["runs", "cancel", &sid]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cancelled["status"], "CANCELLED");
+    assert_eq!(cancelled["stepExecutions"]["after"]["status"], "CANCELLED");
+    // an invalid draft: publish exits 2 and prints every problem with its location
+    let bad = d.file(
+        "bad.yaml",
+        "schemaVersion: 1\nname: bad\nsteps:\n  - key: a\n    action: NOPE\n",
+    );
+    assert_eq!(d.run(&["workflows", "push", &bad]).0, 0);
+    let (code, _, err) = d.run(&["workflows", "publish", "bad"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad:5:13: steps[0].action:"), "{err}");
+    // a wrong token: exit 1, the problem on stderr
+    let out = d
+        .orbflow()
+        .env("ORBFLOW_TOKEN", "orb_wrong")
+        .args(["runs", "get", &id])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401 unauthorized"));
+}
+
+#[test]
+fn token_create_refuses_a_bad_workspace() {
+    let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        .args([
+            "token",
+            "create",
+            "--workspace",
+            "Not OK",
+            "--permissions",
+            "*",
+            "--db",
+            "/nonexistent/x.db",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--workspace must match"));
+}
