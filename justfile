@@ -52,6 +52,11 @@ examples:
     cargo run --release -- validate examples/*.yaml
     for f in examples/*.yaml; do cargo run -q --release -- graph "$f" > /dev/null; done
 
+# Property-based tests of the HTTP API against its OpenAPI document (schemathesis from PyPI).
+schemathesis examples="25":
+    cargo build -p orbflow-cli
+    bash .ci/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/orbflow" {{examples}}
+
 # Everything CI does.
 ci:
     bash .ci/run

@@ -363,10 +363,18 @@ fn run_input_from_a_file_and_a_kept_database() {
 }
 
 #[test]
-fn dev_imports_examples_and_stops_cleanly_on_sigterm() {
+fn dev_imports_examples_serves_the_api_and_stops_cleanly_on_sigterm() {
     let db = std::env::temp_dir().join(format!("orbflow-cli-dev-{}.db", std::process::id()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_orbflow"))
-        .args(["dev", "--db", &db.to_string_lossy(), "--import", "examples"])
+        .args([
+            "dev",
+            "--db",
+            &db.to_string_lossy(),
+            "--listen",
+            "127.0.0.1:0",
+            "--import",
+            "examples",
+        ])
         .current_dir(root())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -377,7 +385,7 @@ fn dev_imports_examples_and_stops_cleanly_on_sigterm() {
     let mut seen = String::new();
     let start = std::time::Instant::now();
     let mut buf = [0u8; 4096];
-    while !seen.contains("unfinished run(s) resumed") {
+    while !seen.contains("development token") || !seen.ends_with('\n') {
         use std::io::Read;
         let n = err.read(&mut buf).unwrap();
         assert!(
@@ -386,6 +394,39 @@ fn dev_imports_examples_and_stops_cleanly_on_sigterm() {
         );
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
+    // the API it serves answers the token it printed, in workspace `default`
+    let addr = seen
+        .split("API on http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let token = seen
+        .split("shown once): ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let get = |auth: &str| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "GET /v1/workflows?limit=200 HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let ok = get(&format!("Authorization: Bearer {token}\r\n"));
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert!(ok.contains("\"slug\":\"hello\""), "imported workflows are listed: {ok}");
+    assert!(get("").starts_with("HTTP/1.1 401"));
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let status = child.wait().unwrap();
     let mut rest = String::new();

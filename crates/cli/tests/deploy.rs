@@ -103,6 +103,11 @@ fn kubernetes_manifests_match_the_binary() {
     }
     let scheduler = load("deploy/k8s/scheduler.yaml");
     assert_eq!(scheduler["spec"]["replicas"], 2);
+    let api = load("deploy/k8s/api.yaml");
+    assert_eq!(api["spec"]["template"]["spec"]["containers"][0]["args"][0], "api");
+    let svc = load("deploy/k8s/api-service.yaml");
+    assert_eq!(svc["kind"], "Service");
+    assert_eq!(svc["spec"]["selector"]["app"], "orbflow-api");
     let hpa = load("deploy/k8s/worker-hpa.yaml");
     assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "orbflow-worker");
 }
@@ -111,7 +116,15 @@ fn kubernetes_manifests_match_the_binary() {
 fn compose_services_match_the_binary() {
     let compose = load("deploy/compose.yaml");
     let services = compose["services"].as_object().unwrap();
-    for s in ["postgres", "redis", "otel-collector", "migrate", "scheduler", "worker"] {
+    for s in [
+        "postgres",
+        "redis",
+        "otel-collector",
+        "migrate",
+        "scheduler",
+        "worker",
+        "api",
+    ] {
         assert!(services.contains_key(s), "compose lacks {s}");
     }
     for (name, svc) in services {

@@ -142,7 +142,9 @@ async fn kill_9_in_the_middle_of_a_50_step_run_then_restart_completes_it() {
     let before = stub.total();
     assert!(before < 50, "the run finished before the kill ({before} calls)");
 
-    let dev = orbflow(&["dev", "--db", &dbs]).spawn().unwrap();
+    let dev = orbflow(&["dev", "--db", &dbs, "--listen", "127.0.0.1:0"])
+        .spawn()
+        .unwrap();
     let store = open(&db).await;
     let id = the_run(&store).await.expect("the run was committed before the kill");
     let start = Instant::now();
@@ -211,7 +213,9 @@ async fn kill_9_during_a_delay_keeps_the_original_wake_time() {
     // stay down for a while: a restarted timer would end 3s after the restart
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let restarted = chrono::Utc::now();
-    let dev = orbflow(&["dev", "--db", &dbs]).spawn().unwrap();
+    let dev = orbflow(&["dev", "--db", &dbs, "--listen", "127.0.0.1:0"])
+        .spawn()
+        .unwrap();
     let id = the_run(&store).await.unwrap();
     let (run, steps) = loop {
         let (run, steps) = store.run_view(id).await.unwrap().unwrap();

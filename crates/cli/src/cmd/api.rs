@@ -56,6 +56,10 @@ pub(crate) struct ApiArgs {
     /// Address to serve on.
     #[arg(long, env = "ORBFLOW_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Also serve /healthz and /readyz on this address (e.g. 0.0.0.0:9090),
+    /// as every fleet daemon does; the API's own port answers them too.
+    #[arg(long, env = "ORBFLOW_HEALTH_LISTEN")]
+    health_listen: Option<String>,
     #[command(flatten)]
     limits: ApiLimitArgs,
 }
@@ -73,7 +77,7 @@ pub(crate) fn run(args: &ApiArgs) -> anyhow::Result<i32> {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
-        let fleet = args.fleet.connect(urls, None).await?;
+        let fleet = args.fleet.connect(urls, args.health_listen.as_deref()).await?;
         let secrets = EngineConfig::secrets_from_env();
         let engine = Arc::new(Engine::new(
             fleet.store.clone(),
