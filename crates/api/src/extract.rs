@@ -90,6 +90,27 @@ pub(crate) fn page_size(limit: Option<u64>) -> u64 {
     limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
 }
 
+/// The cursor of the page after `rows`: the last row's key when the page
+/// is full, `None` on the last page.
+pub(crate) fn next_cursor<T>(rows: &[T], limit: u64, key: impl Fn(&T) -> String) -> Option<String> {
+    if rows.len() as u64 == limit {
+        rows.last().map(key)
+    } else {
+        None
+    }
+}
+
+/// A cursor this API returned: a UUID (400 otherwise).
+pub(crate) fn uuid_cursor(c: Option<&str>) -> Result<Option<uuid::Uuid>> {
+    c.map(|c| {
+        uuid::Uuid::parse_str(c).map_err(|_| Error::BadRequest {
+            code: "invalid-cursor",
+            detail: "cursor is not one this API returned".into(),
+        })
+    })
+    .transpose()
+}
+
 /// The media type of a request body, lower-cased, without parameters.
 pub(crate) fn content_type(headers: &HeaderMap) -> String {
     headers

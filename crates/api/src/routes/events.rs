@@ -30,6 +30,18 @@ fn check_type(t: &str) -> Result<()> {
     }
 }
 
+/// The answer to an event id accepted before.
+fn duplicate(id: String, runs: Vec<uuid::Uuid>) -> Response {
+    json(
+        StatusCode::OK,
+        &EventOut {
+            id,
+            duplicate: true,
+            runs,
+        },
+    )
+}
+
 /// Publishes an event.
 #[utoipa::path(
     post, path = "/v1/events", tag = "events",
@@ -60,14 +72,7 @@ pub(crate) async fn publish(
     }
     let ws = who.workspace_id();
     if let Some(runs) = state.admin().event_runs(ws, &id).await? {
-        return Ok(json(
-            StatusCode::OK,
-            &EventOut {
-                id,
-                duplicate: true,
-                runs,
-            },
-        ));
+        return Ok(duplicate(id, runs));
     }
     let event = j!({ "id": id, "type": ev.kind, "data": ev.data });
     let mut runs = Vec::new();
@@ -111,14 +116,7 @@ pub(crate) async fn publish(
     if !state.admin().record_event(ws, &id, &event, &runs).await? {
         // published concurrently: the first record wins
         let runs = state.admin().event_runs(ws, &id).await?.unwrap_or_default();
-        return Ok(json(
-            StatusCode::OK,
-            &EventOut {
-                id,
-                duplicate: true,
-                runs,
-            },
-        ));
+        return Ok(duplicate(id, runs));
     }
     Ok(json(
         StatusCode::ACCEPTED,

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::dto::{LogOut, LogPage, PageQuery, RunOut, RunPage, StartRunIn};
-use crate::extract::{Path, Query, json_body, page_size, read_body};
+use crate::extract::{Path, Query, json_body, next_cursor, page_size, read_body, uuid_cursor};
 use crate::routes::{find_workflow, json, with_header};
 use crate::state::AppState;
 use crate::{Error, Result};
@@ -186,16 +186,6 @@ pub(crate) struct RunsQuery {
     until: Option<DateTime<Utc>>,
 }
 
-fn uuid_cursor(c: Option<&str>) -> Result<Option<Uuid>> {
-    c.map(|c| {
-        Uuid::parse_str(c).map_err(|_| Error::BadRequest {
-            code: "invalid-cursor",
-            detail: "cursor is not one this API returned".into(),
-        })
-    })
-    .transpose()
-}
-
 /// Lists the workspace's runs, newest first.
 #[utoipa::path(
     get, path = "/v1/runs", tag = "runs",
@@ -230,9 +220,7 @@ pub(crate) async fn list(
             Page { after, limit },
         )
         .await?;
-    let next_cursor = (rows.len() as u64 == limit)
-        .then(|| rows.last().map(|r| r.id.to_string()))
-        .flatten();
+    let next_cursor = next_cursor(&rows, limit, |r| r.id.to_string());
     Ok(json(
         StatusCode::OK,
         &RunPage {

@@ -16,7 +16,7 @@ use utoipa::IntoParams;
 
 use crate::auth::Principal;
 use crate::dto::{DiffOut, PageQuery, VersionOut, VersionPage};
-use crate::extract::{Path, Query, page_size};
+use crate::extract::{Path, Query, next_cursor, page_size};
 use crate::routes::{find_workflow, json, with_header};
 use crate::state::AppState;
 use crate::{Error, Result};
@@ -132,9 +132,7 @@ pub(crate) async fn list(
     let limit = page_size(p.limit);
     let after = cursor_number(p.cursor.as_deref())?;
     let rows = state.admin().versions(wf.id, Page { after, limit }).await?;
-    let next_cursor = (rows.len() as u64 == limit)
-        .then(|| rows.last().map(|v| v.number.to_string()))
-        .flatten();
+    let next_cursor = next_cursor(&rows, limit, |v| v.number.to_string());
     Ok(json(
         StatusCode::OK,
         &VersionPage {

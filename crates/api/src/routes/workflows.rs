@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::dto::{PageQuery, ValidationOut, WorkflowOut, WorkflowPage};
 use crate::error::DiagnosticOut;
-use crate::extract::{Path, Query, content_type, page_size, read_body};
+use crate::extract::{Path, Query, content_type, next_cursor, page_size, read_body, uuid_cursor};
 use crate::routes::{find_workflow, json, with_header};
 use crate::state::AppState;
 use crate::{Error, Result};
@@ -167,24 +167,13 @@ pub(crate) async fn list(
     Query(p): Query<PageQuery>,
 ) -> Result<Response> {
     who.require(&["workflows:read"])?;
-    let after = p
-        .cursor
-        .as_deref()
-        .map(|c| {
-            Uuid::parse_str(c).map_err(|_| Error::BadRequest {
-                code: "invalid-cursor",
-                detail: "cursor is not one this API returned".into(),
-            })
-        })
-        .transpose()?;
+    let after = uuid_cursor(p.cursor.as_deref())?;
     let limit = page_size(p.limit);
     let rows = state
         .admin()
         .workflows(who.workspace_id(), q.status.map(|s| s.as_str()), Page { after, limit })
         .await?;
-    let next_cursor = (rows.len() as u64 == limit)
-        .then(|| rows.last().map(|w| w.id.to_string()))
-        .flatten();
+    let next_cursor = next_cursor(&rows, limit, |w| w.id.to_string());
     Ok(json(
         StatusCode::OK,
         &WorkflowPage {
