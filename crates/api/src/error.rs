@@ -235,3 +235,38 @@ impl IntoResponse for Error {
         res
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_keep_their_details_out_of_the_body() {
+        let p = Error::Internal("store: connection to postgres://u:hunter2@db failed".into()).problem();
+        assert_eq!(p.status, 500);
+        assert_eq!(p.code, "internal");
+        assert!(
+            !p.detail.contains("hunter2") && !p.detail.contains("postgres"),
+            "{}",
+            p.detail
+        );
+        assert!(p.detail.contains("(id "), "{}", p.detail);
+        let p = Error::from(orbflow_engine::Error::Corrupt("row 7 of step_executions".into())).problem();
+        assert_eq!(p.status, 500);
+        assert!(!p.detail.contains("step_executions"));
+        let p = Error::Unavailable("secret `CRM_SECRET` of webhook x is not set".into()).problem();
+        assert_eq!(p.status, 503);
+        assert!(!p.detail.contains("CRM_SECRET"));
+    }
+
+    #[test]
+    fn engine_errors_map_to_their_statuses() {
+        use orbflow_engine::Error as E;
+        let status = |e: E| Error::from(e).problem().status;
+        assert_eq!(status(E::NotFound("run")), 404);
+        assert_eq!(status(E::InvalidInput("x".into())), 422);
+        assert_eq!(status(E::Duplicate("workflow `a`".into())), 409);
+        assert_eq!(status(E::State("not failed".into())), 409);
+        assert_eq!(status(E::Store("boom".into())), 500);
+    }
+}

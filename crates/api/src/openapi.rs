@@ -28,7 +28,7 @@ use crate::routes::{actions, events, hooks, meta, runs, schedules, tokens, versi
         schedules::list, schedules::get, schedules::enable, schedules::disable, schedules::preview,
         schedules::preview_expression,
         events::publish,
-        hooks::deliver,
+        hooks::deliver, hooks::deliver_short,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&Security),

@@ -474,3 +474,53 @@ async fn schedules_list_toggle_and_preview(h: Harness) {
     );
     assert_eq!(h.get("/v1/schedules").await.body["items"], json!([]));
 }
+
+both!(the_short_webhook_url_needs_an_unambiguous_slug);
+async fn the_short_webhook_url_needs_an_unambiguous_slug(h: Harness) {
+    let yaml = "schemaVersion: 1\nname: crm\ntriggers:\n  - { type: webhook, key: in, verify: { scheme: none } }\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: \"{{ input.n }}\" } }\n";
+    h.publish("crm", yaml).await;
+    // POST /hooks/{workflow}/{key}, as DESIGN.md writes it
+    let r = h
+        .send(h.http.post(format!("{}/hooks/crm/in", h.base)).body("{\"n\": 7}"))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let run = h.wait_run(r.body["runId"].as_str().unwrap()).await;
+    assert_eq!(run["output"]["a"], 7);
+    problem(
+        &h.send(h.http.post(format!("{}/hooks/crm/nope", h.base)).body("{}"))
+            .await,
+        404,
+        "not-found",
+    );
+    // a second workspace with the same slug and key: only the full URL works
+    let other = h.token_in("globex", &["*"]).await;
+    let create = h
+        .http
+        .post(format!("{}/v1/workflows?slug=crm", h.base))
+        .bearer_auth(&other)
+        .header("content-type", "application/yaml")
+        .body(yaml);
+    assert_eq!(h.send(create).await.status, 201);
+    let publish = h
+        .http
+        .post(format!("{}/v1/workflows/crm/versions", h.base))
+        .bearer_auth(&other);
+    assert_eq!(h.send(publish).await.status, 201);
+    let r = h
+        .send(h.http.post(format!("{}/hooks/crm/in", h.base)).body("{\"n\": 1}"))
+        .await;
+    problem(&r, 404, "not-found");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("/hooks/{workspace}/crm/in"),
+        "{}",
+        r.text
+    );
+    let r = h
+        .send(
+            h.http
+                .post(format!("{}/hooks/globex/crm/in", h.base))
+                .body("{\"n\": 1}"),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+}

@@ -240,6 +240,9 @@ pub trait Admin: Send + Sync + 'static {
 
     /// The webhook `key` of the ACTIVE workflow `workflow` in workspace `workspace` (slugs).
     async fn webhook(&self, workspace: &str, workflow: &str, key: &str) -> Result<Option<WebhookRecord>>;
+    /// Slugs of the workspaces that have an ACTIVE workflow `workflow` with
+    /// the webhook `key` (for the short URL `/hooks/{workflow}/{key}`).
+    async fn webhook_workspaces(&self, workflow: &str, key: &str) -> Result<Vec<String>>;
     /// Event triggers of the workspace's ACTIVE workflows for this type.
     async fn subscriptions(&self, workspace_id: Uuid, event_type: &str) -> Result<Vec<SubscriptionRecord>>;
     /// Records an accepted event; false if the id was accepted before.

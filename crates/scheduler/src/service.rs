@@ -49,7 +49,9 @@ impl Default for SchedulerConfig {
 pub struct Scheduler {
     engine: Arc<Engine>,
     queue: Arc<dyn Queue>,
-    leases: Leases,
+    /// The leader lease in Redis; `None` when this process owns the
+    /// database alone (`orbflow dev`) and is always the leader.
+    leases: Option<Leases>,
     config: SchedulerConfig,
 }
 
@@ -64,12 +66,25 @@ impl std::fmt::Debug for Scheduler {
 const LEADER: &str = "scheduler-leader";
 
 impl Scheduler {
-    /// A scheduler.
+    /// A scheduler of the fleet: it fires ticks while it holds the leader
+    /// lease in Redis.
     pub fn new(engine: Arc<Engine>, queue: Arc<dyn Queue>, leases: Leases, config: SchedulerConfig) -> Self {
         Self {
             engine,
             queue,
-            leases,
+            leases: Some(leases),
+            config,
+        }
+    }
+
+    /// The scheduler of a process that owns its database alone (the
+    /// embedded default): always the leader, no Redis. The run's unique
+    /// idempotency key still makes each tick start one run.
+    pub fn exclusive(engine: Arc<Engine>, queue: Arc<dyn Queue>, config: SchedulerConfig) -> Self {
+        Self {
+            engine,
+            queue,
+            leases: None,
             config,
         }
     }
@@ -78,10 +93,14 @@ impl Scheduler {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut lease: Option<Lease> = None;
         loop {
-            lease = self.lead(lease).await;
-            if let Some(l) = &lease
-                && l.is_trusted()
-            {
+            let leading = match &self.leases {
+                None => true,
+                Some(leases) => {
+                    lease = self.lead(leases, lease).await;
+                    lease.as_ref().is_some_and(Lease::is_trusted)
+                }
+            };
+            if leading {
                 if let Err(e) = self.fire_due().await {
                     tracing::warn!(error = %e, "firing schedules failed");
                 }
@@ -99,15 +118,15 @@ impl Scheduler {
                 () = tokio::time::sleep(self.config.tick) => {}
             }
         }
-        if let Some(l) = lease {
-            let _ = self.leases.release(l).await;
+        if let (Some(l), Some(leases)) = (lease, &self.leases) {
+            let _ = leases.release(l).await;
         }
     }
 
     /// Keeps or takes the leader lease.
-    async fn lead(&self, lease: Option<Lease>) -> Option<Lease> {
+    async fn lead(&self, leases: &Leases, lease: Option<Lease>) -> Option<Lease> {
         match lease {
-            Some(mut l) => match self.leases.renew(&mut l).await {
+            Some(mut l) => match leases.renew(&mut l).await {
                 Ok(true) => Some(l),
                 Ok(false) => {
                     tracing::warn!(name = %self.config.name, "leader lease lost");
@@ -119,7 +138,7 @@ impl Scheduler {
                     l.is_trusted().then_some(l)
                 }
             },
-            None => match self.leases.acquire(LEADER, &self.config.name, self.config.lease).await {
+            None => match leases.acquire(LEADER, &self.config.name, self.config.lease).await {
                 Ok(Some(l)) => {
                     tracing::info!(name = %self.config.name, token = l.token, "became the scheduler leader");
                     Some(l)

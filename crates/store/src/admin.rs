@@ -398,6 +398,29 @@ impl Admin for SeaStore {
             }))
     }
 
+    async fn webhook_workspaces(&self, workflow: &str, key: &str) -> EngineResult<Vec<String>> {
+        let wfs = workflows::Entity::find()
+            .filter(workflows::Column::Slug.eq(workflow))
+            .filter(workflows::Column::Status.eq("ACTIVE"))
+            .all(self.connection())
+            .await
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for wf in wfs {
+            let has = hooks::Entity::find()
+                .filter(hooks::Column::WorkflowId.eq(wf.id))
+                .filter(hooks::Column::Key.eq(key))
+                .one(self.connection())
+                .await
+                .map_err(db)?
+                .is_some();
+            if has && let Some(ws) = self.workspace(wf.workspace_id).await? {
+                out.push(ws.slug);
+            }
+        }
+        Ok(out)
+    }
+
     async fn subscriptions(&self, workspace_id: Uuid, event_type: &str) -> EngineResult<Vec<SubscriptionRecord>> {
         let rows = subs::Entity::find()
             .filter(subs::Column::EventType.eq(event_type))

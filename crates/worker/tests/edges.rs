@@ -320,3 +320,41 @@ async fn loops_honour_max_concurrency(h: Harness) {
         .max();
     assert_eq!(max_seen, Some(2), "two iterations did run at once");
 }
+
+both!(retrying_a_failed_run_resumes_inside_a_loop);
+async fn retrying_a_failed_run_resumes_inside_a_loop(h: Harness) {
+    // every iteration's call fails once (503, no retry policy), then succeeds
+    let (port, hits) = flaky_server(1);
+    let yaml = format!(
+        "schemaVersion: 1\nname: loopretry\nsteps:\n  - key: each\n    type: loop\n    forEach: \"[1, 2]\"\n    steps:\n      - {{key: call, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{port}/x', method: POST}}}}\n  - {{key: after, action: TRANSFORM, config: {{value: '{{{{ size(steps.call.output) }}}}'}}}}\n"
+    );
+    let id = h.start(&yaml, json!({})).await;
+    let r = h.wait(id).await;
+    assert_eq!(r["status"], "FAILED", "{r:#}");
+    assert_eq!(status(&r, "each[0].call"), "FAILED");
+    assert_eq!(status(&r, "after"), "CANCELLED");
+    // first retry: iteration 0 goes on, iteration 1 fails the same way
+    let effects = h.engine.retry_run(id).await.unwrap();
+    h.handle.apply(effects).await;
+    let r = h.wait(id).await;
+    assert_eq!(r["status"], "FAILED", "{r:#}");
+    assert_eq!(status(&r, "each[0].call"), "COMPLETED");
+    assert_eq!(status(&r, "each[1].call"), "FAILED");
+    // second retry: the loop completes and the step after it runs once
+    let effects = h.engine.retry_run(id).await.unwrap();
+    h.handle.apply(effects).await;
+    let r = h.wait(id).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    assert_eq!(r["steps"]["each[0].call"]["attempts"], 2);
+    assert_eq!(r["steps"]["each[1].call"]["attempts"], 2);
+    assert_eq!(r["steps"]["after"]["output"], 2);
+    assert_eq!(r["steps"]["after"]["attempts"], 1);
+    let hits = hits.lock().unwrap().clone();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(hits.values().all(|&n| n == 2), "{hits:?}");
+    // a COMPLETED run cannot be retried
+    assert!(matches!(
+        h.engine.retry_run(id).await,
+        Err(orbflow_engine::Error::State(_))
+    ));
+}

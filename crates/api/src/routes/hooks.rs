@@ -101,6 +101,52 @@ pub(crate) async fn deliver(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
+    receive(&state, (workspace, workflow, key), &headers, body).await
+}
+
+/// Receives a webhook delivery by the short URL of DESIGN.md: the
+/// workflow's slug and the key, when exactly one workspace has an active
+/// workflow with that slug and webhook (otherwise 404: use the full URL).
+#[utoipa::path(
+    post, path = "/hooks/{workflow}/{key}", tag = "webhooks",
+    params(
+        ("workflow" = String, Path, description = "Workflow slug (unique among the workspaces that have this webhook)"),
+        ("key" = String, Path, description = "The trigger's key"),
+    ),
+    request_body(description = "The delivery, as the provider sends it (JSON bodies become the run input)", content(("application/json"), ("text/plain"))),
+    responses(
+        (status = 202, description = "Accepted: the run it started", body = HookOut),
+        (status = 200, description = "This delivery id started a run before", body = HookOut),
+        (status = 401, description = "Signature missing, malformed, wrong, or timestamp out of tolerance", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No active workflow with this webhook, or several workspaces have one (use the full URL)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than the webhook limit", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body does not satisfy the workflow's inputs", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The webhook's secret is not configured on the server", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn deliver_short(
+    State(state): State<AppState>,
+    Path((workflow, key)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let mut found = state.admin().webhook_workspaces(&workflow, &key).await?;
+    if found.len() != 1 {
+        return Err(Error::NotFound(format!(
+            "webhook `{workflow}/{key}` (use /hooks/{{workspace}}/{workflow}/{key})"
+        )));
+    }
+    let workspace = found.remove(0);
+    receive(&state, (workspace, workflow, key), &headers, body).await
+}
+
+async fn receive(
+    state: &AppState,
+    (workspace, workflow, key): (String, String, String),
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let headers = headers.clone();
     let body = read_body(&headers, body, state.config().max_webhook_bytes).await?;
     let hook = state
         .admin()
@@ -141,7 +187,7 @@ pub(crate) async fn deliver(
         "body": parsed.unwrap_or_else(|| Value::String(String::from_utf8_lossy(&body).into_owned())),
     });
     let (run_id, duplicate) = start_run(
-        &state,
+        state,
         Start {
             workflow_id: hook.workflow_id,
             version_id: hook.version_id,

@@ -68,6 +68,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/schedules/{id}/preview", get(schedules::preview))
         .route("/v1/events", post(events::publish))
         .route("/hooks/{workspace}/{workflow}/{key}", post(hooks::deliver))
+        .route("/hooks/{workflow}/{key}", post(hooks::deliver_short))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -72,6 +72,18 @@ enum RunsCommand {
         #[arg(long)]
         wait: bool,
     },
+    /// List runs, newest first (one page; `--limit` up to 200).
+    List {
+        /// Only this workflow's (slug or id).
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Only this status (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED).
+        #[arg(long)]
+        status: Option<String>,
+        /// Page size.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
     /// Print a run record (with its step executions).
     Get {
         /// Run id.
@@ -340,6 +352,25 @@ pub(crate) fn runs(args: &RunsArgs) -> anyhow::Result<i32> {
                     run.get("status").and_then(Value::as_str) != Some("COMPLETED"),
                 ))
             }
+            RunsCommand::List {
+                workflow,
+                status,
+                limit,
+            } => {
+                let mut path = format!("/v1/runs?limit={limit}");
+                if let Some(w) = workflow {
+                    path.push_str(&format!("&workflow={}", encode(w)));
+                }
+                if let Some(s) = status {
+                    path.push_str(&format!("&status={}", encode(s)));
+                }
+                let a = c.get(&path).await?;
+                if !is_ok(&a) {
+                    return Ok(report(&a, "runs"));
+                }
+                print(&a.body)?;
+                Ok(0)
+            }
             RunsCommand::Get { id } => {
                 let a = c.get(&format!("/v1/runs/{id}")).await?;
                 if !is_ok(&a) {
@@ -364,6 +395,19 @@ pub(crate) fn runs(args: &RunsArgs) -> anyhow::Result<i32> {
             }
         }
     })
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn terminal(run: &Value) -> bool {

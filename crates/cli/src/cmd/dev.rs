@@ -1,5 +1,5 @@
-//! `orbflow dev [--db PATH] [--listen ADDR]`: the HTTP API, the engine and a
-//! worker in one process on SQLite. Prints a development token at start.
+//! `orbflow dev [--db PATH] [--listen ADDR]`: the HTTP API, the scheduler
+//! (cron triggers), the engine and a worker in one process on SQLite. Prints a development token at start.
 //! Resumes every unfinished run at start; stops on SIGINT/SIGTERM after
 //! in-flight requests and attempts finish and record (nothing is lost: what
 //! did not start stays QUEUED in the database for the next start).
@@ -60,10 +60,11 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     let registry = Arc::new(orbflow_actions::Registry::builtin(
         &orbflow_actions::CatalogConfig::from_env(),
     )?);
+    let queue = Arc::new(LocalQueue::new());
     let worker = Worker::new(
         engine.clone(),
         registry.clone(),
-        Arc::new(LocalQueue::new()),
+        queue.clone(),
         WorkerConfig {
             concurrency: args.concurrency.max(1),
             ..WorkerConfig::default()
@@ -73,6 +74,9 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     let mut finished = handle.subscribe();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(worker.run(shutdown.clone()));
+    let scheduler =
+        orbflow_scheduler::Scheduler::exclusive(engine.clone(), queue, orbflow_scheduler::SchedulerConfig::default());
+    let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
     let unfinished = store.unfinished_runs().await?;
     let effects = engine.recover_exclusive().await?;
     eprintln!(
@@ -115,6 +119,7 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     eprintln!("orbflow dev: shutting down, letting in-flight steps finish");
     shutdown.cancel();
     let _ = server.await;
+    let _ = scheduler.await;
     let _ = task.await;
     eprintln!("orbflow dev: stopped");
     Ok(0)

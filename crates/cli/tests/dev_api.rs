@@ -1,0 +1,93 @@
+//! `orbflow dev` as a newcomer uses it: one process on SQLite serving the
+//! API, with the token it prints, the CLI client pushing and publishing a
+//! workflow, and its scheduler firing the workflow's cron trigger.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn dev_serves_the_api_and_fires_schedules() {
+    let dir = std::env::temp_dir().join(format!("orbflow-dev-api-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let mut dev = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        .args([
+            "dev",
+            "--db",
+            &dir.join("o.db").to_string_lossy(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = dev.stderr.take().unwrap();
+    let mut seen = String::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    while !(seen.contains("development token") && seen.ends_with('\n')) {
+        let n = err.read(&mut buf).unwrap();
+        assert!(
+            n > 0 && start.elapsed() < Duration::from_secs(30),
+            "dev did not start: {seen}"
+        );
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let token = seen
+        .split("shown once): ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let client = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+            .args(args)
+            .env("ORBFLOW_API_URL", format!("http://127.0.0.1:{port}"))
+            .env("ORBFLOW_TOKEN", &token)
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code(), v, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let file = dir.join("tick.yaml");
+    std::fs::write(
+        &file,
+        "schemaVersion: 1\nname: tick\ntriggers:\n  - { type: schedule, cron: \"* * * * * *\" }\nsteps:\n  - { key: t, action: TRANSFORM, config: { value: \"{{ trigger.type }}\" } }\n",
+    )
+    .unwrap();
+    let (code, _, e) = client(&["workflows", "push", &file.to_string_lossy()]);
+    assert_eq!(code, Some(0), "{e}");
+    let (code, v, e) = client(&["workflows", "publish", "tick"]);
+    assert_eq!((code, v["number"].as_i64()), (Some(0), Some(1)), "{e}");
+    // the scheduler inside dev fires the per-second trigger
+    let mut fired = None;
+    let start = Instant::now();
+    while fired.is_none() {
+        let (code, page, e) = client(&["runs", "list", "--workflow", "tick", "--status", "COMPLETED"]);
+        assert_eq!(code, Some(0), "{e}");
+        fired = page["items"].as_array().and_then(|a| a.first().cloned());
+        assert!(start.elapsed() < Duration::from_secs(30), "no scheduled run completed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let run = fired.unwrap();
+    assert_eq!(run["triggerType"], "schedule");
+    assert_eq!(run["output"]["t"], "schedule");
+    let _ = Command::new("kill").args(["-TERM", &dev.id().to_string()]).status();
+    let status = dev.wait().unwrap();
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
