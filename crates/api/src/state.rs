@@ -22,9 +22,9 @@ pub trait Dispatch: Send + Sync + 'static {
     async fn apply(&self, effects: Effects);
 }
 
-/// The fleet's dispatch: ready steps go to the queue; timers are found by
-/// the workers' reconciler in the database, and a running step of a
-/// cancelled run is stopped by the fence on its write-back.
+/// The fleet's dispatch: ready steps go to the queue, cancellations of
+/// running attempts are broadcast to the workers; timers are found by the
+/// workers' reconciler in the database.
 pub struct QueueDispatch(pub Arc<dyn Queue>);
 
 #[async_trait::async_trait]
@@ -32,6 +32,9 @@ impl Dispatch for QueueDispatch {
     async fn apply(&self, effects: Effects) {
         for job in effects.jobs {
             self.0.push(job).await;
+        }
+        if !effects.cancel.is_empty() {
+            self.0.broadcast_cancel(&effects.cancel).await;
         }
     }
 }

@@ -71,6 +71,7 @@ impl Daemons {
             .env("ORBFLOW_REDIS_PREFIX", &self.prefix)
             .env("ORBFLOW_API_URL", &self.api)
             .env("ORBFLOW_TOKEN", &self.token)
+            .env("ORBFLOW_HTTP_ALLOW_PRIVATE", "true")
             .stdin(Stdio::null());
         c
     }
@@ -84,6 +85,10 @@ impl Daemons {
     }
 
     async fn start() -> Option<Self> {
+        Self::start_with(4).await
+    }
+
+    async fn start_with(concurrency: u32) -> Option<Self> {
         let redis = redis_url()?;
         let db = TestDb::postgres().await?;
         let id = uuid::Uuid::now_v7().simple().to_string();
@@ -135,7 +140,7 @@ impl Daemons {
         d.children.push(api);
         let worker = d
             .orbflow()
-            .args(["worker", "--concurrency", "4"])
+            .args(["worker", "--concurrency", &concurrency.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -222,6 +227,92 @@ async fn cli_clients_drive_the_fleet_through_the_api() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401 unauthorized"));
+}
+
+/// An HTTP peer on 127.0.0.1 that reads a request and never answers; it
+/// counts the connections whose client hung up.
+fn silent_peer() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let closed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = closed.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                // read until the client closes (bounded: 120 s)
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) => {
+                            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            return;
+                        }
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+    });
+    (port, closed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_through_the_api_stops_the_action_on_the_worker() {
+    // one attempt at a time: the next run can only start if the hung one is stopped
+    let Some(d) = Daemons::start_with(1).await else { return };
+    let (port, closed) = silent_peer();
+    let hang = d.file(
+        "hang.yaml",
+        &format!("schemaVersion: 1\nname: hang\nsteps:\n  - {{ key: call, action: TRIGGER_WEBHOOK, config: {{ url: \"http://127.0.0.1:{port}/x\", method: POST, timeout: 10m }} }}\n"),
+    );
+    let quick = d.file(
+        "quick.yaml",
+        "schemaVersion: 1\nname: quick\nsteps:\n  - { key: q, action: TRANSFORM, config: { value: 1 } }\n",
+    );
+    for (f, slug) in [(&hang, "hang"), (&quick, "quick")] {
+        assert_eq!(d.run(&["workflows", "push", f]).0, 0);
+        assert_eq!(d.run(&["workflows", "publish", slug]).0, 0);
+    }
+    let (_, started, _) = d.run(&["runs", "start", "hang"]);
+    let id = started["id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, run, _) = d.run(&["runs", "get", &id]);
+        if run["stepExecutions"]["call"]["status"] == "RUNNING" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the call never started: {run}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, cancelled, err) = d.run(&["runs", "cancel", &id]);
+    assert_eq!((code, cancelled["status"].as_str()), (0, Some("CANCELLED")), "{err}");
+    // the worker dropped the request: the peer sees its client hang up
+    while closed.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker kept the hung request open"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // and its only slot is free again: another run completes
+    let (_, q, _) = d.run(&["runs", "start", "quick"]);
+    let qid = q["id"].as_str().unwrap().to_owned();
+    loop {
+        let (_, run, _) = d.run(&["runs", "get", &qid]);
+        if run["status"] == "COMPLETED" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker's slot stayed taken: {run}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

@@ -11,4 +11,12 @@ pub trait Queue: Send + Sync + 'static {
     async fn push(&self, job: Job);
     /// Takes the next job, waiting until one arrives.
     async fn pop(&self) -> Job;
+    /// Asks every process that runs one of `jobs` to stop it (best effort: a
+    /// process that misses it is stopped by the fence on its write-back).
+    /// Default: nothing, for an in-process queue whose worker cancels directly.
+    async fn broadcast_cancel(&self, _jobs: &[Job]) {}
+    /// Waits for the next cancellation any process broadcast. Default: never.
+    async fn next_cancel(&self) -> Vec<Job> {
+        std::future::pending().await
+    }
 }

@@ -5,7 +5,13 @@
 //! database is the source of truth and the engine's reconciler enqueues such
 //! steps again. Duplicates are harmless: a claim is a compare-and-set.
 //!
-//! Keys: `{prefix}queue` (the list).
+//! Cancellation of running attempts crosses processes on the pub/sub channel
+//! `{prefix}cancel` (one message `run_id|path` per attempt): every worker
+//! subscribes and stops the attempts it runs. Pub/sub is fire-and-forget; a
+//! worker that misses a message finishes its attempt and its write-back is
+//! refused (the run is terminal, the lease token gone).
+//!
+//! Keys: `{prefix}queue` (the list), channel `{prefix}cancel`.
 
 use std::time::Duration;
 
@@ -22,8 +28,10 @@ use crate::Result;
 pub struct RedisQueue {
     conn: ConnectionManager,
     blocking: Mutex<Option<MultiplexedConnection>>,
+    subscription: Mutex<Option<redis::aio::PubSubStream>>,
     client: redis::Client,
     key: String,
+    cancel_channel: String,
 }
 
 impl std::fmt::Debug for RedisQueue {
@@ -54,8 +62,10 @@ impl RedisQueue {
         Ok(Self {
             conn,
             blocking: Mutex::new(None),
+            subscription: Mutex::new(None),
             client,
             key: format!("{prefix}queue"),
+            cancel_channel: format!("{prefix}cancel"),
         })
     }
 
@@ -82,6 +92,39 @@ impl RedisQueue {
         Ok(got.and_then(|(_, v)| decode(&v)))
     }
 
+    /// Publishes the cancellation of running attempts to every subscriber.
+    pub async fn try_broadcast_cancel(&self, jobs: &[Job]) -> Result<()> {
+        for job in jobs {
+            let _: i64 = self.conn.clone().publish(&self.cancel_channel, encode(job)).await?;
+        }
+        Ok(())
+    }
+
+    /// The next cancellation broadcast (subscribing on first use; after an
+    /// error the next call subscribes again).
+    pub async fn try_next_cancel(&self) -> Result<Option<Job>> {
+        use futures_util::StreamExt as _;
+        let mut guard = self.subscription.lock().await;
+        if guard.is_none() {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            pubsub.subscribe(&self.cancel_channel).await?;
+            *guard = Some(pubsub.into_on_message());
+        }
+        let Some(stream) = guard.as_mut() else { return Ok(None) };
+        match stream.next().await {
+            Some(msg) => Ok(msg.get_payload::<String>().ok().and_then(|p| decode(&p))),
+            None => {
+                *guard = None; // the connection ended: subscribe again
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whether the cancellation subscription is live (for tests and readiness).
+    pub async fn subscribed(&self) -> bool {
+        self.subscription.lock().await.is_some()
+    }
+
     /// Jobs waiting.
     pub async fn try_len(&self) -> Result<usize> {
         Ok(self.conn.clone().llen(&self.key).await?)
@@ -94,6 +137,25 @@ impl Queue for RedisQueue {
         if let Err(e) = self.try_push(&job).await {
             // the reconciler enqueues it again from the database
             tracing::warn!(error = %e, run = %job.run_id, path = %job.path, "enqueue failed");
+        }
+    }
+
+    async fn broadcast_cancel(&self, jobs: &[Job]) {
+        if let Err(e) = self.try_broadcast_cancel(jobs).await {
+            tracing::warn!(error = %e, "broadcasting a cancellation failed; late write-backs are fenced");
+        }
+    }
+
+    async fn next_cancel(&self) -> Vec<Job> {
+        loop {
+            match self.try_next_cancel().await {
+                Ok(Some(j)) => return vec![j],
+                Ok(None) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cancellation subscription failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
         }
     }
 

@@ -111,7 +111,34 @@ impl Worker {
         let w = self.clone();
         let stop = shutdown.clone();
         tasks.spawn(async move { w.reconcile_loop(stop).await });
+        let w = self.clone();
+        let stop = shutdown.clone();
+        tasks.spawn(async move { w.cancel_loop(stop).await });
         while tasks.join_next().await.is_some() {}
+    }
+
+    /// Stops the attempts other processes ask to stop (a run cancelled
+    /// through the API, or failed by a step on another worker).
+    async fn cancel_loop(self: Arc<Self>, stop: CancellationToken) {
+        loop {
+            let jobs = tokio::select! {
+                () = stop.cancelled() => return,
+                j = self.queue.next_cancel() => j,
+            };
+            self.cancel_local(&jobs);
+        }
+    }
+
+    /// Fires the cancellation token of every attempt of `jobs` running here.
+    fn cancel_local(&self, jobs: &[Job]) {
+        if let Ok(r) = self.running.lock() {
+            for j in jobs {
+                if let Some(t) = r.get(&(j.run_id, j.path.clone())) {
+                    tracing::info!(run = %j.run_id, path = %j.path, "cancelling the running attempt");
+                    t.cancel();
+                }
+            }
+        }
     }
 
     async fn reconcile_loop(self: Arc<Self>, stop: CancellationToken) {
@@ -247,12 +274,10 @@ impl Worker {
                 }
             });
         }
-        if let Ok(r) = self.running.lock() {
-            for j in &effects.cancel {
-                if let Some(t) = r.get(&(j.run_id, j.path.clone())) {
-                    t.cancel();
-                }
-            }
+        if !effects.cancel.is_empty() {
+            self.cancel_local(&effects.cancel);
+            // attempts of the run on other workers
+            self.queue.broadcast_cancel(&effects.cancel).await;
         }
         for finished in effects.finished {
             let _ = self.finished.send(finished);
