@@ -29,10 +29,36 @@ done
 token=$(grep -o 'orb_[A-Za-z0-9_-]*' "$work/dev.err" | head -1)
 [ -n "$token" ] || { cat "$work/dev.err" >&2; echo "orbflow dev did not start" >&2; exit 1; }
 export ORBFLOW_API_URL="http://127.0.0.1:$port" ORBFLOW_TOKEN="$token"
-"$bin" workflows push examples/hello.yaml >/dev/null
+cat > "$work/hello.yaml" <<'YAML'
+schemaVersion: 1
+name: hello
+inputs:
+  type: object
+  properties: { name: { type: string } }
+triggers:
+  - type: manual
+  - { type: schedule, cron: "0 0 1 1 *" }
+  - { type: webhook, key: in, verify: { scheme: none } }
+  - { type: event, event: test.event }
+steps:
+  - key: greet
+    action: TRANSFORM
+    config: { value: "Hello, {{ input.name }}!" }
+YAML
+"$bin" workflows push "$work/hello.yaml" >/dev/null
 "$bin" workflows publish hello >/dev/null
-"$bin" runs start hello --input '{"name": "schemathesis"}' --wait >/dev/null
-"$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+run_id=$("$bin" runs start hello --input '{"name": "schemathesis"}' --wait | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+# Real objects for the path parameters, so that generated cases reach the
+# handlers behind the lookups (not only their 404s).
+cat > "$work/schemathesis.toml" <<TOML
+[parameters]
+"path.workflow" = "hello"
+"path.number" = 1
+"path.id" = "$run_id"
+"path.workspace" = "default"
+"path.key" = "in"
+TOML
+"$venv/bin/schemathesis" --config-file "$work/schemathesis.toml" run "http://127.0.0.1:$port/openapi.json" \
   -H "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples "$examples" \
