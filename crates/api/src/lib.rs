@@ -47,6 +47,8 @@ pub struct Config {
     pub max_webhook_bytes: usize,
     /// Requests per token.
     pub rate_limit: RateLimit,
+    /// Deliveries per workflow on its webhooks (they carry no token).
+    pub webhook_rate_limit: RateLimit,
 }
 
 impl Default for Config {
@@ -56,6 +58,10 @@ impl Default for Config {
             max_input_bytes: 256 * 1024,
             max_webhook_bytes: 1024 * 1024,
             rate_limit: RateLimit::default(),
+            webhook_rate_limit: RateLimit {
+                per_minute: 6000,
+                burst: 600,
+            },
         }
     }
 }
@@ -76,8 +82,10 @@ impl Config {
                 return Err(bad(&format!("{name} must be 1 byte to 64 MiB")));
             }
         }
-        if self.rate_limit.per_minute == 0 || self.rate_limit.burst == 0 {
-            return Err(bad("the rate limit needs per_minute and burst of at least 1"));
+        for r in [self.rate_limit, self.webhook_rate_limit] {
+            if r.per_minute == 0 || r.burst == 0 {
+                return Err(bad("a rate limit needs per_minute and burst of at least 1"));
+            }
         }
         Ok(())
     }

@@ -62,6 +62,7 @@ struct Inner {
     services: Services,
     config: Config,
     limiter: Limiter,
+    hook_limiter: Limiter,
 }
 
 /// The shared state of the router.
@@ -78,10 +79,12 @@ impl AppState {
     /// State from its parts; `config` must be valid ([`Config::validate`]).
     pub fn new(services: Services, config: Config) -> Self {
         let limiter = Limiter::new(config.rate_limit);
+        let hook_limiter = Limiter::new(config.webhook_rate_limit);
         Self(Arc::new(Inner {
             services,
             config,
             limiter,
+            hook_limiter,
         }))
     }
 
@@ -115,5 +118,10 @@ impl AppState {
 
     pub(crate) fn limiter(&self) -> &Limiter {
         &self.0.limiter
+    }
+
+    /// Webhook deliveries, per workflow.
+    pub(crate) fn hook_limiter(&self) -> &Limiter {
+        &self.0.hook_limiter
     }
 }

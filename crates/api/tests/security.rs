@@ -154,6 +154,10 @@ fn limited() -> Setup {
                 per_minute: 60,
                 burst: 1000,
             },
+            webhook_rate_limit: RateLimit {
+                per_minute: 6,
+                burst: 3,
+            },
         }),
         ..Setup::default()
     }
@@ -280,4 +284,28 @@ async fn pages_are_capped_and_unknown_routes_are_problems() {
     ] {
         assert!(doc.body["paths"].get(p).is_some(), "{p}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_are_rate_limited_per_workflow() {
+    let h = Harness::start(TestDb::sqlite(), limited()).await;
+    let hook = |name: &str| {
+        format!(
+            "schemaVersion: 1\nname: {name}\ntriggers:\n  - {{ type: webhook, key: in, verify: {{ scheme: none }} }}\nsteps:\n  - {{ key: a, action: TRANSFORM, config: {{ value: 1 }} }}\n"
+        )
+    };
+    h.publish("one", &hook("one")).await;
+    h.publish("two", &hook("two")).await;
+    let post = |wf: &str| h.http.post(format!("{}/hooks/acme/{wf}/in", h.base)).body("{}");
+    for _ in 0..3 {
+        assert_eq!(h.send(post("one")).await.status, 202);
+    }
+    let r = h.send(post("one")).await;
+    problem(&r, 429, "rate-limited");
+    assert!(r.header("retry-after").is_some());
+    // another workflow's webhook has its own budget
+    assert_eq!(h.send(post("two")).await.status, 202);
+    // the limited delivery started nothing
+    let runs = h.get("/v1/runs?workflow=one").await;
+    assert_eq!(runs.body["items"].as_array().unwrap().len(), 3);
 }

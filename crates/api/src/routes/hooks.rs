@@ -92,6 +92,7 @@ fn visible_headers(headers: &HeaderMap, hidden_extra: Option<&str>) -> Value {
         (status = 404, description = "No active workflow with this webhook", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than the webhook limit", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The body does not satisfy the workflow's inputs", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many deliveries to this workflow; see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The webhook's secret is not configured on the server", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -121,6 +122,7 @@ pub(crate) async fn deliver(
         (status = 404, description = "No active workflow with this webhook, or several workspaces have one (use the full URL)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than the webhook limit", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The body does not satisfy the workflow's inputs", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many deliveries to this workflow; see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The webhook's secret is not configured on the server", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -146,13 +148,14 @@ async fn receive(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let headers = headers.clone();
-    let body = read_body(&headers, body, state.config().max_webhook_bytes).await?;
     let hook = state
         .admin()
         .webhook(&workspace, &workflow, &key)
         .await?
         .ok_or_else(|| Error::NotFound(format!("webhook `{workspace}/{workflow}/{key}`")))?;
+    // deliveries carry no token: they are limited per workflow, before the body is read
+    state.hook_limiter().check(hook.workflow_id)?;
+    let body = read_body(headers, body, state.config().max_webhook_bytes).await?;
     let scheme = scheme_of(&hook.scheme, hook.header.as_deref())?;
     let secret = match (&scheme, hook.secret_name.as_deref()) {
         (Scheme::None, _) => "",
@@ -168,7 +171,7 @@ async fn receive(
         &scheme,
         &verify::Delivery {
             secret,
-            headers: &headers,
+            headers,
             body: &body,
         },
         chrono::Utc::now().timestamp(),
@@ -183,7 +186,7 @@ async fn receive(
     let trigger_data = j!({
         "key": key,
         "deliveryId": verified.delivery_id,
-        "headers": visible_headers(&headers, hook.header.as_deref()),
+        "headers": visible_headers(headers, hook.header.as_deref()),
         "body": parsed.unwrap_or_else(|| Value::String(String::from_utf8_lossy(&body).into_owned())),
     });
     let (run_id, duplicate) = start_run(

@@ -20,6 +20,12 @@ pub(crate) struct ApiLimitArgs {
     /// Requests per token that may arrive at once.
     #[arg(long, env = "ORBFLOW_API_RATE_BURST", default_value_t = 200)]
     rate_burst: u32,
+    /// Webhook deliveries per minute per workflow (sustained).
+    #[arg(long, env = "ORBFLOW_API_WEBHOOK_RATE_PER_MINUTE", default_value_t = 6000)]
+    webhook_rate_per_minute: u32,
+    /// Webhook deliveries per workflow that may arrive at once.
+    #[arg(long, env = "ORBFLOW_API_WEBHOOK_RATE_BURST", default_value_t = 600)]
+    webhook_rate_burst: u32,
     /// Largest workflow document, bytes.
     #[arg(long, env = "ORBFLOW_API_MAX_DOCUMENT_BYTES", default_value_t = 1024 * 1024)]
     max_document_bytes: usize,
@@ -41,6 +47,10 @@ impl ApiLimitArgs {
             rate_limit: RateLimit {
                 per_minute: self.rate_per_minute,
                 burst: self.rate_burst,
+            },
+            webhook_rate_limit: RateLimit {
+                per_minute: self.webhook_rate_per_minute,
+                burst: self.webhook_rate_burst,
             },
         };
         c.validate()?;
