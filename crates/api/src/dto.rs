@@ -454,6 +454,20 @@ pub struct EventOut {
     pub duplicate: bool,
     /// Runs it started.
     pub runs: Vec<Uuid>,
+    /// Subscribed workflows whose filter held but whose `inputs` rejected
+    /// the event's data (no run was started for them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<RejectedOut>,
+}
+
+/// A workflow that did not start a run for an event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedOut {
+    /// The workflow.
+    pub workflow_id: Uuid,
+    /// Why (the input problems, with their paths).
+    pub reason: String,
 }
 
 /// What a webhook delivery started.

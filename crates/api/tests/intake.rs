@@ -361,6 +361,23 @@ async fn events_start_filtered_runs_once(h: Harness) {
         )
         .await;
     assert_eq!(r.body["runs"].as_array().unwrap().len(), 1);
+    // a subscriber whose inputs reject the data is named, the others run
+    let strict = "schemaVersion: 1\nname: strict\ninputs:\n  type: object\n  required: [platform]\n  properties: { platform: { type: integer } }\ntriggers:\n  - { type: event, event: mention.received }\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: 1 } }\n";
+    h.publish("strict", strict).await;
+    let r = h
+        .post_json(
+            "/v1/events",
+            json!({"type": "mention.received", "data": {"platform": "x"}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["runs"].as_array().unwrap().len(), 1, "{}", r.text);
+    assert_eq!(r.body["rejected"].as_array().unwrap().len(), 1, "{}", r.text);
+    assert!(
+        r.body["rejected"][0]["reason"].as_str().unwrap().contains("/platform"),
+        "{}",
+        r.text
+    );
     // another type starts nothing; a bad type is refused
     let r = h.post_json("/v1/events", json!({"type": "other", "data": {}})).await;
     assert_eq!(r.body["runs"], json!([]));

@@ -11,7 +11,7 @@ use orbflow_model::expr::{EvalContext, compile};
 use serde_json::{Value, json as j};
 
 use crate::auth::Principal;
-use crate::dto::{EventIn, EventOut};
+use crate::dto::{EventIn, EventOut, RejectedOut};
 use crate::extract::{json_body, read_body};
 use crate::routes::json;
 use crate::routes::runs::{Start, start_run};
@@ -38,6 +38,7 @@ fn duplicate(id: String, runs: Vec<uuid::Uuid>) -> Response {
             id,
             duplicate: true,
             runs,
+            rejected: Vec::new(),
         },
     )
 }
@@ -76,6 +77,7 @@ pub(crate) async fn publish(
     }
     let event = j!({ "id": id, "type": ev.kind, "data": ev.data });
     let mut runs = Vec::new();
+    let mut rejected = Vec::new();
     for sub in state.admin().subscriptions(ws, &ev.kind).await? {
         if let Some(filter) = &sub.filter {
             // a filter that does not compile was rejected at publish; one that
@@ -109,6 +111,10 @@ pub(crate) async fn publish(
             Ok((run, _)) => runs.push(run),
             Err(Error::Unprocessable { detail, .. }) => {
                 tracing::warn!(workflow = %sub.workflow_id, event = %id, "event data rejected by the workflow's inputs: {detail}");
+                rejected.push(RejectedOut {
+                    workflow_id: sub.workflow_id,
+                    reason: detail,
+                });
             }
             Err(e) => return Err(e),
         }
@@ -124,6 +130,7 @@ pub(crate) async fn publish(
             id,
             duplicate: false,
             runs,
+            rejected,
         },
     ))
 }
