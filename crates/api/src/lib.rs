@@ -6,8 +6,8 @@
 //! Module map:
 //! - [`Config`] (limits, with defaults and [`Config::validate`]), [`serve`]
 //!   and [`router`]: the service.
-//! - [`state`]: [`AppState`](state::AppState), what handlers share, and the
-//!   [`Dispatch`](state::Dispatch) trait effects of engine calls go through.
+//! - [`state`]: [`AppState`](state::AppState), what handlers share (effects of
+//!   engine calls go to an `orbflow_engine::queue::Dispatch`).
 //! - [`error`]: [`Error`] and its one JSON shape (RFC 9457 problem details);
 //!   the only place an error becomes a status.
 //! - [`auth`]: bearer tokens (hashed, scoped, permissions) and issuing them.

@@ -8,36 +8,11 @@ use std::sync::Arc;
 
 use orbflow_actions::Registry;
 use orbflow_engine::admin::Admin;
-use orbflow_engine::queue::Queue;
+pub use orbflow_engine::queue::{Dispatch, QueueDispatch};
 use orbflow_engine::{Effects, Engine};
 
 use crate::Config;
 use crate::limits::Limiter;
-
-/// Where the effects of an engine call go: jobs to the queue, timers and
-/// cancellations to whoever runs them.
-#[async_trait::async_trait]
-pub trait Dispatch: Send + Sync + 'static {
-    /// Hands on what a committed engine call asks for.
-    async fn apply(&self, effects: Effects);
-}
-
-/// The fleet's dispatch: ready steps go to the queue, cancellations of
-/// running attempts are broadcast to the workers; timers are found by the
-/// workers' reconciler in the database.
-pub struct QueueDispatch(pub Arc<dyn Queue>);
-
-#[async_trait::async_trait]
-impl Dispatch for QueueDispatch {
-    async fn apply(&self, effects: Effects) {
-        for job in effects.jobs {
-            self.0.push(job).await;
-        }
-        if !effects.cancel.is_empty() {
-            self.0.broadcast_cancel(&effects.cancel).await;
-        }
-    }
-}
 
 /// A readiness probe for `/readyz`: `Err(reason)` when a dependency is down.
 pub type ReadyCheck = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;

@@ -245,3 +245,29 @@ steps:
         logs.text
     );
 }
+
+both!(concurrent_starts_with_one_idempotency_key_make_one_run);
+async fn concurrent_starts_with_one_idempotency_key_make_one_run(h: Harness) {
+    h.publish("hello", HELLO).await;
+    let reqs = (0..8).map(|_| {
+        h.send(
+            h.req(Method::POST, "/v1/workflows/hello/runs")
+                .header("idempotency-key", "race")
+                .json(&json!({"input": {"name": "R"}})),
+        )
+    });
+    let answers = futures_util::future::join_all(reqs).await;
+    let ids: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|r| r.body["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "{answers:?}");
+    assert_eq!(
+        answers.iter().filter(|r| r.status == 201).count(),
+        1,
+        "exactly one created it"
+    );
+    assert!(answers.iter().all(|r| r.status == 200 || r.status == 201));
+    let all = h.get("/v1/runs?workflow=hello").await;
+    assert_eq!(all.body["items"].as_array().unwrap().len(), 1);
+}

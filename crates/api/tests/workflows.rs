@@ -311,3 +311,24 @@ steps:
     );
     problem(&h.get("/v1/workflows/walk/versions/9").await, 404, "not-found");
 }
+
+both!(two_writers_of_one_revision_one_wins);
+async fn two_writers_of_one_revision_one_wins(h: Harness) {
+    assert_eq!(h.post_yaml("/v1/workflows", HELLO).await.status, 201);
+    let put = |text: String| {
+        h.send(
+            h.req(Method::PUT, "/v1/workflows/hello/draft")
+                .header("content-type", "application/yaml")
+                .header("if-match", "\"1\"")
+                .body(text),
+        )
+    };
+    let (a, b) = tokio::join!(put(HELLO.replace("Hello", "A")), put(HELLO.replace("Hello", "B")));
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 412], "{} / {}", a.text, b.text);
+    let winner = if a.status == 200 { "A" } else { "B" };
+    let draft = h.get("/v1/workflows/hello/draft").await;
+    assert!(draft.text.contains(&format!("\"{winner}, ")), "{}", draft.text);
+    assert_eq!(h.get("/v1/workflows/hello").await.body["draftRevision"], 2);
+}

@@ -196,6 +196,9 @@ pub struct Page<C> {
 pub trait Admin: Send + Sync + 'static {
     /// Creates a workspace ([`Error::Duplicate`](crate::Error::Duplicate) if the slug is taken).
     async fn create_workspace(&self, slug: &str, name: &str) -> Result<WorkspaceRecord>;
+    /// The workspace with this slug, created (named after it) if missing;
+    /// safe against a concurrent creator.
+    async fn ensure_workspace(&self, slug: &str) -> Result<WorkspaceRecord>;
     /// The workspace with this slug.
     async fn workspace_by_slug(&self, slug: &str) -> Result<Option<WorkspaceRecord>>;
     /// The workspace with this id.

@@ -259,6 +259,30 @@ impl Engine {
         Ok((run_id, effects))
     }
 
+    /// Starts a run unless its idempotency key started one already (here
+    /// or in a concurrent call that won the insert): the run id, whether it
+    /// existed, and the effects of a new start.
+    pub async fn start_run_once(&self, req: StartRun) -> Result<(Uuid, bool, Effects)> {
+        let key = req.idempotency_key.clone();
+        let workflow = req.version.workflow_id;
+        if let Some(k) = &key
+            && let Some(id) = self.store.run_by_key(workflow, k).await?
+        {
+            return Ok((id, true, Effects::default()));
+        }
+        match self.start_run(req).await {
+            Ok((id, effects)) => Ok((id, false, effects)),
+            Err(e) => match &key {
+                // the unique key refused a second insert: someone else started it
+                Some(k) => match self.store.run_by_key(workflow, k).await? {
+                    Some(id) => Ok((id, true, Effects::default())),
+                    None => Err(e),
+                },
+                None => Err(e),
+            },
+        }
+    }
+
     /// Claims a QUEUED step for one attempt. `None` when the job is stale (a
     /// duplicate delivery, a cancelled run): nothing changes then.
     pub async fn claim(&self, job: &Job, worker: &str) -> Result<(Option<Claimed>, Effects)> {

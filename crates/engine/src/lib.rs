@@ -11,7 +11,8 @@
 //! - `advance` (private): readiness counters, joins, skips, the run end;
 //!   `advance::blocks`: conditions, switches, loops.
 //! - [`context`]: the expression context of a step, read from the store.
-//! - [`queue`]: the [`Queue`](queue::Queue) trait step jobs travel through.
+//! - [`queue`]: the [`Queue`](queue::Queue) trait step jobs travel through, and
+//!   [`Dispatch`](queue::Dispatch), where the effects of an engine call go.
 
 pub mod admin;
 pub mod context;

@@ -2,7 +2,9 @@
 //! database is the source of truth, and a job lost by the queue (a crash
 //! between pop and claim, a flushed Redis) is found again by the reconciler.
 
-use crate::Job;
+use std::sync::Arc;
+
+use crate::{Effects, Job};
 
 /// Delivers step jobs to workers.
 #[async_trait::async_trait]
@@ -18,5 +20,31 @@ pub trait Queue: Send + Sync + 'static {
     /// Waits for the next cancellation any process broadcast. Default: never.
     async fn next_cancel(&self) -> Vec<Job> {
         std::future::pending().await
+    }
+}
+
+/// Where the effects of a committed engine call go: jobs to a queue, timers
+/// and cancellations to whoever runs them. The in-process worker's handle
+/// is one (`orbflow_worker::Handle`); [`QueueDispatch`] is the fleet's.
+#[async_trait::async_trait]
+pub trait Dispatch: Send + Sync + 'static {
+    /// Hands on what a committed engine call asks for.
+    async fn apply(&self, effects: Effects);
+}
+
+/// Dispatch for a process that runs no worker (the API, the scheduler):
+/// ready steps go to the queue and cancellations are broadcast; timers are
+/// found in the database by the workers' reconciler.
+pub struct QueueDispatch(pub Arc<dyn Queue>);
+
+#[async_trait::async_trait]
+impl Dispatch for QueueDispatch {
+    async fn apply(&self, effects: Effects) {
+        for job in effects.jobs {
+            self.0.push(job).await;
+        }
+        if !effects.cancel.is_empty() {
+            self.0.broadcast_cancel(&effects.cancel).await;
+        }
     }
 }

@@ -144,6 +144,32 @@ pub enum VerifyScheme {
     None,
 }
 
+impl VerifyScheme {
+    /// The name as written in the DSL (and stored).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StandardWebhooks => "standard-webhooks",
+            Self::Github => "github",
+            Self::Stripe => "stripe",
+            Self::HmacSha256 => "hmac-sha256",
+            Self::None => "none",
+        }
+    }
+
+    /// The scheme of a name written by [`as_str`](Self::as_str).
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::StandardWebhooks,
+            Self::Github,
+            Self::Stripe,
+            Self::HmacSha256,
+            Self::None,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
 /// One step: an action or a block (condition, switch, loop).
 ///
 /// Serialized flat as the DSL writes it; see [`StepDoc`].

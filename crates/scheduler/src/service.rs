@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use orbflow_engine::queue::Queue;
+use orbflow_engine::queue::{Dispatch as _, Queue, QueueDispatch};
 use orbflow_engine::store::ScheduleRecord;
 use orbflow_engine::{Engine, StartRun};
 use orbflow_model::cron::Schedule;
@@ -48,7 +48,7 @@ impl Default for SchedulerConfig {
 /// The scheduler.
 pub struct Scheduler {
     engine: Arc<Engine>,
-    queue: Arc<dyn Queue>,
+    dispatch: QueueDispatch,
     /// The leader lease in Redis; `None` when this process owns the
     /// database alone (`orbflow dev`) and is always the leader.
     leases: Option<Leases>,
@@ -71,7 +71,7 @@ impl Scheduler {
     pub fn new(engine: Arc<Engine>, queue: Arc<dyn Queue>, leases: Leases, config: SchedulerConfig) -> Self {
         Self {
             engine,
-            queue,
+            dispatch: QueueDispatch(queue),
             leases: Some(leases),
             config,
         }
@@ -83,7 +83,7 @@ impl Scheduler {
     pub fn exclusive(engine: Arc<Engine>, queue: Arc<dyn Queue>, config: SchedulerConfig) -> Self {
         Self {
             engine,
-            queue,
+            dispatch: QueueDispatch(queue),
             leases: None,
             config,
         }
@@ -105,11 +105,7 @@ impl Scheduler {
                     tracing::warn!(error = %e, "firing schedules failed");
                 }
                 match self.engine.reconcile(self.config.queued_grace, 500).await {
-                    Ok(effects) => {
-                        for j in effects.jobs {
-                            self.queue.push(j).await;
-                        }
-                    }
+                    Ok(effects) => self.dispatch.apply(effects).await,
                     Err(e) => tracing::warn!(error = %e, "reconcile failed"),
                 }
             }
@@ -170,10 +166,6 @@ impl Scheduler {
             return Ok(());
         };
         for tick in &fire {
-            let key = format!("schedule:{}:{}", s.id, tick.to_rfc3339());
-            if self.engine.store().run_by_key(s.workflow_id, &key).await?.is_some() {
-                continue; // another replica fired it
-            }
             let start = StartRun {
                 version: version.clone(),
                 input: s.input.clone().unwrap_or_else(|| json!({})),
@@ -181,18 +173,11 @@ impl Scheduler {
                 trigger_data: Some(
                     json!({ "scheduleId": s.id.to_string(), "cron": s.cron, "firedAt": tick.to_rfc3339() }),
                 ),
-                idempotency_key: Some(key.clone()),
+                idempotency_key: Some(format!("schedule:{}:{}", s.id, tick.to_rfc3339())),
             };
-            match self.engine.start_run(start).await {
-                Ok((_, effects)) => {
-                    for j in effects.jobs {
-                        self.queue.push(j).await;
-                    }
-                }
-                // the unique key refused a second start: someone else fired it
-                Err(_) if self.engine.store().run_by_key(s.workflow_id, &key).await?.is_some() => {}
-                Err(e) => return Err(e),
-            }
+            // a tick another replica fired already starts nothing
+            let (_, _, effects) = self.engine.start_run_once(start).await?;
+            self.dispatch.apply(effects).await;
         }
         let last = fire.last().copied().unwrap_or(first);
         self.engine.store().advance_schedule(s.id, next, last.max(first)).await

@@ -95,19 +95,6 @@ fn unique_or(e: sea_orm::DbErr, what: String) -> EngineError {
     }
 }
 
-/// Ids of the workspace's workflows (to scope queries on tables without a
-/// workspace column).
-async fn workflow_ids(c: &impl sea_orm::ConnectionTrait, workspace_id: Uuid) -> EngineResult<Vec<Uuid>> {
-    Ok(workflows::Entity::find()
-        .filter(workflows::Column::WorkspaceId.eq(workspace_id))
-        .all(c)
-        .await
-        .map_err(db)?
-        .into_iter()
-        .map(|w| w.id)
-        .collect())
-}
-
 #[async_trait::async_trait]
 impl Admin for SeaStore {
     async fn create_workspace(&self, slug: &str, name: &str) -> EngineResult<WorkspaceRecord> {
@@ -127,6 +114,22 @@ impl Admin for SeaStore {
         .await
         .map_err(|e| unique_or(e, format!("workspace `{slug}`")))?;
         Ok(workspace_from(m))
+    }
+
+    async fn ensure_workspace(&self, slug: &str) -> EngineResult<WorkspaceRecord> {
+        workspaces::Entity::insert(workspaces::ActiveModel {
+            id: Set(crate::new_id()),
+            slug: Set(slug.to_owned()),
+            name: Set(slug.to_owned()),
+            created_at: Set(crate::now()),
+        })
+        .on_conflict(OnConflict::column(workspaces::Column::Slug).do_nothing().to_owned())
+        .exec_without_returning(self.connection())
+        .await
+        .map_err(db)?;
+        self.workspace_by_slug(slug)
+            .await?
+            .ok_or(EngineError::NotFound("workspace"))
     }
 
     async fn workspace_by_slug(&self, slug: &str) -> EngineResult<Option<WorkspaceRecord>> {
@@ -405,20 +408,34 @@ impl Admin for SeaStore {
             .all(self.connection())
             .await
             .map_err(db)?;
-        let mut out = Vec::new();
-        for wf in wfs {
-            let has = hooks::Entity::find()
-                .filter(hooks::Column::WorkflowId.eq(wf.id))
-                .filter(hooks::Column::Key.eq(key))
-                .one(self.connection())
-                .await
-                .map_err(db)?
-                .is_some();
-            if has && let Some(ws) = self.workspace(wf.workspace_id).await? {
-                out.push(ws.slug);
-            }
+        if wfs.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let with_hook: std::collections::HashSet<Uuid> = hooks::Entity::find()
+            .filter(hooks::Column::WorkflowId.is_in(wfs.iter().map(|w| w.id).collect::<Vec<_>>()))
+            .filter(hooks::Column::Key.eq(key))
+            .all(self.connection())
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(|h| h.workflow_id)
+            .collect();
+        let spaces: Vec<Uuid> = wfs
+            .iter()
+            .filter(|w| with_hook.contains(&w.id))
+            .map(|w| w.workspace_id)
+            .collect();
+        if spaces.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(workspaces::Entity::find()
+            .filter(workspaces::Column::Id.is_in(spaces))
+            .all(self.connection())
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(|w| w.slug)
+            .collect())
     }
 
     async fn subscriptions(&self, workspace_id: Uuid, event_type: &str) -> EngineResult<Vec<SubscriptionRecord>> {
@@ -545,24 +562,18 @@ impl Admin for SeaStore {
     }
 
     async fn schedules(&self, workspace_id: Uuid, workflow_id: Option<Uuid>) -> EngineResult<Vec<ScheduleInfo>> {
-        let ids = match workflow_id {
-            Some(w) => vec![w],
-            None => workflow_ids(self.connection(), workspace_id).await?,
-        };
-        let scoped: Vec<Uuid> = if workflow_id.is_some() {
-            // the workflow must belong to the workspace
-            workflows::Entity::find()
-                .filter(workflows::Column::WorkspaceId.eq(workspace_id))
-                .filter(workflows::Column::Id.is_in(ids))
-                .all(self.connection())
-                .await
-                .map_err(db)?
-                .into_iter()
-                .map(|w| w.id)
-                .collect()
-        } else {
-            ids
-        };
+        // schedules have no workspace column: scope through the workflows
+        let mut q = workflows::Entity::find().filter(workflows::Column::WorkspaceId.eq(workspace_id));
+        if let Some(w) = workflow_id {
+            q = q.filter(workflows::Column::Id.eq(w));
+        }
+        let scoped: Vec<Uuid> = q
+            .all(self.connection())
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(|w| w.id)
+            .collect();
         if scoped.is_empty() {
             return Ok(Vec::new());
         }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use orbflow_engine::Result as EngineResult;
-use orbflow_model::{Trigger, VerifyScheme, Workflow};
+use orbflow_model::{Trigger, Workflow};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -14,17 +14,6 @@ use crate::entity::{
     workflow_event_subscriptions as subs, workflow_schedules as schedules, workflow_webhooks as hooks,
 };
 use crate::repo::db;
-
-/// The stable name of a verification scheme, as stored.
-pub(crate) fn scheme_name(s: VerifyScheme) -> &'static str {
-    match s {
-        VerifyScheme::StandardWebhooks => "standard-webhooks",
-        VerifyScheme::Github => "github",
-        VerifyScheme::Stripe => "stripe",
-        VerifyScheme::HmacSha256 => "hmac-sha256",
-        VerifyScheme::None => "none",
-    }
-}
 
 /// Replaces the workflow's webhook and event rows with `wf`'s triggers.
 pub(crate) async fn sync_intake(
@@ -43,7 +32,7 @@ pub(crate) async fn sync_intake(
                     workflow_id: Set(workflow_id),
                     version_id: Set(version_id),
                     key: Set(key.clone()),
-                    scheme: Set(scheme_name(verify.scheme).to_owned()),
+                    scheme: Set(verify.scheme.as_str().to_owned()),
                     secret_name: Set(verify.secret.clone()),
                     tolerance_ms: Set(verify.tolerance.and_then(|d| i64::try_from(d.as_millis()).ok())),
                     header: Set(verify.header.clone()),

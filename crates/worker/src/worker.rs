@@ -80,6 +80,13 @@ impl Handle {
     }
 }
 
+#[async_trait::async_trait]
+impl orbflow_engine::queue::Dispatch for Handle {
+    async fn apply(&self, effects: Effects) {
+        self.worker.apply(effects).await;
+    }
+}
+
 impl Worker {
     /// A worker over `engine`, executing with `registry`, fed by `queue`.
     pub fn new(engine: Arc<Engine>, registry: Arc<Registry>, queue: Arc<dyn Queue>, config: WorkerConfig) -> Arc<Self> {

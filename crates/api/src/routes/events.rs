@@ -98,7 +98,6 @@ pub(crate) async fn publish(
         match start_run(
             &state,
             Start {
-                workflow_id: sub.workflow_id,
                 version_id: sub.version_id,
                 input,
                 trigger_type: "event",

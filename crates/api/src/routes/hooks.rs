@@ -33,19 +33,16 @@ const HIDDEN_HEADERS: &[&str] = &[
 const DEFAULT_TOLERANCE_SECS: i64 = 300;
 
 fn scheme_of(name: &str, header: Option<&str>) -> Result<Scheme> {
-    Ok(match name {
-        "standard-webhooks" => Scheme::StandardWebhooks,
-        "github" => Scheme::Github,
-        "stripe" => Scheme::Stripe,
-        "hmac-sha256" => Scheme::HmacSha256 {
+    use orbflow_model::VerifyScheme as V;
+    Ok(match V::parse(name) {
+        Some(V::StandardWebhooks) => Scheme::StandardWebhooks,
+        Some(V::Github) => Scheme::Github,
+        Some(V::Stripe) => Scheme::Stripe,
+        Some(V::HmacSha256) => Scheme::HmacSha256 {
             header: header.unwrap_or(DEFAULT_HMAC_HEADER).to_owned(),
         },
-        "none" => Scheme::None,
-        other => {
-            return Err(Error::Internal(format!(
-                "unknown webhook scheme `{other}` in the store"
-            )));
-        }
+        Some(V::None) => Scheme::None,
+        None => return Err(Error::Internal(format!("unknown webhook scheme `{name}` in the store"))),
     })
 }
 
@@ -192,7 +189,6 @@ async fn receive(
     let (run_id, duplicate) = start_run(
         state,
         Start {
-            workflow_id: hook.workflow_id,
             version_id: hook.version_id,
             input,
             trigger_type: "webhook",

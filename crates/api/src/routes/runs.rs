@@ -28,8 +28,6 @@ const MAX_KEY_LEN: usize = 255;
 
 /// What a trigger asks for: a run of the workflow's active version.
 pub(crate) struct Start {
-    /// The workflow.
-    pub(crate) workflow_id: Uuid,
     /// Its active version.
     pub(crate) version_id: Uuid,
     /// Run input.
@@ -45,41 +43,24 @@ pub(crate) struct Start {
 /// Starts a run (or finds the one its idempotency key started): the run id
 /// and whether it already existed.
 pub(crate) async fn start_run(state: &AppState, s: Start) -> Result<(Uuid, bool)> {
-    let store = state.engine().store().clone();
-    if let Some(key) = &s.idempotency_key
-        && let Some(id) = store.run_by_key(s.workflow_id, key).await?
-    {
-        return Ok((id, true));
-    }
-    let version = store
+    let version = state
+        .engine()
+        .store()
         .version_record(s.version_id)
         .await?
         .ok_or_else(|| Error::NotFound("version".into()))?;
-    let started = state
+    let (id, existed, effects) = state
         .engine()
-        .start_run(StartRun {
+        .start_run_once(StartRun {
             version,
             input: s.input,
             trigger_type: s.trigger_type.into(),
             trigger_data: Some(s.trigger_data),
-            idempotency_key: s.idempotency_key.clone(),
+            idempotency_key: s.idempotency_key,
         })
-        .await;
-    match started {
-        Ok((id, effects)) => {
-            state.dispatch(effects).await;
-            Ok((id, false))
-        }
-        Err(e) => {
-            // a concurrent request with the same key won the insert
-            if let Some(key) = &s.idempotency_key
-                && let Some(id) = store.run_by_key(s.workflow_id, key).await?
-            {
-                return Ok((id, true));
-            }
-            Err(e.into())
-        }
-    }
+        .await?;
+    state.dispatch(effects).await;
+    Ok((id, existed))
 }
 
 async fn run_of(
@@ -153,7 +134,6 @@ pub(crate) async fn start(
     let (id, existed) = start_run(
         &state,
         Start {
-            workflow_id: wf.id,
             version_id: version.id,
             input: req.input.unwrap_or_else(|| j!({})),
             trigger_type: "manual",

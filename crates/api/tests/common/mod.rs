@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orbflow_actions::{CatalogConfig, Registry, net::HttpPolicy};
-use orbflow_api::{AppState, Config, Dispatch, Services};
+use orbflow_api::{AppState, Config, Services};
 use orbflow_engine::admin::Admin;
-use orbflow_engine::{Effects, Engine, EngineConfig};
+use orbflow_engine::{Engine, EngineConfig};
 pub use orbflow_store::testing::TestDb;
 use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
 use reqwest::Method;
@@ -38,15 +38,6 @@ macro_rules! both {
             }
         }
     };
-}
-
-struct HandleDispatch(orbflow_worker::Handle);
-
-#[async_trait::async_trait]
-impl Dispatch for HandleDispatch {
-    async fn apply(&self, effects: Effects) {
-        self.0.apply(effects).await;
-    }
 }
 
 /// What a test may change about the server.
@@ -110,7 +101,7 @@ impl Harness {
             Services {
                 admin: store.clone(),
                 engine,
-                dispatch: Arc::new(HandleDispatch(handle)),
+                dispatch: Arc::new(handle),
                 registry,
                 secrets: setup.secrets,
                 ready: None,
@@ -140,10 +131,7 @@ impl Harness {
 
     /// A token in `workspace` (created if missing) with `permissions`.
     pub async fn token_in(&self, workspace: &str, permissions: &[&str]) -> String {
-        let ws = match self.store.workspace_by_slug(workspace).await.unwrap() {
-            Some(ws) => ws,
-            None => self.store.create_workspace(workspace, workspace).await.unwrap(),
-        };
+        let ws = self.store.ensure_workspace(workspace).await.unwrap();
         let perms: Vec<String> = permissions.iter().map(|p| (*p).to_owned()).collect();
         orbflow_api::auth::issue_token(self.store.as_ref(), ws.id, "t", &perms)
             .await

@@ -91,7 +91,7 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
         orbflow_api::Services {
             admin: store.clone(),
             engine: engine.clone(),
-            dispatch: Arc::new(HandleDispatch(handle.clone())),
+            dispatch: Arc::new(handle.clone()),
             registry,
             secrets,
             ready: None,
@@ -125,24 +125,10 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The worker's handle as the API's dispatch: jobs, timers and
-/// cancellations go to the in-process worker.
-struct HandleDispatch(orbflow_worker::Handle);
-
-#[async_trait::async_trait]
-impl orbflow_api::Dispatch for HandleDispatch {
-    async fn apply(&self, effects: orbflow_engine::Effects) {
-        self.0.apply(effects).await;
-    }
-}
-
 /// A new token with every permission in the `default` workspace.
 async fn dev_token(store: &orbflow_store::SeaStore) -> anyhow::Result<String> {
     use orbflow_engine::admin::Admin as _;
-    let ws = match store.workspace_by_slug("default").await? {
-        Some(ws) => ws,
-        None => store.create_workspace("default", "default").await?,
-    };
+    let ws = store.ensure_workspace("default").await?;
     let (_, secret) = orbflow_api::auth::issue_token(store, ws.id, "orbflow dev", &["*".to_owned()])
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

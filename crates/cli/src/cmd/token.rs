@@ -58,17 +58,7 @@ pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<i32> {
             .await
             .with_context(|| format!("opening {}", crate::cmd::fleet::redact(&url)))?;
         let store = orbflow_store::SeaStore::new(conn);
-        let ws = match store.workspace_by_slug(&a.workspace).await? {
-            Some(ws) => ws,
-            None => match store.create_workspace(&a.workspace, &a.workspace).await {
-                Ok(ws) => ws,
-                // created concurrently
-                Err(_) => store
-                    .workspace_by_slug(&a.workspace)
-                    .await?
-                    .context("workspace vanished")?,
-            },
-        };
+        let ws = store.ensure_workspace(&a.workspace).await?;
         let (record, secret) = orbflow_api::auth::issue_token(store.as_ref(), ws.id, &a.name, &a.permissions)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
