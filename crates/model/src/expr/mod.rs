@@ -11,9 +11,11 @@
 //! Limits (so a workflow cannot exhaust a worker): an expression is at most
 //! [`MAX_EXPRESSION_LEN`] bytes, nests at most [`MAX_COMPREHENSION_DEPTH`]
 //! macros (`map`, `filter`, `all`, `exists`), and its result, once converted
-//! to JSON, is at most [`MAX_RESULT_BYTES`]. JSON integers are CEL `int`
+//! to JSON, is at most [`MAX_RESULT_BYTES`]. Every evaluation runs under a
+//! cost budget and a time limit ([`budget`]). JSON integers are CEL `int`
 //! (`uint` only above `i64::MAX`), other numbers `double`.
 
+pub mod budget;
 pub mod template;
 
 use std::collections::HashMap;
@@ -95,6 +97,7 @@ fn env() -> Arc<cel::Env> {
         let _ = env.add_extension(cel::extensions::strings);
         let _ = env.add_extension(cel::extensions::lists);
         let _ = env.add_extension(cel::extensions::math);
+        budget::register(&mut env);
         Arc::new(env)
     })
     .clone()
@@ -105,6 +108,8 @@ fn env() -> Arc<cel::Env> {
 pub struct Compiled {
     source: String,
     program: cel::Program,
+    /// The program's expression with the budget's checkpoints.
+    instrumented: cel::common::ast::IdedExpr,
 }
 
 /// Compiles `source`, enforcing the static limits.
@@ -142,9 +147,11 @@ pub fn compile(source: &str) -> Result<Compiled, ExprError> {
             format!("nests {depth} list macros (map/filter/all/exists); at most {MAX_COMPREHENSION_DEPTH} are allowed"),
         ));
     }
+    let instrumented = budget::instrument(program.expression());
     Ok(Compiled {
         source: source.to_owned(),
         program,
+        instrumented,
     })
 }
 
@@ -178,23 +185,29 @@ impl Compiled {
         r
     }
 
-    /// Evaluates to JSON.
+    /// Evaluates to JSON under the default [`budget::Limits`].
     pub fn eval(&self, ctx: &EvalContext) -> Result<Value, ExprError> {
+        self.eval_with(ctx, &budget::Limits::default())
+    }
+
+    /// Evaluates to JSON under `limits` (or under the budget of an
+    /// enclosing [`budget::scope`], such as a whole template render).
+    pub fn eval_with(&self, ctx: &EvalContext, limits: &budget::Limits) -> Result<Value, ExprError> {
+        match budget::scope(limits, || self.eval_in_scope(ctx)) {
+            Ok(r) => r,
+            Err(reason) => Err(ExprError::new(&self.source, reason)),
+        }
+    }
+
+    fn eval_in_scope(&self, ctx: &EvalContext) -> Result<Value, ExprError> {
         let cel_ctx = ctx.cel_context();
         let result = stacker::grow(EXPR_STACK, || {
-            catch_unwind(AssertUnwindSafe(|| self.program.execute(&cel_ctx)))
+            catch_unwind(AssertUnwindSafe(|| budget::resolve(&self.instrumented, &cel_ctx)))
         })
         .map_err(|_| ExprError::new(&self.source, "evaluation crashed"))?
         .map_err(|e| ExprError::new(&self.source, one_line(&e.to_string())))?;
-        let json = to_json(&result).map_err(|r| ExprError::new(&self.source, r))?;
-        let size = json_size(&json, MAX_RESULT_BYTES + 1);
-        if size > MAX_RESULT_BYTES {
-            return Err(ExprError::new(
-                &self.source,
-                format!("result is larger than {MAX_RESULT_BYTES} bytes"),
-            ));
-        }
-        Ok(json)
+        let mut room = MAX_RESULT_BYTES;
+        to_json_within(&result, &mut room).map_err(|r| ExprError::new(&self.source, r))
     }
 
     /// Evaluates a condition, which must be a bool.
@@ -401,31 +414,76 @@ pub fn to_cel(v: &Value) -> cel::Value {
 
 /// CEL → JSON. Maps with non-string keys get their keys printed.
 pub fn to_json(v: &cel::Value) -> Result<Value, String> {
+    let mut room = usize::MAX;
+    to_json_within(v, &mut room)
+}
+
+/// [`to_json`], failing as soon as the JSON would be larger than `room`
+/// bytes (so a huge result is refused before it is built).
+fn to_json_within(v: &cel::Value, room: &mut usize) -> Result<Value, String> {
+    fn take(room: &mut usize, n: usize) -> Result<(), String> {
+        if n > *room {
+            return Err(format!("result is larger than {MAX_RESULT_BYTES} bytes"));
+        }
+        *room -= n;
+        Ok(())
+    }
     Ok(match v {
-        cel::Value::Null => Value::Null,
-        cel::Value::Bool(b) => Value::Bool(*b),
-        cel::Value::Int(i) => Value::from(*i),
-        cel::Value::UInt(u) => Value::from(*u),
-        cel::Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(Value::Number)
-            .ok_or_else(|| format!("the result {f} is not a finite number"))?,
-        cel::Value::String(s) => Value::String(s.to_string()),
-        cel::Value::List(l) => Value::Array(l.iter().map(to_json).collect::<Result<_, _>>()?),
+        cel::Value::Null => {
+            take(room, 4)?;
+            Value::Null
+        }
+        cel::Value::Bool(b) => {
+            take(room, 5)?;
+            Value::Bool(*b)
+        }
+        cel::Value::Int(i) => {
+            take(room, 8)?;
+            Value::from(*i)
+        }
+        cel::Value::UInt(u) => {
+            take(room, 8)?;
+            Value::from(*u)
+        }
+        cel::Value::Float(f) => {
+            take(room, 8)?;
+            serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .ok_or_else(|| format!("the result {f} is not a finite number"))?
+        }
+        cel::Value::String(s) => {
+            take(room, s.len() + 2)?;
+            Value::String(s.to_string())
+        }
+        cel::Value::List(l) => {
+            take(room, 2 + l.len())?;
+            let mut out = Vec::with_capacity(l.len().min(4096));
+            for x in l.iter() {
+                out.push(to_json_within(x, room)?);
+            }
+            Value::Array(out)
+        }
         cel::Value::Map(m) => {
-            let mut entries: Vec<(String, Value)> = Vec::with_capacity(m.map.len());
+            take(room, 2)?;
+            let mut entries: Vec<(String, Value)> = Vec::with_capacity(m.map.len().min(4096));
             for (k, v) in m.map.iter() {
                 let key = match cel::Value::from(k) {
                     cel::Value::String(s) => s.to_string(),
-                    other => to_json(&other)?.to_string(),
+                    other => to_json_within(&other, room)?.to_string(),
                 };
-                entries.push((key, to_json(v)?));
+                take(room, key.len() + 4)?;
+                entries.push((key, to_json_within(v, room)?));
             }
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             Value::Object(entries.into_iter().collect::<Map<_, _>>())
         }
-        other => other
-            .json()
-            .map_err(|_| format!("a {:?} value cannot be turned into JSON", other.type_of()))?,
+        other => {
+            let j = other
+                .json()
+                .map_err(|_| format!("a {:?} value cannot be turned into JSON", other.type_of()))?;
+            take(room, json_size(&j, room.saturating_add(1)))?;
+            j
+        }
     })
 }
 

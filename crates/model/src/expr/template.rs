@@ -124,6 +124,25 @@ fn find_close(s: &str) -> Option<usize> {
     None
 }
 
+/// [`render_value`] with one budget for every expression of `config`.
+pub fn render_value_with(
+    config: &Value,
+    ctx: &EvalContext,
+    limits: &super::budget::Limits,
+) -> Result<Value, ExprError> {
+    match super::budget::scope(limits, || render_value(config, ctx)) {
+        Ok(r) => r,
+        Err(reason) => Err(ExprError {
+            expression: template_strings(config)
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect::<Vec<_>>()
+                .join(" "),
+            reason,
+        }),
+    }
+}
+
 /// Renders every template string inside `config`, recursively. Object keys
 /// are not templated.
 pub fn render_value(config: &Value, ctx: &EvalContext) -> Result<Value, ExprError> {

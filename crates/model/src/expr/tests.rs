@@ -190,3 +190,130 @@ fn standard_library_and_extensions_are_available() {
         assert_eq!(compile(src).unwrap().eval(&c).unwrap(), want, "{src}");
     }
 }
+
+fn zeros(n: usize) -> EvalContext {
+    EvalContext::new().with("input", json!({ "l": vec![0; n], "s": "a".repeat(1000) }))
+}
+
+fn eval_on(src: &str, c: &EvalContext) -> Result<serde_json::Value, ExprError> {
+    compile(src).unwrap().eval(c)
+}
+
+#[test]
+fn a_nested_comprehension_over_a_large_input_exceeds_the_cost_budget() {
+    let c = zeros(6_000);
+    // without a time limit the cost budget stops it
+    let cost_only = budget::Limits {
+        max_cost: budget::DEFAULT_MAX_COST,
+        time_limit: std::time::Duration::from_secs(3600),
+    };
+    let nested = compile("input.l.exists(x, input.l.exists(y, x + y == -1))").unwrap();
+    let e = nested.eval_with(&c, &cost_only).unwrap_err();
+    assert!(e.reason.contains("cost budget of 1000000"), "{e}");
+    assert_eq!(e.expression, "input.l.exists(x, input.l.exists(y, x + y == -1))");
+    // under the default limits, whichever comes first (debug builds are slow)
+    let e = nested.eval(&c).unwrap_err();
+    assert!(e.reason.contains("exceeded its"), "{e}");
+    // an error swallowed by `||` still fails the evaluation
+    let e = compile("input.l.exists(x, input.l.exists(y, x + y == -1)) || true")
+        .unwrap()
+        .eval_with(&c, &cost_only)
+        .unwrap_err();
+    assert!(e.reason.contains("cost budget"), "{e}");
+    // one level over the same input is within budget
+    assert_eq!(eval_on("input.l.exists(x, x == 1)", &c).unwrap(), json!(false));
+    assert_eq!(eval_on("input.l.all(x, x == 0)", &c).unwrap(), json!(true));
+}
+
+#[test]
+fn checkpoints_do_not_change_results() {
+    let c = zeros(100);
+    let cases = [
+        ("input.l.exists(x, input.l.exists(y, x + y == 0))", json!(true)),
+        ("input.l.all(x, input.l.all(y, x == y))", json!(true)),
+        ("[1, 2, 3].map(x, x * 2)", json!([2, 4, 6])),
+        ("[1, 2, 3, 4].filter(x, x % 2 == 0)", json!([2, 4])),
+        ("[1, 2, 3].map(x, x > 1, x * 10)", json!([20, 30])),
+        ("[1, 2, 3].exists_one(x, x == 2)", json!(true)),
+        ("[3, 1, 2].sort()", json!([1, 2, 3])),
+        ("[1, 1, 2].distinct()", json!([1, 2])),
+        ("lists.range(3)", json!([0, 1, 2])),
+        ("'a-b-c'.replace('-', '+')", json!("a+b+c")),
+        ("'a-b-c'.replace('-', '+', 1)", json!("a+b-c")),
+        ("'ab'.replace('', '.')", json!(".a.b.")),
+        ("{'k': [1, 2].map(x, x)}", json!({"k": [1, 2]})),
+        ("[[1, 2], [3]].map(l, l.map(x, x + 1))", json!([[2, 3], [4]])),
+        ("[1, 2].exists(x, x / 0 == 1) || true", json!(true)),
+    ];
+    for (src, want) in cases {
+        assert_eq!(eval_on(src, &c).unwrap(), want, "{src}");
+    }
+    // errors keep their CEL meaning
+    assert!(
+        eval_on("[1, 2].map(x, x / 0)", &c)
+            .unwrap_err()
+            .reason
+            .contains("Division by zero")
+    );
+}
+
+#[test]
+fn builders_of_large_values_are_charged_before_they_build() {
+    let c = zeros(10);
+    let e = eval_on("size(lists.range(100000000))", &c).unwrap_err();
+    assert!(e.reason.contains("cost budget"), "{e}");
+    let big = EvalContext::new().with("input", json!({ "l": (0..5_000).collect::<Vec<_>>() }));
+    let e = eval_on("size(input.l.distinct())", &big).unwrap_err();
+    assert!(e.reason.contains("cost budget"), "{e}");
+    // replace refuses a result past the limit without building it
+    let e = eval_on("size(input.s.replace('a', input.s + input.s))", &c).unwrap_err();
+    assert!(e.reason.contains("would be 2000000 bytes"), "{e}");
+    assert_eq!(
+        eval_on("size(input.s.replace('a', input.s, 2))", &c).unwrap(),
+        json!(2998)
+    );
+    // a result past the limit is refused while converting
+    let wide = zeros(2_000);
+    let e = eval_on("input.l.map(x, input.s)", &wide).unwrap_err();
+    assert!(e.reason.contains("larger than"), "{e}");
+}
+
+#[test]
+fn the_time_limit_stops_an_evaluation_within_its_cost() {
+    let c = zeros(3_000);
+    let limits = budget::Limits {
+        max_cost: u64::MAX,
+        time_limit: std::time::Duration::from_millis(20),
+    };
+    let e = compile("input.l.exists(x, input.l.exists(y, x + y == -1))")
+        .unwrap()
+        .eval_with(&c, &limits)
+        .unwrap_err();
+    assert!(e.reason.contains("time limit of 20ms"), "{e}");
+    // capped() only ever shortens
+    let l = budget::Limits::default();
+    assert_eq!(l.capped(None), l);
+    assert_eq!(l.capped(Some(std::time::Duration::from_secs(60))), l);
+    assert_eq!(
+        l.capped(Some(std::time::Duration::from_millis(5))).time_limit,
+        std::time::Duration::from_millis(5)
+    );
+}
+
+#[test]
+fn a_render_shares_one_budget_across_its_expressions() {
+    use super::template::render_value_with;
+    let c = zeros(600);
+    let limits = budget::Limits {
+        max_cost: 2_000,
+        time_limit: std::time::Duration::from_secs(5),
+    };
+    // each expression alone costs about 1,200 (600 items, 600 iterations): two exceed 2,000
+    let one = json!({ "a": "{{ input.l.map(x, x) }}" });
+    assert!(render_value_with(&one, &c, &limits).is_ok());
+    let two = json!({ "a": "{{ input.l.map(x, x) }}", "b": "n={{ size(input.l.filter(x, x == 0)) }}" });
+    let e = render_value_with(&two, &c, &limits).unwrap_err();
+    assert!(e.reason.contains("cost budget of 2000"), "{e}");
+    // outside any scope the default budget applies per evaluation again
+    assert!(eval_on("input.l.map(x, x)", &c).is_ok());
+}
