@@ -20,9 +20,11 @@
 //!   docs/DATABASE_SCHEMA.md describes it column by column.
 //! - `m20261201_000001_events`: `workflow_events`, the accepted events (an event id is
 //!   accepted once per workspace).
+//! - `m20261203_000001_run_deadline`: `workflow_runs.deadline_at` (a workflow's `timeout`).
 
 mod m20261125_000001_initial;
 mod m20261201_000001_events;
+mod m20261203_000001_run_deadline;
 mod migrator;
 
 pub use migrator::Migrator;

@@ -7,14 +7,16 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use orbflow_actions::{ActionError, Outcome};
-use orbflow_model::expr::template::render_value;
+use orbflow_model::expr::EvalContext;
+use orbflow_model::expr::budget::Limits;
+use orbflow_model::expr::template::{render_value_with, template_strings};
 use orbflow_model::{RunStatus, StepStatus, Workflow};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::advance::Advance;
 use crate::plan::Plan;
-use crate::store::{Expect, LogRecord, RunRecord, StepRecord, Store, Tx, VersionRecord};
+use crate::store::{Expect, LeaseRef, LogRecord, RunRecord, StepRecord, Store, Tx, VersionRecord};
 use crate::{Error, Result};
 
 /// Engine settings.
@@ -26,6 +28,14 @@ pub struct EngineConfig {
     pub max_loop_items: usize,
     /// Secrets visible to action configs as `secrets.NAME`.
     pub secrets: HashMap<String, String>,
+    /// Cost budget and time limit of every expression evaluation (a
+    /// template render shares one; the step's `timeout` caps its time).
+    pub expressions: Limits,
+    /// Deliveries a step gets whatever its retry policy: a lost attempt
+    /// (the worker died or stalled past its lease) counts as an attempt, and
+    /// a step with fewer `maxAttempts` than this is still re-delivered up to
+    /// this many times before it fails.
+    pub min_deliveries: i32,
 }
 
 impl Default for EngineConfig {
@@ -34,6 +44,8 @@ impl Default for EngineConfig {
             lease: chrono::Duration::seconds(30),
             max_loop_items: 10_000,
             secrets: HashMap::new(),
+            expressions: Limits::default(),
+            min_deliveries: 2,
         }
     }
 }
@@ -87,15 +99,16 @@ impl Effects {
     }
 }
 
-/// A claimed attempt, ready to execute.
+/// A claimed attempt, ready to execute: render its config with
+/// [`Engine::render`] (outside any transaction), then run the action.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     /// The job.
     pub job: Job,
     /// Action name.
     pub action: String,
-    /// Config with templates resolved (may hold secrets: never log it).
-    pub config: Value,
+    /// The config as written, and what its templates read.
+    pub(crate) template: Arc<ConfigTemplate>,
     /// Attempt number.
     pub attempt: i32,
     /// Fencing token of the lease.
@@ -121,6 +134,19 @@ pub struct StartRun {
     pub idempotency_key: Option<String>,
 }
 
+/// A step's config before its templates are rendered, with the context they
+/// read (without secrets, which are added when rendering).
+pub(crate) struct ConfigTemplate {
+    config: Option<Value>,
+    ctx: EvalContext,
+}
+
+impl std::fmt::Debug for ConfigTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigTemplate").finish_non_exhaustive()
+    }
+}
+
 /// A recorded outcome whose transaction is still open.
 struct Recorded {
     tx: Box<dyn Tx>,
@@ -129,15 +155,6 @@ struct Recorded {
     plan: Arc<Plan>,
 }
 
-/// What claiming inside a transaction gave.
-enum ClaimIn {
-    /// Claimed: execute it.
-    Claimed(Claimed),
-    /// A template failed: the step must fail (row, expectation, error).
-    TemplateFailed(Box<(StepRecord, Expect, Value)>),
-    /// Someone else moved the step meanwhile.
-    Lost,
-}
 
 /// The engine. Cheap to share (`Arc`).
 pub struct Engine {
@@ -235,6 +252,7 @@ impl Engine {
             created_at: t,
             started_at: None,
             ended_at: None,
+            deadline_at: plan.workflow.timeout.map(|d| t + d.to_chrono()),
         };
         tx.insert_run(&run, req.idempotency_key.as_deref()).await?;
         tx.log(LogRecord {
@@ -323,24 +341,18 @@ impl Engine {
             return Ok((None, effects));
         }
         match self.claim_in(tx.as_mut(), &run, &plan, step, worker).await? {
-            ClaimIn::Claimed(c) => {
+            Some(c) => {
                 tx.commit().await?;
                 Ok((Some(c), Effects::default()))
             }
-            ClaimIn::Lost => Ok((None, Effects::default())),
-            ClaimIn::TemplateFailed(failed) => {
-                let (step, expect, error) = *failed;
-                let mut adv = Advance::new(self, tx, plan, run);
-                adv.fail(step, &expect, error).await?;
-                let (tx, effects, _) = adv.finish().await?;
-                tx.commit().await?;
-                Ok((None, effects))
-            }
+            None => Ok((None, Effects::default())),
         }
     }
 
     /// Claims a QUEUED `step` inside `tx`: RUNNING, next attempt, a new
-    /// lease and fencing token, its config's templates resolved.
+    /// lease and fencing token, and the outputs its config's templates read
+    /// (they are rendered later, by [`Engine::render`], with no lock held).
+    /// `None` when someone else moved the step meanwhile.
     async fn claim_in(
         &self,
         tx: &mut dyn Tx,
@@ -348,7 +360,7 @@ impl Engine {
         plan: &Plan,
         mut step: StepRecord,
         worker: &str,
-    ) -> Result<ClaimIn> {
+    ) -> Result<Option<Claimed>> {
         let Some(&ix) = plan.by_key.get(&step.step_key) else {
             return Err(Error::Corrupt(format!(
                 "step `{}` is not in its version",
@@ -366,15 +378,13 @@ impl Engine {
         step.lease_expires_at = Some(t + self.config.lease);
         let row = &plan.rows[ix];
         let action = row.action.clone();
-        // Resolve templates now, with the outputs they read.
-        let rendered = match &row.config {
-            None => Ok(json!({})),
-            Some(cfg) => {
+        // Read the outputs the templates need now; render them later.
+        let ctx = match &row.config {
+            Some(cfg) if !template_strings(cfg).is_empty() => {
                 let keys = referenced_keys(cfg);
-                let mut ctx = crate::context::for_path(tx, plan, run, ix, &step.path, &keys).await?;
-                ctx.set("secrets", json!(self.config.secrets));
-                render_value(cfg, &ctx)
+                crate::context::for_path(tx, plan, run, ix, &step.path, &keys).await?
             }
+            _ => EvalContext::new(),
         };
         let attempt = step.attempt;
         tx.log(LogRecord {
@@ -387,29 +397,51 @@ impl Engine {
             created_at: t,
         })
         .await?;
-        let config = match rendered {
-            Ok(c) => c,
-            Err(e) => {
-                // A template that cannot be resolved fails the step for good.
-                let error = json!({ "message": e.to_string(), "expression": e.expression, "attempts": attempt });
-                return Ok(ClaimIn::TemplateFailed(Box::new((step, expect, error))));
-            }
-        };
         if !tx.update_step(&step, &expect).await? {
-            return Ok(ClaimIn::Lost);
+            return Ok(None);
         }
-        Ok(ClaimIn::Claimed(Claimed {
+        Ok(Some(Claimed {
             idempotency_key: format!("{}:{}", run.id, step.path),
             job: Job {
                 run_id: run.id,
                 path: step.path.clone(),
             },
             action,
-            config,
+            template: Arc::new(ConfigTemplate {
+                config: row.config.clone(),
+                ctx,
+            }),
             attempt,
             lease_token: token,
             timeout: row.timeout.map(|d| d.to_std()),
         }))
+    }
+
+    /// Renders a claimed attempt's config: its `{{ }}` templates evaluated
+    /// with the run's secrets, under the expression budget (its time limit
+    /// capped by the step's `timeout`), on a blocking thread and with no
+    /// database lock held. A template that cannot be rendered is a fatal
+    /// error of the attempt.
+    pub async fn render(&self, claimed: &Claimed) -> std::result::Result<Value, ActionError> {
+        let Some(cfg) = claimed.template.config.clone() else {
+            return Ok(json!({}));
+        };
+        if template_strings(&cfg).is_empty() {
+            return Ok(cfg);
+        }
+        let mut ctx = claimed.template.ctx.clone();
+        ctx.set("secrets", json!(self.config.secrets));
+        let limits = self.config.expressions.capped(claimed.timeout);
+        match tokio::task::spawn_blocking(move || render_value_with(&cfg, &ctx, &limits)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(ActionError::fatal(format!("template failed: {e}"))),
+            Err(_) => Err(ActionError::fatal("template failed: its evaluation crashed")),
+        }
+    }
+
+    /// How long a claim holds its step before it must be renewed.
+    pub fn lease(&self) -> chrono::Duration {
+        self.config.lease
     }
 
     /// Records the outcome of a claimed attempt (compare-and-set on the step,
@@ -452,7 +484,7 @@ impl Engine {
             if let Some(step) = tx.step(run.id, &candidate.path).await?
                 && step.status == StepStatus::Queued
                 && step.wait_output.is_none()
-                && let ClaimIn::Claimed(c) = self.claim_in(tx.as_mut(), &run, &plan, step, worker).await?
+                && let Some(c) = self.claim_in(tx.as_mut(), &run, &plan, step, worker).await?
             {
                 effects.jobs.remove(pos);
                 next = Some(c);
@@ -559,10 +591,48 @@ impl Engine {
         Ok(effects)
     }
 
-    /// The reconciler: re-enqueues steps QUEUED too long, RUNNING with an
+    /// Fails a run past its deadline (the workflow's `timeout`): no further
+    /// step starts and running steps are told to stop.
+    pub async fn time_out(&self, run_id: Uuid) -> Result<Effects> {
+        let mut tx = self.store.begin().await?;
+        let Some(run) = tx.lock_run(run_id).await? else {
+            return Ok(Effects::default());
+        };
+        let overdue = run.deadline_at.is_some_and(|d| d <= now());
+        if run.status.is_terminal() || !overdue {
+            return Ok(Effects::default());
+        }
+        let plan = self.plan(tx.as_mut(), run.version_id).await?;
+        let limit = plan
+            .workflow
+            .timeout
+            .map_or_else(String::new, |d| format!(" of {d}"));
+        let message = format!("the run exceeded its timeout{limit}");
+        tx.log(LogRecord {
+            run_id,
+            step_path: None,
+            attempt: None,
+            level: "error".into(),
+            message: message.clone(),
+            data: None,
+            created_at: now(),
+        })
+        .await?;
+        let mut adv = Advance::new(self, tx, plan, run);
+        adv.end_run(RunStatus::Failed, Some(json!({ "message": message, "timedOut": true })))
+            .await?;
+        let (tx, effects, _) = adv.finish().await?;
+        tx.commit().await?;
+        Ok(effects)
+    }
+
+    /// The reconciler: fails runs past their deadline, re-enqueues steps QUEUED too long, RUNNING with an
     /// expired lease, WAITING past their timer.
     pub async fn reconcile(&self, queued_grace: chrono::Duration, limit: u64) -> Result<Effects> {
         let mut effects = Effects::default();
+        for run_id in self.store.overdue_runs(now(), limit).await? {
+            effects.merge(self.time_out(run_id).await?);
+        }
         for due in self.store.due_steps(now(), queued_grace, limit).await? {
             let job = Job {
                 run_id: due.run_id,
@@ -625,6 +695,30 @@ impl Engine {
             return Ok(Effects::default());
         }
         let expect = Expect::of(&step);
+        let lost = match why {
+            Requeue::LeaseExpired => format!(
+                "attempt {} was lost: its lease expired (the worker died or stalled)",
+                step.attempt
+            ),
+            Requeue::Recovered => format!("attempt {} was lost: the process restarted", step.attempt),
+        };
+        // A lost attempt counts: past the budget the step fails (River's rescuer).
+        let budget = step.max_attempts.max(self.config.min_deliveries);
+        if step.attempt >= budget {
+            let plan = self.plan(tx.as_mut(), run.version_id).await?;
+            let attempts = step.attempt;
+            let message = format!("{lost}, and no attempts are left ({attempts} of {budget} used)");
+            let mut adv = Advance::new(self, tx, plan, run);
+            adv.fail(
+                step,
+                &expect,
+                json!({ "message": message, "attempts": attempts, "retryable": false, "lost": true }),
+            )
+            .await?;
+            let (tx, effects, _) = adv.finish().await?;
+            tx.commit().await?;
+            return Ok(effects);
+        }
         step.status = step.status.transition(StepStatus::Queued)?;
         step.lease_owner = None;
         step.lease_token = None;
@@ -652,6 +746,18 @@ impl Engine {
             jobs: vec![job.clone()],
             ..Effects::default()
         })
+    }
+
+    /// Renews the leases of attempts running here; returns those that were
+    /// lost (the step moved on: re-delivered, cancelled, finished), whose
+    /// local attempt must stop at once.
+    pub async fn renew_leases(&self, leases: &[LeaseRef]) -> Result<Vec<LeaseRef>> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let renewed = self.store.renew_leases(leases, now() + self.config.lease).await?;
+        let held: std::collections::HashSet<&LeaseRef> = renewed.iter().collect();
+        Ok(leases.iter().filter(|l| !held.contains(l)).cloned().collect())
     }
 }
 

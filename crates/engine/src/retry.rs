@@ -112,6 +112,8 @@ impl Engine {
         run.error = None;
         run.output = None;
         run.ended_at = None;
+        // a fresh deadline: the retry gets the workflow's whole timeout
+        run.deadline_at = plan.workflow.timeout.map(|d| crate::engine::now() + d.to_chrono());
         tx.update_run(&run).await?;
         tx.log(LogRecord {
             run_id,

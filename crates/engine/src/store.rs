@@ -49,6 +49,8 @@ pub struct RunRecord {
     pub started_at: Option<DateTime<Utc>>,
     /// Finished.
     pub ended_at: Option<DateTime<Utc>>,
+    /// Must have finished by then (the workflow's `timeout`), if ever.
+    pub deadline_at: Option<DateTime<Utc>>,
 }
 
 /// One step execution as stored (one row per step path per run).
@@ -244,6 +246,20 @@ impl Expect {
     }
 }
 
+/// A lease a worker holds on a RUNNING step: what it renews, and what a
+/// renewal compares (the attempt and the fencing token).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LeaseRef {
+    /// Run.
+    pub run_id: Uuid,
+    /// Step path.
+    pub path: String,
+    /// Attempt the lease was taken for.
+    pub attempt: i32,
+    /// Its fencing token.
+    pub lease_token: i64,
+}
+
 /// A due piece of work the reconciler found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DueStep {
@@ -273,6 +289,12 @@ pub trait Store: Send + Sync + 'static {
     async fn begin(&self) -> Result<Box<dyn Tx>>;
     /// Steps the reconciler must look at (bounded by `limit`).
     async fn due_steps(&self, now: DateTime<Utc>, queued_grace: chrono::Duration, limit: u64) -> Result<Vec<DueStep>>;
+    /// Extends to `expires_at` every lease of `leases` that is still held
+    /// (step RUNNING with that attempt and token), in one statement per
+    /// chunk; returns the ones renewed.
+    async fn renew_leases(&self, leases: &[LeaseRef], expires_at: DateTime<Utc>) -> Result<Vec<LeaseRef>>;
+    /// Runs not yet finished past their deadline (the workflow's `timeout`).
+    async fn overdue_runs(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<Uuid>>;
     /// Runs not yet finished (to resume after a restart).
     async fn unfinished_runs(&self) -> Result<Vec<Uuid>>;
     /// Every QUEUED, RUNNING or WAITING step execution (bounded by `limit`),

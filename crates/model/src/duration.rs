@@ -52,6 +52,11 @@ impl Duration {
         self.millis
     }
 
+    /// The same span as a [`chrono::Duration`].
+    pub fn to_chrono(self) -> chrono::Duration {
+        chrono::Duration::milliseconds(i64::try_from(self.as_millis()).unwrap_or(i64::MAX / 1_000_000))
+    }
+
     /// The same span as a [`std::time::Duration`].
     pub const fn to_std(self) -> std::time::Duration {
         std::time::Duration::from_millis(self.millis)

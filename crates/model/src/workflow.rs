@@ -40,6 +40,10 @@ pub struct Workflow {
     /// top-level step key to its output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// The longest a run may take, from its start: past it the run FAILS and
+    /// its running steps are told to stop. Default: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
 }
 
 /// What starts a run.

@@ -265,8 +265,9 @@ fn workflow() -> impl Strategy<Value = Workflow> {
         prop::collection::vec(trigger(), 0..4),
         prop::collection::vec(step(), 1..5),
         prop::option::of(text()),
+        prop::option::of(duration()),
     )
-        .prop_map(|(name, description, inputs, triggers, mut steps, output)| {
+        .prop_map(|(name, description, inputs, triggers, mut steps, output, timeout)| {
             number_keys(&mut steps, &mut 0);
             Workflow {
                 schema_version: 1,
@@ -276,6 +277,7 @@ fn workflow() -> impl Strategy<Value = Workflow> {
                 triggers,
                 steps,
                 output,
+                timeout,
             }
         })
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use orbflow_engine::store::{
-    DueReason, DueStep, Expect, LogRecord, RunRecord, ScheduleRecord, StepRecord, Store, Tx, VersionRecord,
+    DueReason, DueStep, Expect, LeaseRef, LogRecord, RunRecord, ScheduleRecord, StepRecord, Store, Tx, VersionRecord,
 };
 use orbflow_engine::{Error as EngineError, Result as EngineResult};
 use orbflow_model::{RunStatus, StepStatus};
@@ -52,6 +52,7 @@ pub(crate) fn run_from(m: runs::Model) -> EngineResult<RunRecord> {
         created_at: m.created_at,
         started_at: m.started_at,
         ended_at: m.ended_at,
+        deadline_at: m.deadline_at,
     })
 }
 
@@ -327,6 +328,7 @@ impl Tx for SeaTx {
             created_at: Set(crate::truncate_to_micros(run.created_at)),
             started_at: Set(run.started_at.map(crate::truncate_to_micros)),
             ended_at: Set(run.ended_at.map(crate::truncate_to_micros)),
+            deadline_at: Set(run.deadline_at.map(crate::truncate_to_micros)),
             updated_at: Set(now),
         })
         .exec_without_returning(&self.tx)
@@ -348,6 +350,10 @@ impl Tx for SeaTx {
             .col_expr(
                 runs::Column::EndedAt,
                 Expr::value(run.ended_at.map(crate::truncate_to_micros)),
+            )
+            .col_expr(
+                runs::Column::DeadlineAt,
+                Expr::value(run.deadline_at.map(crate::truncate_to_micros)),
             )
             .col_expr(runs::Column::UpdatedAt, Expr::value(crate::now()))
             .filter(runs::Column::Id.eq(run.id))
@@ -652,6 +658,53 @@ impl Store for SeaStore {
             }));
         }
         Ok(out)
+    }
+
+    async fn renew_leases(&self, leases: &[LeaseRef], expires_at: DateTime<Utc>) -> EngineResult<Vec<LeaseRef>> {
+        let mut renewed = Vec::with_capacity(leases.len());
+        for chunk in leases.chunks(200) {
+            let mut held = sea_orm::Condition::any();
+            for l in chunk {
+                held = held.add(
+                    sea_orm::Condition::all()
+                        .add(se::Column::RunId.eq(l.run_id))
+                        .add(se::Column::Path.eq(l.path.clone()))
+                        .add(se::Column::Attempt.eq(l.attempt))
+                        .add(se::Column::LeaseToken.eq(l.lease_token)),
+                );
+            }
+            let rows = se::Entity::update_many()
+                .col_expr(
+                    se::Column::LeaseExpiresAt,
+                    Expr::value(crate::truncate_to_micros(expires_at)),
+                )
+                .filter(se::Column::Status.eq(StepStatus::Running.as_str()))
+                .filter(held)
+                .exec_with_returning(&self.db)
+                .await
+                .map_err(db)?;
+            renewed.extend(rows.into_iter().filter_map(|r| {
+                Some(LeaseRef {
+                    run_id: r.run_id,
+                    path: r.path,
+                    attempt: r.attempt,
+                    lease_token: r.lease_token?,
+                })
+            }));
+        }
+        Ok(renewed)
+    }
+
+    async fn overdue_runs(&self, now: DateTime<Utc>, limit: u64) -> EngineResult<Vec<Uuid>> {
+        let rows = runs::Entity::find()
+            .filter(runs::Column::DeadlineAt.lte(crate::truncate_to_micros(now)))
+            .filter(runs::Column::Status.is_in([RunStatus::Pending.as_str(), RunStatus::Running.as_str()]))
+            .order_by_asc(runs::Column::DeadlineAt)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db)?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
     }
 
     async fn unfinished_runs(&self) -> EngineResult<Vec<Uuid>> {

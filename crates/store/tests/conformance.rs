@@ -31,6 +31,7 @@ fn run_record(v: &orbflow_engine::store::VersionRecord) -> RunRecord {
         created_at: orbflow_store::now(),
         started_at: None,
         ended_at: None,
+        deadline_at: None,
     }
 }
 

@@ -47,6 +47,7 @@ const INDEXES: &[&str] = &[
     "idx_step_executions_status_queued_at",
     "idx_workflow_event_subscriptions_event_type",
     "idx_workflow_run_logs_run_id_id",
+    "idx_workflow_runs_deadline_at",
     "idx_workflow_runs_status_updated_at",
     "idx_workflow_runs_workflow_id_created_at",
     "idx_workflow_runs_workspace_id_created_at",
@@ -394,6 +395,7 @@ async fn round_trip_every_table(db: &DatabaseConnection) -> Seed {
             created_at: t0,
             started_at: Some(t1),
             ended_at: None,
+            deadline_at: Some(t2),
             updated_at: t2,
         }
     );

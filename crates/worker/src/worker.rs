@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use orbflow_actions::{ActionContext, ActionError, Outcome, Registry, TracingLogger};
+use orbflow_engine::store::LeaseRef;
 use orbflow_engine::{Claimed, Effects, Engine, Job};
 use orbflow_model::RunStatus;
 use tokio::sync::broadcast;
@@ -43,13 +44,20 @@ impl Default for WorkerConfig {
     }
 }
 
+/// An attempt running here: how to stop it, and the lease it holds.
+#[derive(Debug, Clone)]
+struct Running {
+    cancel: CancellationToken,
+    lease: LeaseRef,
+}
+
 /// The worker.
 pub struct Worker {
     engine: Arc<Engine>,
     registry: Arc<Registry>,
     queue: Arc<dyn Queue>,
     config: WorkerConfig,
-    running: Mutex<HashMap<(Uuid, String), CancellationToken>>,
+    running: Mutex<HashMap<(Uuid, String), Running>>,
     finished: broadcast::Sender<(Uuid, RunStatus)>,
 }
 
@@ -121,7 +129,14 @@ impl Worker {
         let w = self.clone();
         let stop = shutdown.clone();
         tasks.spawn(async move { w.cancel_loop(stop).await });
+        // renews leases until every attempt has recorded, draining included
+        let w = self.clone();
+        let heartbeat_stop = CancellationToken::new();
+        let hb = heartbeat_stop.clone();
+        let heartbeat = tokio::spawn(async move { w.heartbeat_loop(hb).await });
         while tasks.join_next().await.is_some() {}
+        heartbeat_stop.cancel();
+        let _ = heartbeat.await;
     }
 
     /// Stops the attempts other processes ask to stop (a run cancelled
@@ -140,10 +155,45 @@ impl Worker {
     fn cancel_local(&self, jobs: &[Job]) {
         if let Ok(r) = self.running.lock() {
             for j in jobs {
-                if let Some(t) = r.get(&(j.run_id, j.path.clone())) {
+                if let Some(a) = r.get(&(j.run_id, j.path.clone())) {
                     tracing::info!(run = %j.run_id, path = %j.path, "cancelling the running attempt");
-                    t.cancel();
+                    a.cancel.cancel();
                 }
+            }
+        }
+    }
+
+    /// Renews the lease of every attempt running here, every third of the
+    /// lease, in one statement; an attempt whose lease moved on (another
+    /// worker got the step, the run ended) is stopped at once.
+    async fn heartbeat_loop(self: Arc<Self>, stop: CancellationToken) {
+        let every = (self.engine.lease() / 3)
+            .to_std()
+            .unwrap_or(Duration::from_secs(10))
+            .max(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            let held: Vec<LeaseRef> = match self.running.lock() {
+                Ok(r) => r.values().map(|a| a.lease.clone()).collect(),
+                Err(_) => continue,
+            };
+            match self.engine.renew_leases(&held).await {
+                Ok(lost) => {
+                    if let Ok(r) = self.running.lock() {
+                        for l in &lost {
+                            if let Some(a) = r.get(&(l.run_id, l.path.clone()))
+                                && a.lease == *l
+                            {
+                                tracing::warn!(run = %l.run_id, path = %l.path, attempt = l.attempt, "lease lost: stopping the attempt");
+                                a.cancel.cancel();
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "lease renewal failed; retrying"),
             }
         }
     }
@@ -232,17 +282,32 @@ impl Worker {
         let token = CancellationToken::new();
         let key = (c.job.run_id, c.job.path.clone());
         if let Ok(mut r) = self.running.lock() {
-            r.insert(key.clone(), token.clone());
+            r.insert(
+                key.clone(),
+                Running {
+                    cancel: token.clone(),
+                    lease: LeaseRef {
+                        run_id: c.job.run_id,
+                        path: c.job.path.clone(),
+                        attempt: c.attempt,
+                        lease_token: c.lease_token,
+                    },
+                },
+            );
         }
-        let ctx = ActionContext {
-            config: c.config.clone(),
-            idempotency_key: c.idempotency_key.clone(),
-            attempt: u32::try_from(c.attempt).unwrap_or(1),
-            cancel: token.clone(),
-            logger: Arc::new(TracingLogger),
-            now: chrono::Utc::now(),
+        // The step's timeout covers rendering its config and the action.
+        let fut = async {
+            let config = self.engine.render(c).await?;
+            let ctx = ActionContext {
+                config,
+                idempotency_key: c.idempotency_key.clone(),
+                attempt: u32::try_from(c.attempt).unwrap_or(1),
+                cancel: token.clone(),
+                logger: Arc::new(TracingLogger),
+                now: chrono::Utc::now(),
+            };
+            self.registry.execute(&c.action, ctx).await
         };
-        let fut = self.registry.execute(&c.action, ctx);
         let result = match c.timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,

@@ -218,7 +218,9 @@ async fn template_errors_fail_the_step_with_the_expression(h: Harness) {
     let yaml = "schemaVersion: 1\nname: t\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: '{{ input.missing.deeper }}'}}\n";
     let r = h.run(yaml, json!({})).await;
     assert_eq!(r["status"], "FAILED");
-    assert_eq!(r["steps"]["a"]["error"]["expression"], "input.missing.deeper");
+    let message = r["steps"]["a"]["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("template failed") && message.contains("input.missing.deeper"), "{message}");
+    assert_eq!(r["steps"]["a"]["error"]["retryable"], false);
 }
 
 both!(cancelling_a_run_stops_further_steps);

@@ -60,6 +60,7 @@ const WORKFLOW: &[Field] = &[
     f("triggers", Kind::Triggers),
     req("steps", Kind::Steps),
     f("output", Kind::Str),
+    f("timeout", Kind::Duration),
 ];
 
 const TRIGGER_TYPES: &[&str] = &["manual", "schedule", "webhook", "event"];

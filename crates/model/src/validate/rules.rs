@@ -186,6 +186,11 @@ pub fn check_workflow(wf: &Workflow, idx: &StepIndex<'_>, catalog: &dyn ActionSc
         check_json_schema(schema, "inputs", d);
     }
     check_triggers(wf, idx, d);
+    if let Some(t) = wf.timeout
+        && t.as_millis() == 0
+    {
+        d.push("timeout", "invalid-value", "`timeout` must be longer than 0s");
+    }
     if let Some(out) = &wf.output {
         check_expr(out, "output", Place::Condition, &[], idx, d);
     }

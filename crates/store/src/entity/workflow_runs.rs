@@ -52,6 +52,8 @@ pub struct Model {
     pub started_at: Option<DateTimeUtc>,
     /// When the run reached a terminal state.
     pub ended_at: Option<DateTimeUtc>,
+    /// When the run must have finished (the workflow's `timeout`), if ever.
+    pub deadline_at: Option<DateTimeUtc>,
     /// Last change to the row.
     pub updated_at: DateTimeUtc,
 }
