@@ -26,7 +26,11 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(WorkflowRuns::Table)
-                    .add_column(ColumnDef::new(WorkflowRuns::DeadlineAt).timestamp_with_time_zone().null())
+                    .add_column(
+                        ColumnDef::new(WorkflowRuns::DeadlineAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await?;

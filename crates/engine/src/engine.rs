@@ -155,7 +155,6 @@ struct Recorded {
     plan: Arc<Plan>,
 }
 
-
 /// The engine. Cheap to share (`Arc`).
 pub struct Engine {
     pub(crate) store: Arc<dyn Store>,
@@ -603,10 +602,7 @@ impl Engine {
             return Ok(Effects::default());
         }
         let plan = self.plan(tx.as_mut(), run.version_id).await?;
-        let limit = plan
-            .workflow
-            .timeout
-            .map_or_else(String::new, |d| format!(" of {d}"));
+        let limit = plan.workflow.timeout.map_or_else(String::new, |d| format!(" of {d}"));
         let message = format!("the run exceeded its timeout{limit}");
         tx.log(LogRecord {
             run_id,

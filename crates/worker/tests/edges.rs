@@ -10,10 +10,10 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Harness, TestDb, status};
+use common::{Harness, TestDb, engine_only, slow_server, status};
 use orbflow_actions::{ActionError, Outcome, Registry};
 use orbflow_engine::store::Store;
-use orbflow_engine::{Engine, EngineConfig, Job, StartRun};
+use orbflow_engine::{EngineConfig, Job, StartRun};
 use orbflow_model::dsl::{self, Format};
 use serde_json::json;
 
@@ -132,21 +132,15 @@ async fn a_thousand_item_loop_completes_in_order(h: Harness) {
     assert_eq!(status(&r, "each[999].sq"), "COMPLETED");
 }
 
-/// The engine alone (no worker), so the test plays the workers.
-async fn engine_only(db: &TestDb, lease: chrono::Duration) -> (Arc<Engine>, Arc<orbflow_store::SeaStore>) {
-    let store = orbflow_store::SeaStore::new(orbflow_store::connect(&db.url).await.unwrap());
-    let engine = Arc::new(Engine::new(
-        store.clone(),
+async fn stale_write_backs_are_fenced(db: TestDb) {
+    let (engine, store) = engine_only(
+        &db,
         EngineConfig {
-            lease,
+            lease: chrono::Duration::milliseconds(1),
             ..EngineConfig::default()
         },
-    ));
-    (engine, store)
-}
-
-async fn stale_write_backs_are_fenced(db: TestDb) {
-    let (engine, store) = engine_only(&db, chrono::Duration::milliseconds(1)).await;
+    )
+    .await;
     let reg = Registry::specs_only().unwrap();
     let wf = dsl::load(
         "schemaVersion: 1\nname: s\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: 1}}\n",
@@ -227,27 +221,9 @@ async fn stale_write_backs_are_fenced_postgres() {
     }
 }
 
-/// An HTTP server on 127.0.0.1 that answers every request after `delay`.
-fn slow_server(delay: Duration) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let _ = stream.read(&mut buf);
-                std::thread::sleep(delay);
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-            });
-        }
-    });
-    port
-}
-
 both!(a_step_timeout_is_a_retryable_failure);
 async fn a_step_timeout_is_a_retryable_failure(h: Harness) {
-    let port = slow_server(Duration::from_secs(5));
+    let (port, _) = slow_server(Duration::from_secs(5));
     let yaml = format!(
         "schemaVersion: 1\nname: t\nsteps:\n  - key: slow\n    action: TRIGGER_WEBHOOK\n    config: {{url: 'http://127.0.0.1:{port}/'}}\n    timeout: 100ms\n    retry: {{maxAttempts: 2, backoff: fixed, initialInterval: 10ms}}\n"
     );
@@ -265,7 +241,7 @@ async fn a_step_timeout_is_a_retryable_failure(h: Harness) {
 
 both!(cancelling_stops_a_running_action);
 async fn cancelling_stops_a_running_action(h: Harness) {
-    let port = slow_server(Duration::from_secs(10));
+    let (port, _) = slow_server(Duration::from_secs(10));
     let yaml = format!(
         "schemaVersion: 1\nname: c\nsteps:\n  - {{key: slow, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{port}/'}}}}\n  - {{key: next, action: TRANSFORM, config: {{value: 1}}}}\n"
     );
@@ -295,7 +271,7 @@ async fn cancelling_stops_a_running_action(h: Harness) {
 
 both!(loops_honour_max_concurrency);
 async fn loops_honour_max_concurrency(h: Harness) {
-    let port = slow_server(Duration::from_millis(100));
+    let (port, _) = slow_server(Duration::from_millis(100));
     let yaml = format!(
         "schemaVersion: 1\nname: mc\nsteps:\n  - key: each\n    type: loop\n    forEach: 'lists.range(6)'\n    maxConcurrency: 2\n    steps:\n      - {{key: call, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{port}/'}}}}\n"
     );

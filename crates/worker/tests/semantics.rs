@@ -219,7 +219,10 @@ async fn template_errors_fail_the_step_with_the_expression(h: Harness) {
     let r = h.run(yaml, json!({})).await;
     assert_eq!(r["status"], "FAILED");
     let message = r["steps"]["a"]["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("template failed") && message.contains("input.missing.deeper"), "{message}");
+    assert!(
+        message.contains("template failed") && message.contains("input.missing.deeper"),
+        "{message}"
+    );
     assert_eq!(r["steps"]["a"]["error"]["retryable"], false);
 }
 

@@ -371,10 +371,12 @@ fn appended_item<'a>(step: &'a mut IdedExpr, accu: &str) -> Option<&'a mut IdedE
         }
         return None;
     }
-    if call.func_name == operators::ADD && call.args.len() == 2 && is_accu(&call.args[0]) {
-        if let Expr::List(l) = &mut call.args[1].expr {
-            return l.elements.first_mut();
-        }
+    if call.func_name == operators::ADD
+        && call.args.len() == 2
+        && is_accu(&call.args[0])
+        && let Expr::List(l) = &mut call.args[1].expr
+    {
+        return l.elements.first_mut();
     }
     None
 }

@@ -4,7 +4,10 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use orbflow_actions::{CatalogConfig, Registry, net::HttpPolicy};
@@ -44,10 +47,34 @@ macro_rules! both {
     };
 }
 
+/// [`both!`] with an engine configured by `$config`.
+#[macro_export]
+macro_rules! both_with {
+    ($name:ident, $config:expr) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let h = super::common::harness_with(super::common::TestDb::sqlite(), $config).await;
+                super::$name(h).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = super::common::TestDb::postgres().await {
+                    super::$name(super::common::harness_with(db, $config).await).await;
+                }
+            }
+        }
+    };
+}
+
 pub async fn harness(db: TestDb) -> Harness {
-    let conn = orbflow_store::connect(&db.url).await.unwrap();
-    let store = orbflow_store::SeaStore::new(conn);
-    let engine = Arc::new(Engine::new(store.clone(), EngineConfig::default()));
+    harness_with(db, EngineConfig::default()).await
+}
+
+/// A harness whose engine has `config`.
+pub async fn harness_with(db: TestDb, config: EngineConfig) -> Harness {
+    let (engine, store) = engine_only(&db, config).await;
     let registry = Arc::new(
         Registry::builtin(&CatalogConfig {
             http: HttpPolicy { allow_private: true },
@@ -75,14 +102,58 @@ pub async fn harness(db: TestDb) -> Harness {
     }
 }
 
+/// The engine alone (no worker), so the test plays the workers.
+pub async fn engine_only(db: &TestDb, config: EngineConfig) -> (Arc<Engine>, Arc<orbflow_store::SeaStore>) {
+    let store = orbflow_store::SeaStore::new(orbflow_store::connect(&db.url).await.unwrap());
+    let engine = Arc::new(Engine::new(store.clone(), config));
+    (engine, store)
+}
+
+/// Registers `yaml` as a version of workflow `slug` in `workspace`.
+pub async fn register(
+    store: &orbflow_store::SeaStore,
+    workspace: &str,
+    slug: &str,
+    yaml: &str,
+) -> orbflow_engine::store::VersionRecord {
+    let reg = Registry::specs_only().unwrap();
+    let wf = dsl::load(yaml, Format::Yaml, &reg)
+        .unwrap_or_else(|d| panic!("invalid test workflow:\n{d}"))
+        .workflow;
+    let doc = serde_json::to_string(&wf).unwrap();
+    store.ensure_version(workspace, slug, &wf.name, &doc).await.unwrap()
+}
+
+/// An HTTP server on 127.0.0.1 that answers every request after `delay`,
+/// counting the requests it received.
+pub fn slow_server(delay: Duration) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            h.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                std::thread::sleep(delay);
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            });
+        }
+    });
+    (port, hits)
+}
+
 impl Harness {
     pub async fn start(&self, yaml: &str, input: Value) -> uuid::Uuid {
-        let reg = Registry::specs_only().unwrap();
-        let wf = dsl::load(yaml, Format::Yaml, &reg)
-            .unwrap_or_else(|d| panic!("invalid test workflow:\n{d}"))
-            .workflow;
-        let doc = serde_json::to_string(&wf).unwrap();
-        let version = self.store.ensure_version("default", "t", &wf.name, &doc).await.unwrap();
+        self.start_in("default", yaml, input).await
+    }
+
+    /// Starts a run of `yaml` in `workspace`.
+    pub async fn start_in(&self, workspace: &str, yaml: &str, input: Value) -> uuid::Uuid {
+        let version = register(&self.store, workspace, "t", yaml).await;
         let (id, effects) = self
             .engine
             .start_run(StartRun {
