@@ -310,3 +310,41 @@ async fn the_step_timeout_covers_rendering(h: Harness) {
     let msg = r["steps"]["t"]["error"]["message"].as_str().unwrap();
     assert!(msg.contains("200ms"), "{msg}");
 }
+
+both!(hostile_block_and_output_expressions_fail_within_their_budget);
+async fn hostile_block_and_output_expressions_fail_within_their_budget(h: Harness) {
+    let nested = "input.l.exists(x, input.l.exists(y, x + y == -1))";
+    let input = json!({ "l": vec![0; 6000] });
+    let condition = format!(
+        "schemaVersion: 1\nname: c\nsteps:\n  - key: gate\n    type: condition\n    if: \"{nested}\"\n    then:\n      - {{key: yes, action: TRANSFORM, config: {{value: 1}}}}\n"
+    );
+    let r = h.run(&condition, input.clone()).await;
+    assert_eq!(r["status"], "FAILED", "{r:#}");
+    assert_eq!(status(&r, "gate"), "FAILED");
+    let msg = r["steps"]["gate"]["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("exceeded its"), "{msg}");
+    let looped = format!(
+        "schemaVersion: 1\nname: l\nsteps:\n  - key: each\n    type: loop\n    forEach: \"input.l.map(x, input.l.filter(y, y == x).size())\"\n    steps:\n      - {{key: one, action: TRANSFORM, config: {{value: 1}}}}\n"
+    );
+    let r = h.run(&looped, input.clone()).await;
+    assert_eq!(r["status"], "FAILED", "{r:#}");
+    assert!(
+        r["steps"]["each"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeded its")
+    );
+    let output = format!(
+        "schemaVersion: 1\nname: o\nsteps:\n  - {{key: a, action: TRANSFORM, config: {{value: 1}}}}\noutput: \"{nested}\"\n"
+    );
+    let r = h.run(&output, input).await;
+    assert_eq!(r["status"], "FAILED", "{r:#}");
+    assert_eq!(status(&r, "a"), "COMPLETED");
+    assert!(
+        r["error"]["cause"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeded its"),
+        "{r:#}"
+    );
+}

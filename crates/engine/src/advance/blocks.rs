@@ -75,6 +75,16 @@ impl Advance<'_> {
         Ok(Ok((c, ctx)))
     }
 
+    /// Evaluates `c` on a blocking thread (not on the runtime's workers)
+    /// under the engine's expression budget; an error is the step error.
+    pub(super) fn evaluate(
+        &self,
+        c: Compiled,
+        ctx: orbflow_model::expr::EvalContext,
+    ) -> impl std::future::Future<Output = std::result::Result<Value, Value>> + Send + 'static {
+        evaluate(self.engine.config.expressions, c, ctx)
+    }
+
     pub(super) async fn evaluate_block(&mut self, ix: Ix, mut r: StepRecord, expect: &Expect) -> Result<()> {
         let path = r.path.clone();
         let prefix = prefix_of(&path).to_owned();
@@ -94,9 +104,7 @@ impl Advance<'_> {
             _ => param("forEach"),
         };
         let value = match self.compile_at(ix, &source, &path).await? {
-            Ok((c, ctx)) => c
-                .eval(&ctx)
-                .map_err(|e| json!({ "message": e.reason, "expression": e.expression })),
+            Ok((c, ctx)) => self.evaluate(c, ctx).await,
             Err(e) => Err(e),
         };
         let value = match value {
@@ -249,5 +257,18 @@ impl Advance<'_> {
                 .await?;
             Ok(())
         })
+    }
+}
+
+/// See [`Advance::evaluate`].
+async fn evaluate(
+    limits: orbflow_model::expr::budget::Limits,
+    c: Compiled,
+    ctx: orbflow_model::expr::EvalContext,
+) -> std::result::Result<Value, Value> {
+    let source = c.source().to_owned();
+    match tokio::task::spawn_blocking(move || c.eval_with(&ctx, &limits)).await {
+        Ok(r) => r.map_err(|e| json!({ "message": e.reason, "expression": e.expression })),
+        Err(_) => Err(json!({ "message": "the expression's evaluation crashed", "expression": source })),
     }
 }

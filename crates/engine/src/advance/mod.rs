@@ -508,9 +508,7 @@ impl<'e> Advance<'e> {
             Some(expr) => {
                 let at = self.plan.top.first().copied().unwrap_or(0);
                 match self.compile_at(at, &expr, "").await? {
-                    Ok((c, ctx)) => c
-                        .eval(&ctx)
-                        .map_err(|e| json!({ "message": e.reason, "expression": e.expression })),
+                    Ok((c, ctx)) => self.evaluate(c, ctx).await,
                     Err(e) => Err(e),
                 }
             }
