@@ -323,10 +323,8 @@ async fn hostile_block_and_output_expressions_fail_within_their_budget(h: Harnes
     assert_eq!(status(&r, "gate"), "FAILED");
     let msg = r["steps"]["gate"]["error"]["message"].as_str().unwrap();
     assert!(msg.contains("exceeded its"), "{msg}");
-    let looped = format!(
-        "schemaVersion: 1\nname: l\nsteps:\n  - key: each\n    type: loop\n    forEach: \"input.l.map(x, input.l.filter(y, y == x).size())\"\n    steps:\n      - {{key: one, action: TRANSFORM, config: {{value: 1}}}}\n"
-    );
-    let r = h.run(&looped, input.clone()).await;
+    let looped = "schemaVersion: 1\nname: l\nsteps:\n  - key: each\n    type: loop\n    forEach: \"input.l.map(x, input.l.filter(y, y == x).size())\"\n    steps:\n      - {key: one, action: TRANSFORM, config: {value: 1}}\n";
+    let r = h.run(looped, input.clone()).await;
     assert_eq!(r["status"], "FAILED", "{r:#}");
     assert!(
         r["steps"]["each"]["error"]["message"]
