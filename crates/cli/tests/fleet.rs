@@ -11,6 +11,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use orbflow_engine::store::Store;
@@ -123,11 +124,19 @@ impl Drop for Fleet {
 
 /// An HTTP server answering after `delay`.
 fn slow_server(delay: Duration) -> u16 {
+    counting_slow_server(delay).0
+}
+
+/// [`slow_server`], counting the requests it received.
+fn counting_slow_server(delay: Duration) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
+            h.fetch_add(1, Ordering::SeqCst);
             std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 let _ = stream.read(&mut buf);
@@ -136,7 +145,7 @@ fn slow_server(delay: Duration) -> u16 {
             });
         }
     });
-    port
+    (port, hits)
 }
 
 async fn single_run(store: &orbflow_store::SeaStore) -> Option<uuid::Uuid> {
@@ -646,4 +655,72 @@ async fn sigterm_drains_the_in_flight_step_before_the_worker_exits() {
         "QUEUED",
         "a draining worker claims nothing more; the step waits for another worker"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_longer_than_its_lease_runs_exactly_once() {
+    let Some(mut f) = Fleet::new().await else { return };
+    // 8 s of work under a 3 s lease: the worker renews it while the call runs
+    let (port, hits) = counting_slow_server(Duration::from_secs(8));
+    let wf = f.write("long.yaml", &format!("schemaVersion: 1\nname: long\nsteps:\n  - {{key: call, action: TRIGGER_WEBHOOK, timeout: 20s, config: {{url: 'http://127.0.0.1:{port}/'}}}}\n"));
+    f.worker(&["--lease-secs", "3"]);
+    f.worker(&["--lease-secs", "3"]);
+    let out = f
+        .cmd(&["run", &wf, "--output", "json"])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "COMPLETED");
+    assert_eq!(v["steps"]["call"]["attempts"], 1, "{v:#}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the peer was called once");
+    let store = f.store().await;
+    let id = single_run(&store).await.unwrap();
+    let logs = store.logs(id).await.unwrap();
+    assert!(!logs.iter().any(|l| l.message.contains("lease expired")), "{logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_whose_worker_is_killed_three_times_fails_after_its_budget() {
+    let Some(mut f) = Fleet::new().await else { return };
+    let port = slow_server(Duration::from_secs(60));
+    let wf = f.write("doomed.yaml", &format!("schemaVersion: 1\nname: doomed\nsteps:\n  - {{key: call, action: TRIGGER_WEBHOOK, timeout: 120s, retry: {{maxAttempts: 3}}, config: {{url: 'http://127.0.0.1:{port}/'}}}}\n  - {{key: after, action: TRANSFORM, config: {{value: 1}}}}\n"));
+    let mut w = f.worker(&["--lease-secs", "1"]);
+    let run = f
+        .cmd(&["run", &wf, "--output", "json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = f.store().await;
+    for attempt in 1..=3 {
+        let start = Instant::now();
+        loop {
+            if let Some(id) = single_run(&store).await
+                && let Some((_, steps)) = store.run_view(id).await.unwrap()
+                && steps
+                    .iter()
+                    .any(|s| s.path == "call" && s.status.as_str() == "RUNNING" && s.attempt == attempt)
+            {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "attempt {attempt} never ran");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        f.workers[w].kill().unwrap(); // SIGKILL while it holds the step
+        f.workers[w].wait().unwrap();
+        w = f.worker(&["--lease-secs", "1"]);
+    }
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "the run failed");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "FAILED", "{v:#}");
+    assert_eq!(v["steps"]["call"]["status"], "FAILED");
+    assert_eq!(v["steps"]["call"]["attempts"], 3);
+    let msg = v["steps"]["call"]["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("attempt 3 was lost") && msg.contains("no attempts are left"),
+        "{msg}"
+    );
+    assert_eq!(v["steps"]["after"]["status"], "CANCELLED");
 }
