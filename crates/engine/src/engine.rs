@@ -36,6 +36,9 @@ pub struct EngineConfig {
     /// a step with fewer `maxAttempts` than this is still re-delivered up to
     /// this many times before it fails.
     pub min_deliveries: i32,
+    /// Largest output of one step, and largest run output, as JSON bytes:
+    /// past it the step (or the run) fails with an error saying so.
+    pub max_output_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +49,7 @@ impl Default for EngineConfig {
             secrets: HashMap::new(),
             expressions: Limits::default(),
             min_deliveries: 2,
+            max_output_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -779,6 +783,24 @@ pub(crate) fn referenced_keys(cfg: &Value) -> Vec<String> {
     keys.sort();
     keys.dedup();
     keys
+}
+
+/// Size of `v` as JSON, without building the text.
+pub(crate) fn json_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    // writing to a counter cannot fail
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// A record of a step for the `stepExecutions` view.

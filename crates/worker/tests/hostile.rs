@@ -346,3 +346,34 @@ async fn hostile_block_and_output_expressions_fail_within_their_budget(h: Harnes
         "{r:#}"
     );
 }
+
+both_with!(
+    outputs_past_the_limit_fail_with_a_clear_error,
+    orbflow_engine::EngineConfig {
+        max_output_bytes: 1000,
+        ..orbflow_engine::EngineConfig::default()
+    }
+);
+async fn outputs_past_the_limit_fail_with_a_clear_error(h: Harness) {
+    let big = "schemaVersion: 1\nname: big\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: '{{ input.s + input.s }}'}}\n";
+    let r = h.run(big, json!({ "s": "x".repeat(600) })).await;
+    assert_eq!(r["status"], "FAILED", "{r:#}");
+    let msg = r["steps"]["a"]["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("1202 bytes, more than the 1000-byte limit"), "{msg}");
+    // each step fits, together they do not: the run output is refused
+    let two = "schemaVersion: 1\nname: two\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: '{{ input.s }}'}}\n  - {key: b, action: TRANSFORM, config: {value: '{{ input.s }}'}}\n";
+    let r = h.run(two, json!({ "s": "x".repeat(600) })).await;
+    assert_eq!(r["status"], "FAILED", "{r:#}");
+    assert_eq!(status(&r, "a"), "COMPLETED");
+    assert_eq!(status(&r, "b"), "COMPLETED");
+    let msg = r["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("the run output is") && msg.contains("`output` expression"),
+        "{msg}"
+    );
+    // with an output expression that keeps less, the same run completes
+    let picked = format!("{two}output: \"size(steps.a.output)\"\n");
+    let r = h.run(&picked, json!({ "s": "x".repeat(600) })).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    assert_eq!(r["output"], 600);
+}

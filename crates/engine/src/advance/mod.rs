@@ -145,7 +145,21 @@ impl<'e> Advance<'e> {
     ) -> Result<()> {
         let t = now();
         match result {
-            Ok(Outcome::Completed(v)) => self.complete(step, expect, v).await,
+            Ok(Outcome::Completed(v)) => {
+                let (size, max) = (crate::engine::json_len(&v), self.engine.config.max_output_bytes);
+                if size > max {
+                    let attempts = step.attempt;
+                    let message = format!("the step's output is {size} bytes, more than the {max}-byte limit");
+                    return self
+                        .fail(
+                            step,
+                            expect,
+                            json!({ "message": message, "attempts": attempts, "retryable": false }),
+                        )
+                        .await;
+                }
+                self.complete(step, expect, v).await
+            }
             Ok(Outcome::WaitUntil { until, output }) if until <= t => self.complete(step, expect, output).await,
             Ok(Outcome::WaitUntil { until, output }) => {
                 step.wait_output = Some(output);
@@ -522,6 +536,18 @@ impl<'e> Advance<'e> {
                 ))
             }
         };
+        let max = self.engine.config.max_output_bytes;
+        if let Ok(v) = &output
+            && let size = crate::engine::json_len(v)
+            && size > max
+        {
+            let message = format!(
+                "the run output is {size} bytes, more than the {max}-byte limit: pick what to keep with an `output` expression"
+            );
+            return self
+                .end_run(RunStatus::Failed, Some(json!({ "message": message })))
+                .await;
+        }
         match output {
             Ok(v) => {
                 self.run.output = Some(v);
