@@ -139,7 +139,7 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
         .await
         .with_context(|| format!("opening the database {}", crate::cmd::fleet::redact(&url)))?;
     let store = orbflow_store::SeaStore::new(conn);
-    let document = serde_json::to_string(&wf)?;
+    let document = orbflow_model::dsl::canonical_json(&wf)?;
     let version = store
         .ensure_version("default", &slug(&wf.name), &wf.name, &document)
         .await?;

@@ -63,7 +63,7 @@ fn parse_inner(text: &str, format: Format) -> Result<Parsed, Diagnostics> {
     let (raw, locations) = match read {
         Ok(x) => x,
         Err(e) => {
-            let mut diag = crate::validate::Diagnostic::new("", "syntax", e.message);
+            let mut diag = crate::validate::Diagnostic::new("", e.code, e.message);
             diag.line = e.pos.map(|p| p.line);
             diag.column = e.pos.map(|p| p.column);
             d.0.push(diag);
@@ -151,6 +151,25 @@ fn parse_partial(text: &str, format: Format, d: &mut Diagnostics) -> Option<(Opt
 pub fn check(wf: &Workflow, catalog: &dyn ActionSchemas) -> Result<(), Error> {
     let d = stacker::grow(PARSE_STACK, || validate(wf, catalog));
     if d.is_empty() { Ok(()) } else { Err(Error::Invalid(d)) }
+}
+
+/// The canonical stored form: compact JSON, the document a version holds.
+///
+/// Refused over [`located::MAX_DOCUMENT_BYTES`], the limit the parse
+/// applies to the document with its aliases expanded, so what is stored is
+/// bounded by the same limit as what was read.
+pub fn canonical_json(wf: &Workflow) -> Result<String, Error> {
+    let doc = serde_json::to_string(wf).map_err(|e| Error::Emit {
+        format: "json",
+        reason: e.to_string(),
+    })?;
+    if doc.len() > located::MAX_DOCUMENT_BYTES {
+        return Err(Error::TooLarge {
+            size: doc.len(),
+            limit: located::MAX_DOCUMENT_BYTES,
+        });
+    }
+    Ok(doc)
 }
 
 /// The canonical YAML form.
