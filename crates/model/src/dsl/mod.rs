@@ -205,3 +205,27 @@ pub fn json_schema() -> Value {
     }
     schema
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_canonical_document_is_bounded_by_the_document_limit() {
+        let text = "schemaVersion: 1\nname: t\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: x } }\n";
+        let mut wf = parse(text, Format::Yaml).expect("valid").workflow;
+        let doc = canonical_json(&wf).expect("small");
+        assert_eq!(serde_json::from_str::<Value>(&doc).ok(), serde_json::to_value(&wf).ok());
+        // a workflow built in code can exceed what a parse would accept
+        if let crate::workflow::StepKind::Action { config, .. } = &mut wf.steps[0].kind {
+            *config = Some(serde_json::json!({ "value": "x".repeat(located::MAX_DOCUMENT_BYTES) }));
+        }
+        match canonical_json(&wf) {
+            Err(Error::TooLarge { size, limit }) => {
+                assert_eq!(limit, located::MAX_DOCUMENT_BYTES);
+                assert!(size > limit);
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+    }
+}
