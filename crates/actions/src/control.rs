@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use orbflow_model::validate::config as config_format;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -16,8 +17,8 @@ use serde_json::json;
 use crate::action::{Action, ActionContext, ActionError, Outcome};
 use crate::spec::{ActionSpec, Category, schema_of};
 
-/// A DELAY duration: milliseconds or a duration string.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+/// A DELAY duration: milliseconds or a duration string, at most 366 days.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum DelayDuration {
     /// Milliseconds.
@@ -26,15 +27,47 @@ pub enum DelayDuration {
     Text(orbflow_model::Duration),
 }
 
-/// DELAY config: exactly one of `duration` and `until`.
+impl JsonSchema for DelayDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DelayDuration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Milliseconds or a duration string, at most 366 days.",
+            "anyOf": [
+                {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": orbflow_model::duration::MAX_DURATION_MILLIS,
+                    "description": "Milliseconds."
+                },
+                {
+                    "type": "string",
+                    "format": config_format::DURATION,
+                    "description": "A duration string: `500ms`, `30s`, `10m`, `2h`, `1d`.",
+                    "examples": ["10m"]
+                }
+            ]
+        })
+    }
+}
+
+/// DELAY config: exactly one of `duration` and `until` (a `null` counts as
+/// absent, as it does when the step runs).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    { "required": ["duration"], "properties": { "duration": { "not": { "type": "null" } } } },
+    { "required": ["until"], "properties": { "until": { "type": "string" } } }
+]))]
 pub struct DelayConfig {
     /// How long to wait.
     #[serde(default)]
     pub duration: Option<DelayDuration>,
     /// Wait until this instant (RFC 3339).
     #[serde(default)]
+    #[schemars(extend("format" = config_format::DATE_TIME))]
     pub until: Option<String>,
 }
 

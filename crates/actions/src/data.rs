@@ -104,9 +104,15 @@ pub enum DbOperation {
     Delete,
 }
 
-/// UPDATE_DATABASE config.
+/// UPDATE_DATABASE config: `insert` needs `data`, `update` and `upsert`
+/// need `data` and `where`, `delete` needs `where`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("allOf" = [
+    { "if": { "properties": { "operation": { "const": "insert" } } }, "then": { "required": ["data"] } },
+    { "if": { "properties": { "operation": { "enum": ["update", "upsert"] } } }, "then": { "required": ["data", "where"] } },
+    { "if": { "properties": { "operation": { "const": "delete" } } }, "then": { "required": ["where"] } }
+]))]
 pub struct UpdateDatabaseConfig {
     /// Collection (table) in the workspace's data store.
     #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]

@@ -11,8 +11,10 @@
 //!   goes to an address that was checked (a DNS answer that changes between
 //!   a check and the connect, "DNS rebinding", cannot reach a private
 //!   address: there is no separate check);
+//! - refuses `localhost` and `*.localhost` names (any case, trailing dot or
+//!   not) before any lookup, in the resolver and in [`check_url`];
 //! - is paired with [`check_url`], which callers run before sending to
-//!   refuse literal-IP hosts (those never reach a resolver);
+//!   refuse literal-IP hosts (those never reach a resolver) and local names;
 //! - re-checks every redirect target the same way and follows at most
 //!   [`MAX_REDIRECTS`] redirects;
 //! - uses no proxy (a proxy would resolve names on our behalf) and sends no
@@ -58,8 +60,9 @@ fn parse_flag(v: &str) -> bool {
 /// 192.168/16), link-local (169.254/16 with the cloud metadata endpoint,
 /// fe80::/10), shared/CGNAT (100.64/10), multicast, broadcast and reserved,
 /// documentation and benchmarking ranges, unique-local (fc00::/7) and
-/// site-local IPv6, and every IPv6 form that embeds one of those IPv4
-/// addresses (IPv4-mapped, IPv4-compatible, NAT64, 6to4).
+/// site-local IPv6, every IPv6 form that embeds one of those IPv4
+/// addresses (IPv4-mapped, IPv4-compatible, IPv4-translated/SIIT, NAT64,
+/// 6to4), local-use NAT64 and all of Teredo (2001::/32).
 pub fn is_disallowed(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4_disallowed(v4),
@@ -95,6 +98,10 @@ fn v6_disallowed(ip: Ipv6Addr) -> bool {
     if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) {
         return v4_disallowed(embedded_v4(s[6], s[7]));
     }
+    // IPv4-translated (SIIT, ::ffff:0:a.b.c.d, ::ffff:0:0/96).
+    if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return v4_disallowed(embedded_v4(s[6], s[7]));
+    }
     // NAT64 (64:ff9b::/96) reaches the embedded IPv4 address.
     if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         return v4_disallowed(embedded_v4(s[6], s[7]));
@@ -107,6 +114,12 @@ fn v6_disallowed(ip: Ipv6Addr) -> bool {
     if s[0] == 0x2002 {
         return v4_disallowed(embedded_v4(s[1], s[2]));
     }
+    // Teredo (2001::/32) tunnels to an IPv4 address hidden in the last 32
+    // bits (inverted) behind a relay; nothing a webhook should call lives
+    // there, so the whole prefix is refused whatever it embeds.
+    if s[0] == 0x2001 && s[1] == 0 {
+        return true;
+    }
     (s[0] & 0xfe00) == 0xfc00          // unique local fc00::/7
         || (s[0] & 0xffc0) == 0xfe80   // link-local fe80::/10
         || (s[0] & 0xffc0) == 0xfec0   // site-local fec0::/10 (deprecated)
@@ -114,6 +127,20 @@ fn v6_disallowed(ip: Ipv6Addr) -> bool {
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation 2001:db8::/32
         || (s[0] == 0x3fff && s[1] < 0x1000)  // documentation 3fff::/20
         || s[..4] == [0x100, 0, 0, 0] // discard-only 100::/64
+}
+
+/// Whether a host name is reserved for the local machine (RFC 6761):
+/// `localhost` and every name under `.localhost`, in any case, with or
+/// without the trailing dot. Such names are refused before any lookup: the
+/// system resolver answers them from `/etc/hosts` or by itself, and what
+/// it answers is not ours to trust.
+pub fn is_local_name(host: &str) -> bool {
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let name = name.as_bytes();
+    let tail = b"localhost";
+    name.len() >= tail.len()
+        && name[name.len() - tail.len()..].eq_ignore_ascii_case(tail)
+        && (name.len() == tail.len() || name[name.len() - tail.len() - 1] == b'.')
 }
 
 fn embedded_v4(hi: u16, lo: u16) -> Ipv4Addr {
@@ -223,7 +250,12 @@ fn check(policy: &HttpPolicy, url: &Url) -> Result<(), UrlProblem> {
     }
     let ip = match url.host() {
         None => return Err(UrlProblem::Invalid("the URL has no host".to_owned())),
-        Some(Host::Domain(_)) => return Ok(()),
+        Some(Host::Domain(d)) => {
+            if !policy.allow_private && is_local_name(d) {
+                return Err(UrlProblem::Refused(RefusedAddress::new(&format!("`{d}`"), "it names")));
+            }
+            return Ok(());
+        }
         Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
         Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
     };
@@ -235,7 +267,9 @@ fn check(policy: &HttpPolicy, url: &Url) -> Result<(), UrlProblem> {
 
 /// Checks a URL before it is requested: the scheme must be http or https,
 /// and (unless private addresses are allowed) a literal-IP host must be
-/// public. Host names are checked by the client's resolver at connect time.
+/// public and a host name must not be `localhost` or under `.localhost`
+/// ([`is_local_name`]). Other host names are checked by the client's
+/// resolver at connect time.
 pub fn check_url(policy: &HttpPolicy, url: &Url) -> Result<(), String> {
     check(policy, url).map_err(UrlProblem::message)
 }
@@ -251,6 +285,9 @@ impl Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
+            if !allow_private && is_local_name(&host) {
+                return Err(Box::new(RefusedAddress::new(&format!("`{host}`"), "it names")) as _);
+            }
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if found.is_empty() {
                 return Err(format!("`{host}` resolved to no address").into());
@@ -418,6 +455,99 @@ mod tests {
     }
 
     #[test]
+    fn siit_translated_addresses_are_classified_by_their_ipv4_address() {
+        for ip in [
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:10.0.0.1",
+            "::ffff:0:169.254.169.254",
+            "::ffff:0:192.168.1.1",
+            "::ffff:0:0.0.0.0",
+        ] {
+            assert!(v4(ip), "{ip} must be refused");
+        }
+        assert!(!v4("::ffff:0:8.8.8.8"), "a public IPv4 address stays public");
+    }
+
+    #[test]
+    fn nat64_and_6to4_with_private_ipv4_are_refused() {
+        for ip in [
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::192.168.0.1",
+            "64:ff9b::172.16.0.1",
+            "64:ff9b::100.64.0.1",
+            "2002:a00:1::1",
+            "2002:a9fe:a9fe::",
+            "2002:ac10:1::1",
+            "2002:0:0::1",
+        ] {
+            assert!(v4(ip), "{ip} must be refused");
+        }
+        for ip in ["64:ff9b::1.1.1.1", "2002:101:101::1"] {
+            assert!(!v4(ip), "{ip} is public");
+        }
+    }
+
+    #[test]
+    fn teredo_is_refused_whatever_it_embeds() {
+        // server 65.54.227.120, client 192.168.1.1 and 8.8.8.8 (inverted)
+        for ip in [
+            "2001:0:4136:e378:8000:63bf:3f57:fefe",
+            "2001:0:4136:e378::f7f7:f7f7",
+            "2001::1",
+        ] {
+            assert!(v4(ip), "{ip} must be refused");
+        }
+        for ip in ["2001:1::1", "2001:4860::1", "2001:470:1::1"] {
+            assert!(!v4(ip), "{ip} is not Teredo");
+        }
+    }
+
+    #[test]
+    fn local_names() {
+        for h in [
+            "localhost",
+            "localhost.",
+            "LOCALHOST",
+            "LocalHost.",
+            "a.localhost",
+            "x.y.localhost.",
+            "API.LOCALHOST",
+        ] {
+            assert!(is_local_name(h), "{h}");
+        }
+        for h in [
+            "example.com",
+            "localhost.com",
+            "notlocalhost",
+            "mylocalhost.",
+            "localhost.example",
+            "",
+        ] {
+            assert!(!is_local_name(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn urls_naming_localhost_are_refused_without_a_lookup() {
+        let deny = HttpPolicy::default();
+        let allow = HttpPolicy { allow_private: true };
+        for s in [
+            "http://localhost/",
+            "http://localhost./",
+            "http://LOCALHOST:8080/",
+            "http://evil.localhost/x",
+            "http://Evil.LocalHost./x",
+        ] {
+            let url = Url::parse(s).unwrap();
+            let e = check_url(&deny, &url).unwrap_err();
+            assert!(e.contains("it names") && e.contains(ALLOW_PRIVATE_ENV), "{s}: {e}");
+            assert!(check_url(&allow, &url).is_ok(), "{s}");
+        }
+        assert!(check_url(&deny, &Url::parse("http://localhost.example.com/").unwrap()).is_ok());
+    }
+
+    #[test]
     fn urls_are_checked_for_scheme_and_literal_hosts() {
         let deny = HttpPolicy::default();
         let allow = HttpPolicy { allow_private: true };
@@ -462,6 +592,16 @@ mod tests {
         let r = refusal(e.as_ref()).expect("a refusal");
         assert!(r.message().contains("`localhost`"), "{r}");
         assert!(r.message().contains(ALLOW_PRIVATE_ENV), "{r}");
+        // refused by name, before any lookup: a name no resolver knows
+        // would otherwise fail as a lookup error, not as a refusal
+        for name in ["no-such-host-zz9.localhost.", "LOCALHOST.", "Api.LocalHost"] {
+            let e = match deny.resolve(name.parse().unwrap()).await {
+                Ok(a) => panic!("{name} must be refused, got {:?}", a.collect::<Vec<_>>()),
+                Err(e) => e,
+            };
+            let r = refusal(e.as_ref()).unwrap_or_else(|| panic!("{name}: not a refusal: {e}"));
+            assert!(r.message().contains("it names"), "{name}: {r}");
+        }
         let allow = GuardedResolver { allow_private: true };
         let addrs: Vec<_> = match allow.resolve("localhost".parse().unwrap()).await {
             Ok(a) => a.collect(),

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use orbflow_model::validate::config as config_format;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -13,9 +14,13 @@ use crate::action::Action;
 use crate::registry::not_configured;
 use crate::spec::{ActionSpec, Category, schema_of};
 
-/// SEND_EMAIL config: either `body` or `templateId`.
+/// SEND_EMAIL config: exactly one of `body` and `templateId`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    { "required": ["body"], "properties": { "body": { "type": "string" } } },
+    { "required": ["templateId"], "properties": { "templateId": { "type": "string" } } }
+]))]
 pub struct SendEmailConfig {
     /// Recipient address(es), comma separated.
     #[schemars(length(min = 3))]
@@ -34,7 +39,9 @@ pub struct SendEmailConfig {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendSlackMessageConfig {
-    /// Incoming-webhook URL; keep it in a secret: `{{ secrets.SLACK_WEBHOOK }}`.
+    /// Incoming-webhook URL (http or https); keep it in a secret:
+    /// `{{ secrets.SLACK_WEBHOOK }}`.
+    #[schemars(extend("format" = config_format::HTTP_URL))]
     pub webhook_url: String,
     /// Message text (Slack mrkdwn).
     #[schemars(length(min = 1))]

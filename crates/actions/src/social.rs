@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use orbflow_model::validate::config as config_format;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -31,6 +32,15 @@ pub enum Platform {
     Instagram,
 }
 
+/// The schema of `mediaUrls`: http or https URLs.
+fn media_urls_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": { "type": "string", "format": config_format::HTTP_URL },
+        "default": []
+    })
+}
+
 /// POST_TO_SOCIAL config.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -42,8 +52,9 @@ pub struct PostToSocialConfig {
     /// Post text.
     #[schemars(length(min = 1))]
     pub content: String,
-    /// Media to attach.
+    /// Media to attach (http or https URLs).
     #[serde(default)]
+    #[schemars(schema_with = "media_urls_schema")]
     pub media_urls: Vec<String>,
 }
 
@@ -58,10 +69,12 @@ pub struct SchedulePostConfig {
     /// Post text.
     #[schemars(length(min = 1))]
     pub content: String,
-    /// Media to attach.
+    /// Media to attach (http or https URLs).
     #[serde(default)]
+    #[schemars(schema_with = "media_urls_schema")]
     pub media_urls: Vec<String>,
     /// When the platform should publish it (RFC 3339).
+    #[schemars(extend("format" = config_format::DATE_TIME))]
     pub publish_at: String,
 }
 

@@ -20,6 +20,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use orbflow_model::validate::config as config_format;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use schemars::JsonSchema;
@@ -72,14 +73,51 @@ impl HttpMethod {
     }
 }
 
-/// A request timeout: milliseconds or a duration string.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+/// A request timeout: milliseconds or a duration string, greater than 0
+/// and at most 366 days.
+#[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(untagged)]
 pub enum HttpTimeout {
     /// Milliseconds.
-    Millis(#[schemars(range(min = 1))] u64),
+    Millis(u64),
     /// A duration string: `500ms`, `30s`, `10m`.
     Text(orbflow_model::Duration),
+}
+
+impl JsonSchema for HttpTimeout {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HttpTimeout".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Milliseconds or a duration string, greater than 0 and at most 366 days.",
+            "anyOf": [
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": orbflow_model::duration::MAX_DURATION_MILLIS,
+                    "description": "Milliseconds."
+                },
+                {
+                    "type": "string",
+                    "format": config_format::POSITIVE_DURATION,
+                    "description": "A duration string: `500ms`, `30s`, `10m`.",
+                    "examples": ["30s"]
+                }
+            ]
+        })
+    }
+}
+
+/// The schema of TRIGGER_WEBHOOK's `headers`: valid names, string values
+/// that HTTP can carry.
+fn headers_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": ["object", "null"],
+        "propertyNames": { "format": config_format::HTTP_HEADER_NAME },
+        "additionalProperties": { "type": "string", "format": config_format::HTTP_HEADER_VALUE }
+    })
 }
 
 impl HttpTimeout {
@@ -96,14 +134,14 @@ impl HttpTimeout {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TriggerWebhookConfig {
     /// The URL to call (http or https).
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), extend("format" = config_format::HTTP_URL))]
     pub url: String,
     /// HTTP method. Default: POST.
     #[serde(default)]
     pub method: HttpMethod,
     /// Request headers. `Idempotency-Key` is added unless set here.
     #[serde(default, deserialize_with = "string_map")]
-    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    #[schemars(schema_with = "headers_schema")]
     pub headers: Option<BTreeMap<String, String>>,
     /// Request body: a JSON string is sent as `text/plain`, any other JSON
     /// value as `application/json` (unless `headers` set a Content-Type).

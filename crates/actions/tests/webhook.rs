@@ -489,6 +489,32 @@ fn pinned(policy: &HttpPolicy, addr: SocketAddr) -> TriggerWebhook {
 }
 
 #[tokio::test]
+async fn localhost_names_are_refused_before_any_lookup() {
+    let server = Server::start(|_, _| Reply::new(200)).await;
+    let port = server.addr.port();
+    // This client answers the local names with the stub itself (as
+    // /etc/hosts or a hostile resolver could): only a refusal by name,
+    // before any lookup, keeps the request from reaching it.
+    let names = ["localhost.", "hooks.localhost", "hooks.localhost."];
+    let mut builder = net::client_builder(&deny());
+    for name in names {
+        builder = builder.resolve_to_addrs(name, &[server.addr]);
+    }
+    let action = TriggerWebhook::with_client(&deny(), builder.build().unwrap());
+    for url in [
+        format!("http://localhost.:{port}/"),
+        format!("http://LOCALHOST.:{port}/"),
+        format!("http://hooks.localhost:{port}/"),
+        format!("http://Hooks.LocalHost.:{port}/"),
+    ] {
+        let (ctx, _) = ActionContext::for_test(json!({ "url": url }));
+        let msg = fatal(action.execute(ctx).await);
+        assert!(msg.contains("ORBFLOW_HTTP_ALLOW_PRIVATE"), "{url}: {msg}");
+    }
+    assert!(server.requests().is_empty(), "nothing reached the server");
+}
+
+#[tokio::test]
 async fn redirects_to_private_addresses_are_refused() {
     let server = Server::start(|req, addr| match req.path.as_str() {
         "/to-ip" => Reply::new(302).header("Location", &format!("http://127.0.0.1:{}/secret", addr.port())),

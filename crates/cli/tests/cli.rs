@@ -443,3 +443,97 @@ fn dev_imports_examples_serves_the_api_and_stops_cleanly_on_sigterm() {
         let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
     }
 }
+
+#[test]
+fn documents_over_the_limit_once_aliases_are_expanded_exit_2() {
+    // 600 KB of text naming one 600 KB string a hundred times
+    let big = "x".repeat(600 * 1024);
+    let copies = vec!["*big"; 99].join(", ");
+    let text = format!(
+        "schemaVersion: 1\nname: bomb\nsteps:\n  - key: a\n    action: TRANSFORM\n    config:\n      value:\n        big: &big \"{big}\"\n        copies: [{copies}]\n"
+    );
+    let p = write_tmp("bomb.yaml", &text);
+    let file = p.to_string_lossy().into_owned();
+    for cmd in ["validate", "run"] {
+        let o = orbflow(&[cmd, &file, "--output", "json"][..if cmd == "run" { 4 } else { 2 }]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "", "{cmd}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("{file}:9:")) && err.contains("once its aliases are expanded"),
+            "{cmd}: a located, clear error: {err}"
+        );
+    }
+}
+
+/// An HTTP server that reads a request and never answers; each connection
+/// sends `true` on the channel when it arrives and `false` when the client
+/// drops it.
+fn hanging_server() -> (u16, std::sync::mpsc::Receiver<bool>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(true);
+                let mut buf = [0u8; 4096];
+                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+                let _ = tx.send(false);
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn sigint_and_sigterm_cancel_an_embedded_run() {
+    use std::time::{Duration, Instant};
+    for signal in ["-INT", "-TERM"] {
+        let (port, conns) = hanging_server();
+        let p = write_tmp(
+            "hang.yaml",
+            &format!(
+                "schemaVersion: 1\nname: hang\nsteps:\n  - {{key: call, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{port}/', timeout: 10m}}}}\n  - {{key: after, action: TRANSFORM, config: {{value: 1}}}}\n"
+            ),
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+            .args(["run", &p.to_string_lossy(), "--output", "json"])
+            .env("ORBFLOW_HTTP_ALLOW_PRIVATE", "true")
+            .current_dir(root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert_eq!(
+            conns.recv_timeout(Duration::from_secs(30)),
+            Ok(true),
+            "{signal}: the request reached the stub"
+        );
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("{signal}: orbflow run did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{signal}: {}", stderr(&o));
+        assert!(stderr(&o).contains("cancelling run"), "{signal}: {}", stderr(&o));
+        let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(r["status"], "CANCELLED", "{signal}");
+        assert_eq!(r["steps"]["call"]["status"], "CANCELLED", "{signal}");
+        assert_eq!(r["steps"]["after"]["status"], "CANCELLED", "{signal}");
+        assert_eq!(
+            conns.recv_timeout(Duration::from_secs(10)),
+            Ok(false),
+            "{signal}: the attempt was cancelled and its connection closed"
+        );
+    }
+}

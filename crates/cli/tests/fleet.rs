@@ -724,3 +724,86 @@ async fn a_step_whose_worker_is_killed_three_times_fails_after_its_budget() {
     );
     assert_eq!(v["steps"]["after"]["status"], "CANCELLED");
 }
+
+/// An HTTP server that reads a request and never answers; each connection
+/// sends `true` on the channel when it arrives and `false` when the client
+/// drops it.
+fn hanging_server() -> (u16, std::sync::mpsc::Receiver<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(true);
+                let mut buf = [0u8; 4096];
+                // read until the client closes the connection
+                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+                let _ = tx.send(false);
+            });
+        }
+    });
+    (port, rx)
+}
+
+/// Waits for a child with a limit; kills it and fails if it does not exit.
+fn wait_with_limit(mut child: Child, limit: Duration) -> std::process::Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_on_a_fleet_run_cancels_it_on_the_workers() {
+    let Some(mut f) = Fleet::new().await else { return };
+    let (port, conns) = hanging_server();
+    let wf = f.write(
+        "hang.yaml",
+        &format!("schemaVersion: 1\nname: hang\nsteps:\n  - {{key: call, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{port}/', timeout: 10m}}}}\n  - {{key: after, action: TRANSFORM, config: {{value: 1}}}}\n"),
+    );
+    f.worker(&[]);
+    let run = f
+        .cmd(&["run", &wf, "--output", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = f.store().await;
+    wait_step(&store, "call", "RUNNING", Duration::from_secs(30)).await;
+    assert_eq!(
+        conns.recv_timeout(Duration::from_secs(30)),
+        Ok(true),
+        "the worker's request reached the stub"
+    );
+    let pid = run.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = tokio::task::spawn_blocking(move || wait_with_limit(run, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "CANCELLED exits 1: {err}");
+    assert!(err.contains("interrupted: cancelling run"), "{err}");
+    assert!(err.contains("CANCELLED"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "CANCELLED");
+    assert_eq!(v["steps"]["call"]["status"], "CANCELLED");
+    assert_eq!(v["steps"]["after"]["status"], "CANCELLED");
+    // the worker was told: it dropped the request long before its 10m timeout
+    assert_eq!(
+        conns.recv_timeout(Duration::from_secs(15)),
+        Ok(false),
+        "the worker's attempt was cancelled and its connection closed"
+    );
+    let id = single_run(&store).await.unwrap();
+    let (run, steps) = store.run_view(id).await.unwrap().unwrap();
+    assert_eq!(run.status.as_str(), "CANCELLED");
+    assert!(steps.iter().all(|s| s.status.as_str() == "CANCELLED"), "{steps:?}");
+}

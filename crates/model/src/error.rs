@@ -16,6 +16,14 @@ pub enum Error {
         /// Serializer message.
         reason: String,
     },
+    /// The workflow's canonical document is over the document limit.
+    #[error("the workflow is {size} bytes as a canonical document; the limit is {limit} bytes")]
+    TooLarge {
+        /// Size of the canonical document, in bytes.
+        size: usize,
+        /// The limit ([`crate::dsl::located::MAX_DOCUMENT_BYTES`]).
+        limit: usize,
+    },
     /// A cron expression or time zone was rejected.
     #[error(transparent)]
     Cron(#[from] crate::cron::CronError),

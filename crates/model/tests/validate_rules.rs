@@ -606,3 +606,23 @@ fn syntax_errors_have_line_and_column() {
     let diags = check("a: 1\na: 2\n");
     assert_eq!(diags[0].code, "syntax", "duplicate YAML keys are rejected: {diags:?}");
 }
+
+#[test]
+fn yaml_aliases_count_at_their_expanded_size() {
+    // 600 KB of text that names one 600 KB string a hundred times
+    let big = "x".repeat(600 * 1024);
+    let copies = vec!["*big"; 99].join(", ");
+    let yaml = wf(&format!(
+        "  - key: a\n    action: TRANSFORM\n    config:\n      value:\n        big: &big \"{big}\"\n        copies: [{copies}]\n"
+    ));
+    assert!(yaml.len() < 700 * 1024);
+    let d = expect_error(&yaml, "", "too-large", "once its aliases are expanded");
+    assert_eq!(d.line, Some(9), "{d:?}");
+    assert!(d.column.is_some(), "{d:?}");
+    // the same shape within the limit is a valid workflow
+    let small = wf(&format!(
+        "  - key: a\n    action: TRANSFORM\n    config:\n      value:\n        big: &big \"{}\"\n        copies: [{copies}]\n",
+        "x".repeat(1024)
+    ));
+    assert_eq!(check(&small), vec![]);
+}

@@ -50,7 +50,13 @@ async fn publish_document(
     workflow: &Workflow,
 ) -> Result<(StatusCode, VersionInfo)> {
     check_action_permissions(state, who, workflow)?;
-    let document = serde_json::to_string(workflow).map_err(|e| Error::Internal(format!("canonical document: {e}")))?;
+    let document = dsl::canonical_json(workflow).map_err(|e| match e {
+        orbflow_model::Error::TooLarge { .. } => Error::Unprocessable {
+            code: "document-too-large",
+            detail: e.to_string(),
+        },
+        other => Error::Internal(format!("canonical document: {other}")),
+    })?;
     let v = state.admin().publish(wf.id, &document, Some(&who.label())).await?;
     Ok((StatusCode::CREATED, v))
 }

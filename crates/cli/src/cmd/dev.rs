@@ -146,7 +146,7 @@ async fn import(store: &orbflow_store::SeaStore, dir: &std::path::Path) -> anyho
         let file = path.display().to_string();
         match output::load(&file) {
             Ok(p) => {
-                let doc = serde_json::to_string(&p.workflow)?;
+                let doc = orbflow_model::dsl::canonical_json(&p.workflow)?;
                 let slug = path.file_stem().and_then(|s| s.to_str()).unwrap_or("workflow");
                 let v = store.ensure_version("default", slug, &p.workflow.name, &doc).await?;
                 eprintln!("imported {file} as {slug} v{}", v.number);

@@ -2,6 +2,12 @@
 //! runs one workflow to the end on the embedded default (SQLite, in-process
 //! worker) and waits. Progress on stderr; exit 0 COMPLETED, 1 FAILED or
 //! CANCELLED, 2 invalid workflow or input.
+//!
+//! With `--database-url … --redis-url …` the run is submitted to the fleet
+//! instead. Either way SIGINT (Ctrl-C) or SIGTERM while waiting cancels the
+//! run through the engine and hands the cancellation on (to the in-process
+//! worker, or broadcast to the fleet's workers as the API does), then the
+//! final CANCELLED record is printed and the exit code is 1.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -9,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use orbflow_engine::queue::{Dispatch as _, QueueDispatch};
 use orbflow_engine::store::{RunRecord, StepRecord, Store};
 use orbflow_engine::{Engine, EngineConfig, StartRun};
 use orbflow_model::{RunStatus, StepStatus};
@@ -101,19 +108,16 @@ enum Mode {
         task: tokio::task::JoinHandle<()>,
         _tmp: Option<TempDb>,
     },
-    /// On the fleet's workers: this process only submits and waits.
-    Fleet { queue: Arc<orbflow_queue::RedisQueue> },
+    /// On the fleet's workers: this process only submits and waits; jobs go
+    /// to Redis and cancellations are broadcast to the workers.
+    Fleet { dispatch: QueueDispatch },
 }
 
 impl Mode {
     async fn apply(&self, effects: orbflow_engine::Effects) {
         match self {
             Mode::Embedded { handle, .. } => handle.apply(effects).await,
-            Mode::Fleet { queue } => {
-                for j in effects.jobs {
-                    orbflow_engine::queue::Queue::push(queue.as_ref(), j).await;
-                }
-            }
+            Mode::Fleet { dispatch } => dispatch.apply(effects).await,
         }
     }
 
@@ -126,6 +130,9 @@ impl Mode {
 }
 
 async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) -> anyhow::Result<i32> {
+    // Listen before anything starts, so that a signal that arrives while
+    // the run is being set up is kept and cancels it once it exists.
+    let mut stop = Interrupts::listen()?;
     let fleet = args.fleet.database_url.is_some();
     let (url, tmp) = match (&args.fleet.database_url, &args.db) {
         (Some(u), _) => (u.clone(), None),
@@ -139,7 +146,14 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
         .await
         .with_context(|| format!("opening the database {}", crate::cmd::fleet::redact(&url)))?;
     let store = orbflow_store::SeaStore::new(conn);
-    let document = serde_json::to_string(&wf)?;
+    let document = match orbflow_model::dsl::canonical_json(&wf) {
+        Ok(d) => d,
+        Err(e @ orbflow_model::Error::TooLarge { .. }) => {
+            eprintln!("{}: {e}", args.file);
+            return Ok(2);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let version = store
         .ensure_version("default", &slug(&wf.name), &wf.name, &document)
         .await?;
@@ -158,7 +172,9 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
         let queue = orbflow_queue::RedisQueue::connect(redis, &args.fleet.redis_prefix)
             .await
             .with_context(|| format!("connecting to Redis {}", crate::cmd::fleet::redact(redis)))?;
-        Mode::Fleet { queue: Arc::new(queue) }
+        Mode::Fleet {
+            dispatch: QueueDispatch(Arc::new(queue)),
+        }
     } else {
         let registry = Arc::new(orbflow_actions::Registry::builtin(
             &orbflow_actions::CatalogConfig::from_env(),
@@ -209,6 +225,7 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
         if fleet { ", on the fleet" } else { "" }
     );
     let mut progress = Progress::default();
+    let mut cancelled = false;
     let (run, steps) = loop {
         let Some((run, steps)) = store.run_view(run_id).await? else {
             anyhow::bail!("run {run_id} disappeared");
@@ -219,10 +236,13 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(if tty { 100 } else { 50 })) => {}
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("\ninterrupted: cancelling run {run_id}");
-                let e = engine.cancel(run_id).await?;
-                mode.apply(e).await;
+            signal = stop.next(), if !cancelled => {
+                eprintln!("\n{signal}: cancelling run {run_id}");
+                // The run is CANCELLED when this commits; the effects stop
+                // its running attempts wherever they run.
+                let effects = engine.cancel(run_id).await?;
+                mode.apply(effects).await;
+                cancelled = true;
             }
         }
     };
@@ -248,6 +268,31 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
         }
     }
     Ok(if run.status == RunStatus::Completed { 0 } else { 1 })
+}
+
+/// SIGINT and SIGTERM, listened to for the whole command.
+struct Interrupts {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn listen() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            int: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+            term: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        })
+    }
+
+    /// Waits for the next signal; returns what it was, for the message.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            Some(()) = self.int.recv() => "interrupted",
+            Some(()) = self.term.recv() => "terminated",
+            else => std::future::pending().await,
+        }
+    }
 }
 
 /// The run record of DESIGN.md §6.

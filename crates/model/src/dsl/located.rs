@@ -1,6 +1,7 @@
 //! Reading YAML and JSON into a `serde_json::Value` plus a map from each
 //! node's path (`steps[3].then[0].config.url`) to its line and column.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -120,58 +121,73 @@ impl<'de> Deserialize<'de> for Node {
                 f.write_str("any YAML value")
             }
             fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
+                charge(4)?;
                 Ok(Node::Null)
             }
             fn visit_none<E: de::Error>(self) -> Result<Node, E> {
+                charge(4)?;
                 Ok(Node::Null)
             }
             fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Node, D2::Error> {
                 Node::deserialize(d)
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
+                charge(if v { 4 } else { 5 })?;
                 Ok(Node::Bool(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
+                charge(v.to_string().len())?;
                 Ok(Node::Number(v.into()))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
+                charge(v.to_string().len())?;
                 Ok(Node::Number(v.into()))
             }
             fn visit_i128<E: de::Error>(self, v: i128) -> Result<Node, E> {
+                charge(v.to_string().len())?;
                 i64::try_from(v)
                     .map(|v| Node::Number(v.into()))
                     .or_else(|_| u64::try_from(v).map(|v| Node::Number(v.into())))
                     .map_err(|_| E::custom("integer out of range"))
             }
             fn visit_u128<E: de::Error>(self, v: u128) -> Result<Node, E> {
+                charge(v.to_string().len())?;
                 u64::try_from(v)
                     .map(|v| Node::Number(v.into()))
                     .map_err(|_| E::custom("integer out of range"))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
+                charge(v.to_string().len())?;
                 Number::from_f64(v)
                     .map(Node::Number)
                     .ok_or_else(|| E::custom("NaN and infinite numbers are not allowed"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
+                charge(json_str_bytes(v))?;
                 Ok(Node::String(v.to_owned()))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Node, E> {
+                charge(json_str_bytes(&v))?;
                 Ok(Node::String(v))
             }
             fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Node, E> {
                 Err(E::custom("binary values are not allowed"))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
+                charge(2)?;
                 let mut out = Vec::new();
                 while let Some(n) = a.next_element::<Spanned<Node>>()? {
+                    charge(1)?;
                     out.push(n);
                 }
                 Ok(Node::Seq(out))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
+                charge(2)?;
                 let mut out = Vec::new();
                 while let Some((k, v)) = a.next_entry::<Spanned<KeyNode>, Spanned<Node>>()? {
+                    // the key, its quotes, the colon and a comma
+                    charge(json_str_bytes(&k.value.0) + 2)?;
                     out.push((k, v));
                 }
                 Ok(Node::Map(out))
@@ -218,19 +234,87 @@ fn to_value(node: Spanned<Node>, path: String, locs: &mut Locations) -> Value {
 /// A syntax error with its position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
+    /// Diagnostic code: `syntax`, or `too-large` for a document over
+    /// [`MAX_DOCUMENT_BYTES`] (as written or with its aliases expanded).
+    pub code: &'static str,
     /// What is wrong.
     pub message: String,
     /// Where, if known.
     pub pos: Option<Pos>,
 }
 
-/// Largest document accepted, in bytes.
+/// Largest document accepted, in bytes: both the text as written and the
+/// document once its YAML aliases are expanded (measured as compact JSON,
+/// the form a version is stored in), so that a few aliases of one large
+/// value cannot turn a small text into a huge workflow.
 pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
 
+thread_local! {
+    /// Bytes the document being read may still take once its aliases are
+    /// expanded (`None`: it went over). Only [`parse_yaml`] sets it; the
+    /// visitor of [`Node`] charges every value it builds, and aliases are
+    /// replayed through that visitor, so each is charged at its full size.
+    static ROOM: Cell<Option<usize>> = const { Cell::new(Some(usize::MAX)) };
+}
+
+/// Sets the expanded-size budget for one parse and puts the previous one
+/// back when dropped (parses do not nest today, but this keeps it safe).
+struct Budget(Option<usize>);
+
+impl Budget {
+    fn set(room: usize) -> Self {
+        Self(ROOM.with(|r| r.replace(Some(room))))
+    }
+
+    /// Whether the document went over the budget.
+    fn exceeded(&self) -> bool {
+        ROOM.with(Cell::get).is_none()
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        ROOM.with(|r| r.set(self.0));
+    }
+}
+
+/// Takes `n` bytes from the expanded-size budget, or fails the parse.
+fn charge<E: de::Error>(n: usize) -> Result<(), E> {
+    ROOM.with(|r| match r.get().and_then(|left| left.checked_sub(n)) {
+        Some(left) => {
+            r.set(Some(left));
+            Ok(())
+        }
+        None => {
+            r.set(None);
+            Err(E::custom(format!(
+                "document is larger than {MAX_DOCUMENT_BYTES} bytes once its aliases are expanded"
+            )))
+        }
+    })
+}
+
+/// Length of `s` as a JSON string: quotes plus escapes.
+fn json_str_bytes(s: &str) -> usize {
+    2 + s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..0x20 => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
 /// Parses YAML (or JSON, which is YAML) into a value and its locations.
+///
+/// Refused: a text over [`MAX_DOCUMENT_BYTES`], and a document that grows
+/// over it once its aliases are expanded (the error is located where the
+/// limit was crossed).
 pub fn parse_yaml(text: &str) -> Result<(Value, Locations), SyntaxError> {
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(SyntaxError {
+            code: "too-large",
             message: format!("document is larger than {MAX_DOCUMENT_BYTES} bytes"),
             pos: None,
         });
@@ -238,10 +322,14 @@ pub fn parse_yaml(text: &str) -> Result<(Value, Locations), SyntaxError> {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
     options.with_snippet = false;
-    let node: Spanned<Node> = serde_saphyr::from_str_with_options(text, options).map_err(|e| SyntaxError {
-        message: first_line(&e.to_string()),
-        pos: e.location().map(|l| pos(&l)),
-    })?;
+    let node: Spanned<Node> = {
+        let budget = Budget::set(MAX_DOCUMENT_BYTES);
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| SyntaxError {
+            code: if budget.exceeded() { "too-large" } else { "syntax" },
+            message: first_line(&e.to_string()),
+            pos: e.location().map(|l| pos(&l)),
+        })?
+    };
     let mut locs = Locations::default();
     let value = to_value(node, String::new(), &mut locs);
     Ok((value, locs))
@@ -252,11 +340,13 @@ pub fn parse_yaml(text: &str) -> Result<(Value, Locations), SyntaxError> {
 pub fn parse_json(text: &str) -> Result<(Value, Locations), SyntaxError> {
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(SyntaxError {
+            code: "too-large",
             message: format!("document is larger than {MAX_DOCUMENT_BYTES} bytes"),
             pos: None,
         });
     }
     let value: Value = serde_json::from_str(text).map_err(|e| SyntaxError {
+        code: "syntax",
         message: e.to_string(),
         pos: Some(Pos {
             line: e.line(),
@@ -305,6 +395,59 @@ mod tests {
         let (v, locs) = parse_json("{\n  \"name\": \"x\",\n  \"steps\": []\n}").unwrap();
         assert_eq!(v["name"], "x");
         assert_eq!(locs.key("steps").map(|p| p.line), Some(3));
+    }
+
+    /// A document whose text is small but which names one large string
+    /// many times through aliases.
+    fn alias_bomb(string_bytes: usize, aliases: usize) -> String {
+        let big = "x".repeat(string_bytes);
+        let copies = vec!["*big"; aliases].join(", ");
+        format!("name: t\nbig: &big \"{big}\"\ncopies: [{copies}]\n")
+    }
+
+    #[test]
+    fn aliases_count_at_their_expanded_size() {
+        let text = alias_bomb(600 * 1024, 99);
+        assert!(text.len() < 700 * 1024, "the text itself is small");
+        let e = parse_yaml(&text).unwrap_err();
+        assert_eq!(e.code, "too-large", "{e:?}");
+        assert!(e.message.contains("once its aliases are expanded"), "{e:?}");
+        assert!(e.message.contains(&MAX_DOCUMENT_BYTES.to_string()), "{e:?}");
+        assert_eq!(e.pos.map(|p| p.line), Some(3), "located at the aliases: {e:?}");
+        let (v, _) = parse_yaml(&alias_bomb(1024, 99)).unwrap();
+        assert_eq!(v["copies"].as_array().map(Vec::len), Some(99), "small aliases are fine");
+    }
+
+    #[test]
+    fn the_expanded_size_bounds_the_compact_json_size() {
+        for text in [
+            "a: 1\nb: [true, false, null, -12, 3.5]\nc: { d: \"q\\\"uote\\n\" }\n",
+            "s: &s { k: [1, 2] }\nt: [*s, *s]\nu: \"\\u0001\"\n",
+        ] {
+            let mut options = serde_saphyr::Options::default();
+            options.strict_booleans = true;
+            let budget = Budget::set(MAX_DOCUMENT_BYTES);
+            let node: Spanned<Node> = serde_saphyr::from_str_with_options(text, options).unwrap();
+            let used = MAX_DOCUMENT_BYTES - ROOM.with(Cell::get).unwrap();
+            drop(budget);
+            let v = to_value(node, String::new(), &mut Locations::default());
+            let exact = serde_json::to_string(&v).unwrap().len();
+            // one byte too many per collection (its last separator)
+            assert!(
+                (exact..=exact + 8).contains(&used),
+                "{text}: counted {used}, JSON {exact}"
+            );
+        }
+    }
+
+    #[test]
+    fn texts_over_the_limit_are_refused_before_parsing() {
+        let text = format!("name: \"{}\"\n", "x".repeat(MAX_DOCUMENT_BYTES));
+        for e in [parse_yaml(&text).unwrap_err(), parse_json(&text).unwrap_err()] {
+            assert_eq!(e.code, "too-large", "{e:?}");
+        }
+        let e = parse_yaml("a: [1, 2\n").unwrap_err();
+        assert_eq!(e.code, "syntax");
     }
 
     #[test]

@@ -63,7 +63,7 @@ fn parse_inner(text: &str, format: Format) -> Result<Parsed, Diagnostics> {
     let (raw, locations) = match read {
         Ok(x) => x,
         Err(e) => {
-            let mut diag = crate::validate::Diagnostic::new("", "syntax", e.message);
+            let mut diag = crate::validate::Diagnostic::new("", e.code, e.message);
             diag.line = e.pos.map(|p| p.line);
             diag.column = e.pos.map(|p| p.column);
             d.0.push(diag);
@@ -153,6 +153,25 @@ pub fn check(wf: &Workflow, catalog: &dyn ActionSchemas) -> Result<(), Error> {
     if d.is_empty() { Ok(()) } else { Err(Error::Invalid(d)) }
 }
 
+/// The canonical stored form: compact JSON, the document a version holds.
+///
+/// Refused over [`located::MAX_DOCUMENT_BYTES`], the limit the parse
+/// applies to the document with its aliases expanded, so what is stored is
+/// bounded by the same limit as what was read.
+pub fn canonical_json(wf: &Workflow) -> Result<String, Error> {
+    let doc = serde_json::to_string(wf).map_err(|e| Error::Emit {
+        format: "json",
+        reason: e.to_string(),
+    })?;
+    if doc.len() > located::MAX_DOCUMENT_BYTES {
+        return Err(Error::TooLarge {
+            size: doc.len(),
+            limit: located::MAX_DOCUMENT_BYTES,
+        });
+    }
+    Ok(doc)
+}
+
 /// The canonical YAML form.
 pub fn to_yaml(wf: &Workflow) -> Result<String, Error> {
     serde_saphyr::to_string(wf).map_err(|e| Error::Emit {
@@ -185,4 +204,28 @@ pub fn json_schema() -> Value {
         );
     }
     schema
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_canonical_document_is_bounded_by_the_document_limit() {
+        let text = "schemaVersion: 1\nname: t\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: x } }\n";
+        let mut wf = parse(text, Format::Yaml).expect("valid").workflow;
+        let doc = canonical_json(&wf).expect("small");
+        assert_eq!(serde_json::from_str::<Value>(&doc).ok(), serde_json::to_value(&wf).ok());
+        // a workflow built in code can exceed what a parse would accept
+        if let crate::workflow::StepKind::Action { config, .. } = &mut wf.steps[0].kind {
+            *config = Some(serde_json::json!({ "value": "x".repeat(located::MAX_DOCUMENT_BYTES) }));
+        }
+        match canonical_json(&wf) {
+            Err(Error::TooLarge { size, limit }) => {
+                assert_eq!(limit, located::MAX_DOCUMENT_BYTES);
+                assert!(size > limit);
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+    }
 }

@@ -3,8 +3,10 @@
 //!
 //! - [`diagnostic`]: [`Diagnostic`], [`Diagnostics`], did-you-mean.
 //! - [`rules`]: keys, triggers, actions and configs, expressions, retry.
+//! - [`config`]: action configs against their schema (formats, messages).
 //! - [`graph`]: `dependsOn` targets, scope and cycles.
 
+pub mod config;
 pub mod diagnostic;
 pub mod graph;
 pub mod rules;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::diagnostic::{Diagnostics, suggestion};
 use crate::catalog::ActionSchemas;
 use crate::cron::{CronError, Schedule};
-use crate::dsl::located::{join_field, join_index};
+use crate::dsl::located::join_index;
 use crate::expr::template::{Template, template_strings};
 use crate::expr::{Compiled, ExprError, compile};
 use crate::workflow::{BranchType, OnError, Step, StepKind, Trigger, VerifyScheme, Workflow};
@@ -483,7 +483,7 @@ fn check_action(
             None | Some(Value::Null) => &empty,
             Some(c) => c,
         };
-        check_config(cfg, schema, &cp, d);
+        super::config::check_config(cfg, schema, &cp, d);
     } else {
         d.push(
             ap,
@@ -506,60 +506,6 @@ fn check_action(
                 }
                 Err(e) => d.push(tp, "invalid-expression", e.to_string()),
             }
-        }
-    }
-}
-
-/// Validates a config against its action's schema; a `{{ }}` string is
-/// accepted wherever the schema wants another type (it is typed at run time).
-fn check_config(cfg: &Value, schema: &Value, cp: &str, d: &mut Diagnostics) {
-    let validator = match catch_unwind(AssertUnwindSafe(|| jsonschema::validator_for(schema))) {
-        Ok(Ok(v)) => v,
-        _ => {
-            d.push(cp, "invalid-config", "the action's config schema cannot be loaded");
-            return;
-        }
-    };
-    for err in validator.iter_errors(cfg) {
-        if let Value::String(s) = err.instance().as_ref()
-            && s.contains("{{")
-        {
-            continue;
-        }
-        let mut path = cp.to_owned();
-        for seg in err.instance_path().iter() {
-            path = match seg {
-                jsonschema::paths::LocationSegment::Property(k) => join_field(&path, &k),
-                jsonschema::paths::LocationSegment::Index(i) => join_index(&path, i),
-            };
-        }
-        match err.kind() {
-            jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
-                let known: Vec<&str> = schema
-                    .get("properties")
-                    .and_then(Value::as_object)
-                    .map(|m| m.keys().map(String::as_str).collect())
-                    .unwrap_or_default();
-                for u in unexpected {
-                    d.push(
-                        join_field(&path, u),
-                        "unknown-field",
-                        format!("unknown config field `{u}`{}", suggestion(u, known.iter().copied())),
-                    );
-                }
-            }
-            jsonschema::error::ValidationErrorKind::Required { property } => {
-                let name = property
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| property.to_string());
-                d.push(
-                    path,
-                    "invalid-config",
-                    format!("missing required config field `{name}`"),
-                );
-            }
-            _ => d.push(path, "invalid-config", err.to_string()),
         }
     }
 }
