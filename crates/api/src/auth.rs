@@ -32,6 +32,36 @@ pub const PERMISSIONS: &[&str] = &[
     "tokens:write",
 ];
 
+/// Why a permission string is not one this server knows.
+pub fn check_permission(p: &str, known: &[&str]) -> std::result::Result<(), String> {
+    if p == "*" || known.contains(&p) {
+        return Ok(());
+    }
+    let area_known = |area: &str| known.iter().any(|k| k.split_once(':').is_some_and(|(a, _)| a == area));
+    match p.split_once(':') {
+        Some((area, "*")) if area_known(area) => Ok(()),
+        Some((area, _)) if area_known(area) => {
+            Err(format!("`{p}` is not a permission: area `{area}` has no such action"))
+        }
+        Some(_) => Err(format!("`{p}` is not a permission: unknown area")),
+        None => Err(format!("`{p}` is not a permission (`area:action`, `area:*` or `*`)")),
+    }
+}
+
+/// Every permission string this server checks: [`PERMISSIONS`] and the
+/// actions' `requiredPermissions`.
+pub fn known_permissions(registry: &orbflow_actions::Registry) -> Vec<&str> {
+    let mut out: Vec<&str> = PERMISSIONS.to_vec();
+    for spec in registry.specs() {
+        for p in spec.required_permissions {
+            if !out.contains(p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 /// Prefix of every token secret (recognisable in a leak scan).
 pub const TOKEN_PREFIX: &str = "orb_";
 
@@ -173,6 +203,29 @@ mod tests {
         assert!(!grants(&g, "socialx:post"));
         assert!(grants(&["*".to_owned()], "anything:at-all"));
         assert!(!grants(&[], "runs:read"));
+    }
+
+    #[test]
+    fn permissions_are_checked_against_known_areas_and_actions() {
+        let known = ["runs:read", "runs:write", "social:post"];
+        for ok in ["*", "runs:read", "runs:*", "social:*", "social:post"] {
+            assert_eq!(check_permission(ok, &known), Ok(()), "{ok}");
+        }
+        for bad in [
+            "RUNS:READ",
+            "*:*",
+            ":",
+            "runs:",
+            ":read",
+            "runs:delete",
+            "nope:*",
+            "runs",
+            "",
+            "runs:read:x",
+        ] {
+            let e = check_permission(bad, &known).expect_err(bad);
+            assert!(e.contains(&format!("`{bad}`")), "{e}");
+        }
     }
 
     #[test]

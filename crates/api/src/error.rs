@@ -95,8 +95,8 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
-    /// `If-Match` names a revision that is no longer current.
-    #[error("the draft changed since revision {0} was read")]
+    /// `If-Match` does not match the current revision (stale, weak or `*`).
+    #[error("{0}")]
     PreconditionFailed(String),
     /// A write that needs `If-Match` came without it.
     #[error("this request needs an If-Match header with the draft's ETag")]

@@ -64,6 +64,56 @@ async fn tokens_authenticate_and_workspaces_are_isolated(h: Harness) {
     assert_eq!(r.body["missingPermissions"], json!(["workflows:read"]));
 }
 
+both!(a_token_revokes_only_tokens_whose_permissions_it_holds);
+async fn a_token_revokes_only_tokens_whose_permissions_it_holds(h: Harness) {
+    let admin_id = h.get("/v1/tokens").await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let manager = h.token_in("acme", &["tokens:*", "runs:read"]).await;
+    let as_manager =
+        |m: reqwest::Method, path: &str| h.http.request(m, format!("{}{path}", h.base)).bearer_auth(&manager);
+    // it cannot revoke the `*` token ...
+    let r = h
+        .send(as_manager(reqwest::Method::DELETE, &format!("/v1/tokens/{admin_id}")))
+        .await;
+    problem(&r, 403, "forbidden");
+    assert_eq!(r.body["missingPermissions"], json!(["*"]), "{}", r.text);
+    assert_eq!(h.get("/v1/workspace").await.status, 200, "the `*` token still works");
+    // ... nor one holding a permission it lacks, but one within its own
+    let writer = h
+        .post_json(
+            "/v1/tokens",
+            json!({"name": "w", "permissions": ["runs:write", "runs:read"]}),
+        )
+        .await;
+    let writer_id = writer.body["token"]["id"].as_str().unwrap();
+    let r = h
+        .send(as_manager(reqwest::Method::DELETE, &format!("/v1/tokens/{writer_id}")))
+        .await;
+    problem(&r, 403, "forbidden");
+    assert_eq!(r.body["missingPermissions"], json!(["runs:write"]), "{}", r.text);
+    let reader = h
+        .send(as_manager(reqwest::Method::POST, "/v1/tokens").json(&json!({"name": "r", "permissions": ["runs:read"]})))
+        .await;
+    assert_eq!(reader.status, 201, "{}", reader.text);
+    let reader_id = reader.body["token"]["id"].as_str().unwrap();
+    let r = h
+        .send(as_manager(reqwest::Method::DELETE, &format!("/v1/tokens/{reader_id}")))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    // another workspace's token is not found, whatever the caller holds
+    let other = h.token_in("globex", &["*"]).await;
+    let r = h
+        .send(
+            h.http
+                .delete(format!("{}/v1/tokens/{admin_id}", h.base))
+                .bearer_auth(&other),
+        )
+        .await;
+    problem(&r, 404, "not-found");
+}
+
 both!(tokens_are_shown_once_stored_hashed_and_revocable);
 async fn tokens_are_shown_once_stored_hashed_and_revocable(h: Harness) {
     let r = h
@@ -121,12 +171,33 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(h: Harness) {
         .await;
     problem(&r, 403, "forbidden");
     assert_eq!(r.body["missingPermissions"], json!(["runs:write"]));
-    problem(
-        &h.post_json("/v1/tokens", json!({"name": "x", "permissions": ["NOT A PERM"]}))
-            .await,
-        422,
-        "invalid-token",
-    );
+    // permissions are checked against the known areas and actions
+    for bad in [
+        "NOT A PERM",
+        "RUNS:READ",
+        "*:*",
+        ":",
+        "runs:",
+        "runs:delete",
+        "nope:*",
+        "runs",
+    ] {
+        let r = h
+            .post_json("/v1/tokens", json!({"name": "x", "permissions": ["runs:read", bad]}))
+            .await;
+        problem(&r, 400, "invalid-permission");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains(&format!("`{bad}`")),
+            "{}",
+            r.text
+        );
+    }
+    for good in [json!(["runs:*"]), json!(["notify:slack", "social:*"]), json!(["*"])] {
+        let r = h
+            .post_json("/v1/tokens", json!({"name": "x", "permissions": good}))
+            .await;
+        assert_eq!(r.status, 201, "{good}: {}", r.text);
+    }
     // revoked: it authenticates nothing
     let r = h
         .send(h.req(reqwest::Method::DELETE, &format!("/v1/tokens/{id}")))

@@ -12,7 +12,7 @@ use serde_json::{Value, json as j};
 
 use crate::auth::Principal;
 use crate::dto::{EventIn, EventOut, RejectedOut};
-use crate::extract::{json_body, read_body};
+use crate::extract::{json_request, read_body};
 use crate::routes::json;
 use crate::routes::runs::{Start, start_run};
 use crate::state::AppState;
@@ -62,7 +62,7 @@ pub(crate) async fn publish(
 ) -> Result<Response> {
     who.require(&["events:write"])?;
     let bytes = read_body(&headers, body, state.config().max_input_bytes).await?;
-    let ev: EventIn = json_body(&bytes, None)?;
+    let ev: EventIn = json_request(&headers, &bytes, None)?;
     check_type(&ev.kind)?;
     let id = ev.id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     if id.is_empty() || id.len() > 200 {
