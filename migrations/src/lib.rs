@@ -20,9 +20,12 @@
 //!   docs/DATABASE_SCHEMA.md describes it column by column.
 //! - `m20261201_000001_events`: `workflow_events`, the accepted events (an event id is
 //!   accepted once per workspace).
+//! - `m20261210_000001_webhook_claims`: `workflow_webhooks.short_url_slug` (the short
+//!   webhook URL as a claim, unique with `key`) and `timestamp_header`.
 
 mod m20261125_000001_initial;
 mod m20261201_000001_events;
+mod m20261210_000001_webhook_claims;
 mod migrator;
 
 pub use migrator::Migrator;

@@ -2,7 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::{m20261125_000001_initial, m20261201_000001_events};
+use crate::{m20261125_000001_initial, m20261201_000001_events, m20261210_000001_webhook_claims};
 
 /// Every orbflow migration, oldest first. Apply with `Migrator::up(&db, None)`; roll back
 /// everything with `Migrator::down(&db, None)`.
@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261201_000001_events::Migration),
+            Box::new(m20261210_000001_webhook_claims::Migration),
         ]
     }
 }

@@ -227,6 +227,6 @@ mod tests {
             .unwrap();
         let n: i64 = row.try_get("", "n").unwrap();
         assert_eq!(n as usize, orbflow_migration::Migrator::migrations().len());
-        assert_eq!(n, 2);
+        assert_eq!(n, 3);
     }
 }
