@@ -153,41 +153,60 @@ fn unauthorized(detail: &str) -> Error {
     }
 }
 
+/// The peer address of a request, when the server was started with connect
+/// info ([`crate::serve`] is).
+pub(crate) fn peer_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let value = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("an Authorization: Bearer token is required"))?;
-        let value = value
-            .to_str()
-            .map_err(|_| unauthorized("the Authorization header is not text"))?;
-        let secret = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        // the lookup is by hash: no secret is compared, so timing reveals nothing
-        let token = state
-            .admin()
-            .token_by_hash(&hash_token(secret))
-            .await?
-            .filter(|t| t.revoked_at.is_none())
-            .ok_or_else(|| unauthorized("the token is unknown or revoked"))?;
-        state.limiter().check(token.id)?;
-        let now = Utc::now();
-        if token
-            .last_used_at
-            .is_none_or(|t| now.signed_duration_since(t) > chrono::Duration::seconds(60))
-        {
-            // at most one write a minute per token
-            state.admin().touch_token(token.id, now).await?;
+        let peer = peer_ip(&parts.extensions);
+        state.auth_blocked(peer)?;
+        match authenticate(parts, state).await {
+            // a failure (no token, a bad or revoked one) counts against the
+            // client's address; over the limit it is a 429
+            Err(e @ Error::Unauthorized { .. }) => Err(state.auth_failed(peer, e)),
+            other => other,
         }
-        Ok(Self { token: Arc::new(token) })
     }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("an Authorization: Bearer token is required"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized("the Authorization header is not text"))?;
+    let secret = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+    // the lookup is by hash: no secret is compared, so timing reveals nothing
+    let token = state
+        .admin()
+        .token_by_hash(&hash_token(secret))
+        .await?
+        .filter(|t| t.revoked_at.is_none())
+        .ok_or_else(|| unauthorized("the token is unknown or revoked"))?;
+    state.limiter().check(token.id)?;
+    let now = Utc::now();
+    if token
+        .last_used_at
+        .is_none_or(|t| now.signed_duration_since(t) > chrono::Duration::seconds(60))
+    {
+        // at most one write a minute per token
+        state.admin().touch_token(token.id, now).await?;
+    }
+    Ok(Principal { token: Arc::new(token) })
 }
 
 #[cfg(test)]

@@ -229,6 +229,10 @@ fn limited() -> Setup {
                 per_minute: 6,
                 burst: 3,
             },
+            auth_failure_rate_limit: RateLimit {
+                per_minute: 6,
+                burst: 3,
+            },
         }),
         ..Setup::default()
     }
@@ -312,6 +316,67 @@ async fn the_rate_limit_is_per_token_with_retry_after() {
         .send(h.http.get(format!("{}/v1/workflows", h.base)).bearer_auth(&other))
         .await;
     assert_eq!(r.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_authentications_are_limited_per_client_address() {
+    let h = Harness::start(TestDb::sqlite(), limited()).await;
+    let url = format!("{}/v1/workflows", h.base);
+    // three failures (an unknown token, a malformed header, none) are 401s ...
+    problem(
+        &h.send(h.http.get(&url).bearer_auth("orb_guess1")).await,
+        401,
+        "unauthorized",
+    );
+    problem(
+        &h.send(h.http.get(&url).header("authorization", "Basic x")).await,
+        401,
+        "unauthorized",
+    );
+    problem(&h.send(h.http.get(&url)).await, 401, "unauthorized");
+    // ... then this address is refused, whatever it presents
+    let r = h.send(h.http.get(&url).bearer_auth("orb_guess2")).await;
+    problem(&r, 429, "rate-limited");
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    let r = h.send(h.http.get(&url).bearer_auth(&h.token)).await;
+    problem(&r, 429, "rate-limited");
+    // another client address is not limited by this one
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let r = h.send(other.get(&url).bearer_auth(&h.token)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    problem(
+        &h.send(other.get(&url).bearer_auth("orb_guess3")).await,
+        401,
+        "unauthorized",
+    );
+    // webhooks are not counted per address (providers share addresses)
+    let hook = "schemaVersion: 1\nname: hook\ntriggers:\n  - { type: webhook, key: in, verify: { scheme: none } }\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: 1 } }\n";
+    let r = h
+        .send(
+            other
+                .post(format!("{}/v1/workflows?slug=hook", h.base))
+                .bearer_auth(&h.token)
+                .header("content-type", "application/yaml")
+                .body(hook),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = h
+        .send(
+            other
+                .post(format!("{}/v1/workflows/hook/versions", h.base))
+                .bearer_auth(&h.token),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = h
+        .send(h.http.post(format!("{}/hooks/acme/hook/in", h.base)).body("{}"))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
