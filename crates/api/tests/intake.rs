@@ -857,3 +857,77 @@ async fn replays_cannot_change_the_unsigned_delivery_id(h: Harness) {
         "signature-invalid",
     );
 }
+
+/// Event filters run on the blocking pool: while three events whose filter
+/// is a nested comprehension over a large list are being evaluated, a cheap
+/// route still answers, within a generous bound and before any of them
+/// unless a filter budget stopped it first (then it is listed in
+/// `rejected`). 1,000 items (a million inner steps per event) keep a debug
+/// build busy for several seconds per event; 4,000 took minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_event_filters_do_not_hold_the_runtime() {
+    let h = Harness::start(TestDb::sqlite(), Setup::default()).await;
+    let yaml = "schemaVersion: 1\nname: storm\ntriggers:\n  - type: event\n    event: storm\n    filter: \"event.data.l.exists(x, event.data.l.exists(y, x + y == -1))\"\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: 1 } }\n";
+    h.publish("storm", yaml).await;
+    // a failing filter is named in `rejected`, the event is accepted
+    let r = h
+        .post_json("/v1/events", json!({"type": "storm", "data": {"l": "not a list"}}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["runs"], json!([]));
+    assert!(
+        r.body["rejected"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("filter failed"),
+        "{}",
+        r.text
+    );
+    let list: Vec<i64> = (0..1000).collect();
+    let slow = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let mut storm = Vec::new();
+    for i in 0..3 {
+        let req = slow
+            .post(format!("{}/v1/events", h.base))
+            .bearer_auth(&h.token)
+            .json(&json!({"type": "storm", "id": format!("storm-{i}"), "data": {"l": list}}));
+        storm.push(tokio::spawn(async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            (status, body, std::time::Instant::now())
+        }));
+    }
+    // let the storm reach the filters
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let quick = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let r = quick.get(format!("{}/healthz", h.base)).send().await;
+        assert_eq!(
+            r.map(|r| r.status().as_u16()).ok(),
+            Some(200),
+            "/healthz must answer within 5 s while filters run"
+        );
+        let r = quick
+            .get(format!("{}/v1/workspace", h.base))
+            .bearer_auth(&h.token)
+            .send()
+            .await;
+        assert_eq!(r.map(|r| r.status().as_u16()).ok(), Some(200));
+    }
+    let answered = std::time::Instant::now();
+    for t in storm {
+        let (status, body, at) = t.await.unwrap();
+        assert_eq!(status, 202, "{body}");
+        assert!(
+            at > answered || body["rejected"].as_array().is_some_and(|r| !r.is_empty()),
+            "a storm request finished its full evaluation before the cheap routes answered: {body}"
+        );
+    }
+}
