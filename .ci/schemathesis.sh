@@ -21,6 +21,7 @@ cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || tr
 trap cleanup EXIT
 ORBFLOW_API_RATE_PER_MINUTE=1000000 ORBFLOW_API_RATE_BURST=1000000 \
   ORBFLOW_API_WEBHOOK_RATE_PER_MINUTE=1000000 ORBFLOW_API_WEBHOOK_RATE_BURST=1000000 \
+  ORBFLOW_API_AUTH_FAILURE_RATE_PER_MINUTE=1000000 ORBFLOW_API_AUTH_FAILURE_RATE_BURST=1000000 \
   "$bin" dev --db "$work/o.db" --listen "127.0.0.1:$port" 2> "$work/dev.err" &
 pid=$!
 for _ in $(seq 1 100); do

@@ -21,10 +21,13 @@
 //! - `m20261201_000001_events`: `workflow_events`, the accepted events (an event id is
 //!   accepted once per workspace).
 //! - `m20261203_000001_run_deadline`: `workflow_runs.deadline_at` (a workflow's `timeout`).
+//! - `m20261203_000002_webhook_claims`: `workflow_webhooks.short_url_slug` (the short
+//!   webhook URL as a claim, unique with `key`) and `timestamp_header`.
 
 mod m20261125_000001_initial;
 mod m20261201_000001_events;
 mod m20261203_000001_run_deadline;
+mod m20261203_000002_webhook_claims;
 mod migrator;
 
 pub use migrator::Migrator;

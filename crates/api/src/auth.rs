@@ -32,6 +32,36 @@ pub const PERMISSIONS: &[&str] = &[
     "tokens:write",
 ];
 
+/// Why a permission string is not one this server knows.
+pub fn check_permission(p: &str, known: &[&str]) -> std::result::Result<(), String> {
+    if p == "*" || known.contains(&p) {
+        return Ok(());
+    }
+    let area_known = |area: &str| known.iter().any(|k| k.split_once(':').is_some_and(|(a, _)| a == area));
+    match p.split_once(':') {
+        Some((area, "*")) if area_known(area) => Ok(()),
+        Some((area, _)) if area_known(area) => {
+            Err(format!("`{p}` is not a permission: area `{area}` has no such action"))
+        }
+        Some(_) => Err(format!("`{p}` is not a permission: unknown area")),
+        None => Err(format!("`{p}` is not a permission (`area:action`, `area:*` or `*`)")),
+    }
+}
+
+/// Every permission string this server checks: [`PERMISSIONS`] and the
+/// actions' `requiredPermissions`.
+pub fn known_permissions(registry: &orbflow_actions::Registry) -> Vec<&str> {
+    let mut out: Vec<&str> = PERMISSIONS.to_vec();
+    for spec in registry.specs() {
+        for p in spec.required_permissions {
+            if !out.contains(p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 /// Prefix of every token secret (recognisable in a leak scan).
 pub const TOKEN_PREFIX: &str = "orb_";
 
@@ -123,41 +153,60 @@ fn unauthorized(detail: &str) -> Error {
     }
 }
 
+/// The peer address of a request, when the server was started with connect
+/// info ([`crate::serve`] is).
+pub(crate) fn peer_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let value = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("an Authorization: Bearer token is required"))?;
-        let value = value
-            .to_str()
-            .map_err(|_| unauthorized("the Authorization header is not text"))?;
-        let secret = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        // the lookup is by hash: no secret is compared, so timing reveals nothing
-        let token = state
-            .admin()
-            .token_by_hash(&hash_token(secret))
-            .await?
-            .filter(|t| t.revoked_at.is_none())
-            .ok_or_else(|| unauthorized("the token is unknown or revoked"))?;
-        state.limiter().check(token.id)?;
-        let now = Utc::now();
-        if token
-            .last_used_at
-            .is_none_or(|t| now.signed_duration_since(t) > chrono::Duration::seconds(60))
-        {
-            // at most one write a minute per token
-            state.admin().touch_token(token.id, now).await?;
+        let peer = peer_ip(&parts.extensions);
+        state.auth_blocked(peer)?;
+        match authenticate(parts, state).await {
+            // a failure (no token, a bad or revoked one) counts against the
+            // client's address; over the limit it is a 429
+            Err(e @ Error::Unauthorized { .. }) => Err(state.auth_failed(peer, e)),
+            other => other,
         }
-        Ok(Self { token: Arc::new(token) })
     }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("an Authorization: Bearer token is required"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized("the Authorization header is not text"))?;
+    let secret = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+    // the lookup is by hash: no secret is compared, so timing reveals nothing
+    let token = state
+        .admin()
+        .token_by_hash(&hash_token(secret))
+        .await?
+        .filter(|t| t.revoked_at.is_none())
+        .ok_or_else(|| unauthorized("the token is unknown or revoked"))?;
+    state.limiter().check(token.id)?;
+    let now = Utc::now();
+    if token
+        .last_used_at
+        .is_none_or(|t| now.signed_duration_since(t) > chrono::Duration::seconds(60))
+    {
+        // at most one write a minute per token
+        state.admin().touch_token(token.id, now).await?;
+    }
+    Ok(Principal { token: Arc::new(token) })
 }
 
 #[cfg(test)]
@@ -173,6 +222,29 @@ mod tests {
         assert!(!grants(&g, "socialx:post"));
         assert!(grants(&["*".to_owned()], "anything:at-all"));
         assert!(!grants(&[], "runs:read"));
+    }
+
+    #[test]
+    fn permissions_are_checked_against_known_areas_and_actions() {
+        let known = ["runs:read", "runs:write", "social:post"];
+        for ok in ["*", "runs:read", "runs:*", "social:*", "social:post"] {
+            assert_eq!(check_permission(ok, &known), Ok(()), "{ok}");
+        }
+        for bad in [
+            "RUNS:READ",
+            "*:*",
+            ":",
+            "runs:",
+            ":read",
+            "runs:delete",
+            "nope:*",
+            "runs",
+            "",
+            "runs:read:x",
+        ] {
+            let e = check_permission(bad, &known).expect_err(bad);
+            assert!(e.contains(&format!("`{bad}`")), "{e}");
+        }
     }
 
     #[test]

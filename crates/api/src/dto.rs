@@ -454,8 +454,9 @@ pub struct EventOut {
     pub duplicate: bool,
     /// Runs it started.
     pub runs: Vec<Uuid>,
-    /// Subscribed workflows whose filter held but whose `inputs` rejected
-    /// the event's data (no run was started for them).
+    /// Subscribed workflows that started no run for this event: their
+    /// filter failed on the event's data (an error, or over its budget), or
+    /// it held but their `inputs` rejected the data.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<RejectedOut>,
 }
@@ -466,7 +467,7 @@ pub struct EventOut {
 pub struct RejectedOut {
     /// The workflow.
     pub workflow_id: Uuid,
-    /// Why (the input problems, with their paths).
+    /// Why: `filter failed: …`, or the input problems with their paths.
     pub reason: String,
 }
 

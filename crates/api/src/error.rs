@@ -95,8 +95,8 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
-    /// `If-Match` names a revision that is no longer current.
-    #[error("the draft changed since revision {0} was read")]
+    /// `If-Match` does not match the current revision (stale, weak or `*`).
+    #[error("{0}")]
     PreconditionFailed(String),
     /// A write that needs `If-Match` came without it.
     #[error("this request needs an If-Match header with the draft's ETag")]
@@ -150,6 +150,14 @@ impl From<orbflow_engine::Error> for Error {
             E::Duplicate(what) => Self::Conflict {
                 code: "already-exists",
                 detail: format!("{what} already exists"),
+            },
+            E::WebhookUrlTaken { slug, key } => Self::Conflict {
+                code: "webhook-url-taken",
+                detail: format!(
+                    "webhook `{key}`: the short URL /hooks/{slug}/{key} is held by another workspace's active workflow; \
+                     rename the webhook key (or the workflow's slug) and publish again. Deliveries to this workspace \
+                     use the full URL /hooks/{{workspace}}/{slug}/{{key}}"
+                ),
             },
             E::State(detail) => Self::Conflict {
                 code: "invalid-state",
@@ -267,6 +275,13 @@ mod tests {
         assert_eq!(status(E::InvalidInput("x".into())), 422);
         assert_eq!(status(E::Duplicate("workflow `a`".into())), 409);
         assert_eq!(status(E::State("not failed".into())), 409);
+        let taken = Error::from(E::WebhookUrlTaken {
+            slug: "crm".into(),
+            key: "in".into(),
+        })
+        .problem();
+        assert_eq!((taken.status, taken.code.as_str()), (409, "webhook-url-taken"));
+        assert!(taken.detail.contains("/hooks/crm/in") && taken.detail.contains("rename"));
         assert_eq!(status(E::Store("boom".into())), 500);
     }
 }

@@ -28,8 +28,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T
     }
 }
 
-/// Path parameters, deserialized; a bad one (an id that is not a UUID) is
-/// a 404: no object has that name.
+/// Path parameters, deserialized; a malformed one (an id that is not a
+/// UUID, a version that is not a number) is a 400 problem naming the
+/// parameter and what it should be, never the framework's parse error.
 #[derive(Debug)]
 pub(crate) struct Path<T>(pub(crate) T);
 
@@ -40,7 +41,43 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Self(p.0))
-            .map_err(|e| Error::NotFound(format!("path ({})", e.body_text())))
+            .map_err(|e| path_problem(&e, std::any::type_name::<T>()))
+    }
+}
+
+/// A path rejection as a problem that reveals no internals.
+fn path_problem(e: &axum::extract::rejection::PathRejection, target: &str) -> Error {
+    use axum::extract::path::ErrorKind;
+    use axum::extract::rejection::PathRejection;
+    let what = |expected: &str| {
+        let t = expected.rsplit("::").next().unwrap_or(expected);
+        match t {
+            "Uuid" => "a UUID",
+            "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" | "isize" => "an integer",
+            _ => "a valid value",
+        }
+    };
+    let detail = match e {
+        PathRejection::FailedToDeserializePathParams(f) => match f.kind() {
+            ErrorKind::ParseErrorAtKey { key, expected_type, .. } => {
+                format!("path parameter `{key}` must be {}", what(expected_type))
+            }
+            ErrorKind::InvalidUtf8InPathParam { key } => format!("path parameter `{key}` is not valid UTF-8"),
+            // a type with its own parser (a UUID): one parameter, so `target` is its type
+            ErrorKind::DeserializeError { key, .. } if !target.starts_with('(') => {
+                format!("path parameter `{key}` must be {}", what(target))
+            }
+            ErrorKind::DeserializeError { key, .. } => format!("path parameter `{key}` is malformed"),
+            ErrorKind::ParseErrorAtIndex { expected_type, .. } | ErrorKind::ParseError { expected_type, .. } => {
+                format!("a path parameter must be {}", what(expected_type))
+            }
+            _ => "a path parameter is malformed".to_owned(),
+        },
+        _ => "a path parameter is malformed".to_owned(),
+    };
+    Error::BadRequest {
+        code: "invalid-path",
+        detail,
     }
 }
 
@@ -59,12 +96,39 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> 
         .map_err(|_| Error::PayloadTooLarge { limit })
 }
 
-/// A JSON body; an empty one is `default` when given.
+/// A JSON request body: `Content-Type: application/json` (or `…+json`,
+/// 415 otherwise; an empty body needs none) holding a JSON object (400
+/// otherwise); an empty body is `default` when given.
+pub(crate) fn json_request<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8], empty: Option<T>) -> Result<T> {
+    let blank = bytes.iter().all(u8::is_ascii_whitespace);
+    if !(blank && empty.is_some()) {
+        let ct = content_type(headers);
+        if ct != "application/json" && !(ct.starts_with("application/") && ct.ends_with("+json")) {
+            return Err(Error::UnsupportedMediaType(if ct.is_empty() {
+                "(none)".into()
+            } else {
+                ct
+            }));
+        }
+    }
+    json_body(bytes, empty)
+}
+
+/// A JSON object body; an empty one is `default` when given. Every request
+/// body of the API is an object: `[]` is refused here, before serde could
+/// read it as a sequence of the struct's fields.
 pub(crate) fn json_body<T: DeserializeOwned>(bytes: &[u8], empty: Option<T>) -> Result<T> {
-    if bytes.iter().all(u8::is_ascii_whitespace)
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_none()
         && let Some(d) = empty
     {
         return Ok(d);
+    }
+    if first.is_some_and(|b| *b != b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        return Err(Error::BadRequest {
+            code: "invalid-body",
+            detail: "the body must be a JSON object".into(),
+        });
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -142,5 +206,19 @@ mod tests {
         }
         let e = json_body::<B>(br#"{"input": {"a": "x"}}"#, None).unwrap_err();
         assert!(e.to_string().contains("input.a"), "{e}");
+        #[derive(Debug, Default, serde::Deserialize)]
+        struct D {
+            #[serde(default)]
+            #[allow(dead_code)]
+            input: Option<u8>,
+        }
+        // serde reads a struct from a sequence too; a body must be an object
+        for not_object in [&b"[]"[..], b" [1]", b"1", b"\"x\"", b"null"] {
+            let e = json_body::<D>(not_object, Some(D::default())).unwrap_err();
+            assert!(e.to_string().contains("JSON object"), "{e}");
+        }
+        assert!(json_body::<D>(b"  ", Some(D::default())).is_ok());
+        let e = json_body::<D>(b"[", None).unwrap_err();
+        assert!(e.to_string().contains("invalid JSON"), "{e}");
     }
 }

@@ -11,7 +11,8 @@
 //! - [`error`]: [`Error`] and its one JSON shape (RFC 9457 problem details);
 //!   the only place an error becomes a status.
 //! - [`auth`]: bearer tokens (hashed, scoped, permissions) and issuing them.
-//! - `limits`: rate limit per token. `extract`: query, path and body
+//! - `limits`: rate limits per token, per workflow's webhooks, and of
+//!   failed authentications per client address. `extract`: query, path and body
 //!   readers whose rejections are problems; body limits; page caps.
 //! - `routes/`: one file per resource (workflows, versions, runs, actions,
 //!   schedules, events, hooks, tokens, meta).
@@ -49,6 +50,9 @@ pub struct Config {
     pub rate_limit: RateLimit,
     /// Deliveries per workflow on its webhooks (they carry no token).
     pub webhook_rate_limit: RateLimit,
+    /// Failed authentications (a missing, malformed, unknown or revoked
+    /// token; a webhook signature that does not verify) per client address.
+    pub auth_failure_rate_limit: RateLimit,
 }
 
 impl Default for Config {
@@ -61,6 +65,10 @@ impl Default for Config {
             webhook_rate_limit: RateLimit {
                 per_minute: 6000,
                 burst: 600,
+            },
+            auth_failure_rate_limit: RateLimit {
+                per_minute: 60,
+                burst: 30,
             },
         }
     }
@@ -82,7 +90,7 @@ impl Config {
                 return Err(bad(&format!("{name} must be 1 byte to 64 MiB")));
             }
         }
-        for r in [self.rate_limit, self.webhook_rate_limit] {
+        for r in [self.rate_limit, self.webhook_rate_limit, self.auth_failure_rate_limit] {
             if r.per_minute == 0 || r.burst == 0 {
                 return Err(bad("a rate limit needs per_minute and burst of at least 1"));
             }
@@ -97,13 +105,15 @@ pub fn router(state: AppState) -> axum::Router {
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled; in-flight
-/// requests finish first.
+/// requests finish first. Each request knows its peer address (the key of
+/// the failed-authentication limit).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }

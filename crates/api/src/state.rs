@@ -38,6 +38,7 @@ struct Inner {
     config: Config,
     limiter: Limiter,
     hook_limiter: Limiter,
+    auth_failures: Limiter<std::net::IpAddr>,
 }
 
 /// The shared state of the router.
@@ -55,11 +56,13 @@ impl AppState {
     pub fn new(services: Services, config: Config) -> Self {
         let limiter = Limiter::new(config.rate_limit);
         let hook_limiter = Limiter::new(config.webhook_rate_limit);
+        let auth_failures = Limiter::new(config.auth_failure_rate_limit);
         Self(Arc::new(Inner {
             services,
             config,
             limiter,
             hook_limiter,
+            auth_failures,
         }))
     }
 
@@ -98,5 +101,34 @@ impl AppState {
     /// Webhook deliveries, per workflow.
     pub(crate) fn hook_limiter(&self) -> &Limiter {
         &self.0.hook_limiter
+    }
+
+    /// 429 while `peer` is over its failed-authentication budget: no
+    /// credential from it is even looked at (otherwise a 200 among the 429s
+    /// would still tell a guesser it found one).
+    pub(crate) fn auth_blocked(&self, peer: Option<std::net::IpAddr>) -> crate::Result<()> {
+        self.0.auth_failures.peek(Self::peer_key(peer))
+    }
+
+    fn peer_key(peer: Option<std::net::IpAddr>) -> std::net::IpAddr {
+        peer.map_or(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            crate::limits::client_key,
+        )
+    }
+
+    /// Counts a failed authentication from `peer` and turns `failure` into
+    /// 429 (with Retry-After) once the address is over its budget. Without a
+    /// known peer (the router served without connect info) every such
+    /// request shares one bucket.
+    pub(crate) fn auth_failed(&self, peer: Option<std::net::IpAddr>, failure: crate::Error) -> crate::Error {
+        let key = Self::peer_key(peer);
+        match self.0.auth_failures.check(key) {
+            Ok(()) => failure,
+            Err(limited) => {
+                tracing::warn!(peer = %key, "failed authentications over the limit");
+                limited
+            }
+        }
     }
 }

@@ -1,4 +1,12 @@
 //! Verification of incoming webhook deliveries (signatures, timestamps, delivery ids).
+//!
+//! A verified delivery carries a **replay key** taken only from what the
+//! signature covers, so that a replayed delivery cannot start a second run by
+//! changing or dropping an unsigned header: Standard Webhooks' `webhook-id`
+//! (signed), Stripe's event `id` (in the signed body), and for GitHub and
+//! `hmac-sha256` a digest of the verified signature (`sig:<sha256 hex>`),
+//! which is the same for the same signed content. The provider's delivery id
+//! header is kept as information only.
 
 use base64::Engine as _;
 use base64::alphabet;
@@ -26,10 +34,13 @@ pub(crate) enum Scheme {
     Github,
     /// Stripe: `Stripe-Signature: t=<unix>,v1=<hex>,...` over `{t}.{body}`.
     Stripe,
-    /// Hex HMAC-SHA256 of the body in `header` (empty means [`DEFAULT_HMAC_HEADER`]).
+    /// Hex HMAC-SHA256 in `header` (empty means [`DEFAULT_HMAC_HEADER`]) of
+    /// the body, or of `{timestamp}.{body}` when `timestamp_header` is set.
     HmacSha256 {
         /// Name of the header holding the signature.
         header: String,
+        /// Name of the header holding the signed unix timestamp, if any.
+        timestamp_header: Option<String>,
     },
     /// No verification at all.
     None,
@@ -38,8 +49,12 @@ pub(crate) enum Scheme {
 /// What verification established.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Verified {
-    /// Provider's id for this delivery, when one was found.
+    /// Provider's id for this delivery, when one was found (information:
+    /// for GitHub and `hmac-sha256` it is an unsigned header).
     pub(crate) delivery_id: Option<String>,
+    /// What makes a redelivery the same delivery, from signed content only
+    /// (for `none`, whatever id the sender gave).
+    pub(crate) replay_key: Option<String>,
     /// Signed timestamp in unix seconds, for schemes that sign one.
     pub(crate) timestamp: Option<i64>,
 }
@@ -93,7 +108,8 @@ pub(crate) fn verify(
 ) -> Result<Verified, VerifyError> {
     let Delivery { secret, headers, body } = *delivery;
     let key = secret.as_bytes();
-    let (matched, delivery_id, timestamp) = match scheme {
+    // (matched, delivery id, replay key, signed timestamp)
+    let (matched, delivery_id, replay_key, timestamp) = match scheme {
         Scheme::StandardWebhooks => {
             let id = required(headers, "webhook-id")?;
             let ts = required(headers, "webhook-timestamp")?;
@@ -107,13 +123,16 @@ pub(crate) fn verify(
                 .filter_map(|entry| entry.strip_prefix("v1,"))
                 .filter_map(|sig| B64.decode(sig).ok());
             let matched = any_match(&expected, presented);
-            (matched, Some(id.to_owned()), Some(timestamp))
+            // the id is signed: it is the replay key
+            (matched, Some(id.to_owned()), Some(id.to_owned()), Some(timestamp))
         }
         Scheme::Github => {
             let sig = required(headers, "X-Hub-Signature-256")?;
             let presented = sig.strip_prefix("sha256=").and_then(decode_hex);
             let id = first_header(headers, &["X-GitHub-Delivery"])?;
-            (any_match(&sign(key, &[body])?, presented), id, None)
+            let expected = sign(key, &[body])?;
+            let matched = any_match(&expected, presented);
+            (matched, id, Some(signature_digest(&expected)), None)
         }
         Scheme::Stripe => {
             let header = required(headers, "Stripe-Signature")?;
@@ -130,21 +149,41 @@ pub(crate) fn verify(
             let json = || serde_json::from_slice::<serde_json::Value>(body).ok();
             let id = matched.then(json).flatten();
             let id = id.and_then(|v| Some(v.get("id")?.as_str()?.to_owned()));
-            (matched, id, Some(timestamp))
+            // the event id is in the signed body; without one, the signature
+            let replay = id.clone().unwrap_or_else(|| signature_digest(&expected));
+            (matched, id, Some(replay), Some(timestamp))
         }
-        Scheme::HmacSha256 { header } => {
+        Scheme::HmacSha256 {
+            header,
+            timestamp_header,
+        } => {
             let name = Some(header.trim()).filter(|name| !name.is_empty());
             let sig = required(headers, name.unwrap_or(DEFAULT_HMAC_HEADER))?;
             let presented = decode_hex(sig.strip_prefix("sha256=").unwrap_or(sig));
             let id = first_header(headers, &["Idempotency-Key", "X-Webhook-Id"])?;
-            (any_match(&sign(key, &[body])?, presented), id, None)
+            let (expected, timestamp) = match timestamp_header.as_deref().map(str::trim).filter(|h| !h.is_empty()) {
+                Some(ts_name) => {
+                    let ts = required(headers, ts_name)?;
+                    let timestamp = parse_ts(ts, ts_name)?;
+                    (sign(key, &[ts.as_bytes(), b".", body])?, Some(timestamp))
+                }
+                None => (sign(key, &[body])?, None),
+            };
+            let matched = any_match(&expected, presented);
+            (matched, id, Some(signature_digest(&expected)), timestamp)
         }
         Scheme::None => {
             let names = ["webhook-id", "X-GitHub-Delivery", "Idempotency-Key"];
             let mut ids = names.iter().map(|name| optional(headers, name));
             let delivery_id = ids.find_map(|id| id.ok().flatten()).map(str::to_owned);
+            // nothing is signed: the sender's id is all there is
+            let replay_key = delivery_id.clone();
             let timestamp = None;
-            return Ok(Verified { delivery_id, timestamp });
+            return Ok(Verified {
+                delivery_id,
+                replay_key,
+                timestamp,
+            });
         }
     };
     if !matched {
@@ -160,7 +199,21 @@ pub(crate) fn verify(
         Some(id) => Some(id),
         None => first_header(headers, &["Idempotency-Key"])?,
     };
-    Ok(Verified { delivery_id, timestamp })
+    Ok(Verified {
+        delivery_id,
+        replay_key,
+        timestamp,
+    })
+}
+
+/// The replay key of a verified signature: `sig:` and the SHA-256 hex of the
+/// expected MAC (the same for the same signed content; the MAC itself is
+/// not stored).
+fn signature_digest(mac: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = Sha256::digest(mac);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sig:{hex}")
 }
 
 /// HMAC-SHA256 of the concatenation of `parts` under `key`.
@@ -263,9 +316,19 @@ mod tests {
         map
     }
 
-    fn ok(id: Option<&str>, timestamp: Option<i64>) -> R {
+    fn ok(id: Option<&str>, replay: Option<&str>, timestamp: Option<i64>) -> R {
         let delivery_id = id.map(String::from);
-        Ok(Verified { delivery_id, timestamp })
+        let replay_key = replay.map(String::from);
+        Ok(Verified {
+            delivery_id,
+            replay_key,
+            timestamp,
+        })
+    }
+
+    /// The replay key of GitHub's vector (and of any HMAC of `GH_BODY` under `GH_KEY`).
+    fn gh_replay() -> String {
+        signature_digest(&decode_hex(GH_SIG).expect("hex"))
     }
 
     fn stale(age_secs: i64) -> R {
@@ -312,7 +375,7 @@ mod tests {
 
     #[test]
     fn standard_webhooks_published_vector() {
-        let want = ok(Some(SW_ID), Some(SW_TS));
+        let want = ok(Some(SW_ID), Some(SW_ID), Some(SW_TS));
         assert_eq!(sw(SW_SIG, SW_BODY, SW_KEY, SW_TS), want);
         let unprefixed = SW_KEY.trim_start_matches("whsec_");
         assert_eq!(sw(SW_SIG, SW_BODY, unprefixed, SW_TS), want);
@@ -358,13 +421,27 @@ mod tests {
         let idem = ("Idempotency-Key", "k");
         let delivery = ("X-GitHub-Delivery", "d-1");
         let sig_h = ("X-Hub-Signature-256", sig.as_str());
-        let want = ok(Some("d-1"), None);
+        let replay = gh_replay();
+        let r = Some(replay.as_str());
+        let want = ok(Some("d-1"), r, None);
         assert_eq!(gh(&[sig_h, delivery, idem], GH_BODY, GH_KEY), want);
-        assert_eq!(gh(&[sig_h, idem], GH_BODY, GH_KEY), ok(Some("k"), None));
-        assert_eq!(gh(&[sig_h], GH_BODY, GH_KEY), ok(None, None));
+        // the delivery id is not signed: changing or dropping it keeps the replay key
+        assert_eq!(gh(&[sig_h, idem], GH_BODY, GH_KEY), ok(Some("k"), r, None));
+        assert_eq!(gh(&[sig_h], GH_BODY, GH_KEY), ok(None, r, None));
+        let other = ("X-GitHub-Delivery", "d-2");
+        assert_eq!(gh(&[sig_h, other], GH_BODY, GH_KEY), ok(Some("d-2"), r, None));
         let upper = format!("sha256={}", GH_SIG.to_uppercase());
         let lower_name = ("x-hub-signature-256", upper.as_str());
-        assert_eq!(gh(&[lower_name], GH_BODY, GH_KEY), ok(None, None));
+        assert_eq!(gh(&[lower_name], GH_BODY, GH_KEY), ok(None, r, None));
+        // another signed body is another delivery
+        let body2 = b"Hello, again";
+        let sig2 = format!("sha256={}", hex(&raw_mac(GH_KEY, &[body2])));
+        let second = gh(&[("X-Hub-Signature-256", &sig2)], body2, GH_KEY).expect("valid");
+        assert!(second.replay_key.is_some() && second.replay_key != Some(replay.clone()));
+        assert!(
+            replay.starts_with("sig:") && !replay.contains(GH_SIG),
+            "the MAC itself is not the key"
+        );
         assert_eq!(gh(&[sig_h], b"Hello, World?", GH_KEY), BAD);
         assert_eq!(gh(&[sig_h], GH_BODY, "wrong"), BAD);
         for garbage in ["sha256=zz", "sha256=abc", "sha256=+f", GH_SIG, "sha1=ab"] {
@@ -379,12 +456,12 @@ mod tests {
     fn stripe_openssl_vector_self_computed_and_rejections() {
         let header = format!("t={ST_TS},v1={ST_SIG}");
         let got = st(&header, ST_BODY, ST_KEY, ST_TS + 10);
-        assert_eq!(got, ok(Some(ST_ID), Some(ST_TS)));
+        assert_eq!(got, ok(Some(ST_ID), Some(ST_ID), Some(ST_TS)));
         let good = hex(&raw_mac(ST_KEY, &[b"1700000000.", ST_BODY]));
         let zeros = "0".repeat(64);
         let multi = format!("t={ST_TS}, v1={zeros}, v0=abcd, v1={good}");
         let got = st(&multi, ST_BODY, ST_KEY, ST_TS);
-        assert_eq!(got, ok(Some(ST_ID), Some(ST_TS)));
+        assert_eq!(got, ok(Some(ST_ID), Some(ST_ID), Some(ST_TS)));
         let header = format!("t={ST_TS},v1={good}");
         let at = |now| st(&header, ST_BODY, ST_KEY, now);
         assert_eq!(at(ST_TS + TOL + 1), stale(TOL + 1));
@@ -406,12 +483,15 @@ mod tests {
     #[test]
     fn stripe_delivery_id_fallbacks() {
         for body in [&b"not json"[..], b"[1]", br#"{"id":5}"#] {
-            let sig = hex(&raw_mac(ST_KEY, &[b"1700000000.", body]));
-            let mut map = hm(&[("Stripe-Signature", &format!("t={ST_TS},v1={sig}"))]);
+            let mac = raw_mac(ST_KEY, &[b"1700000000.", body]);
+            let replay = signature_digest(&mac);
+            let r = Some(replay.as_str());
+            let mut map = hm(&[("Stripe-Signature", &format!("t={ST_TS},v1={}", hex(&mac)))]);
             let run = |map: &HeaderMap| check(&Scheme::Stripe, ST_KEY, map, body, ST_TS, TOL);
-            assert_eq!(run(&map), ok(None, Some(ST_TS)));
+            assert_eq!(run(&map), ok(None, r, Some(ST_TS)));
+            // an unsigned Idempotency-Key is information, not the replay key
             map.insert("Idempotency-Key", HeaderValue::from_static("k"));
-            assert_eq!(run(&map), ok(Some("k"), Some(ST_TS)));
+            assert_eq!(run(&map), ok(Some("k"), r, Some(ST_TS)));
         }
     }
 
@@ -419,19 +499,31 @@ mod tests {
     fn hmac_sha256_header() {
         let hs = |name: &str, map: &HeaderMap, body: &[u8], key: &str| {
             let header = name.to_owned();
-            check(&Scheme::HmacSha256 { header }, key, map, body, 0, TOL)
+            check(
+                &Scheme::HmacSha256 {
+                    header,
+                    timestamp_header: None,
+                },
+                key,
+                map,
+                body,
+                0,
+                TOL,
+            )
         };
+        let replay = gh_replay();
+        let r = Some(replay.as_str());
         let (upper, prefixed) = (GH_SIG.to_uppercase(), format!("sha256={GH_SIG}"));
         for sig in [GH_SIG, &upper, &prefixed] {
             let map = hm(&[("x-signature-256", sig)]);
-            assert_eq!(hs("", &map, GH_BODY, GH_KEY), ok(None, None));
+            assert_eq!(hs("", &map, GH_BODY, GH_KEY), ok(None, r, None));
         }
         let custom = |map: &HeaderMap, body: &[u8], key: &str| hs("X-Sig", map, body, key);
         let (sig, wid) = (("X-Sig", GH_SIG), ("X-Webhook-Id", "w"));
         let both = hm(&[sig, wid, ("Idempotency-Key", "k")]);
-        assert_eq!(custom(&both, GH_BODY, GH_KEY), ok(Some("k"), None));
+        assert_eq!(custom(&both, GH_BODY, GH_KEY), ok(Some("k"), r, None));
         let map = hm(&[sig, wid]);
-        assert_eq!(custom(&map, GH_BODY, GH_KEY), ok(Some("w"), None));
+        assert_eq!(custom(&map, GH_BODY, GH_KEY), ok(Some("w"), r, None));
         assert_eq!(custom(&map, b"tampered", GH_KEY), BAD);
         assert_eq!(custom(&map, GH_BODY, "wrong"), BAD);
         let empty = HeaderMap::new();
@@ -449,14 +541,51 @@ mod tests {
     #[test]
     fn none_scheme_ids() {
         let none = |map: &HeaderMap| check(&Scheme::None, "", map, b"", 0, 0);
-        assert_eq!(none(&HeaderMap::new()), ok(None, None));
+        assert_eq!(none(&HeaderMap::new()), ok(None, None, None));
         let (idem, gh) = (("Idempotency-Key", "k"), ("X-GitHub-Delivery", "g"));
         let all = hm(&[idem, gh, ("webhook-id", "w")]);
-        assert_eq!(none(&all), ok(Some("w"), None));
+        assert_eq!(none(&all), ok(Some("w"), Some("w"), None));
         let mut map = hm(&[idem, gh]);
-        assert_eq!(none(&map), ok(Some("g"), None));
+        assert_eq!(none(&map), ok(Some("g"), Some("g"), None));
         map.insert("X-GitHub-Delivery", not_utf8());
-        assert_eq!(none(&map), ok(Some("k"), None));
+        assert_eq!(none(&map), ok(Some("k"), Some("k"), None));
+    }
+
+    #[test]
+    fn hmac_sha256_with_a_signed_timestamp() {
+        let scheme = Scheme::HmacSha256 {
+            header: "X-Sig".into(),
+            timestamp_header: Some("X-Timestamp".into()),
+        };
+        let key = "generic-key";
+        let body = br#"{"a":1}"#;
+        let signed = |ts: &str| hex(&raw_mac(key, &[ts.as_bytes(), b".", body]));
+        let at = |ts: &str, sig: &str, now: i64| {
+            let map = hm(&[("X-Sig", sig), ("X-Timestamp", ts)]);
+            check(&scheme, key, &map, body, now, TOL)
+        };
+        let t = 1_700_000_000_i64;
+        let ts = t.to_string();
+        let first = at(&ts, &signed(&ts), t).expect("valid");
+        assert_eq!(first.timestamp, Some(t));
+        // same timestamp and body: the same delivery; another timestamp: another one
+        assert_eq!(
+            at(&ts, &signed(&ts), t + 5).expect("valid").replay_key,
+            first.replay_key
+        );
+        let later = (t + 1).to_string();
+        let second = at(&later, &signed(&later), t).expect("valid");
+        assert_ne!(second.replay_key, first.replay_key);
+        // the tolerance both ways, like Standard Webhooks
+        assert_eq!(at(&ts, &signed(&ts), t + TOL + 1), stale(TOL + 1));
+        assert_eq!(at(&ts, &signed(&ts), t - TOL - 1), stale(-TOL - 1));
+        // the timestamp is signed: moving it breaks the signature
+        assert_eq!(at(&later, &signed(&ts), t), BAD);
+        // the body alone is not what is signed any more
+        assert_eq!(at(&ts, &hex(&raw_mac(key, &[body])), t), BAD);
+        let map = hm(&[("X-Sig", signed(&ts).as_str())]);
+        assert_eq!(check(&scheme, key, &map, body, t, TOL), missing("X-Timestamp"));
+        assert!(malformed(at("soon", &signed("soon"), t)));
     }
 
     #[test]

@@ -36,6 +36,7 @@ triggers:
   - { type: webhook, key: gh, verify: { scheme: github, secret: GH } }
   - { type: webhook, key: st, verify: { scheme: stripe, secret: ST, tolerance: 2m } }
   - { type: webhook, key: hm, verify: { scheme: hmac-sha256, secret: HM, header: X-Sig } }
+  - { type: webhook, key: hmts, verify: { scheme: hmac-sha256, secret: HM, header: X-Sig, timestampHeader: X-Timestamp, tolerance: 5m } }
   - { type: webhook, key: open, verify: { scheme: none } }
   - { type: webhook, key: nosecret, verify: { scheme: github, secret: MISSING } }
 steps:
@@ -492,52 +493,441 @@ async fn schedules_list_toggle_and_preview(h: Harness) {
     assert_eq!(h.get("/v1/schedules").await.body["items"], json!([]));
 }
 
-both!(the_short_webhook_url_needs_an_unambiguous_slug);
-async fn the_short_webhook_url_needs_an_unambiguous_slug(h: Harness) {
-    let yaml = "schemaVersion: 1\nname: crm\ntriggers:\n  - { type: webhook, key: in, verify: { scheme: none } }\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: \"{{ input.n }}\" } }\n";
-    h.publish("crm", yaml).await;
+/// Creates `slug` from `yaml` in the workspace of `token` and publishes it.
+async fn publish_as(h: &Harness, token: &str, slug: &str, yaml: &str) -> common::Res {
+    let create = h
+        .http
+        .post(format!("{}/v1/workflows?slug={slug}", h.base))
+        .bearer_auth(token)
+        .header("content-type", "application/yaml")
+        .body(yaml.to_owned());
+    let r = h.send(create).await;
+    assert!(r.status == 201 || r.status == 409, "{}", r.text);
+    h.send(
+        h.http
+            .post(format!("{}/v1/workflows/{slug}/versions", h.base))
+            .bearer_auth(token),
+    )
+    .await
+}
+
+const CRM: &str = "schemaVersion: 1\nname: crm\ntriggers:\n  - { type: webhook, key: in, verify: { scheme: none } }\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: \"{{ input.n }}\" } }\n";
+
+both!(the_short_webhook_url_is_claimed_by_the_first_publisher);
+async fn the_short_webhook_url_is_claimed_by_the_first_publisher(h: Harness) {
+    h.publish("crm", CRM).await;
     // POST /hooks/{workflow}/{key}, as DESIGN.md writes it
-    let r = h
-        .send(h.http.post(format!("{}/hooks/crm/in", h.base)).body("{\"n\": 7}"))
-        .await;
+    let short = |n: i64| {
+        h.http
+            .post(format!("{}/hooks/crm/in", h.base))
+            .body(format!("{{\"n\": {n}}}"))
+    };
+    let r = h.send(short(7)).await;
     assert_eq!(r.status, 202, "{}", r.text);
     let run = h.wait_run(r.body["runId"].as_str().unwrap()).await;
     assert_eq!(run["output"]["a"], 7);
+    // a second workspace with the same slug and key cannot take the short URL
+    let globex = h.token_in("globex", &["*"]).await;
+    let r = publish_as(&h, &globex, "crm", CRM).await;
+    problem(&r, 409, "webhook-url-taken");
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("/hooks/crm/in") && detail.contains("rename") && detail.contains("/hooks/{workspace}/crm/"),
+        "{detail}"
+    );
+    assert!(!detail.contains("acme"), "the holder is not named: {detail}");
+    // nothing of globex went live: no full URL either, and acme keeps the short one
     problem(
-        &h.send(h.http.post(format!("{}/hooks/crm/nope", h.base)).body("{}"))
+        &h.send(h.http.post(format!("{}/hooks/globex/crm/in", h.base)).body("{}"))
             .await,
         404,
         "not-found",
     );
-    // a second workspace with the same slug and key: only the full URL works
-    let other = h.token_in("globex", &["*"]).await;
-    let create = h
-        .http
-        .post(format!("{}/v1/workflows?slug=crm", h.base))
-        .bearer_auth(&other)
-        .header("content-type", "application/yaml")
-        .body(yaml);
-    assert_eq!(h.send(create).await.status, 201);
-    let publish = h
-        .http
-        .post(format!("{}/v1/workflows/crm/versions", h.base))
-        .bearer_auth(&other);
-    assert_eq!(h.send(publish).await.status, 201);
-    let r = h
-        .send(h.http.post(format!("{}/hooks/crm/in", h.base)).body("{\"n\": 1}"))
-        .await;
-    problem(&r, 404, "not-found");
-    assert!(
-        r.body["detail"].as_str().unwrap().contains("/hooks/{workspace}/crm/in"),
-        "{}",
-        r.text
+    let r = h.send(short(8)).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let run = h.wait_run(r.body["runId"].as_str().unwrap()).await;
+    assert_eq!(
+        run["workflowId"],
+        h.get("/v1/workflows/crm").await.body["id"],
+        "acme's run"
     );
+    // acme re-publishing keeps its claim
+    let v2 = CRM.replace("value: \"{{ input.n }}\"", "value: \"{{ input.n * 2 }}\"");
+    let etag = h
+        .get("/v1/workflows/crm/draft")
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let put = h
+        .req(reqwest::Method::PUT, "/v1/workflows/crm/draft")
+        .header("content-type", "application/yaml")
+        .header("if-match", etag)
+        .body(v2);
+    assert_eq!(h.send(put).await.status, 200);
+    assert_eq!(h.post_json("/v1/workflows/crm/versions", Value::Null).await.status, 201);
+    let r = h.send(short(5)).await;
+    assert_eq!(h.wait_run(r.body["runId"].as_str().unwrap()).await["output"]["a"], 10);
+    // archiving releases the claim; it does not move to globex by itself ...
+    assert_eq!(h.post_json("/v1/workflows/crm/archive", Value::Null).await.status, 200);
+    let gone = h.send(short(1)).await;
+    problem(&gone, 404, "not-found");
+    // ... globex takes it by publishing
+    let r = publish_as(&h, &globex, "crm", CRM).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = h.send(short(3)).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let run = h
+        .send(
+            h.http
+                .get(format!("{}/v1/runs/{}", h.base, r.body["runId"].as_str().unwrap()))
+                .bearer_auth(&globex),
+        )
+        .await;
+    assert_eq!(run.status, 200, "the delivery went to globex: {}", run.text);
+}
+
+both!(a_version_without_the_webhook_releases_the_short_url);
+async fn a_version_without_the_webhook_releases_the_short_url(h: Harness) {
+    h.publish("crm", CRM).await;
+    let globex = h.token_in("globex", &["*"]).await;
+    problem(&publish_as(&h, &globex, "crm", CRM).await, 409, "webhook-url-taken");
+    // acme publishes a version whose webhook has another key: `in` is free
+    let etag = h
+        .get("/v1/workflows/crm/draft")
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let put = h
+        .req(reqwest::Method::PUT, "/v1/workflows/crm/draft")
+        .header("content-type", "application/yaml")
+        .header("if-match", etag)
+        .body(CRM.replace("key: in", "key: other"));
+    assert_eq!(h.send(put).await.status, 200);
+    assert_eq!(h.post_json("/v1/workflows/crm/versions", Value::Null).await.status, 201);
     let r = h
         .send(
             h.http
-                .post(format!("{}/hooks/globex/crm/in", h.base))
-                .body("{\"n\": 1}"),
+                .post(format!("{}/v1/workflows/crm/versions", h.base))
+                .bearer_auth(&globex),
         )
         .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // now acme cannot take `in` back
+    let etag = h
+        .get("/v1/workflows/crm/draft")
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let put = h
+        .req(reqwest::Method::PUT, "/v1/workflows/crm/draft")
+        .header("content-type", "application/yaml")
+        .header("if-match", etag)
+        .body(CRM);
+    assert_eq!(h.send(put).await.status, 200);
+    let r = h.post_json("/v1/workflows/crm/versions", Value::Null).await;
+    problem(&r, 409, "webhook-url-taken");
+    // a refused publish changed nothing: acme's v2 (key `other`) is still live
+    assert_eq!(h.get("/v1/workflows/crm").await.body["activeVersion"], 2);
+    let r = h
+        .send(h.http.post(format!("{}/hooks/acme/crm/other", h.base)).body("{}"))
+        .await;
     assert_eq!(r.status, 202, "{}", r.text);
+}
+
+both!(concurrent_publishes_claim_the_short_url_once);
+async fn concurrent_publishes_claim_the_short_url_once(h: Harness) {
+    let mut tokens = Vec::new();
+    for ws in ["w1", "w2", "w3", "w4"] {
+        let t = h.token_in(ws, &["*"]).await;
+        let create = h
+            .http
+            .post(format!("{}/v1/workflows?slug=crm", h.base))
+            .bearer_auth(&t)
+            .header("content-type", "application/yaml")
+            .body(CRM);
+        assert_eq!(h.send(create).await.status, 201);
+        tokens.push(t);
+    }
+    let publishes = tokens.iter().map(|t| {
+        h.send(
+            h.http
+                .post(format!("{}/v1/workflows/crm/versions", h.base))
+                .bearer_auth(t),
+        )
+    });
+    let results = futures_util::future::join_all(publishes).await;
+    let won: Vec<&common::Res> = results.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        results.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    for r in results.iter().filter(|r| r.status != 201) {
+        problem(r, 409, "webhook-url-taken");
+    }
+    let r = h
+        .send(h.http.post(format!("{}/hooks/crm/in", h.base)).body("{\"n\": 1}"))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+}
+
+both!(unknown_webhooks_are_one_uniform_404);
+async fn unknown_webhooks_are_one_uniform_404(h: Harness) {
+    h.publish("crm", CRM).await;
+    let post = |path: &str| h.send(h.http.post(format!("{}{path}", h.base)).body("{}"));
+    let mut bodies = Vec::new();
+    for path in [
+        "/hooks/nobody/crm/in",
+        "/hooks/acme/nothing/in",
+        "/hooks/acme/crm/nope",
+        "/hooks/nothing/in",
+        "/hooks/crm/nope",
+    ] {
+        let r = post(path).await;
+        problem(&r, 404, "not-found");
+        bodies.push(r.text);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
+    for word in ["acme", "crm", "nope", "nobody", "workspace", "/hooks"] {
+        assert!(!bodies[0].contains(word), "{word} in {}", bodies[0]);
+    }
+}
+
+both!(trigger_data_keeps_allowlisted_headers_only);
+async fn trigger_data_keeps_allowlisted_headers_only(h: Harness) {
+    h.publish("crm", CRM).await;
+    let mut req = h
+        .http
+        .post(format!("{}/hooks/acme/crm/in", h.base))
+        .header("content-type", "application/json")
+        .header("user-agent", "GitHub-Hookshot/1")
+        .header("x-github-delivery", "d-9")
+        .header("x-github-event", "push")
+        .header("idempotency-key", "i-9")
+        .body("{\"n\": 1}");
+    for secret in [
+        "authorization",
+        "cookie",
+        "x-api-key",
+        "x-auth-token",
+        "x-signature-256",
+        "x-hub-signature",
+        "x-hub-signature-256",
+        "webhook-signature",
+        "stripe-signature",
+        "x-sig",
+        "x-custom-secret",
+        "proxy-authorization",
+    ] {
+        req = req.header(secret, format!("hunter2-{secret}"));
+    }
+    let r = h.send(req).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let run = h.wait_run(r.body["runId"].as_str().unwrap()).await;
+    let kept = run["triggerData"]["headers"].as_object().unwrap();
+    let mut names: Vec<&str> = kept.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "content-type",
+            "idempotency-key",
+            "user-agent",
+            "x-github-delivery",
+            "x-github-event"
+        ],
+        "{kept:?}"
+    );
+    assert!(!run.to_string().contains("hunter2"), "{run}");
+}
+
+with_secrets!(replays_cannot_change_the_unsigned_delivery_id);
+async fn replays_cannot_change_the_unsigned_delivery_id(h: Harness) {
+    h.publish("hooks", &hooks_yaml()).await;
+    // GitHub: the signature covers the body only; X-GitHub-Delivery is not signed
+    let gh_sig = (
+        "X-Hub-Signature-256",
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17".to_owned(),
+    );
+    let first = deliver(
+        &h,
+        "gh",
+        &[gh_sig.clone(), ("X-GitHub-Delivery", "d-1".into())],
+        "Hello, World!",
+    )
+    .await;
+    assert_eq!(first.status, 202, "{}", first.text);
+    for replay in [
+        vec![gh_sig.clone(), ("X-GitHub-Delivery", "d-2".into())],
+        vec![gh_sig.clone()],
+        vec![gh_sig.clone(), ("Idempotency-Key", "fresh".into())],
+    ] {
+        let r = deliver(&h, "gh", &replay, "Hello, World!").await;
+        assert_eq!((r.status, &r.body["runId"]), (200, &first.body["runId"]), "{}", r.text);
+        assert_eq!(r.body["duplicate"], true);
+    }
+    // HMAC without a timestamp: the same signed body is the same delivery
+    let sig = hex(&hmac(b"generic-key", &[b"{\"a\": 1}"]));
+    let a = deliver(
+        &h,
+        "hm",
+        &[("X-Sig", sig.clone()), ("Idempotency-Key", "i-1".into())],
+        "{\"a\": 1}",
+    )
+    .await;
+    assert_eq!(a.status, 202, "{}", a.text);
+    for other in ["i-2", "x"] {
+        let r = deliver(
+            &h,
+            "hm",
+            &[("X-Sig", sig.clone()), ("X-Webhook-Id", other.into())],
+            "{\"a\": 1}",
+        )
+        .await;
+        assert_eq!((r.status, &r.body["runId"]), (200, &a.body["runId"]), "{}", r.text);
+    }
+    // HMAC with a signed timestamp: a replay is the same run; an old one is refused
+    let now = chrono::Utc::now().timestamp();
+    let signed = |t: i64, body: &str| {
+        hex(&hmac(
+            b"generic-key",
+            &[t.to_string().as_bytes(), b".", body.as_bytes()],
+        ))
+    };
+    let with_ts = |t: i64, body: &str| vec![("X-Sig", signed(t, body)), ("X-Timestamp", t.to_string())];
+    let r1 = deliver(&h, "hmts", &with_ts(now, "{\"a\": 1}"), "{\"a\": 1}").await;
+    assert_eq!(r1.status, 202, "{}", r1.text);
+    let mut again = with_ts(now, "{\"a\": 1}");
+    again.push(("Idempotency-Key", "new".into()));
+    let r2 = deliver(&h, "hmts", &again, "{\"a\": 1}").await;
+    assert_eq!((r2.status, &r2.body["runId"]), (200, &r1.body["runId"]));
+    // the same body sent later is a new delivery (a new timestamp)
+    let r3 = deliver(&h, "hmts", &with_ts(now + 1, "{\"a\": 1}"), "{\"a\": 1}").await;
+    assert_eq!(r3.status, 202, "{}", r3.text);
+    assert_ne!(r3.body["runId"], r1.body["runId"]);
+    problem(
+        &deliver(&h, "hmts", &with_ts(now - 600, "{\"a\": 1}"), "{\"a\": 1}").await,
+        401,
+        "timestamp-out-of-tolerance",
+    );
+    // the timestamp is signed: moving it to now breaks the signature
+    let moved = vec![
+        ("X-Sig", signed(now - 600, "{\"a\": 1}")),
+        ("X-Timestamp", now.to_string()),
+    ];
+    problem(
+        &deliver(&h, "hmts", &moved, "{\"a\": 1}").await,
+        401,
+        "signature-invalid",
+    );
+    let no_ts = vec![("X-Sig", signed(now, "{\"a\": 1}"))];
+    problem(
+        &deliver(&h, "hmts", &no_ts, "{\"a\": 1}").await,
+        401,
+        "signature-missing",
+    );
+    // Standard Webhooks: the signed webhook-id is the key (a new id needs a new signature)
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(SW_SECRET.trim_start_matches("whsec_"))
+        .unwrap();
+    let ts = now.to_string();
+    let sw_sig = |id: &str| {
+        format!(
+            "v1,{}",
+            base64::engine::general_purpose::STANDARD
+                .encode(hmac(&key, &[id.as_bytes(), b".", ts.as_bytes(), b".", b"{}"]))
+        )
+    };
+    let sw = |id: &str, sig: String| {
+        vec![
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", ts.clone()),
+            ("webhook-signature", sig),
+        ]
+    };
+    let s1 = deliver(&h, "sw", &sw("msg_9", sw_sig("msg_9")), "{}").await;
+    assert_eq!(s1.status, 202, "{}", s1.text);
+    problem(
+        &deliver(&h, "sw", &sw("msg_10", sw_sig("msg_9")), "{}").await,
+        401,
+        "signature-invalid",
+    );
+}
+
+/// Event filters run on the blocking pool: while three events whose filter
+/// is a nested comprehension over a large list are being evaluated, a cheap
+/// route still answers, within a generous bound and before any of them
+/// unless a filter budget stopped it first (then it is listed in
+/// `rejected`). 1,000 items (a million inner steps per event) keep a debug
+/// build busy for several seconds per event; 4,000 took minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_event_filters_do_not_hold_the_runtime() {
+    let h = Harness::start(TestDb::sqlite(), Setup::default()).await;
+    let yaml = "schemaVersion: 1\nname: storm\ntriggers:\n  - type: event\n    event: storm\n    filter: \"event.data.l.exists(x, event.data.l.exists(y, x + y == -1))\"\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: 1 } }\n";
+    h.publish("storm", yaml).await;
+    // a failing filter is named in `rejected`, the event is accepted
+    let r = h
+        .post_json("/v1/events", json!({"type": "storm", "data": {"l": "not a list"}}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["runs"], json!([]));
+    assert!(
+        r.body["rejected"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("filter failed"),
+        "{}",
+        r.text
+    );
+    let list: Vec<i64> = (0..1000).collect();
+    let slow = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let mut storm = Vec::new();
+    for i in 0..3 {
+        let req = slow
+            .post(format!("{}/v1/events", h.base))
+            .bearer_auth(&h.token)
+            .json(&json!({"type": "storm", "id": format!("storm-{i}"), "data": {"l": list}}));
+        storm.push(tokio::spawn(async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            (status, body, std::time::Instant::now())
+        }));
+    }
+    // let the storm reach the filters
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let quick = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let r = quick.get(format!("{}/healthz", h.base)).send().await;
+        assert_eq!(
+            r.map(|r| r.status().as_u16()).ok(),
+            Some(200),
+            "/healthz must answer within 5 s while filters run"
+        );
+        let r = quick
+            .get(format!("{}/v1/workspace", h.base))
+            .bearer_auth(&h.token)
+            .send()
+            .await;
+        assert_eq!(r.map(|r| r.status().as_u16()).ok(), Some(200));
+    }
+    let answered = std::time::Instant::now();
+    for t in storm {
+        let (status, body, at) = t.await.unwrap();
+        assert_eq!(status, 202, "{body}");
+        assert!(
+            at > answered || body["rejected"].as_array().is_some_and(|r| !r.is_empty()),
+            "a storm request finished its full evaluation before the cheap routes answered: {body}"
+        );
+    }
 }

@@ -61,6 +61,40 @@ async fn start_validates_input_and_honours_idempotency_keys(h: Harness) {
     problem(&r, 422, "invalid-input");
 }
 
+both!(a_run_input_is_a_json_object);
+async fn a_run_input_is_a_json_object(h: Harness) {
+    // no `inputs` schema: before, anything that parsed started a run
+    let open = "schemaVersion: 1\nname: open\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: 1 } }\n";
+    h.publish("open", open).await;
+    let post = |ct: &str, body: &str| {
+        h.req(Method::POST, "/v1/workflows/open/runs")
+            .header("content-type", ct)
+            .body(body.to_owned())
+    };
+    problem(&h.send(post("application/json", "[]")).await, 400, "invalid-body");
+    problem(&h.send(post("application/json", "[{}]")).await, 400, "invalid-body");
+    problem(&h.send(post("application/json", "\"x\"")).await, 400, "invalid-body");
+    let r = h.send(post("text/plain", "{\"input\": {}}")).await;
+    problem(&r, 415, "unsupported-media-type");
+    let r = h
+        .send(h.req(Method::POST, "/v1/workflows/open/runs").body("{\"input\": {}}"))
+        .await;
+    problem(&r, 415, "unsupported-media-type");
+    for input in [json!([]), json!("text"), json!(5), json!([{"a": 1}])] {
+        let r = h.post_json("/v1/workflows/open/runs", json!({ "input": input })).await;
+        problem(&r, 422, "invalid-input");
+        assert!(r.body["detail"].as_str().unwrap().contains("object"), "{}", r.text);
+    }
+    assert_eq!(h.get("/v1/runs").await.body["items"], json!([]), "no run started");
+    // an object, `null`, an empty body: runs
+    for body in [json!({"input": {"a": 1}}), json!({"input": null}), json!({})] {
+        assert_eq!(h.post_json("/v1/workflows/open/runs", body).await.status, 201);
+    }
+    let r = h.send(post("application/vnd.orbflow+json; charset=utf-8", "{}")).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(h.send(h.req(Method::POST, "/v1/workflows/open/runs")).await.status, 201);
+}
+
 both!(list_filters_pages_and_logs);
 async fn list_filters_pages_and_logs(h: Harness) {
     h.publish("hello", HELLO).await;
@@ -127,7 +161,17 @@ async fn list_filters_pages_and_logs(h: Harness) {
         404,
         "not-found",
     );
-    problem(&h.get("/v1/runs/not-a-uuid").await, 404, "not-found");
+    // a malformed id is a 400 naming the parameter, without the parser's words
+    let r = h.get("/v1/runs/not-a-uuid").await;
+    problem(&r, 400, "invalid-path");
+    assert_eq!(r.body["detail"], "path parameter `id` must be a UUID", "{}", r.text);
+    let r = h.get("/v1/workflows/hello/versions/x1").await;
+    problem(&r, 400, "invalid-path");
+    assert!(
+        !r.text.contains("i32") && !r.text.contains("invalid digit"),
+        "{}",
+        r.text
+    );
 }
 
 both!(cancel_stops_a_run);

@@ -64,6 +64,56 @@ async fn tokens_authenticate_and_workspaces_are_isolated(h: Harness) {
     assert_eq!(r.body["missingPermissions"], json!(["workflows:read"]));
 }
 
+both!(a_token_revokes_only_tokens_whose_permissions_it_holds);
+async fn a_token_revokes_only_tokens_whose_permissions_it_holds(h: Harness) {
+    let admin_id = h.get("/v1/tokens").await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let manager = h.token_in("acme", &["tokens:*", "runs:read"]).await;
+    let as_manager =
+        |m: reqwest::Method, path: &str| h.http.request(m, format!("{}{path}", h.base)).bearer_auth(&manager);
+    // it cannot revoke the `*` token ...
+    let r = h
+        .send(as_manager(reqwest::Method::DELETE, &format!("/v1/tokens/{admin_id}")))
+        .await;
+    problem(&r, 403, "forbidden");
+    assert_eq!(r.body["missingPermissions"], json!(["*"]), "{}", r.text);
+    assert_eq!(h.get("/v1/workspace").await.status, 200, "the `*` token still works");
+    // ... nor one holding a permission it lacks, but one within its own
+    let writer = h
+        .post_json(
+            "/v1/tokens",
+            json!({"name": "w", "permissions": ["runs:write", "runs:read"]}),
+        )
+        .await;
+    let writer_id = writer.body["token"]["id"].as_str().unwrap();
+    let r = h
+        .send(as_manager(reqwest::Method::DELETE, &format!("/v1/tokens/{writer_id}")))
+        .await;
+    problem(&r, 403, "forbidden");
+    assert_eq!(r.body["missingPermissions"], json!(["runs:write"]), "{}", r.text);
+    let reader = h
+        .send(as_manager(reqwest::Method::POST, "/v1/tokens").json(&json!({"name": "r", "permissions": ["runs:read"]})))
+        .await;
+    assert_eq!(reader.status, 201, "{}", reader.text);
+    let reader_id = reader.body["token"]["id"].as_str().unwrap();
+    let r = h
+        .send(as_manager(reqwest::Method::DELETE, &format!("/v1/tokens/{reader_id}")))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    // another workspace's token is not found, whatever the caller holds
+    let other = h.token_in("globex", &["*"]).await;
+    let r = h
+        .send(
+            h.http
+                .delete(format!("{}/v1/tokens/{admin_id}", h.base))
+                .bearer_auth(&other),
+        )
+        .await;
+    problem(&r, 404, "not-found");
+}
+
 both!(tokens_are_shown_once_stored_hashed_and_revocable);
 async fn tokens_are_shown_once_stored_hashed_and_revocable(h: Harness) {
     let r = h
@@ -121,12 +171,33 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(h: Harness) {
         .await;
     problem(&r, 403, "forbidden");
     assert_eq!(r.body["missingPermissions"], json!(["runs:write"]));
-    problem(
-        &h.post_json("/v1/tokens", json!({"name": "x", "permissions": ["NOT A PERM"]}))
-            .await,
-        422,
-        "invalid-token",
-    );
+    // permissions are checked against the known areas and actions
+    for bad in [
+        "NOT A PERM",
+        "RUNS:READ",
+        "*:*",
+        ":",
+        "runs:",
+        "runs:delete",
+        "nope:*",
+        "runs",
+    ] {
+        let r = h
+            .post_json("/v1/tokens", json!({"name": "x", "permissions": ["runs:read", bad]}))
+            .await;
+        problem(&r, 400, "invalid-permission");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains(&format!("`{bad}`")),
+            "{}",
+            r.text
+        );
+    }
+    for good in [json!(["runs:*"]), json!(["notify:slack", "social:*"]), json!(["*"])] {
+        let r = h
+            .post_json("/v1/tokens", json!({"name": "x", "permissions": good}))
+            .await;
+        assert_eq!(r.status, 201, "{good}: {}", r.text);
+    }
     // revoked: it authenticates nothing
     let r = h
         .send(h.req(reqwest::Method::DELETE, &format!("/v1/tokens/{id}")))
@@ -155,6 +226,10 @@ fn limited() -> Setup {
                 burst: 1000,
             },
             webhook_rate_limit: RateLimit {
+                per_minute: 6,
+                burst: 3,
+            },
+            auth_failure_rate_limit: RateLimit {
                 per_minute: 6,
                 burst: 3,
             },
@@ -241,6 +316,67 @@ async fn the_rate_limit_is_per_token_with_retry_after() {
         .send(h.http.get(format!("{}/v1/workflows", h.base)).bearer_auth(&other))
         .await;
     assert_eq!(r.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_authentications_are_limited_per_client_address() {
+    let h = Harness::start(TestDb::sqlite(), limited()).await;
+    let url = format!("{}/v1/workflows", h.base);
+    // three failures (an unknown token, a malformed header, none) are 401s ...
+    problem(
+        &h.send(h.http.get(&url).bearer_auth("orb_guess1")).await,
+        401,
+        "unauthorized",
+    );
+    problem(
+        &h.send(h.http.get(&url).header("authorization", "Basic x")).await,
+        401,
+        "unauthorized",
+    );
+    problem(&h.send(h.http.get(&url)).await, 401, "unauthorized");
+    // ... then this address is refused, whatever it presents
+    let r = h.send(h.http.get(&url).bearer_auth("orb_guess2")).await;
+    problem(&r, 429, "rate-limited");
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    let r = h.send(h.http.get(&url).bearer_auth(&h.token)).await;
+    problem(&r, 429, "rate-limited");
+    // another client address is not limited by this one
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let r = h.send(other.get(&url).bearer_auth(&h.token)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    problem(
+        &h.send(other.get(&url).bearer_auth("orb_guess3")).await,
+        401,
+        "unauthorized",
+    );
+    // webhooks are not counted per address (providers share addresses)
+    let hook = "schemaVersion: 1\nname: hook\ntriggers:\n  - { type: webhook, key: in, verify: { scheme: none } }\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: 1 } }\n";
+    let r = h
+        .send(
+            other
+                .post(format!("{}/v1/workflows?slug=hook", h.base))
+                .bearer_auth(&h.token)
+                .header("content-type", "application/yaml")
+                .body(hook),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = h
+        .send(
+            other
+                .post(format!("{}/v1/workflows/hook/versions", h.base))
+                .bearer_auth(&h.token),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = h
+        .send(h.http.post(format!("{}/hooks/acme/hook/in", h.base)).body("{}"))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

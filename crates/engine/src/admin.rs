@@ -154,6 +154,8 @@ pub struct WebhookRecord {
     pub tolerance_ms: Option<i64>,
     /// Signature header (hmac-sha256).
     pub header: Option<String>,
+    /// Signed timestamp header (hmac-sha256), when the trigger names one.
+    pub timestamp_header: Option<String>,
 }
 
 /// An event trigger of an active workflow.
@@ -243,9 +245,11 @@ pub trait Admin: Send + Sync + 'static {
 
     /// The webhook `key` of the ACTIVE workflow `workflow` in workspace `workspace` (slugs).
     async fn webhook(&self, workspace: &str, workflow: &str, key: &str) -> Result<Option<WebhookRecord>>;
-    /// Slugs of the workspaces that have an ACTIVE workflow `workflow` with
-    /// the webhook `key` (for the short URL `/hooks/{workflow}/{key}`).
-    async fn webhook_workspaces(&self, workflow: &str, key: &str) -> Result<Vec<String>>;
+    /// The webhook that holds the short URL `/hooks/{workflow}/{key}`: the
+    /// one of the ACTIVE workflow that claimed it at publish (claims are
+    /// unique across workspaces, taken at publish and released when the
+    /// workflow is archived or publishes a version without that webhook).
+    async fn webhook_claim(&self, workflow: &str, key: &str) -> Result<Option<WebhookRecord>>;
     /// Event triggers of the workspace's ACTIVE workflows for this type.
     async fn subscriptions(&self, workspace_id: Uuid, event_type: &str) -> Result<Vec<SubscriptionRecord>>;
     /// Records an accepted event; false if the id was accepted before.

@@ -130,6 +130,11 @@ pub struct WebhookVerify {
     /// `X-Signature-256`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
+    /// Header carrying a unix timestamp (`hmac-sha256` only). When set, the
+    /// signature is over `{timestamp}.{body}` and the timestamp must be
+    /// within `tolerance`, which makes old deliveries unreplayable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_header: Option<String>,
 }
 
 /// Webhook signature schemes.

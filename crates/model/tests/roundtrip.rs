@@ -221,17 +221,21 @@ fn trigger() -> impl Strategy<Value = Trigger> {
             ],
             prop::option::of(text()),
             prop::option::of(duration()),
+            prop::option::of(text()),
             prop::option::of(text())
         )
-            .prop_map(|(key, scheme, secret, tolerance, header)| Trigger::Webhook {
-                key,
-                verify: WebhookVerify {
-                    scheme,
-                    secret,
-                    tolerance,
-                    header
+            .prop_map(
+                |(key, scheme, secret, tolerance, header, timestamp_header)| Trigger::Webhook {
+                    key,
+                    verify: WebhookVerify {
+                        scheme,
+                        secret,
+                        tolerance,
+                        header,
+                        timestamp_header,
+                    }
                 }
-            }),
+            ),
         (text(), prop::option::of(text())).prop_map(|(event, filter)| Trigger::Event { event, filter }),
     ]
 }

@@ -489,6 +489,34 @@ fn triggers_are_checked() {
         "can read only `event`",
     );
     expect_error(
+        &base("  - type: webhook\n    key: crm\n    verify: { scheme: github, secret: S, timestampHeader: x-ts }\n"),
+        "triggers[0].verify.timestampHeader",
+        "invalid-value",
+        "only to `scheme: hmac-sha256`",
+    );
+    expect_error(
+        &base(
+            "  - type: webhook\n    key: crm\n    verify: { scheme: hmac-sha256, secret: S, timestampHeader: \"x ts\" }\n",
+        ),
+        "triggers[0].verify.timestampHeader",
+        "invalid-value",
+        "not an HTTP header name",
+    );
+    expect_error(
+        &base(
+            "  - type: webhook\n    key: crm\n    verify: { scheme: hmac-sha256, secret: S, timestampHeader: x-signature-256 }\n",
+        ),
+        "triggers[0].verify.timestampHeader",
+        "invalid-value",
+        "must differ",
+    );
+    expect_error(
+        &base("  - type: webhook\n    key: crm\n    verify: { scheme: hmac-sha256, secret: S, tolerance: 1m }\n"),
+        "triggers[0].verify.tolerance",
+        "invalid-value",
+        "`timestampHeader`",
+    );
+    expect_error(
         &base("  - type: cron\n"),
         "triggers[0].type",
         "invalid-value",

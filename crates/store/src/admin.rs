@@ -88,6 +88,19 @@ fn schedule_from(m: schedules::Model) -> ScheduleInfo {
     }
 }
 
+fn webhook_from(h: hooks::Model) -> WebhookRecord {
+    WebhookRecord {
+        workflow_id: h.workflow_id,
+        version_id: h.version_id,
+        key: h.key,
+        scheme: h.scheme,
+        secret_name: h.secret_name,
+        tolerance_ms: h.tolerance_ms,
+        header: h.header,
+        timestamp_header: h.timestamp_header,
+    }
+}
+
 fn unique_or(e: sea_orm::DbErr, what: String) -> EngineError {
     match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => EngineError::Duplicate(what),
@@ -390,52 +403,28 @@ impl Admin for SeaStore {
             .one(self.connection())
             .await
             .map_err(db)?
-            .map(|h| WebhookRecord {
-                workflow_id: h.workflow_id,
-                version_id: h.version_id,
-                key: h.key,
-                scheme: h.scheme,
-                secret_name: h.secret_name,
-                tolerance_ms: h.tolerance_ms,
-                header: h.header,
-            }))
+            .map(webhook_from))
     }
 
-    async fn webhook_workspaces(&self, workflow: &str, key: &str) -> EngineResult<Vec<String>> {
-        let wfs = workflows::Entity::find()
-            .filter(workflows::Column::Slug.eq(workflow))
-            .filter(workflows::Column::Status.eq("ACTIVE"))
-            .all(self.connection())
-            .await
-            .map_err(db)?;
-        if wfs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let with_hook: std::collections::HashSet<Uuid> = hooks::Entity::find()
-            .filter(hooks::Column::WorkflowId.is_in(wfs.iter().map(|w| w.id).collect::<Vec<_>>()))
+    async fn webhook_claim(&self, workflow: &str, key: &str) -> EngineResult<Option<WebhookRecord>> {
+        let Some(hook) = hooks::Entity::find()
+            .filter(hooks::Column::ShortUrlSlug.eq(workflow))
             .filter(hooks::Column::Key.eq(key))
-            .all(self.connection())
+            .one(self.connection())
             .await
             .map_err(db)?
-            .into_iter()
-            .map(|h| h.workflow_id)
-            .collect();
-        let spaces: Vec<Uuid> = wfs
-            .iter()
-            .filter(|w| with_hook.contains(&w.id))
-            .map(|w| w.workspace_id)
-            .collect();
-        if spaces.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(workspaces::Entity::find()
-            .filter(workspaces::Column::Id.is_in(spaces))
-            .all(self.connection())
+        else {
+            return Ok(None);
+        };
+        // rows exist only for active workflows (archive removes them); the
+        // status is checked anyway, so a claim never outlives its workflow
+        let active = workflows::Entity::find_by_id(hook.workflow_id)
+            .filter(workflows::Column::Status.eq("ACTIVE"))
+            .one(self.connection())
             .await
             .map_err(db)?
-            .into_iter()
-            .map(|w| w.slug)
-            .collect())
+            .is_some();
+        Ok(active.then(|| webhook_from(hook)))
     }
 
     async fn subscriptions(&self, workspace_id: Uuid, event_type: &str) -> EngineResult<Vec<SubscriptionRecord>> {

@@ -227,6 +227,9 @@ mod tests {
             .unwrap();
         let n: i64 = row.try_get("", "n").unwrap();
         assert_eq!(n as usize, orbflow_migration::Migrator::migrations().len());
-        assert!(n >= 3, "every migration applied, run_deadline included: {n}");
+        assert!(
+            n >= 4,
+            "every migration applied, run_deadline and webhook_claims included: {n}"
+        );
     }
 }

@@ -4,18 +4,29 @@
 //! version becomes active; removed when the workflow is archived.
 
 use chrono::{DateTime, Utc};
-use orbflow_engine::Result as EngineResult;
+use orbflow_engine::{Error as EngineError, Result as EngineResult};
 use orbflow_model::{Trigger, Workflow};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entity::{
-    workflow_event_subscriptions as subs, workflow_schedules as schedules, workflow_webhooks as hooks,
+    workflow_event_subscriptions as subs, workflow_schedules as schedules, workflow_webhooks as hooks, workflows,
 };
 use crate::repo::db;
 
 /// Replaces the workflow's webhook and event rows with `wf`'s triggers.
+///
+/// Every webhook row also claims the short URL `/hooks/{slug}/{key}`: the
+/// unique index on (`short_url_slug`, `key`) lets one workflow across all
+/// workspaces hold it. The workflow's own old rows are deleted first (in
+/// this transaction), so re-publishing keeps its claims and a version
+/// without a webhook releases that one; a claim held by another
+/// workspace's workflow refuses the publish with
+/// [`EngineError::WebhookUrlTaken`]. Concurrent publishes of the same
+/// (slug, key) serialize on the index: the second waits for the first to
+/// commit and then finds it taken.
 pub(crate) async fn sync_intake(
     tx: &DatabaseTransaction,
     workflow_id: Uuid,
@@ -24,10 +35,16 @@ pub(crate) async fn sync_intake(
     now: DateTime<Utc>,
 ) -> EngineResult<()> {
     remove_intake(tx, workflow_id).await?;
+    let slug = workflows::Entity::find_by_id(workflow_id)
+        .one(tx)
+        .await
+        .map_err(db)?
+        .ok_or(EngineError::NotFound("workflow"))?
+        .slug;
     for t in &wf.triggers {
         match t {
             Trigger::Webhook { key, verify } => {
-                hooks::Entity::insert(hooks::ActiveModel {
+                let inserted = hooks::Entity::insert(hooks::ActiveModel {
                     id: Set(crate::new_id()),
                     workflow_id: Set(workflow_id),
                     version_id: Set(version_id),
@@ -36,11 +53,24 @@ pub(crate) async fn sync_intake(
                     secret_name: Set(verify.secret.clone()),
                     tolerance_ms: Set(verify.tolerance.and_then(|d| i64::try_from(d.as_millis()).ok())),
                     header: Set(verify.header.clone()),
+                    short_url_slug: Set(Some(slug.clone())),
+                    timestamp_header: Set(verify.timestamp_header.clone()),
                     created_at: Set(now),
                 })
+                .on_conflict(
+                    OnConflict::columns([hooks::Column::ShortUrlSlug, hooks::Column::Key])
+                        .do_nothing()
+                        .to_owned(),
+                )
                 .exec_without_returning(tx)
                 .await
                 .map_err(db)?;
+                if inserted == 0 {
+                    return Err(EngineError::WebhookUrlTaken {
+                        slug: slug.clone(),
+                        key: key.clone(),
+                    });
+                }
             }
             Trigger::Event { event, filter } => {
                 subs::Entity::insert(subs::ActiveModel {

@@ -61,6 +61,7 @@ const INDEXES: &[&str] = &[
     "uq_workflow_schedules_version_id_trigger_index",
     "uq_workflow_steps_version_id_key",
     "uq_workflow_versions_workflow_id_number",
+    "uq_workflow_webhooks_short_url_slug_key",
     "uq_workflow_webhooks_workflow_id_key",
     "uq_workflows_workspace_id_slug",
 ];
@@ -358,6 +359,8 @@ async fn round_trip_every_table(db: &DatabaseConnection) -> Seed {
             secret_name: Some("CRM_SECRET".into()),
             tolerance_ms: Some(300_000),
             header: None,
+            short_url_slug: Some("crm".into()),
+            timestamp_header: Some("X-Timestamp".into()),
             created_at: t0,
         }
     );

@@ -1,7 +1,10 @@
 //! Events: every ACTIVE workflow of the workspace subscribed to the type
 //! whose CEL filter holds starts one run (trigger data = the event). An
 //! event id is accepted once: publishing it again starts nothing and
-//! returns the runs it started the first time.
+//! returns the runs it started the first time. Filters are evaluated on the
+//! blocking pool (`spawn_blocking`), never on the runtime's worker threads;
+//! a filter that fails on the event's data rejects the event for that
+//! subscription only (listed in `rejected`).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -12,7 +15,7 @@ use serde_json::{Value, json as j};
 
 use crate::auth::Principal;
 use crate::dto::{EventIn, EventOut, RejectedOut};
-use crate::extract::{json_body, read_body};
+use crate::extract::{json_request, read_body};
 use crate::routes::json;
 use crate::routes::runs::{Start, start_run};
 use crate::state::AppState;
@@ -28,6 +31,21 @@ fn check_type(t: &str) -> Result<()> {
             detail: "type must be 1 to 128 letters, digits or . _ - : /".into(),
         })
     }
+}
+
+/// Evaluates an event filter off the async runtime: CEL over an event's data
+/// can take long (a nested comprehension over a large list), and it must not
+/// hold a worker thread that every other request needs. `Err` names why the
+/// filter could not decide (it does not compile, fails on this data, runs
+/// over its budget, or the evaluation panicked).
+async fn filter_holds(filter: String, event: Value) -> Result<bool, String> {
+    tokio::task::spawn_blocking(move || {
+        compile(&filter)
+            .and_then(|c| c.eval_bool(&EvalContext::new().with("event", event)))
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("the evaluation did not finish ({e})"))?
 }
 
 /// The answer to an event id accepted before.
@@ -62,7 +80,7 @@ pub(crate) async fn publish(
 ) -> Result<Response> {
     who.require(&["events:write"])?;
     let bytes = read_body(&headers, body, state.config().max_input_bytes).await?;
-    let ev: EventIn = json_body(&bytes, None)?;
+    let ev: EventIn = json_request(&headers, &bytes, None)?;
     check_type(&ev.kind)?;
     let id = ev.id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     if id.is_empty() || id.len() > 200 {
@@ -80,13 +98,19 @@ pub(crate) async fn publish(
     let mut rejected = Vec::new();
     for sub in state.admin().subscriptions(ws, &ev.kind).await? {
         if let Some(filter) = &sub.filter {
-            // a filter that does not compile was rejected at publish; one that
-            // fails on this event's data does not match
-            let holds = compile(filter)
-                .and_then(|c| c.eval_bool(&EvalContext::new().with("event", event.clone())))
-                .unwrap_or(false);
-            if !holds {
-                continue;
+            match filter_holds(filter.clone(), event.clone()).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                // a filter that fails (or runs out of budget) on this event's
+                // data rejects it for this subscription only
+                Err(reason) => {
+                    tracing::warn!(workflow = %sub.workflow_id, event = %id, "event filter failed: {reason}");
+                    rejected.push(RejectedOut {
+                        workflow_id: sub.workflow_id,
+                        reason: format!("filter failed: {reason}"),
+                    });
+                    continue;
+                }
             }
         }
         let input = match &ev.data {

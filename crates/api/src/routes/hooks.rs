@@ -1,14 +1,19 @@
-//! Webhook intake: `POST /hooks/{workspace}/{workflow}/{key}`. The delivery
-//! is verified with the trigger's scheme (constant-time compare, timestamp
-//! tolerance), de-duplicated by the provider's delivery id (one run per
-//! delivery) and answered 202 with the run id. A rejected delivery starts
-//! nothing and tells the sender why, so it keeps (and can resend) its data.
+//! Webhook intake: `POST /hooks/{workspace}/{workflow}/{key}`, and the short
+//! `POST /hooks/{workflow}/{key}` held by the one workflow that claimed it at
+//! publish. The delivery is verified with the trigger's scheme (constant-time
+//! compare, timestamp tolerance), de-duplicated by a replay key the
+//! signature covers (one run per delivery) and answered 202 with the run id.
+//! A rejected delivery starts nothing and tells the sender why, so it keeps
+//! (and can resend) its data. An unknown workspace, workflow or key is one
+//! uniform 404 that names nothing.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json as j};
+
+use orbflow_engine::admin::WebhookRecord;
 
 use crate::dto::HookOut;
 use crate::extract::{Path, read_body};
@@ -18,21 +23,41 @@ use crate::state::AppState;
 use crate::verify::{self, DEFAULT_HMAC_HEADER, Scheme, VerifyError};
 use crate::{Error, Result};
 
-/// Headers never copied into the trigger data (credentials, signatures).
-const HIDDEN_HEADERS: &[&str] = &[
-    "authorization",
-    "cookie",
-    "proxy-authorization",
-    "webhook-signature",
-    "x-hub-signature",
-    "x-hub-signature-256",
-    "stripe-signature",
+/// The only request headers copied into the trigger data: the media type,
+/// the sender's name, and the providers' delivery and event headers. Never a
+/// credential or a signature (`authorization`, `cookie`, `x-api-key`,
+/// `webhook-signature`, `x-hub-signature-256`, `stripe-signature`, a
+/// trigger's own `header`, …): anything not listed here stays out.
+pub(crate) const KEPT_HEADERS: &[&str] = &[
+    "content-type",
+    "user-agent",
+    // Standard Webhooks
+    "webhook-id",
+    "webhook-timestamp",
+    // GitHub
+    "x-github-delivery",
+    "x-github-event",
+    "x-github-hook-id",
+    "x-github-hook-installation-target-id",
+    "x-github-hook-installation-target-type",
+    // GitLab
+    "x-gitlab-event",
+    "x-gitlab-event-uuid",
+    "x-gitlab-webhook-uuid",
+    // Shopify
+    "x-shopify-topic",
+    "x-shopify-webhook-id",
+    "x-shopify-event-id",
+    // generic delivery ids
+    "idempotency-key",
+    "x-request-id",
+    "x-webhook-id",
 ];
 
 /// Default timestamp tolerance.
 const DEFAULT_TOLERANCE_SECS: i64 = 300;
 
-fn scheme_of(name: &str, header: Option<&str>) -> Result<Scheme> {
+fn scheme_of(name: &str, header: Option<&str>, timestamp_header: Option<&str>) -> Result<Scheme> {
     use orbflow_model::VerifyScheme as V;
     Ok(match V::parse(name) {
         Some(V::StandardWebhooks) => Scheme::StandardWebhooks,
@@ -40,6 +65,7 @@ fn scheme_of(name: &str, header: Option<&str>) -> Result<Scheme> {
         Some(V::Stripe) => Scheme::Stripe,
         Some(V::HmacSha256) => Scheme::HmacSha256 {
             header: header.unwrap_or(DEFAULT_HMAC_HEADER).to_owned(),
+            timestamp_header: timestamp_header.map(str::to_owned),
         },
         Some(V::None) => Scheme::None,
         None => return Err(Error::Internal(format!("unknown webhook scheme `{name}` in the store"))),
@@ -59,18 +85,21 @@ fn rejected(e: &VerifyError) -> Error {
     }
 }
 
-fn visible_headers(headers: &HeaderMap, hidden_extra: Option<&str>) -> Value {
+/// The allowlisted headers of a delivery ([`KEPT_HEADERS`]), first value each.
+fn kept_headers(headers: &HeaderMap) -> Value {
     let mut out = Map::new();
-    for (name, value) in headers {
-        let n = name.as_str();
-        if HIDDEN_HEADERS.contains(&n) || hidden_extra.is_some_and(|h| h.eq_ignore_ascii_case(n)) {
-            continue;
-        }
-        if let Ok(v) = value.to_str() {
-            out.insert(n.to_owned(), Value::String(v.to_owned()));
+    for name in KEPT_HEADERS {
+        if let Some(v) = headers.get(*name).and_then(|v| v.to_str().ok()) {
+            out.insert((*name).to_owned(), Value::String(v.to_owned()));
         }
     }
     Value::Object(out)
+}
+
+/// The one answer for a webhook that does not exist (unknown workspace,
+/// workflow or key, archived, or a short URL nobody holds): it names nothing.
+fn no_such_webhook() -> Error {
+    Error::NotFound("webhook".into())
 }
 
 /// Receives a webhook delivery.
@@ -99,16 +128,22 @@ pub(crate) async fn deliver(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    receive(&state, (workspace, workflow, key), &headers, body).await
+    let hook = state
+        .admin()
+        .webhook(&workspace, &workflow, &key)
+        .await?
+        .ok_or_else(no_such_webhook)?;
+    receive(&state, hook, &headers, body).await
 }
 
 /// Receives a webhook delivery by the short URL of DESIGN.md: the
-/// workflow's slug and the key, when exactly one workspace has an active
-/// workflow with that slug and webhook (otherwise 404: use the full URL).
+/// workflow's slug and the key, served by the one active workflow that
+/// claimed `/hooks/{slug}/{key}` when it was published (the first workspace
+/// to publish it; others are refused at publish).
 #[utoipa::path(
     post, path = "/hooks/{workflow}/{key}", tag = "webhooks",
     params(
-        ("workflow" = String, Path, description = "Workflow slug (unique among the workspaces that have this webhook)"),
+        ("workflow" = String, Path, description = "Workflow slug of the workflow holding this short URL"),
         ("key" = String, Path, description = "The trigger's key"),
     ),
     request_body(description = "The delivery, as the provider sends it (JSON bodies become the run input)", content(("application/json"), ("text/plain"))),
@@ -116,7 +151,7 @@ pub(crate) async fn deliver(
         (status = 202, description = "Accepted: the run it started", body = HookOut),
         (status = 200, description = "This delivery id started a run before", body = HookOut),
         (status = 401, description = "Signature missing, malformed, wrong, or timestamp out of tolerance", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No active workflow with this webhook, or several workspaces have one (use the full URL)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No active workflow holds this short URL", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than the webhook limit", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The body does not satisfy the workflow's inputs", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many deliveries to this workflow; see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -129,36 +164,28 @@ pub(crate) async fn deliver_short(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let mut found = state.admin().webhook_workspaces(&workflow, &key).await?;
-    if found.len() != 1 {
-        return Err(Error::NotFound(format!(
-            "webhook `{workflow}/{key}` (use /hooks/{{workspace}}/{workflow}/{key})"
-        )));
-    }
-    let workspace = found.remove(0);
-    receive(&state, (workspace, workflow, key), &headers, body).await
-}
-
-async fn receive(
-    state: &AppState,
-    (workspace, workflow, key): (String, String, String),
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response> {
     let hook = state
         .admin()
-        .webhook(&workspace, &workflow, &key)
+        .webhook_claim(&workflow, &key)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("webhook `{workspace}/{workflow}/{key}`")))?;
+        .ok_or_else(no_such_webhook)?;
+    receive(&state, hook, &headers, body).await
+}
+
+async fn receive(state: &AppState, hook: WebhookRecord, headers: &HeaderMap, body: Body) -> Result<Response> {
+    let key = hook.key.clone();
     // deliveries carry no token: they are limited per workflow, before the body is read
     state.hook_limiter().check(hook.workflow_id)?;
     let body = read_body(headers, body, state.config().max_webhook_bytes).await?;
-    let scheme = scheme_of(&hook.scheme, hook.header.as_deref())?;
+    let scheme = scheme_of(&hook.scheme, hook.header.as_deref(), hook.timestamp_header.as_deref())?;
     let secret = match (&scheme, hook.secret_name.as_deref()) {
         (Scheme::None, _) => "",
-        (_, Some(name)) => state
-            .secret(name)
-            .ok_or_else(|| Error::Unavailable(format!("secret `{name}` of webhook `{workflow}/{key}` is not set")))?,
+        (_, Some(name)) => state.secret(name).ok_or_else(|| {
+            Error::Unavailable(format!(
+                "secret `{name}` of webhook `{key}` of workflow {} is not set",
+                hook.workflow_id
+            ))
+        })?,
         (_, None) => return Err(Error::Internal("signed webhook without a secret name".into())),
     };
     let tolerance = hook
@@ -183,7 +210,7 @@ async fn receive(
     let trigger_data = j!({
         "key": key,
         "deliveryId": verified.delivery_id,
-        "headers": visible_headers(headers, hook.header.as_deref()),
+        "headers": kept_headers(headers),
         "body": parsed.unwrap_or_else(|| Value::String(String::from_utf8_lossy(&body).into_owned())),
     });
     let (run_id, duplicate) = start_run(
@@ -193,7 +220,8 @@ async fn receive(
             input,
             trigger_type: "webhook",
             trigger_data,
-            idempotency_key: verified.delivery_id.map(|d| format!("webhook:{key}:{d}")),
+            // from signed content only: an unsigned id header cannot make a replay new
+            idempotency_key: verified.replay_key.map(|r| format!("webhook:{key}:{r}")),
         },
     )
     .await?;

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::dto::{LogOut, LogPage, PageQuery, RunOut, RunPage, StartRunIn};
-use crate::extract::{Path, Query, json_body, next_cursor, page_size, read_body, uuid_cursor};
+use crate::extract::{Path, Query, json_request, next_cursor, page_size, read_body, uuid_cursor};
 use crate::routes::{find_workflow, json, with_header};
 use crate::state::AppState;
 use crate::{Error, Result};
@@ -88,8 +88,10 @@ async fn run_of(
     responses(
         (status = 201, description = "Started", body = RunOut),
         (status = 200, description = "The run this Idempotency-Key started before", body = RunOut),
+        (status = 400, description = "The body is not a JSON object", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow has no active version (never published, or archived)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The input does not satisfy the workflow's inputs schema", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A body that is not `application/json`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The input is not an object, or does not satisfy the workflow's inputs schema", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -119,12 +121,23 @@ pub(crate) async fn start(
         None => None,
     };
     let bytes = read_body(&headers, body, state.config().max_input_bytes).await?;
-    let req: StartRunIn = json_body(&bytes, Some(StartRunIn::default()))?;
+    let req: StartRunIn = json_request(&headers, &bytes, Some(StartRunIn::default()))?;
     let (Some(number), "ACTIVE") = (wf.active_version, wf.status.as_str()) else {
         return Err(Error::Conflict {
             code: "not-active",
             detail: format!("workflow `{}` has no active version: publish it first", wf.slug),
         });
+    };
+    // a run's input is an object (`input.x` in expressions); `null` is none
+    let input = match req.input {
+        None | Some(Value::Null) => j!({}),
+        Some(v @ Value::Object(_)) => v,
+        Some(_) => {
+            return Err(Error::Unprocessable {
+                code: "invalid-input",
+                detail: "`input` must be a JSON object".into(),
+            });
+        }
     };
     let version = state
         .admin()
@@ -135,7 +148,7 @@ pub(crate) async fn start(
         &state,
         Start {
             version_id: version.id,
-            input: req.input.unwrap_or_else(|| j!({})),
+            input,
             trigger_type: "manual",
             trigger_data: j!({ "via": "api", "token": who.token.prefix }),
             idempotency_key: key,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::dto::{PreviewIn, PreviewOut, ScheduleList, ScheduleOut};
-use crate::extract::{Path, Query, json_body, read_body};
+use crate::extract::{Path, Query, json_request, read_body};
 use crate::routes::{find_workflow, json};
 use crate::state::AppState;
 use crate::{Error, Result};
@@ -185,7 +185,7 @@ pub(crate) async fn preview_expression(
     body: Body,
 ) -> Result<Response> {
     let bytes = read_body(&headers, body, state.config().max_input_bytes).await?;
-    let q: PreviewIn = json_body(&bytes, None)?;
+    let q: PreviewIn = json_request(&headers, &bytes, None)?;
     Ok(json(
         StatusCode::OK,
         &upcoming(&q.cron, q.timezone.as_deref(), q.from, q.count)?,

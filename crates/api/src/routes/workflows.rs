@@ -244,18 +244,93 @@ pub(crate) async fn get_draft(
     Ok(with_etag(res, wf.draft_revision))
 }
 
-/// The revision an `If-Match` names.
-fn if_match(headers: &HeaderMap) -> Result<i64> {
-    let v = headers
-        .get(header::IF_MATCH)
-        .ok_or(Error::PreconditionRequired)?
-        .to_str()
-        .map_err(|_| Error::PreconditionFailed("?".into()))?
-        .trim();
-    let v = v.strip_prefix("W/").unwrap_or(v);
-    v.trim_matches('"')
-        .parse::<i64>()
-        .map_err(|_| Error::PreconditionFailed(v.to_owned()))
+/// One entity tag of an `If-Match` list (RFC 9110 §8.8.3).
+#[derive(Debug, PartialEq)]
+struct EntityTag {
+    weak: bool,
+    opaque: String,
+}
+
+/// Parses `If-Match` strictly (RFC 9110 §13.1.1): `*` or a comma-separated
+/// list of entity tags `"…"` / `W/"…"`. 428 when absent, 400 when malformed
+/// (an unbalanced quote, a bare token), 412 for `*` (a draft write must name
+/// the revision it read).
+fn if_match(headers: &HeaderMap) -> Result<Vec<EntityTag>> {
+    let mut values = headers.get_all(header::IF_MATCH).iter().peekable();
+    if values.peek().is_none() {
+        return Err(Error::PreconditionRequired);
+    }
+    let bad = |why: &str| Error::BadRequest {
+        code: "invalid-header",
+        detail: format!("If-Match is malformed: {why}"),
+    };
+    let mut tags = Vec::new();
+    for v in values {
+        let text = v.to_str().map_err(|_| bad("not visible ASCII"))?;
+        for item in split_list(text).ok_or_else(|| bad("an entity tag is not a quoted string"))? {
+            if item == "*" {
+                return Err(Error::PreconditionFailed(
+                    "`If-Match: *` is not accepted here: send the ETag of the draft you read".into(),
+                ));
+            }
+            let (weak, rest) = match item.strip_prefix("W/") {
+                Some(rest) => (true, rest),
+                None => (false, item),
+            };
+            let opaque = rest
+                .strip_prefix('"')
+                .and_then(|r| r.strip_suffix('"'))
+                .filter(|o| o.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b)))
+                .ok_or_else(|| bad("an entity tag is not a quoted string"))?;
+            tags.push(EntityTag {
+                weak,
+                opaque: opaque.to_owned(),
+            });
+        }
+    }
+    if tags.is_empty() {
+        return Err(bad("no entity tag"));
+    }
+    Ok(tags)
+}
+
+/// Splits a header list on the commas outside quoted strings; `None` when a
+/// quote is unbalanced.
+fn split_list(text: &str) -> Option<Vec<&str>> {
+    let mut items = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                items.push(text[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if quoted {
+        return None;
+    }
+    items.push(text[start..].trim());
+    // empty list elements are allowed and ignored (RFC 9110 §5.6.1)
+    Some(items.into_iter().filter(|i| !i.is_empty()).collect())
+}
+
+/// The draft revision to write over: `current` when `If-Match` lists its
+/// ETag with a strong comparison (weak tags never match, RFC 9110 §13.1.1),
+/// otherwise 412.
+fn matched_revision(tags: &[EntityTag], current: i64) -> Result<i64> {
+    let current_tag = current.to_string();
+    if tags.iter().any(|t| !t.weak && t.opaque == current_tag) {
+        return Ok(current);
+    }
+    let strong: Vec<&str> = tags.iter().filter(|t| !t.weak).map(|t| t.opaque.as_str()).collect();
+    Err(Error::PreconditionFailed(match strong.as_slice() {
+        [] => "a weak entity tag (`W/\"…\"`) never matches If-Match: send the ETag as it was returned".into(),
+        [one] => format!("the draft changed since revision {one} was read"),
+        _ => "the draft changed since the revisions in If-Match were read".into(),
+    }))
 }
 
 /// Replaces the draft. `If-Match` must carry the ETag that was read: a
@@ -285,7 +360,7 @@ pub(crate) async fn put_draft(
 ) -> Result<Response> {
     who.require(&["workflows:write"])?;
     let wf = find_workflow(&state, &who, &slug).await?;
-    let revision = if_match(&headers)?;
+    let revision = matched_revision(&if_match(&headers)?, wf.draft_revision)?;
     let (text, format, name) = read_document(&state, &headers, body).await?;
     let saved = state
         .admin()
@@ -301,7 +376,7 @@ pub(crate) async fn put_draft(
             },
         )
         .await?
-        .ok_or_else(|| Error::PreconditionFailed(revision.to_string()))?;
+        .ok_or_else(|| Error::PreconditionFailed(format!("the draft changed since revision {revision} was read")))?;
     Ok(with_etag(
         json(StatusCode::OK, &WorkflowOut::from(&saved)),
         saved.draft_revision,
@@ -358,11 +433,56 @@ mod tests {
     fn if_match_forms() {
         let mut h = HeaderMap::new();
         assert!(matches!(if_match(&h), Err(Error::PreconditionRequired)));
-        h.insert(header::IF_MATCH, "\"3\"".parse().unwrap());
-        assert_eq!(if_match(&h).unwrap(), 3);
-        h.insert(header::IF_MATCH, "W/\"4\"".parse().unwrap());
-        assert_eq!(if_match(&h).unwrap(), 4);
-        h.insert(header::IF_MATCH, "*".parse().unwrap());
-        assert!(matches!(if_match(&h), Err(Error::PreconditionFailed(_))));
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::IF_MATCH, v.parse().unwrap());
+            if_match(&h)
+        };
+        let strong = |o: &str| EntityTag {
+            weak: false,
+            opaque: o.into(),
+        };
+        assert_eq!(with("\"3\"").unwrap(), vec![strong("3")]);
+        assert_eq!(matched_revision(&with("\"3\"").unwrap(), 3).unwrap(), 3);
+        assert_eq!(
+            matched_revision(&with("\"2\", \"3\",").unwrap(), 3).unwrap(),
+            3,
+            "a list matches when one strong tag does"
+        );
+        // weak tags never match for If-Match
+        let weak = with("W/\"4\"").unwrap();
+        assert!(weak[0].weak);
+        assert!(matches!(matched_revision(&weak, 4), Err(Error::PreconditionFailed(_))));
+        assert!(matches!(
+            matched_revision(&with("\"3\"").unwrap(), 4),
+            Err(Error::PreconditionFailed(_))
+        ));
+        assert!(matches!(with("*"), Err(Error::PreconditionFailed(_))));
+        for malformed in [
+            "\"1",
+            "1",
+            "1\"",
+            "W/1",
+            "\"a\"b\"",
+            "\"a b\"",
+            "w/\"1\"",
+            ",",
+            "\"1\" \"2\"",
+        ] {
+            assert!(
+                matches!(
+                    with(malformed),
+                    Err(Error::BadRequest {
+                        code: "invalid-header",
+                        ..
+                    })
+                ),
+                "{malformed}: {:?}",
+                with(malformed)
+            );
+        }
+        h.insert(header::IF_MATCH, "\"1\"".parse().unwrap());
+        h.append(header::IF_MATCH, "\"5\"".parse().unwrap());
+        assert_eq!(if_match(&h).unwrap(), vec![strong("1"), strong("5")]);
     }
 }

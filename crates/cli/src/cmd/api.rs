@@ -26,6 +26,12 @@ pub(crate) struct ApiLimitArgs {
     /// Webhook deliveries per workflow that may arrive at once.
     #[arg(long, env = "ORBFLOW_API_WEBHOOK_RATE_BURST", default_value_t = 600)]
     webhook_rate_burst: u32,
+    /// Failed authentications per minute per client address (sustained).
+    #[arg(long, env = "ORBFLOW_API_AUTH_FAILURE_RATE_PER_MINUTE", default_value_t = 60)]
+    auth_failure_rate_per_minute: u32,
+    /// Failed authentications per client address that may arrive at once.
+    #[arg(long, env = "ORBFLOW_API_AUTH_FAILURE_RATE_BURST", default_value_t = 30)]
+    auth_failure_rate_burst: u32,
     /// Largest workflow document, bytes.
     #[arg(long, env = "ORBFLOW_API_MAX_DOCUMENT_BYTES", default_value_t = 1024 * 1024)]
     max_document_bytes: usize,
@@ -51,6 +57,10 @@ impl ApiLimitArgs {
             webhook_rate_limit: RateLimit {
                 per_minute: self.webhook_rate_per_minute,
                 burst: self.webhook_rate_burst,
+            },
+            auth_failure_rate_limit: RateLimit {
+                per_minute: self.auth_failure_rate_per_minute,
+                burst: self.auth_failure_rate_burst,
             },
         };
         c.validate()?;

@@ -97,6 +97,7 @@ const VERIFY: &[Field] = &[
     f("secret", Kind::Str),
     f("tolerance", Kind::Duration),
     f("header", Kind::Str),
+    f("timestampHeader", Kind::Str),
 ];
 
 const RETRY: &[Field] = &[

@@ -285,13 +285,45 @@ fn check_triggers(wf: &Workflow, idx: &StepIndex<'_>, d: &mut Diagnostics) {
                         "`header` applies only to `scheme: hmac-sha256`",
                     );
                 }
-                if verify.tolerance.is_some()
-                    && !matches!(verify.scheme, VerifyScheme::StandardWebhooks | VerifyScheme::Stripe)
+                if verify.timestamp_header.is_some() && verify.scheme != VerifyScheme::HmacSha256 {
+                    d.push(
+                        format!("{vp}.timestampHeader"),
+                        "invalid-value",
+                        "`timestampHeader` applies only to `scheme: hmac-sha256`",
+                    );
+                }
+                for (field, name) in [
+                    ("header", &verify.header),
+                    ("timestampHeader", &verify.timestamp_header),
+                ] {
+                    if let Some(name) = name
+                        && !valid_header_name(name)
+                    {
+                        d.push(
+                            format!("{vp}.{field}"),
+                            "invalid-value",
+                            format!("`{name}` is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"),
+                        );
+                    }
+                }
+                if let (Some(ts), sig) = (
+                    &verify.timestamp_header,
+                    verify.header.as_deref().unwrap_or("X-Signature-256"),
+                ) && ts.eq_ignore_ascii_case(sig)
                 {
+                    d.push(
+                        format!("{vp}.timestampHeader"),
+                        "invalid-value",
+                        "`timestampHeader` must differ from the signature header",
+                    );
+                }
+                let signs_timestamp = matches!(verify.scheme, VerifyScheme::StandardWebhooks | VerifyScheme::Stripe)
+                    || (verify.scheme == VerifyScheme::HmacSha256 && verify.timestamp_header.is_some());
+                if verify.tolerance.is_some() && !signs_timestamp {
                     d.push(
                         format!("{vp}.tolerance"),
                         "invalid-value",
-                        "`tolerance` applies only to schemes that sign a timestamp (standard-webhooks, stripe)",
+                        "`tolerance` applies only to schemes that sign a timestamp (standard-webhooks, stripe, hmac-sha256 with `timestampHeader`)",
                     );
                 }
             }
@@ -314,6 +346,15 @@ fn check_triggers(wf: &Workflow, idx: &StepIndex<'_>, d: &mut Diagnostics) {
             }
         }
     }
+}
+
+/// An HTTP field name (RFC 9110 token), at most 64 characters.
+fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn valid_secret_name(s: &str) -> bool {

@@ -28,6 +28,14 @@ pub struct Model {
     /// Signature header name (for `hmac-sha256`).
     #[sea_orm(column_type = "Text")]
     pub header: Option<String>,
+    /// The workflow's slug while this webhook holds the short URL
+    /// `/hooks/{slug}/{key}` (unique with `key` across workspaces); NULL
+    /// for a row that lost it to an older one before claims existed.
+    #[sea_orm(column_type = "Text")]
+    pub short_url_slug: Option<String>,
+    /// Header carrying the signed timestamp (for `hmac-sha256`).
+    #[sea_orm(column_type = "Text")]
+    pub timestamp_header: Option<String>,
     /// When the row was created.
     pub created_at: DateTimeUtc,
 }
