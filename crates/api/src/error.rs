@@ -151,14 +151,6 @@ impl From<orbflow_engine::Error> for Error {
                 code: "already-exists",
                 detail: format!("{what} already exists"),
             },
-            E::WebhookUrlTaken { slug, key } => Self::Conflict {
-                code: "webhook-url-taken",
-                detail: format!(
-                    "webhook `{key}`: the short URL /hooks/{slug}/{key} is held by another workspace's active workflow; \
-                     rename the webhook key (or the workflow's slug) and publish again. Deliveries to this workspace \
-                     use the full URL /hooks/{{workspace}}/{slug}/{{key}}"
-                ),
-            },
             E::State(detail) => Self::Conflict {
                 code: "invalid-state",
                 detail,
@@ -275,13 +267,6 @@ mod tests {
         assert_eq!(status(E::InvalidInput("x".into())), 422);
         assert_eq!(status(E::Duplicate("workflow `a`".into())), 409);
         assert_eq!(status(E::State("not failed".into())), 409);
-        let taken = Error::from(E::WebhookUrlTaken {
-            slug: "crm".into(),
-            key: "in".into(),
-        })
-        .problem();
-        assert_eq!((taken.status, taken.code.as_str()), (409, "webhook-url-taken"));
-        assert!(taken.detail.contains("/hooks/crm/in") && taken.detail.contains("rename"));
         assert_eq!(status(E::Store("boom".into())), 500);
     }
 }

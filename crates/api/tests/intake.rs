@@ -493,7 +493,8 @@ async fn schedules_list_toggle_and_preview(h: Harness) {
     assert_eq!(h.get("/v1/schedules").await.body["items"], json!([]));
 }
 
-/// Creates `slug` from `yaml` in the workspace of `token` and publishes it.
+/// Creates `slug` from `yaml` in the workspace of `token` (or makes `yaml`
+/// its draft) and publishes it.
 async fn publish_as(h: &Harness, token: &str, slug: &str, yaml: &str) -> common::Res {
     let create = h
         .http
@@ -503,6 +504,19 @@ async fn publish_as(h: &Harness, token: &str, slug: &str, yaml: &str) -> common:
         .body(yaml.to_owned());
     let r = h.send(create).await;
     assert!(r.status == 201 || r.status == 409, "{}", r.text);
+    if r.status == 409 {
+        let draft = format!("{}/v1/workflows/{slug}/draft", h.base);
+        let got = h.send(h.http.get(&draft).bearer_auth(token)).await;
+        let etag = got.header("etag").unwrap().to_owned();
+        let put = h
+            .http
+            .put(&draft)
+            .bearer_auth(token)
+            .header("content-type", "application/yaml")
+            .header("if-match", etag)
+            .body(yaml.to_owned());
+        assert_eq!(h.send(put).await.status, 200);
+    }
     h.send(
         h.http
             .post(format!("{}/v1/workflows/{slug}/versions", h.base))
@@ -526,23 +540,27 @@ async fn the_short_webhook_url_is_claimed_by_the_first_publisher(h: Harness) {
     assert_eq!(r.status, 202, "{}", r.text);
     let run = h.wait_run(r.body["runId"].as_str().unwrap()).await;
     assert_eq!(run["output"]["a"], 7);
-    // a second workspace with the same slug and key cannot take the short URL
+    // a second workspace with the same slug and key publishes, but gets the
+    // full URL only: the short one stays acme's
     let globex = h.token_in("globex", &["*"]).await;
     let r = publish_as(&h, &globex, "crm", CRM).await;
-    problem(&r, 409, "webhook-url-taken");
-    let detail = r.body["detail"].as_str().unwrap();
-    assert!(
-        detail.contains("/hooks/crm/in") && detail.contains("rename") && detail.contains("/hooks/{workspace}/crm/"),
-        "{detail}"
-    );
-    assert!(!detail.contains("acme"), "the holder is not named: {detail}");
-    // nothing of globex went live: no full URL either, and acme keeps the short one
-    problem(
-        &h.send(h.http.post(format!("{}/hooks/globex/crm/in", h.base)).body("{}"))
-            .await,
-        404,
-        "not-found",
-    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = h
+        .send(
+            h.http
+                .post(format!("{}/hooks/globex/crm/in", h.base))
+                .body("{\"n\": 4}"),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let run = h
+        .send(
+            h.http
+                .get(format!("{}/v1/runs/{}", h.base, r.body["runId"].as_str().unwrap()))
+                .bearer_auth(&globex),
+        )
+        .await;
+    assert_eq!(run.status, 200, "globex's own delivery: {}", run.text);
     let r = h.send(short(8)).await;
     assert_eq!(r.status, 202, "{}", r.text);
     let run = h.wait_run(r.body["runId"].as_str().unwrap()).await;
@@ -572,8 +590,8 @@ async fn the_short_webhook_url_is_claimed_by_the_first_publisher(h: Harness) {
     assert_eq!(h.post_json("/v1/workflows/crm/archive", Value::Null).await.status, 200);
     let gone = h.send(short(1)).await;
     problem(&gone, 404, "not-found");
-    // ... globex takes it by publishing
-    let r = publish_as(&h, &globex, "crm", CRM).await;
+    // ... globex takes it by publishing a new version
+    let r = publish_as(&h, &globex, "crm", &CRM.replace("name: crm", "name: crm2")).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let r = h.send(short(3)).await;
     assert_eq!(r.status, 202, "{}", r.text);
@@ -591,7 +609,9 @@ both!(a_version_without_the_webhook_releases_the_short_url);
 async fn a_version_without_the_webhook_releases_the_short_url(h: Harness) {
     h.publish("crm", CRM).await;
     let globex = h.token_in("globex", &["*"]).await;
-    problem(&publish_as(&h, &globex, "crm", CRM).await, 409, "webhook-url-taken");
+    assert_eq!(publish_as(&h, &globex, "crm", CRM).await.status, 201);
+    let owner = |r: &common::Res| r.body["runId"].as_str().map(str::to_owned);
+    let short = || h.http.post(format!("{}/hooks/crm/in", h.base)).body("{\"n\": 1}");
     // acme publishes a version whose webhook has another key: `in` is free
     let etag = h
         .get("/v1/workflows/crm/draft")
@@ -606,15 +626,18 @@ async fn a_version_without_the_webhook_releases_the_short_url(h: Harness) {
         .body(CRM.replace("key: in", "key: other"));
     assert_eq!(h.send(put).await.status, 200);
     assert_eq!(h.post_json("/v1/workflows/crm/versions", Value::Null).await.status, 201);
-    let r = h
-        .send(
-            h.http
-                .post(format!("{}/v1/workflows/crm/versions", h.base))
-                .bearer_auth(&globex),
-        )
-        .await;
+    // nobody holds it now (globex's row claims nothing until it publishes again)
+    problem(&h.send(short()).await, 404, "not-found");
+    let r = publish_as(&h, &globex, "crm", &CRM.replace("name: crm", "name: crm2")).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    // now acme cannot take `in` back
+    let r = h.send(short()).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id = owner(&r).unwrap();
+    let run = h
+        .send(h.http.get(format!("{}/v1/runs/{id}", h.base)).bearer_auth(&globex))
+        .await;
+    assert_eq!(run.status, 200, "globex holds it now: {}", run.text);
+    // acme publishing `in` again succeeds but does not take it back
     let etag = h
         .get("/v1/workflows/crm/draft")
         .await
@@ -627,12 +650,16 @@ async fn a_version_without_the_webhook_releases_the_short_url(h: Harness) {
         .header("if-match", etag)
         .body(CRM);
     assert_eq!(h.send(put).await.status, 200);
-    let r = h.post_json("/v1/workflows/crm/versions", Value::Null).await;
-    problem(&r, 409, "webhook-url-taken");
-    // a refused publish changed nothing: acme's v2 (key `other`) is still live
-    assert_eq!(h.get("/v1/workflows/crm").await.body["activeVersion"], 2);
+    assert_eq!(h.post_json("/v1/workflows/crm/versions", Value::Null).await.status, 201);
+    let r = h.send(short()).await;
+    let id = owner(&r).unwrap();
+    let run = h
+        .send(h.http.get(format!("{}/v1/runs/{id}", h.base)).bearer_auth(&globex))
+        .await;
+    assert_eq!(run.status, 200, "still globex's: {}", run.text);
+    // acme's own full URL works
     let r = h
-        .send(h.http.post(format!("{}/hooks/acme/crm/other", h.base)).body("{}"))
+        .send(h.http.post(format!("{}/hooks/acme/crm/in", h.base)).body("{}"))
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
 }
@@ -659,20 +686,23 @@ async fn concurrent_publishes_claim_the_short_url_once(h: Harness) {
         )
     });
     let results = futures_util::future::join_all(publishes).await;
-    let won: Vec<&common::Res> = results.iter().filter(|r| r.status == 201).collect();
-    assert_eq!(
-        won.len(),
-        1,
-        "{:?}",
-        results.iter().map(|r| &r.text).collect::<Vec<_>>()
-    );
-    for r in results.iter().filter(|r| r.status != 201) {
-        problem(r, 409, "webhook-url-taken");
+    for r in &results {
+        assert_eq!(r.status, 201, "every publish succeeds: {}", r.text);
     }
+    // the short URL delivers to exactly one of them
     let r = h
         .send(h.http.post(format!("{}/hooks/crm/in", h.base)).body("{\"n\": 1}"))
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
+    let id = r.body["runId"].as_str().unwrap();
+    let mut owners = 0;
+    for t in &tokens {
+        let run = h
+            .send(h.http.get(format!("{}/v1/runs/{id}", h.base)).bearer_auth(t))
+            .await;
+        owners += usize::from(run.status == 200);
+    }
+    assert_eq!(owners, 1, "exactly one workspace holds the claim");
 }
 
 both!(unknown_webhooks_are_one_uniform_404);
@@ -883,9 +913,9 @@ async fn slow_event_filters_do_not_hold_the_runtime() {
         "{}",
         r.text
     );
-    let list: Vec<i64> = (0..1000).collect();
+    let list: Vec<i64> = (0..4000).collect();
     let slow = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(600))
+        .timeout(std::time::Duration::from_secs(60))
         .build()
         .unwrap();
     let mut storm = Vec::new();
@@ -921,13 +951,16 @@ async fn slow_event_filters_do_not_hold_the_runtime() {
             .await;
         assert_eq!(r.map(|r| r.status().as_u16()).ok(), Some(200));
     }
-    let answered = std::time::Instant::now();
     for t in storm {
-        let (status, body, at) = t.await.unwrap();
+        let (status, body, _) = t.await.unwrap();
         assert_eq!(status, 202, "{body}");
+        // 4,000 × 4,000 iterations: stopped by the expression budget, and
+        // the event is rejected for this subscription only
+        assert_eq!(body["runs"], json!([]), "{body}");
+        let reason = body["rejected"][0]["reason"].as_str().unwrap_or_default();
         assert!(
-            at > answered || body["rejected"].as_array().is_some_and(|r| !r.is_empty()),
-            "a storm request finished its full evaluation before the cheap routes answered: {body}"
+            reason.starts_with("filter failed") && reason.contains("exceeded its"),
+            "{body}"
         );
     }
 }

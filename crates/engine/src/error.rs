@@ -27,15 +27,6 @@ pub enum Error {
     /// An object with this name already exists (a unique key).
     #[error("{0} already exists")]
     Duplicate(String),
-    /// Publishing would take the short webhook URL `/hooks/{slug}/{key}`,
-    /// which another workspace's active workflow holds.
-    #[error("the short webhook URL /hooks/{slug}/{key} is held by another workspace")]
-    WebhookUrlTaken {
-        /// The workflow slug.
-        slug: String,
-        /// The webhook key.
-        key: String,
-    },
     /// The operation does not apply to the object in its current state.
     #[error("{0}")]
     State(String),

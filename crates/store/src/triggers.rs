@@ -22,11 +22,12 @@ use crate::repo::db;
 /// unique index on (`short_url_slug`, `key`) lets one workflow across all
 /// workspaces hold it. The workflow's own old rows are deleted first (in
 /// this transaction), so re-publishing keeps its claims and a version
-/// without a webhook releases that one; a claim held by another
-/// workspace's workflow refuses the publish with
-/// [`EngineError::WebhookUrlTaken`]. Concurrent publishes of the same
-/// (slug, key) serialize on the index: the second waits for the first to
-/// commit and then finds it taken.
+/// without a webhook releases that one. While another workspace's workflow
+/// holds the claim, the publish still succeeds but its webhook is served at
+/// the full URL `/hooks/{workspace}/{slug}/{key}` only (its row has no
+/// `short_url_slug`): one tenant cannot block another's publish, and a
+/// claim never moves by itself. Concurrent publishes of the same (slug,
+/// key) serialize on the index: exactly one takes the claim.
 pub(crate) async fn sync_intake(
     tx: &DatabaseTransaction,
     workflow_id: Uuid,
@@ -44,7 +45,7 @@ pub(crate) async fn sync_intake(
     for t in &wf.triggers {
         match t {
             Trigger::Webhook { key, verify } => {
-                let inserted = hooks::Entity::insert(hooks::ActiveModel {
+                let row = |short: Option<String>| hooks::ActiveModel {
                     id: Set(crate::new_id()),
                     workflow_id: Set(workflow_id),
                     version_id: Set(version_id),
@@ -53,23 +54,25 @@ pub(crate) async fn sync_intake(
                     secret_name: Set(verify.secret.clone()),
                     tolerance_ms: Set(verify.tolerance.and_then(|d| i64::try_from(d.as_millis()).ok())),
                     header: Set(verify.header.clone()),
-                    short_url_slug: Set(Some(slug.clone())),
+                    short_url_slug: Set(short),
                     timestamp_header: Set(verify.timestamp_header.clone()),
                     created_at: Set(now),
-                })
-                .on_conflict(
-                    OnConflict::columns([hooks::Column::ShortUrlSlug, hooks::Column::Key])
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(tx)
-                .await
-                .map_err(db)?;
-                if inserted == 0 {
-                    return Err(EngineError::WebhookUrlTaken {
-                        slug: slug.clone(),
-                        key: key.clone(),
-                    });
+                };
+                let claimed = hooks::Entity::insert(row(Some(slug.clone())))
+                    .on_conflict(
+                        OnConflict::columns([hooks::Column::ShortUrlSlug, hooks::Column::Key])
+                            .do_nothing()
+                            .to_owned(),
+                    )
+                    .exec_without_returning(tx)
+                    .await
+                    .map_err(db)?;
+                if claimed == 0 {
+                    // held elsewhere: served at the full URL only
+                    hooks::Entity::insert(row(None))
+                        .exec_without_returning(tx)
+                        .await
+                        .map_err(db)?;
                 }
             }
             Trigger::Event { event, filter } => {
