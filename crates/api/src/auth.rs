@@ -166,10 +166,12 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let peer = peer_ip(&parts.extensions);
-        state.auth_blocked(peer)?;
         match authenticate(parts, state).await {
-            // a failure (no token, a bad or revoked one) counts against the
-            // client's address; over the limit it is a 429
+            // A failure (no token, a bad or revoked one) counts against the
+            // client's address; over the limit it is a 429. A valid token
+            // always passes: clients behind one address (NAT, a proxy)
+            // are not locked out by a neighbour's bad token, and with 256
+            // random bits per token a 200 tells a guesser nothing usable.
             Err(e @ Error::Unauthorized { .. }) => Err(state.auth_failed(peer, e)),
             other => other,
         }

@@ -67,8 +67,8 @@ impl Default for Config {
                 burst: 600,
             },
             auth_failure_rate_limit: RateLimit {
-                per_minute: 60,
-                burst: 30,
+                per_minute: 600,
+                burst: 120,
             },
         }
     }

@@ -73,11 +73,6 @@ impl<K: Hash + Eq> Limiter<K> {
         self.check_at(key, Instant::now())
     }
 
-    /// 429 when `key`'s bucket is empty now, without taking a request.
-    pub(crate) fn peek(&self, key: K) -> Result<()> {
-        self.take_at(key, Instant::now(), 0.0)
-    }
-
     fn check_at(&self, key: K, now: Instant) -> Result<()> {
         self.take_at(key, now, 1.0)
     }
@@ -152,11 +147,6 @@ mod tests {
         }
         // another token has its own bucket
         l.check_at(other, now).expect("separate bucket");
-        // peeking takes nothing
-        assert!(l.peek(t).is_err());
-        for _ in 0..5 {
-            l.peek(other).expect("peek");
-        }
         l.check_at(other, now).expect("two left");
         // one request per second refills
         l.check_at(t, now + Duration::from_millis(1010)).expect("refilled");

@@ -103,13 +103,6 @@ impl AppState {
         &self.0.hook_limiter
     }
 
-    /// 429 while `peer` is over its failed-authentication budget: no
-    /// credential from it is even looked at (otherwise a 200 among the 429s
-    /// would still tell a guesser it found one).
-    pub(crate) fn auth_blocked(&self, peer: Option<std::net::IpAddr>) -> crate::Result<()> {
-        self.0.auth_failures.peek(Self::peer_key(peer))
-    }
-
     fn peer_key(peer: Option<std::net::IpAddr>) -> std::net::IpAddr {
         peer.map_or(
             std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),

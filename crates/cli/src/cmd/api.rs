@@ -27,10 +27,10 @@ pub(crate) struct ApiLimitArgs {
     #[arg(long, env = "ORBFLOW_API_WEBHOOK_RATE_BURST", default_value_t = 600)]
     webhook_rate_burst: u32,
     /// Failed authentications per minute per client address (sustained).
-    #[arg(long, env = "ORBFLOW_API_AUTH_FAILURE_RATE_PER_MINUTE", default_value_t = 60)]
+    #[arg(long, env = "ORBFLOW_API_AUTH_FAILURE_RATE_PER_MINUTE", default_value_t = 600)]
     auth_failure_rate_per_minute: u32,
     /// Failed authentications per client address that may arrive at once.
-    #[arg(long, env = "ORBFLOW_API_AUTH_FAILURE_RATE_BURST", default_value_t = 30)]
+    #[arg(long, env = "ORBFLOW_API_AUTH_FAILURE_RATE_BURST", default_value_t = 120)]
     auth_failure_rate_burst: u32,
     /// Largest workflow document, bytes.
     #[arg(long, env = "ORBFLOW_API_MAX_DOCUMENT_BYTES", default_value_t = 1024 * 1024)]
