@@ -571,19 +571,7 @@ async fn the_short_webhook_url_is_claimed_by_the_first_publisher(h: Harness) {
     );
     // acme re-publishing keeps its claim
     let v2 = CRM.replace("value: \"{{ input.n }}\"", "value: \"{{ input.n * 2 }}\"");
-    let etag = h
-        .get("/v1/workflows/crm/draft")
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
-    let put = h
-        .req(reqwest::Method::PUT, "/v1/workflows/crm/draft")
-        .header("content-type", "application/yaml")
-        .header("if-match", etag)
-        .body(v2);
-    assert_eq!(h.send(put).await.status, 200);
-    assert_eq!(h.post_json("/v1/workflows/crm/versions", Value::Null).await.status, 201);
+    assert_eq!(publish_as(&h, &h.token, "crm", &v2).await.status, 201);
     let r = h.send(short(5)).await;
     assert_eq!(h.wait_run(r.body["runId"].as_str().unwrap()).await["output"]["a"], 10);
     // archiving releases the claim; it does not move to globex by itself ...
@@ -613,19 +601,12 @@ async fn a_version_without_the_webhook_releases_the_short_url(h: Harness) {
     let owner = |r: &common::Res| r.body["runId"].as_str().map(str::to_owned);
     let short = || h.http.post(format!("{}/hooks/crm/in", h.base)).body("{\"n\": 1}");
     // acme publishes a version whose webhook has another key: `in` is free
-    let etag = h
-        .get("/v1/workflows/crm/draft")
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
-    let put = h
-        .req(reqwest::Method::PUT, "/v1/workflows/crm/draft")
-        .header("content-type", "application/yaml")
-        .header("if-match", etag)
-        .body(CRM.replace("key: in", "key: other"));
-    assert_eq!(h.send(put).await.status, 200);
-    assert_eq!(h.post_json("/v1/workflows/crm/versions", Value::Null).await.status, 201);
+    assert_eq!(
+        publish_as(&h, &h.token, "crm", &CRM.replace("key: in", "key: other"))
+            .await
+            .status,
+        201
+    );
     // nobody holds it now (globex's row claims nothing until it publishes again)
     problem(&h.send(short()).await, 404, "not-found");
     let r = publish_as(&h, &globex, "crm", &CRM.replace("name: crm", "name: crm2")).await;
@@ -638,19 +619,7 @@ async fn a_version_without_the_webhook_releases_the_short_url(h: Harness) {
         .await;
     assert_eq!(run.status, 200, "globex holds it now: {}", run.text);
     // acme publishing `in` again succeeds but does not take it back
-    let etag = h
-        .get("/v1/workflows/crm/draft")
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
-    let put = h
-        .req(reqwest::Method::PUT, "/v1/workflows/crm/draft")
-        .header("content-type", "application/yaml")
-        .header("if-match", etag)
-        .body(CRM);
-    assert_eq!(h.send(put).await.status, 200);
-    assert_eq!(h.post_json("/v1/workflows/crm/versions", Value::Null).await.status, 201);
+    assert_eq!(publish_as(&h, &h.token, "crm", CRM).await.status, 201);
     let r = h.send(short()).await;
     let id = owner(&r).unwrap();
     let run = h

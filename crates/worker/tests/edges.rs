@@ -10,10 +10,10 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Harness, TestDb, engine_only, slow_server, status};
+use common::{Harness, TestDb, engine_only, slow_server, start_manual, status};
 use orbflow_actions::{ActionError, Outcome, Registry};
 use orbflow_engine::store::Store;
-use orbflow_engine::{EngineConfig, Job, StartRun};
+use orbflow_engine::{EngineConfig, Job};
 use orbflow_model::dsl::{self, Format};
 use serde_json::json;
 
@@ -153,16 +153,7 @@ async fn stale_write_backs_are_fenced(db: TestDb) {
         .ensure_version("default", "s", "s", &serde_json::to_string(&wf).unwrap())
         .await
         .unwrap();
-    let (id, effects) = engine
-        .start_run(StartRun {
-            version,
-            input: json!({}),
-            trigger_type: "manual".into(),
-            trigger_data: None,
-            idempotency_key: None,
-        })
-        .await
-        .unwrap();
+    let (id, effects) = start_manual(&engine, version, json!({})).await;
     let job = Job {
         run_id: id,
         path: "a".into(),

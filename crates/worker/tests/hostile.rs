@@ -8,9 +8,9 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Harness, TestDb, engine_only, register, slow_server, status};
+use common::{Harness, TestDb, engine_only, register, slow_server, start_manual, status};
 use orbflow_engine::store::{LeaseRef, Store};
-use orbflow_engine::{EngineConfig, Job, StartRun};
+use orbflow_engine::{EngineConfig, Job};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -44,16 +44,7 @@ async fn renewal_reports_leases_that_moved_on(db: TestDb) {
         "schemaVersion: 1\nname: r\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: 1}}\n",
     )
     .await;
-    let (id, _) = engine
-        .start_run(StartRun {
-            version,
-            input: json!({}),
-            trigger_type: "manual".into(),
-            trigger_data: None,
-            idempotency_key: None,
-        })
-        .await
-        .unwrap();
+    let (id, _) = start_manual(&engine, version, json!({})).await;
     let job = Job {
         run_id: id,
         path: "a".into(),
@@ -124,16 +115,7 @@ async fn lose_attempts(db: TestDb, retry: &str, times: i32) -> (serde_json::Valu
         "schemaVersion: 1\nname: lost\nsteps:\n  - {{key: a, action: TRANSFORM, {retry} config: {{value: 1}}}}\n  - {{key: b, action: TRANSFORM, config: {{value: 2}}}}\n"
     );
     let version = register(&store, "default", "lost", &yaml).await;
-    let (id, _) = engine
-        .start_run(StartRun {
-            version,
-            input: json!({}),
-            trigger_type: "manual".into(),
-            trigger_data: None,
-            idempotency_key: None,
-        })
-        .await
-        .unwrap();
+    let (id, _) = start_manual(&engine, version, json!({})).await;
     let job = Job {
         run_id: id,
         path: "a".into(),

@@ -124,6 +124,24 @@ pub async fn register(
     store.ensure_version(workspace, slug, &wf.name, &doc).await.unwrap()
 }
 
+/// Starts a manual run of `version` with `input` (no worker involved).
+pub async fn start_manual(
+    engine: &Engine,
+    version: orbflow_engine::store::VersionRecord,
+    input: Value,
+) -> (uuid::Uuid, orbflow_engine::Effects) {
+    engine
+        .start_run(StartRun {
+            version,
+            input,
+            trigger_type: "manual".into(),
+            trigger_data: None,
+            idempotency_key: None,
+        })
+        .await
+        .unwrap()
+}
+
 /// An HTTP server on 127.0.0.1 that answers every request after `delay`,
 /// counting the requests it received.
 pub fn slow_server(delay: Duration) -> (u16, Arc<AtomicUsize>) {
