@@ -654,3 +654,16 @@ fn yaml_aliases_count_at_their_expanded_size() {
     ));
     assert_eq!(check(&small), vec![]);
 }
+
+#[test]
+fn a_workflow_timeout_is_a_positive_duration() {
+    let with = |t: &str| {
+        format!(
+            "schemaVersion: 1\nname: t\ntimeout: {t}\nsteps:\n  - {{key: a, action: TRANSFORM, config: {{value: 1}}}}\n"
+        )
+    };
+    assert!(check(&with("10m")).is_empty(), "{:#?}", check(&with("10m")));
+    let d = expect_error(&with("0s"), "timeout", "invalid-value", "longer than 0s");
+    assert_eq!((d.line, d.column), (Some(3), Some(10)));
+    expect_error(&with("soon"), "timeout", "invalid-duration", "invalid duration `soon`");
+}
