@@ -537,3 +537,38 @@ fn sigint_and_sigterm_cancel_an_embedded_run() {
         );
     }
 }
+
+#[test]
+fn token_create_refuses_unknown_permissions_before_touching_the_database() {
+    let db = std::env::temp_dir().join(format!("orbflow-token-{}.db", std::process::id()));
+    let dbs = db.to_string_lossy().into_owned();
+    for bad in ["RUNS:READ", "*:*", ":", "runs:fly"] {
+        let out = orbflow(&[
+            "token",
+            "create",
+            "--workspace",
+            "acme",
+            "--permissions",
+            bad,
+            "--db",
+            &dbs,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains("is not a permission"), "{bad}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "no secret printed for {bad}");
+    }
+    assert!(!db.exists(), "nothing was written");
+    let out = orbflow(&[
+        "token",
+        "create",
+        "--workspace",
+        "acme",
+        "--permissions",
+        "runs:*,workflows:read",
+        "--db",
+        &dbs,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("orb_"));
+    let _ = std::fs::remove_file(&db);
+}

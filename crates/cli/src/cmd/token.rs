@@ -48,6 +48,22 @@ pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<i32> {
         eprintln!("orbflow token: --workspace must match [a-z0-9_-]+ (at most 63 characters)");
         return Ok(2);
     }
+    let registry = orbflow_actions::Registry::specs_only()?;
+    let known = orbflow_api::auth::known_permissions(&registry);
+    let bad: Vec<String> = a
+        .permissions
+        .iter()
+        .filter_map(|p| orbflow_api::auth::check_permission(p, &known).err())
+        .collect();
+    if a.permissions.is_empty() || !bad.is_empty() {
+        for b in &bad {
+            eprintln!("orbflow token: {b}");
+        }
+        if a.permissions.is_empty() {
+            eprintln!("orbflow token: --permissions needs at least one permission");
+        }
+        return Ok(2);
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let url = a
