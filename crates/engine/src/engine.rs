@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use orbflow_actions::{ActionError, Outcome};
 use orbflow_model::expr::EvalContext;
 use orbflow_model::expr::budget::Limits;
-use orbflow_model::expr::template::{render_value_with, template_strings};
+use orbflow_model::expr::template::{is_cheap, render_value_with, template_strings};
 use orbflow_model::{RunStatus, StepStatus, Workflow};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -435,7 +435,14 @@ impl Engine {
         let mut ctx = claimed.template.ctx.clone();
         ctx.set("secrets", json!(self.config.secrets));
         let limits = self.config.expressions.capped(claimed.timeout);
-        match tokio::task::spawn_blocking(move || render_value_with(&cfg, &ctx, &limits)).await {
+        // cheap templates (no comprehension, no list builder) inline; the
+        // rest on a blocking thread, never on the runtime's workers
+        let rendered = if is_cheap(&cfg) {
+            Ok(render_value_with(&cfg, &ctx, &limits))
+        } else {
+            tokio::task::spawn_blocking(move || render_value_with(&cfg, &ctx, &limits)).await
+        };
+        match rendered {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(ActionError::fatal(format!("template failed: {e}"))),
             Err(_) => Err(ActionError::fatal("template failed: its evaluation crashed")),

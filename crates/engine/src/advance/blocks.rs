@@ -75,8 +75,9 @@ impl Advance<'_> {
         Ok(Ok((c, ctx)))
     }
 
-    /// Evaluates `c` on a blocking thread (not on the runtime's workers)
-    /// under the engine's expression budget; an error is the step error.
+    /// Evaluates `c` under the engine's expression budget, on a blocking
+    /// thread (not on the runtime's workers) unless it is cheap; an error is
+    /// the step error.
     pub(super) fn evaluate(
         &self,
         c: Compiled,
@@ -266,6 +267,12 @@ async fn evaluate(
     c: Compiled,
     ctx: orbflow_model::expr::EvalContext,
 ) -> std::result::Result<Value, Value> {
+    if c.is_cheap() {
+        // no comprehension or list builder: bounded by its size, inline
+        return c
+            .eval_with(&ctx, &limits)
+            .map_err(|e| json!({ "message": e.reason, "expression": e.expression }));
+    }
     let source = c.source().to_owned();
     match tokio::task::spawn_blocking(move || c.eval_with(&ctx, &limits)).await {
         Ok(r) => r.map_err(|e| json!({ "message": e.reason, "expression": e.expression })),

@@ -240,12 +240,14 @@ fn replace<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Executio
     Ok(CowVal::owned(CelString::from(out)))
 }
 
-/// Ids for the nodes [`instrument`] adds (far above the parser's).
-struct Ids(u64);
+/// Ids for the nodes [`instrument`] adds (far above the parser's), and
+/// whether it added any.
+struct Ids(u64, bool);
 
 impl Ids {
     fn call(&mut self, func: &str, args: Vec<IdedExpr>) -> IdedExpr {
         self.0 -= 1;
+        self.1 = true;
         IdedExpr {
             id: self.0,
             expr: Expr::Call(CallExpr {
@@ -268,12 +270,15 @@ impl Ids {
     }
 }
 
-/// The expression with the budget's checkpoints inserted.
-pub(super) fn instrument(e: &IdedExpr) -> IdedExpr {
+/// The expression with the budget's checkpoints inserted, and whether it
+/// is *cheap*: it has none (no comprehension, no list builder, no
+/// `replace`), so its cost is bounded by its own size and the size of the
+/// values it reads.
+pub(super) fn instrument(e: &IdedExpr) -> (IdedExpr, bool) {
     let mut out = e.clone();
-    let mut ids = Ids(u64::MAX);
+    let mut ids = Ids(u64::MAX, false);
     walk(&mut out, &mut ids);
-    out
+    (out, !ids.1)
 }
 
 fn walk(e: &mut IdedExpr, ids: &mut Ids) {
@@ -325,6 +330,7 @@ fn walk(e: &mut IdedExpr, ids: &mut Ids) {
                         let mut args = vec![*t];
                         args.append(&mut call.args);
                         call.func_name = REPLACE.to_owned();
+                        ids.1 = true;
                         call.args = args;
                     }
                 }

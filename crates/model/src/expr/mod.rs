@@ -110,6 +110,8 @@ pub struct Compiled {
     program: cel::Program,
     /// The program's expression with the budget's checkpoints.
     instrumented: cel::common::ast::IdedExpr,
+    /// Whether it has no checkpoint at all (see [`Compiled::is_cheap`]).
+    cheap: bool,
 }
 
 /// Compiles `source`, enforcing the static limits.
@@ -147,11 +149,12 @@ pub fn compile(source: &str) -> Result<Compiled, ExprError> {
             format!("nests {depth} list macros (map/filter/all/exists); at most {MAX_COMPREHENSION_DEPTH} are allowed"),
         ));
     }
-    let instrumented = budget::instrument(program.expression());
+    let (instrumented, cheap) = budget::instrument(program.expression());
     Ok(Compiled {
         source: source.to_owned(),
         program,
         instrumented,
+        cheap,
     })
 }
 
@@ -172,6 +175,14 @@ impl Compiled {
     /// The source text.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Whether evaluating costs at most a small multiple of the expression's
+    /// size and of the values it reads: no comprehension, no list builder,
+    /// no `replace`. Such an expression may be evaluated inline; any other
+    /// belongs on a blocking thread.
+    pub fn is_cheap(&self) -> bool {
+        self.cheap
     }
 
     /// The variables and step keys the expression reads.

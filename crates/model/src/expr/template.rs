@@ -124,6 +124,14 @@ fn find_close(s: &str) -> Option<usize> {
     None
 }
 
+/// Whether every template of `config` compiles to a [`Compiled::is_cheap`]
+/// expression (a config without templates is cheap).
+pub fn is_cheap(config: &Value) -> bool {
+    template_strings(config)
+        .into_iter()
+        .all(|(_, s)| Template::parse(s).is_ok_and(|t| t.expressions().all(Compiled::is_cheap)))
+}
+
 /// [`render_value`] with one budget for every expression of `config`.
 pub fn render_value_with(
     config: &Value,

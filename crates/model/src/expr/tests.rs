@@ -317,3 +317,25 @@ fn a_render_shares_one_budget_across_its_expressions() {
     // outside any scope the default budget applies per evaluation again
     assert!(eval_on("input.l.map(x, x)", &c).is_ok());
 }
+
+#[test]
+fn cheap_expressions_are_those_without_checkpoints() {
+    for src in ["input.n + 1", "'a' + input.s", "{'k': [1, 2]}", "has(input.x) ? input.x : 0"] {
+        assert!(compile(src).unwrap().is_cheap(), "{src}");
+    }
+    for src in [
+        "input.l.map(x, x)",
+        "input.l.exists(x, x == 1)",
+        "lists.range(3)",
+        "[1, 1].distinct()",
+        "[2, 1].sort()",
+        "'a'.replace('a', 'b')",
+    ] {
+        assert!(!compile(src).unwrap().is_cheap(), "{src}");
+    }
+    use super::template::is_cheap;
+    assert!(is_cheap(&json!({"a": "plain", "b": "{{ input.n }} and {{ input.m }}"})));
+    assert!(!is_cheap(&json!({"a": "ok {{ input.n }}", "b": ["{{ input.l.map(x, x) }}"]})));
+    // a template that does not compile is not called cheap (it fails when rendered)
+    assert!(!is_cheap(&json!({"a": "{{ (( }}"})));
+}
