@@ -320,7 +320,12 @@ fn a_render_shares_one_budget_across_its_expressions() {
 
 #[test]
 fn cheap_expressions_are_those_without_checkpoints() {
-    for src in ["input.n + 1", "'a' + input.s", "{'k': [1, 2]}", "has(input.x) ? input.x : 0"] {
+    for src in [
+        "input.n + 1",
+        "'a' + input.s",
+        "{'k': [1, 2]}",
+        "has(input.x) ? input.x : 0",
+    ] {
         assert!(compile(src).unwrap().is_cheap(), "{src}");
     }
     for src in [
@@ -335,7 +340,9 @@ fn cheap_expressions_are_those_without_checkpoints() {
     }
     use super::template::is_cheap;
     assert!(is_cheap(&json!({"a": "plain", "b": "{{ input.n }} and {{ input.m }}"})));
-    assert!(!is_cheap(&json!({"a": "ok {{ input.n }}", "b": ["{{ input.l.map(x, x) }}"]})));
+    assert!(!is_cheap(
+        &json!({"a": "ok {{ input.n }}", "b": ["{{ input.l.map(x, x) }}"]})
+    ));
     // a template that does not compile is not called cheap (it fails when rendered)
     assert!(!is_cheap(&json!({"a": "{{ (( }}"})));
 }
