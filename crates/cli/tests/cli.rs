@@ -1,8 +1,12 @@
 //! The command-line contract of DESIGN.md §6, against the real binary.
 
+mod peers;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use peers::hanging_server;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -464,29 +468,6 @@ fn documents_over_the_limit_once_aliases_are_expanded_exit_2() {
             "{cmd}: a located, clear error: {err}"
         );
     }
-}
-
-/// An HTTP server that reads a request and never answers; each connection
-/// sends `true` on the channel when it arrives and `false` when the client
-/// drops it.
-fn hanging_server() -> (u16, std::sync::mpsc::Receiver<bool>) {
-    use std::io::Read;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let _ = tx.send(true);
-                let mut buf = [0u8; 4096];
-                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
-                let _ = tx.send(false);
-            });
-        }
-    });
-    (port, rx)
 }
 
 #[test]

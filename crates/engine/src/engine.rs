@@ -9,14 +9,14 @@ use chrono::{DateTime, Utc};
 use orbflow_actions::{ActionError, Outcome};
 use orbflow_model::expr::EvalContext;
 use orbflow_model::expr::budget::Limits;
-use orbflow_model::expr::template::{is_cheap, render_value_with, template_strings};
+use orbflow_model::expr::template::render_value_with;
 use orbflow_model::{RunStatus, StepStatus, Workflow};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::advance::Advance;
 use crate::plan::Plan;
-use crate::store::{Expect, LeaseRef, LogRecord, RunRecord, StepRecord, Store, Tx, VersionRecord};
+use crate::store::{Expect, LogRecord, RunRecord, StepRecord, Store, Tx, VersionRecord};
 use crate::{Error, Result};
 
 /// Engine settings.
@@ -95,7 +95,7 @@ pub struct Effects {
 }
 
 impl Effects {
-    fn merge(&mut self, other: Effects) {
+    pub(crate) fn merge(&mut self, other: Effects) {
         self.jobs.extend(other.jobs);
         self.wakes.extend(other.wakes);
         self.cancel.extend(other.cancel);
@@ -123,6 +123,18 @@ pub struct Claimed {
     pub idempotency_key: String,
 }
 
+impl Claimed {
+    /// The lease this attempt holds (what its worker renews).
+    pub fn lease(&self) -> crate::store::LeaseRef {
+        crate::store::LeaseRef {
+            run_id: self.job.run_id,
+            path: self.job.path.clone(),
+            attempt: self.attempt,
+            lease_token: self.lease_token,
+        }
+    }
+}
+
 /// How a run is started.
 #[derive(Debug, Clone)]
 pub struct StartRun {
@@ -143,6 +155,8 @@ pub struct StartRun {
 pub(crate) struct ConfigTemplate {
     config: Option<Value>,
     ctx: EvalContext,
+    /// What the plan knows of its templates.
+    templates: crate::plan::Templates,
 }
 
 impl std::fmt::Debug for ConfigTemplate {
@@ -382,12 +396,11 @@ impl Engine {
         let row = &plan.rows[ix];
         let action = row.action.clone();
         // Read the outputs the templates need now; render them later.
-        let ctx = match &row.config {
-            Some(cfg) if !template_strings(cfg).is_empty() => {
-                let keys = referenced_keys(cfg);
-                crate::context::for_path(tx, plan, run, ix, &step.path, &keys).await?
-            }
-            _ => EvalContext::new(),
+        let templates = plan.templates[ix].clone();
+        let ctx = if templates.any {
+            crate::context::for_path(tx, plan, run, ix, &step.path, &templates.keys).await?
+        } else {
+            EvalContext::new()
         };
         let attempt = step.attempt;
         tx.log(LogRecord {
@@ -413,6 +426,7 @@ impl Engine {
             template: Arc::new(ConfigTemplate {
                 config: row.config.clone(),
                 ctx,
+                templates,
             }),
             attempt,
             lease_token: token,
@@ -422,30 +436,27 @@ impl Engine {
 
     /// Renders a claimed attempt's config: its `{{ }}` templates evaluated
     /// with the run's secrets, under the expression budget (its time limit
-    /// capped by the step's `timeout`), on a blocking thread and with no
-    /// database lock held. A template that cannot be rendered is a fatal
-    /// error of the attempt.
+    /// capped by the step's `timeout`), with no database lock held: inline
+    /// when every expression is cheap, otherwise on a blocking thread. A
+    /// template that cannot be rendered is a fatal error of the attempt.
     pub async fn render(&self, claimed: &Claimed) -> std::result::Result<Value, ActionError> {
         let Some(cfg) = claimed.template.config.clone() else {
             return Ok(json!({}));
         };
-        if template_strings(&cfg).is_empty() {
+        if !claimed.template.templates.any {
             return Ok(cfg);
         }
         let mut ctx = claimed.template.ctx.clone();
         ctx.set("secrets", json!(self.config.secrets));
         let limits = self.config.expressions.capped(claimed.timeout);
-        // cheap templates (no comprehension, no list builder) inline; the
-        // rest on a blocking thread, never on the runtime's workers
-        let rendered = if is_cheap(&cfg) {
-            Ok(render_value_with(&cfg, &ctx, &limits))
-        } else {
-            tokio::task::spawn_blocking(move || render_value_with(&cfg, &ctx, &limits)).await
-        };
-        match rendered {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(ActionError::fatal(format!("template failed: {e}"))),
-            Err(_) => Err(ActionError::fatal("template failed: its evaluation crashed")),
+        match off_runtime(claimed.template.templates.cheap, move || {
+            render_value_with(&cfg, &ctx, &limits)
+        })
+        .await
+        {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(ActionError::fatal(format!("template failed: {e}"))),
+            None => Err(ActionError::fatal("template failed: its evaluation crashed")),
         }
     }
 
@@ -592,204 +603,40 @@ impl Engine {
         if run.status.is_terminal() {
             return Ok(Effects::default());
         }
+        self.end_run_in(tx, run, RunStatus::Cancelled, json!({ "message": "cancelled" }))
+            .await
+    }
+
+    /// Ends `run`, locked in `tx`, as `status` with `error`: its unfinished
+    /// steps CANCELLED, running actions told to stop; commits.
+    pub(crate) async fn end_run_in(
+        &self,
+        mut tx: Box<dyn Tx>,
+        run: RunRecord,
+        status: RunStatus,
+        error: Value,
+    ) -> Result<Effects> {
         let plan = self.plan(tx.as_mut(), run.version_id).await?;
         let mut adv = Advance::new(self, tx, plan, run);
-        adv.end_run(RunStatus::Cancelled, Some(json!({ "message": "cancelled" })))
-            .await?;
+        adv.end_run(status, Some(error)).await?;
         let (tx, effects, _) = adv.finish().await?;
         tx.commit().await?;
         Ok(effects)
     }
-
-    /// Fails a run past its deadline (the workflow's `timeout`): no further
-    /// step starts and running steps are told to stop.
-    pub async fn time_out(&self, run_id: Uuid) -> Result<Effects> {
-        let mut tx = self.store.begin().await?;
-        let Some(run) = tx.lock_run(run_id).await? else {
-            return Ok(Effects::default());
-        };
-        let overdue = run.deadline_at.is_some_and(|d| d <= now());
-        if run.status.is_terminal() || !overdue {
-            return Ok(Effects::default());
-        }
-        let plan = self.plan(tx.as_mut(), run.version_id).await?;
-        let limit = plan.workflow.timeout.map_or_else(String::new, |d| format!(" of {d}"));
-        let message = format!("the run exceeded its timeout{limit}");
-        tx.log(LogRecord {
-            run_id,
-            step_path: None,
-            attempt: None,
-            level: "error".into(),
-            message: message.clone(),
-            data: None,
-            created_at: now(),
-        })
-        .await?;
-        let mut adv = Advance::new(self, tx, plan, run);
-        adv.end_run(RunStatus::Failed, Some(json!({ "message": message, "timedOut": true })))
-            .await?;
-        let (tx, effects, _) = adv.finish().await?;
-        tx.commit().await?;
-        Ok(effects)
-    }
-
-    /// The reconciler: fails runs past their deadline, re-enqueues steps QUEUED too long, RUNNING with an
-    /// expired lease, WAITING past their timer.
-    pub async fn reconcile(&self, queued_grace: chrono::Duration, limit: u64) -> Result<Effects> {
-        let mut effects = Effects::default();
-        for run_id in self.store.overdue_runs(now(), limit).await? {
-            effects.merge(self.time_out(run_id).await?);
-        }
-        for due in self.store.due_steps(now(), queued_grace, limit).await? {
-            let job = Job {
-                run_id: due.run_id,
-                path: due.path.clone(),
-            };
-            match due.reason {
-                crate::store::DueReason::Queued => effects.jobs.push(job),
-                crate::store::DueReason::TimerDue => effects.merge(self.fire_timer(&job).await?),
-                crate::store::DueReason::LeaseExpired => {
-                    effects.merge(self.requeue_running(&job, Requeue::LeaseExpired).await?)
-                }
-            }
-        }
-        Ok(effects)
-    }
-
-    /// Start-up recovery when this process is the only one working on the
-    /// database (the embedded default): steps left RUNNING by a process that
-    /// died are re-queued at once (their attempt counts), QUEUED steps are
-    /// enqueued again and WAITING steps get their timers back. On the fleet
-    /// the reconciler does this after leases expire instead.
-    pub async fn recover_exclusive(&self) -> Result<Effects> {
-        let mut effects = Effects::default();
-        for s in self.store.active_steps(1_000_000).await? {
-            if s.path.ends_with(']') {
-                continue;
-            }
-            let job = Job {
-                run_id: s.run_id,
-                path: s.path.clone(),
-            };
-            match s.status {
-                StepStatus::Queued => effects.jobs.push(job),
-                StepStatus::Waiting => effects.wakes.push(Wake {
-                    job,
-                    at: s.next_attempt_at.unwrap_or_else(now),
-                }),
-                StepStatus::Running => effects.merge(self.requeue_running(&job, Requeue::Recovered).await?),
-                _ => {}
-            }
-        }
-        Ok(effects)
-    }
-
-    /// RUNNING → QUEUED for a step whose worker is gone: after its lease
-    /// expired (the reconciler), or at once at start-up of the process that
-    /// owns the database. The attempt counts; the fencing token is dropped so
-    /// the old holder's write-back is rejected.
-    async fn requeue_running(&self, job: &Job, why: Requeue) -> Result<Effects> {
-        let mut tx = self.store.begin().await?;
-        let Some(run) = tx.lock_run(job.run_id).await? else {
-            return Ok(Effects::default());
-        };
-        let Some(mut step) = tx.step(job.run_id, &job.path).await? else {
-            return Ok(Effects::default());
-        };
-        let t = now();
-        let lease_live = why == Requeue::LeaseExpired && step.lease_expires_at.is_some_and(|e| e > t);
-        if run.status.is_terminal() || step.status != StepStatus::Running || lease_live {
-            return Ok(Effects::default());
-        }
-        let expect = Expect::of(&step);
-        let lost = match why {
-            Requeue::LeaseExpired => format!(
-                "attempt {} was lost: its lease expired (the worker died or stalled)",
-                step.attempt
-            ),
-            Requeue::Recovered => format!("attempt {} was lost: the process restarted", step.attempt),
-        };
-        // A lost attempt counts: past the budget the step fails (River's rescuer).
-        let budget = step.max_attempts.max(self.config.min_deliveries);
-        if step.attempt >= budget {
-            let plan = self.plan(tx.as_mut(), run.version_id).await?;
-            let attempts = step.attempt;
-            let message = format!("{lost}, and no attempts are left ({attempts} of {budget} used)");
-            let mut adv = Advance::new(self, tx, plan, run);
-            adv.fail(
-                step,
-                &expect,
-                json!({ "message": message, "attempts": attempts, "retryable": false, "lost": true }),
-            )
-            .await?;
-            let (tx, effects, _) = adv.finish().await?;
-            tx.commit().await?;
-            return Ok(effects);
-        }
-        step.status = step.status.transition(StepStatus::Queued)?;
-        step.lease_owner = None;
-        step.lease_token = None;
-        step.lease_expires_at = None;
-        step.queued_at = Some(t);
-        if !tx.update_step(&step, &expect).await? {
-            return Ok(Effects::default());
-        }
-        let message = match why {
-            Requeue::LeaseExpired => format!("lease expired on attempt {}: re-delivered", step.attempt),
-            Requeue::Recovered => format!("recovered after a restart: attempt {} is re-run", step.attempt),
-        };
-        tx.log(LogRecord {
-            run_id: run.id,
-            step_path: Some(job.path.clone()),
-            attempt: Some(step.attempt),
-            level: "warn".into(),
-            message,
-            data: None,
-            created_at: t,
-        })
-        .await?;
-        tx.commit().await?;
-        Ok(Effects {
-            jobs: vec![job.clone()],
-            ..Effects::default()
-        })
-    }
-
-    /// Renews the leases of attempts running here; returns those that were
-    /// lost (the step moved on: re-delivered, cancelled, finished), whose
-    /// local attempt must stop at once.
-    pub async fn renew_leases(&self, leases: &[LeaseRef]) -> Result<Vec<LeaseRef>> {
-        if leases.is_empty() {
-            return Ok(Vec::new());
-        }
-        let renewed = self.store.renew_leases(leases, now() + self.config.lease).await?;
-        let held: std::collections::HashSet<&LeaseRef> = renewed.iter().collect();
-        Ok(leases.iter().filter(|l| !held.contains(l)).cloned().collect())
-    }
 }
 
-/// Why a RUNNING step is put back in the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Requeue {
-    /// Its lease expired (the reconciler).
-    LeaseExpired,
-    /// Start-up recovery of the process that owns the database.
-    Recovered,
-}
-
-/// Step keys a config's templates read.
-pub(crate) fn referenced_keys(cfg: &Value) -> Vec<String> {
-    let mut keys = Vec::new();
-    for (_, s) in orbflow_model::expr::template::template_strings(cfg) {
-        if let Ok(t) = orbflow_model::expr::template::Template::parse(s) {
-            for c in t.expressions() {
-                keys.extend(c.references().step_keys);
-            }
-        }
+/// Runs an expression evaluation: inline when `cheap` (its cost is bounded
+/// by its size), otherwise on a blocking thread so that it never holds one of
+/// the runtime's workers. `None` if it panicked.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    cheap: bool,
+    eval: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    if cheap {
+        Some(eval())
+    } else {
+        tokio::task::spawn_blocking(eval).await.ok()
     }
-    keys.sort();
-    keys.dedup();
-    keys
 }
 
 /// Size of `v` as JSON, without building the text.

@@ -6,8 +6,9 @@
 //! - [`store`]: the storage traits the engine needs (implemented by
 //!   `orbflow-store` on SQLite and Postgres).
 //! - [`plan`]: a workflow version prepared for execution.
-//! - [`engine`]: start a run, claim and record attempts, timers, cancel,
-//!   reconcile.
+//! - [`engine`]: start a run, claim, render and record attempts, timers,
+//!   cancel; `recovery` (private): the reconciler, start-up recovery, lost
+//!   attempts, run timeouts, lease renewal; `retry`: retrying a failed run.
 //! - `advance` (private): readiness counters, joins, skips, the run end;
 //!   `advance::blocks`: conditions, switches, loops.
 //! - [`context`]: the expression context of a step, read from the store.
@@ -23,6 +24,7 @@ pub mod store;
 
 mod advance;
 mod error;
+mod recovery;
 mod retry;
 
 pub use engine::{Claimed, Effects, Engine, EngineConfig, Job, StartRun, Wake};

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
+use orbflow_model::expr::template::{Template, is_cheap, template_strings};
 use orbflow_model::plan::{StepRow, flatten};
 use orbflow_model::{BranchType, StepType, Workflow};
+use serde_json::Value;
 
 /// Index of a step in [`Plan::rows`].
 pub type Ix = usize;
@@ -30,6 +32,42 @@ pub struct Plan {
     pub loops: Vec<Vec<Ix>>,
     /// Top-level steps.
     pub top: Vec<Ix>,
+    /// What each step's config templates need, parsed once per version.
+    pub templates: Vec<Templates>,
+}
+
+/// The `{{ }}` templates of a step's config, as the claim and the render
+/// need them (so an attempt never parses them to find out).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Templates {
+    /// The config has at least one template.
+    pub any: bool,
+    /// Step keys they read (only those outputs are loaded at claim).
+    pub keys: Vec<String>,
+    /// Every expression is cheap ([`orbflow_model::expr::Compiled::is_cheap`]):
+    /// the render may run inline rather than on a blocking thread.
+    pub cheap: bool,
+}
+
+impl Templates {
+    /// The templates of `config`.
+    pub fn of(config: Option<&Value>) -> Self {
+        let strings = config.map(template_strings).unwrap_or_default();
+        let mut out = Self {
+            any: !strings.is_empty(),
+            keys: Vec::new(),
+            cheap: config.is_none_or(is_cheap),
+        };
+        // a template that does not parse reads nothing: it fails when rendered
+        for t in strings.into_iter().filter_map(|(_, s)| Template::parse(s).ok()) {
+            for c in t.expressions() {
+                out.keys.extend(c.references().step_keys);
+            }
+        }
+        out.keys.sort();
+        out.keys.dedup();
+        out
+    }
 }
 
 impl Plan {
@@ -71,9 +109,11 @@ impl Plan {
             chain.reverse();
             loops[i] = chain;
         }
+        let templates = rows.iter().map(|r| Templates::of(r.config.as_ref())).collect();
         Self {
             workflow,
             rows,
+            templates,
             by_key,
             deps,
             dependents,
@@ -144,6 +184,34 @@ pub fn truncate_prefix(prefix: &str, depth: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn templates_are_summarised_once() {
+        use serde_json::json;
+        assert_eq!(
+            Templates::of(None),
+            Templates {
+                any: false,
+                keys: vec![],
+                cheap: true
+            }
+        );
+        assert!(!Templates::of(Some(&json!({"value": 1}))).any);
+        let t = Templates::of(Some(
+            &json!({"a": "{{ steps.b.output + steps.a.output }}", "c": ["x {{ steps.b.output }}"]}),
+        ));
+        assert_eq!(
+            t,
+            Templates {
+                any: true,
+                keys: vec!["a".into(), "b".into()],
+                cheap: true
+            }
+        );
+        assert!(!Templates::of(Some(&json!({"a": "{{ input.l.map(x, x) }}"}))).cheap);
+        let broken = Templates::of(Some(&json!({"a": "{{ (( }}"})));
+        assert!(broken.any && !broken.cheap);
+    }
 
     #[test]
     fn prefixes() {

@@ -103,7 +103,15 @@ impl Engine {
                 return Err(Error::Conflict(r.path));
             }
         }
-        if retried.is_empty() {
+        // a run failed by its `timeout` has no failed step: its cancelled
+        // steps are what the retry restores
+        let timed_out = run
+            .error
+            .as_ref()
+            .and_then(|e| e.get("timedOut"))
+            .and_then(serde_json::Value::as_bool)
+            == Some(true);
+        if retried.is_empty() && !timed_out {
             return Err(Error::State(
                 "the run has no failed step to retry (its input or output expression failed)".into(),
             ));
@@ -120,7 +128,11 @@ impl Engine {
             step_path: None,
             attempt: None,
             level: "info".into(),
-            message: format!("run retried from {}", retried.join(", ")),
+            message: if retried.is_empty() {
+                "run retried after its timeout".to_owned()
+            } else {
+                format!("run retried from {}", retried.join(", "))
+            },
             data: Some(json!({ "steps": retried })),
             created_at: t,
         })

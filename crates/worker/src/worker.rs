@@ -286,12 +286,7 @@ impl Worker {
                 key.clone(),
                 Running {
                     cancel: token.clone(),
-                    lease: LeaseRef {
-                        run_id: c.job.run_id,
-                        path: c.job.path.clone(),
-                        attempt: c.attempt,
-                        lease_token: c.lease_token,
-                    },
+                    lease: c.lease(),
                 },
             );
         }

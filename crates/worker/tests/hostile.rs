@@ -50,12 +50,8 @@ async fn renewal_reports_leases_that_moved_on(db: TestDb) {
         path: "a".into(),
     };
     let claimed = engine.claim(&job, "w").await.unwrap().0.unwrap();
-    let held = LeaseRef {
-        run_id: id,
-        path: "a".into(),
-        attempt: claimed.attempt,
-        lease_token: claimed.lease_token,
-    };
+    let held = claimed.lease();
+    assert_eq!((held.run_id, held.path.as_str()), (id, "a"));
     let before = store.run_view(id).await.unwrap().unwrap().1[0]
         .lease_expires_at
         .unwrap();
@@ -247,7 +243,8 @@ async fn a_run_past_its_timeout_fails_and_stops_its_steps(h: Harness) {
     let yaml = format!(
         "schemaVersion: 1\nname: bounded\ntimeout: 1500ms\nsteps:\n  - {{key: call, action: TRIGGER_WEBHOOK, timeout: 120s, config: {{url: 'http://127.0.0.1:{port}/'}}}}\n  - {{key: wait, action: DELAY, dependsOn: [], config: {{duration: 1h}}}}\n  - {{key: after, action: TRANSFORM, dependsOn: [call, wait], config: {{value: 1}}}}\n"
     );
-    let r = h.run(&yaml, json!({})).await;
+    let id = h.start(&yaml, json!({})).await;
+    let r = h.wait(id).await;
     assert_eq!(r["status"], "FAILED", "{r:#}");
     assert_eq!(r["error"]["timedOut"], true);
     let msg = r["error"]["message"].as_str().unwrap();
@@ -255,6 +252,17 @@ async fn a_run_past_its_timeout_fails_and_stops_its_steps(h: Harness) {
     for s in ["call", "wait", "after"] {
         assert_eq!(status(&r, s), "CANCELLED", "{s}: {r:#}");
     }
+    // a retry gets the whole timeout again, from the retry
+    let (before, _) = h.store.run_view(id).await.unwrap().unwrap();
+    let effects = h.engine.retry_run(id).await.unwrap();
+    h.handle.apply(effects).await;
+    let (after, _) = h.store.run_view(id).await.unwrap().unwrap();
+    assert_eq!(after.status.as_str(), "RUNNING");
+    let now = chrono::Utc::now();
+    assert!(before.deadline_at.unwrap() < now);
+    assert!(after.deadline_at.unwrap() > now, "{:?}", after.deadline_at);
+    let r = h.wait(id).await;
+    assert_eq!(r["error"]["timedOut"], true, "and it times out again: {r:#}");
 }
 
 both!(a_hostile_template_fails_its_own_step_while_other_tenants_run);

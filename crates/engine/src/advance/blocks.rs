@@ -267,15 +267,9 @@ async fn evaluate(
     c: Compiled,
     ctx: orbflow_model::expr::EvalContext,
 ) -> std::result::Result<Value, Value> {
-    if c.is_cheap() {
-        // no comprehension or list builder: bounded by its size, inline
-        return c
-            .eval_with(&ctx, &limits)
-            .map_err(|e| json!({ "message": e.reason, "expression": e.expression }));
-    }
     let source = c.source().to_owned();
-    match tokio::task::spawn_blocking(move || c.eval_with(&ctx, &limits)).await {
-        Ok(r) => r.map_err(|e| json!({ "message": e.reason, "expression": e.expression })),
-        Err(_) => Err(json!({ "message": "the expression's evaluation crashed", "expression": source })),
+    match crate::engine::off_runtime(c.is_cheap(), move || c.eval_with(&ctx, &limits)).await {
+        Some(r) => r.map_err(|e| json!({ "message": e.reason, "expression": e.expression })),
+        None => Err(json!({ "message": "the expression's evaluation crashed", "expression": source })),
     }
 }
