@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::advance::Advance;
 use crate::plan::Plan;
-use crate::store::{Expect, LogRecord, RunRecord, StepRecord, Store, Tx, VersionRecord};
+use crate::store::{Expect, LogRecord, RunLock, RunRecord, StepRecord, Store, Tx, VersionRecord};
 use crate::{Error, Result};
 
 /// Engine settings.
@@ -321,8 +321,12 @@ impl Engine {
     /// Claims a QUEUED step for one attempt. `None` when the job is stale (a
     /// duplicate delivery, a cancelled run): nothing changes then.
     pub async fn claim(&self, job: &Job, worker: &str) -> Result<(Option<Claimed>, Effects)> {
+        retry_races(|| self.claim_once(job, worker)).await
+    }
+
+    async fn claim_once(&self, job: &Job, worker: &str) -> Result<(Option<Claimed>, Effects)> {
         let mut tx = self.store.begin().await?;
-        let Some(mut run) = tx.lock_run(job.run_id).await? else {
+        let Some(mut run) = tx.lock_run(job.run_id, RunLock::Shared).await? else {
             return Ok((None, Effects::default()));
         };
         if run.status.is_terminal() {
@@ -338,9 +342,9 @@ impl Engine {
         let plan = self.plan(tx.as_mut(), run.version_id).await?;
         let t = now();
         if run.status == RunStatus::Pending {
-            run.status = run.status.transition(RunStatus::Running)?;
+            tx.mark_run_running(run.id, t).await?;
+            run.status = RunStatus::Running;
             run.started_at = Some(t);
-            tx.update_run(&run).await?;
         }
         // A durable timer that fired: the step completes with what it recorded.
         if let Some(out) = step.wait_output.take() {
@@ -389,7 +393,8 @@ impl Engine {
         step.status = step.status.transition(StepStatus::Running)?;
         step.started_at = Some(t);
         step.attempt += 1;
-        let token = tx.next_lease_token().await?;
+        // the fencing token is the row's own: one more than the last lease's
+        let token = step.lease_token.unwrap_or(0) + 1;
         step.lease_owner = Some(worker.to_owned());
         step.lease_token = Some(token);
         step.lease_expires_at = Some(t + self.config.lease);
@@ -472,17 +477,29 @@ impl Engine {
         claimed: &Claimed,
         result: std::result::Result<Outcome, ActionError>,
     ) -> Result<Effects> {
-        let Some(recorded) = self.record_outcome(claimed, result).await? else {
-            return Ok(Effects::default());
-        };
-        recorded.tx.commit().await?;
-        Ok(recorded.effects)
+        retry_races(|| async {
+            let Some(recorded) = self.record_outcome(claimed, result.clone()).await? else {
+                return Ok(Effects::default());
+            };
+            recorded.tx.commit().await?;
+            Ok(recorded.effects)
+        })
+        .await
     }
 
     /// [`Engine::record`], then — in the same transaction — claims one step
     /// of the same run that the outcome made ready, for the caller to run
     /// next (eager dispatch without a second transaction or a queue hop).
     pub async fn record_and_claim(
+        &self,
+        claimed: &Claimed,
+        result: std::result::Result<Outcome, ActionError>,
+        worker: &str,
+    ) -> Result<(Effects, Option<Claimed>)> {
+        retry_races(|| self.record_and_claim_once(claimed, result.clone(), worker)).await
+    }
+
+    async fn record_and_claim_once(
         &self,
         claimed: &Claimed,
         result: std::result::Result<Outcome, ActionError>,
@@ -525,7 +542,7 @@ impl Engine {
     ) -> Result<Option<Recorded>> {
         let job = &claimed.job;
         let mut tx = self.store.begin().await?;
-        let Some(run) = tx.lock_run(job.run_id).await? else {
+        let Some(run) = tx.lock_run(job.run_id, RunLock::Shared).await? else {
             return Ok(None);
         };
         let Some(step) = tx.step(job.run_id, &job.path).await? else {
@@ -564,8 +581,12 @@ impl Engine {
 
     /// A timer is due: WAITING → QUEUED.
     pub async fn fire_timer(&self, job: &Job) -> Result<Effects> {
+        retry_races(|| self.fire_timer_once(job)).await
+    }
+
+    async fn fire_timer_once(&self, job: &Job) -> Result<Effects> {
         let mut tx = self.store.begin().await?;
-        let Some(run) = tx.lock_run(job.run_id).await? else {
+        let Some(run) = tx.lock_run(job.run_id, RunLock::Shared).await? else {
             return Ok(Effects::default());
         };
         if run.status.is_terminal() {
@@ -596,8 +617,12 @@ impl Engine {
 
     /// Cancels a run: no further step starts; running steps are told to stop.
     pub async fn cancel(&self, run_id: Uuid) -> Result<Effects> {
+        retry_races(|| self.cancel_once(run_id)).await
+    }
+
+    async fn cancel_once(&self, run_id: Uuid) -> Result<Effects> {
         let mut tx = self.store.begin().await?;
-        let Some(run) = tx.lock_run(run_id).await? else {
+        let Some(run) = tx.lock_run(run_id, RunLock::Exclusive).await? else {
             return Err(Error::NotFound("run"));
         };
         if run.status.is_terminal() {
@@ -617,11 +642,34 @@ impl Engine {
         error: Value,
     ) -> Result<Effects> {
         let plan = self.plan(tx.as_mut(), run.version_id).await?;
-        let mut adv = Advance::new(self, tx, plan, run);
+        let mut adv = Advance::new(self, tx, plan, run).exclusive();
         adv.end_run(status, Some(error)).await?;
         let (tx, effects, _) = adv.finish().await?;
         tx.commit().await?;
         Ok(effects)
+    }
+}
+
+/// Runs `op` again while it fails with a lost race (deadlock, serialization
+/// failure, a compare-and-set that lost): a few times, with a short jittered
+/// pause. Each try is a whole transaction, rolled back when it failed.
+pub(crate) async fn retry_races<T, F, Fut>(mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    const TRIES: u32 = 8;
+    let mut tried = 1;
+    loop {
+        match op().await {
+            Err(e) if e.is_race() && tried < TRIES => {
+                tracing::debug!(error = %e, tried, "transaction lost a race; retrying");
+                let pause = rand::random_range(1..=5u64) * u64::from(tried);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                tried += 1;
+            }
+            other => return other,
+        }
     }
 }
 

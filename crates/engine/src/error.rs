@@ -12,6 +12,10 @@ pub enum Error {
     /// Stored data does not make sense.
     #[error("corrupt state: {0}")]
     Corrupt(String),
+    /// The database aborted the transaction because it lost a race with
+    /// another (deadlock, serialization failure, busy): retried.
+    #[error("store: transaction lost a race: {0}")]
+    Race(String),
     /// A compare-and-set lost a race (the transaction must be retried).
     #[error("concurrent update of step `{0}`")]
     Conflict(String),
@@ -33,6 +37,14 @@ pub enum Error {
     /// A lock was poisoned by a panic elsewhere.
     #[error("internal lock poisoned")]
     Poisoned,
+}
+
+impl Error {
+    /// Whether retrying the whole transaction may succeed (a race, not a
+    /// fault).
+    pub fn is_race(&self) -> bool {
+        matches!(self, Self::Race(_) | Self::Conflict(_))
+    }
 }
 
 /// Result alias of this crate.

@@ -11,15 +11,19 @@ use uuid::Uuid;
 
 use crate::advance::Advance;
 use crate::engine::now;
-use crate::store::{DueReason, Expect, LeaseRef, LogRecord};
+use crate::store::{DueReason, Expect, LeaseRef, LogRecord, RunLock};
 use crate::{Effects, Engine, Job, Result, Wake};
 
 impl Engine {
     /// Fails a run past its deadline (the workflow's `timeout`): no further
     /// step starts and running steps are told to stop.
     pub async fn time_out(&self, run_id: Uuid) -> Result<Effects> {
+        crate::engine::retry_races(|| self.time_out_once(run_id)).await
+    }
+
+    async fn time_out_once(&self, run_id: Uuid) -> Result<Effects> {
         let mut tx = self.store.begin().await?;
-        let Some(run) = tx.lock_run(run_id).await? else {
+        let Some(run) = tx.lock_run(run_id, RunLock::Exclusive).await? else {
             return Ok(Effects::default());
         };
         let overdue = run.deadline_at.is_some_and(|d| d <= now());
@@ -89,11 +93,15 @@ impl Engine {
 
     /// RUNNING → QUEUED for a step whose worker is gone: after its lease
     /// expired (the reconciler), or at once at start-up of the process that
-    /// owns the database. The attempt counts; the fencing token is dropped so
-    /// the old holder's write-back is rejected.
+    /// owns the database. The attempt counts; the old holder's write-back is
+    /// rejected (the step is no longer RUNNING with its attempt and token).
     async fn requeue_running(&self, job: &Job, why: Requeue) -> Result<Effects> {
+        crate::engine::retry_races(|| self.requeue_running_once(job, why)).await
+    }
+
+    async fn requeue_running_once(&self, job: &Job, why: Requeue) -> Result<Effects> {
         let mut tx = self.store.begin().await?;
-        let Some(run) = tx.lock_run(job.run_id).await? else {
+        let Some(run) = tx.lock_run(job.run_id, RunLock::Shared).await? else {
             return Ok(Effects::default());
         };
         let Some(mut step) = tx.step(job.run_id, &job.path).await? else {
@@ -133,8 +141,8 @@ impl Engine {
             return Ok(effects);
         }
         step.status = step.status.transition(StepStatus::Queued)?;
+        // the token stays: the next claim takes the one after it
         step.lease_owner = None;
-        step.lease_token = None;
         step.lease_expires_at = None;
         step.queued_at = Some(t);
         if !tx.update_step(&step, &expect).await? {

@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::engine::now;
-use crate::store::{Expect, LogRecord};
+use crate::store::{Expect, LogRecord, RunLock};
 use crate::{Effects, Engine, Error, Job, Result, Wake};
 
 impl Engine {
@@ -21,8 +21,12 @@ impl Engine {
     /// steps the failure cancelled are restored. [`Error::State`] if the run
     /// is not FAILED.
     pub async fn retry_run(&self, run_id: Uuid) -> Result<Effects> {
+        crate::engine::retry_races(|| self.retry_run_once(run_id)).await
+    }
+
+    async fn retry_run_once(&self, run_id: Uuid) -> Result<Effects> {
         let mut tx = self.store.begin().await?;
-        let Some(mut run) = tx.lock_run(run_id).await? else {
+        let Some(mut run) = tx.lock_run(run_id, RunLock::Exclusive).await? else {
             return Err(Error::NotFound("run"));
         };
         if run.status != RunStatus::Failed {
@@ -69,7 +73,6 @@ impl Engine {
                     r.next_attempt_at = None;
                     r.queued_at = Some(t);
                     r.lease_owner = None;
-                    r.lease_token = None;
                     r.lease_expires_at = None;
                     retried.push(r.path.clone());
                     effects.jobs.push(job);
@@ -94,7 +97,6 @@ impl Engine {
                     r.status = r.status.transition(to)?;
                     r.ended_at = None;
                     r.lease_owner = None;
-                    r.lease_token = None;
                     r.lease_expires_at = None;
                 }
                 _ => continue,

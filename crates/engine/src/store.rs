@@ -1,11 +1,15 @@
 //! The storage the engine needs, as traits. `orbflow-store` implements them
 //! on SQLite and Postgres (SeaORM); the engine never names SeaORM types.
 //!
-//! Every engine operation runs in one [`Tx`]. A transaction begun for a run
-//! holds that run's lock (a `SELECT … FOR UPDATE` on the run row on
-//! Postgres; SQLite has one writer), so the engine's read-decide-write on
-//! step rows of one run never interleaves, while different runs proceed in
-//! parallel.
+//! Every engine operation runs in one [`Tx`]. A transaction holds its run
+//! in one of two modes ([`RunLock`]): step transitions hold it *shared*, so
+//! the steps of one run commit in parallel, each a compare-and-set on its
+//! own row, with the rows it reads to change them (a dependent's counters,
+//! a block's or loop's pending children) locked with [`Tx::lock_step`];
+//! run-level transitions (finish, fail, cancel, time out, retry) hold it
+//! *exclusive*, so no step transition of that run interleaves with them. On
+//! Postgres the modes are `FOR KEY SHARE` and `FOR UPDATE` on the run row;
+//! SQLite has one writer, which serializes everything.
 
 use chrono::{DateTime, Utc};
 use orbflow_model::{RunStatus, StepStatus};
@@ -194,17 +198,42 @@ pub struct LogRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// How a transaction holds its run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunLock {
+    /// Step transitions: any number of transactions of the run at once
+    /// (Postgres `FOR KEY SHARE`).
+    Shared,
+    /// Run-level transitions: alone, after every shared holder has
+    /// committed (Postgres `FOR UPDATE`). Taking it while holding the run
+    /// shared upgrades the lock.
+    Exclusive,
+}
+
 /// A transaction. Dropping it without [`Tx::commit`] rolls back.
 #[async_trait::async_trait]
 pub trait Tx: Send {
-    /// The run, locked for this transaction.
-    async fn lock_run(&mut self, run_id: Uuid) -> Result<Option<RunRecord>>;
+    /// The run, locked for this transaction in `mode`.
+    async fn lock_run(&mut self, run_id: Uuid, mode: RunLock) -> Result<Option<RunRecord>>;
     /// Inserts a run.
     async fn insert_run(&mut self, run: &RunRecord, idempotency_key: Option<&str>) -> Result<()>;
-    /// Writes a run's mutable fields (status, output, error, counters, times).
+    /// Writes a run's mutable fields (status, output, error, counters,
+    /// times). Only under [`RunLock::Exclusive`].
     async fn update_run(&mut self, run: &RunRecord) -> Result<()>;
+    /// PENDING → RUNNING with `started_at = at`, if the run is still
+    /// PENDING (a compare-and-set; safe under [`RunLock::Shared`]).
+    async fn mark_run_running(&mut self, run_id: Uuid, at: DateTime<Utc>) -> Result<()>;
+    /// Adds `n` to the run's finished top-level steps, atomically; returns
+    /// `(finished, total)` after the addition. Exactly one transaction sees
+    /// `finished` reach `total`.
+    async fn add_finished(&mut self, run_id: Uuid, n: i32) -> Result<(i32, i32)>;
     /// One step execution.
     async fn step(&mut self, run_id: Uuid, path: &str) -> Result<Option<StepRecord>>;
+    /// One step execution, locked until the end of the transaction (to read
+    /// and then change its counters without losing a concurrent update).
+    async fn lock_step(&mut self, run_id: Uuid, path: &str) -> Result<Option<StepRecord>>;
+    /// The executions of step `key` under `prefix`, locked, in path order.
+    async fn lock_steps_of_key(&mut self, run_id: Uuid, prefix: &str, key: &str) -> Result<Vec<StepRecord>>;
     /// Several step executions by path (missing ones are left out).
     async fn steps(&mut self, run_id: Uuid, paths: &[String]) -> Result<Vec<StepRecord>>;
     /// Every execution of a run whose path starts with `prefix` (empty: all).
@@ -218,8 +247,6 @@ pub trait Tx: Send {
     async fn log(&mut self, entry: LogRecord) -> Result<()>;
     /// The version a run is pinned to.
     async fn version(&mut self, version_id: Uuid) -> Result<Option<VersionRecord>>;
-    /// Next fencing token (monotonic across the deployment).
-    async fn next_lease_token(&mut self) -> Result<i64>;
     /// Commits.
     async fn commit(self: Box<Self>) -> Result<()>;
 }

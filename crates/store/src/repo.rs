@@ -1,19 +1,24 @@
 //! The engine's storage traits ([`orbflow_engine::store`]) on SeaORM, for
 //! SQLite and Postgres alike.
 //!
-//! Every engine transaction locks its run first: `SELECT … FOR UPDATE` on
-//! Postgres; on SQLite the transaction begins IMMEDIATE (one writer at a
-//! time), which serializes it with every other writer.
+//! Every engine transaction locks its run first, shared (`FOR KEY SHARE`)
+//! for step transitions or exclusive (`FOR UPDATE`) for run-level ones, and
+//! the step rows it reads to change with `FOR UPDATE`; on SQLite the
+//! transaction begins IMMEDIATE (one writer at a time), which serializes it
+//! with every other writer. Database errors that mean a lost race
+//! (deadlock, serialization failure, busy) become
+//! [`EngineError::Race`], which the engine retries.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use orbflow_engine::store::{
-    DueReason, DueStep, Expect, LeaseRef, LogRecord, RunRecord, ScheduleRecord, StepRecord, Store, Tx, VersionRecord,
+    DueReason, DueStep, Expect, LeaseRef, LogRecord, RunLock, RunRecord, ScheduleRecord, StepRecord, Store, Tx,
+    VersionRecord,
 };
 use orbflow_engine::{Error as EngineError, Result as EngineResult};
 use orbflow_model::{RunStatus, StepStatus};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -21,12 +26,28 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::{
-    lease_tokens, step_executions as se, workflow_run_logs as logs, workflow_runs as runs,
-    workflow_schedules as schedules, workflow_steps, workflow_versions as versions, workflows, workspaces,
+    step_executions as se, workflow_run_logs as logs, workflow_runs as runs, workflow_schedules as schedules,
+    workflow_steps, workflow_versions as versions, workflows, workspaces,
 };
 
 pub(crate) fn db(e: impl std::fmt::Display) -> EngineError {
     EngineError::Store(e.to_string())
+}
+
+/// Postgres SQLSTATEs and SQLite result codes of a lost race.
+const RACE_CODES: [&str; 6] = ["40P01", "40001", "55P03", "5", "6", "517"];
+
+/// A database error, keeping its kind: a lost race (deadlock, serialization
+/// failure, lock not available, SQLite busy/locked) is [`EngineError::Race`].
+pub(crate) fn sql(e: sea_orm::DbErr) -> EngineError {
+    use sea_orm::{DbErr, RuntimeErr};
+    if let DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) = &e
+        && let sea_orm::sqlx::Error::Database(d) = x.as_ref()
+        && d.code().is_some_and(|c| RACE_CODES.contains(&c.as_ref()))
+    {
+        return EngineError::Race(d.message().to_owned());
+    }
+    db(e)
 }
 
 fn status<T: std::str::FromStr>(s: &str) -> EngineResult<T> {
@@ -143,7 +164,7 @@ impl SeaStore {
             sqlite_transaction_mode: (backend == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        let tx = self.db.begin_with_options(options).await.map_err(db)?;
+        let tx = self.db.begin_with_options(options).await.map_err(sql)?;
         let now = crate::now();
         workspaces::Entity::insert(workspaces::ActiveModel {
             id: Set(crate::new_id()),
@@ -154,12 +175,12 @@ impl SeaStore {
         .on_conflict(OnConflict::column(workspaces::Column::Slug).do_nothing().to_owned())
         .exec_without_returning(&tx)
         .await
-        .map_err(db)?;
+        .map_err(sql)?;
         let ws = workspaces::Entity::find()
             .filter(workspaces::Column::Slug.eq(workspace))
             .one(&tx)
             .await
-            .map_err(db)?
+            .map_err(sql)?
             .ok_or(EngineError::NotFound("workspace"))?
             .id;
         workflows::Entity::insert(workflows::ActiveModel {
@@ -182,13 +203,13 @@ impl SeaStore {
         )
         .exec_without_returning(&tx)
         .await
-        .map_err(db)?;
+        .map_err(sql)?;
         let wf_id = workflows::Entity::find()
             .filter(workflows::Column::WorkspaceId.eq(ws))
             .filter(workflows::Column::Slug.eq(workflow))
             .one(&tx)
             .await
-            .map_err(db)?
+            .map_err(sql)?
             .ok_or(EngineError::NotFound("workflow"))?
             .id;
         let checksum = sha256_hex(document);
@@ -204,13 +225,13 @@ impl SeaStore {
             .filter(versions::Column::Checksum.eq(checksum.clone()))
             .one(&tx)
             .await
-            .map_err(db)?;
+            .map_err(sql)?;
         if let Some(v) = existing {
-            tx.commit().await.map_err(db)?;
+            tx.commit().await.map_err(sql)?;
             return Ok(record(v));
         }
         let model = publish_in(&tx, wf_id, document, None).await?;
-        tx.commit().await.map_err(db)?;
+        tx.commit().await.map_err(sql)?;
         Ok(record(model))
     }
 }
@@ -222,7 +243,7 @@ pub(crate) async fn write_tx(c: &DatabaseConnection) -> EngineResult<DatabaseTra
         sqlite_transaction_mode: (backend == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     };
-    c.begin_with_options(options).await.map_err(db)
+    c.begin_with_options(options).await.map_err(sql)
 }
 
 /// Inserts `document` as version n + 1 of `wf_id`, materializes its steps,
@@ -245,7 +266,7 @@ pub(crate) async fn publish_in(
         .order_by_desc(versions::Column::Number)
         .one(tx)
         .await
-        .map_err(db)?;
+        .map_err(sql)?;
     let model = versions::Model {
         id: crate::new_id(),
         workflow_id: wf_id,
@@ -271,7 +292,7 @@ pub(crate) async fn publish_in(
     )
     .exec_without_returning(tx)
     .await
-    .map_err(db)?;
+    .map_err(sql)?;
     if inserted == 0 {
         return Err(EngineError::Conflict(format!(
             "version {} of workflow {wf_id}",
@@ -288,7 +309,7 @@ pub(crate) async fn publish_in(
         .filter(workflows::Column::Id.eq(wf_id))
         .exec(tx)
         .await
-        .map_err(db)?;
+        .map_err(sql)?;
     Ok(model)
 }
 
@@ -299,12 +320,45 @@ struct SeaTx {
 
 #[async_trait::async_trait]
 impl Tx for SeaTx {
-    async fn lock_run(&mut self, run_id: Uuid) -> EngineResult<Option<RunRecord>> {
+    async fn lock_run(&mut self, run_id: Uuid, mode: RunLock) -> EngineResult<Option<RunRecord>> {
         let mut q = runs::Entity::find_by_id(run_id);
         if self.backend == DbBackend::Postgres {
-            q = q.lock_exclusive();
+            q = q.lock(match mode {
+                RunLock::Shared => LockType::KeyShare,
+                RunLock::Exclusive => LockType::Update,
+            });
         }
-        q.one(&self.tx).await.map_err(db)?.map(run_from).transpose()
+        q.one(&self.tx).await.map_err(sql)?.map(run_from).transpose()
+    }
+
+    async fn mark_run_running(&mut self, run_id: Uuid, at: DateTime<Utc>) -> EngineResult<()> {
+        runs::Entity::update_many()
+            .col_expr(runs::Column::Status, Expr::value(RunStatus::Running.as_str()))
+            .col_expr(
+                runs::Column::StartedAt,
+                Expr::value(Some(crate::truncate_to_micros(at))),
+            )
+            .col_expr(runs::Column::UpdatedAt, Expr::value(crate::now()))
+            .filter(runs::Column::Id.eq(run_id))
+            .filter(runs::Column::Status.eq(RunStatus::Pending.as_str()))
+            .exec(&self.tx)
+            .await
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    async fn add_finished(&mut self, run_id: Uuid, n: i32) -> EngineResult<(i32, i32)> {
+        let rows = runs::Entity::update_many()
+            .col_expr(
+                runs::Column::FinishedSteps,
+                Expr::col(runs::Column::FinishedSteps).add(n),
+            )
+            .filter(runs::Column::Id.eq(run_id))
+            .exec_with_returning(&self.tx)
+            .await
+            .map_err(sql)?;
+        let r = rows.first().ok_or(EngineError::NotFound("run"))?;
+        Ok((r.finished_steps, r.total_steps))
     }
 
     async fn insert_run(&mut self, run: &RunRecord, idempotency_key: Option<&str>) -> EngineResult<()> {
@@ -333,7 +387,7 @@ impl Tx for SeaTx {
         })
         .exec_without_returning(&self.tx)
         .await
-        .map_err(db)?;
+        .map_err(sql)?;
         Ok(())
     }
 
@@ -359,7 +413,7 @@ impl Tx for SeaTx {
             .filter(runs::Column::Id.eq(run.id))
             .exec(&self.tx)
             .await
-            .map_err(db)?;
+            .map_err(sql)?;
         Ok(())
     }
 
@@ -369,9 +423,37 @@ impl Tx for SeaTx {
             .filter(se::Column::Path.eq(path))
             .one(&self.tx)
             .await
-            .map_err(db)?
+            .map_err(sql)?
             .map(step_from)
             .transpose()
+    }
+
+    async fn lock_step(&mut self, run_id: Uuid, path: &str) -> EngineResult<Option<StepRecord>> {
+        let mut q = se::Entity::find()
+            .filter(se::Column::RunId.eq(run_id))
+            .filter(se::Column::Path.eq(path));
+        if self.backend == DbBackend::Postgres {
+            q = q.lock(LockType::Update);
+        }
+        q.one(&self.tx).await.map_err(sql)?.map(step_from).transpose()
+    }
+
+    async fn lock_steps_of_key(&mut self, run_id: Uuid, prefix: &str, key: &str) -> EngineResult<Vec<StepRecord>> {
+        let mut q = se::Entity::find()
+            .filter(se::Column::RunId.eq(run_id))
+            .filter(se::Column::StepKey.eq(key))
+            .order_by_asc(se::Column::Path);
+        if !prefix.is_empty() {
+            q = q.filter(se::Column::Path.starts_with(prefix));
+        }
+        if self.backend == DbBackend::Postgres {
+            q = q.lock(LockType::Update);
+        }
+        let rows = q.all(&self.tx).await.map_err(sql)?;
+        rows.into_iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .map(step_from)
+            .collect()
     }
 
     async fn steps(&mut self, run_id: Uuid, paths: &[String]) -> EngineResult<Vec<StepRecord>> {
@@ -382,7 +464,7 @@ impl Tx for SeaTx {
                 .filter(se::Column::Path.is_in(chunk.iter().cloned()))
                 .all(&self.tx)
                 .await
-                .map_err(db)?;
+                .map_err(sql)?;
             for r in rows {
                 out.push(step_from(r)?);
             }
@@ -396,7 +478,7 @@ impl Tx for SeaTx {
             // LIKE treats `_` as a wildcard: narrow with it, then check exactly.
             q = q.filter(se::Column::Path.starts_with(prefix));
         }
-        let rows = q.all(&self.tx).await.map_err(db)?;
+        let rows = q.all(&self.tx).await.map_err(sql)?;
         rows.into_iter()
             .filter(|r| r.path.starts_with(prefix))
             .map(step_from)
@@ -409,7 +491,7 @@ impl Tx for SeaTx {
             se::Entity::insert_many(chunk.iter().map(|s| step_model(s, now)))
                 .exec_without_returning(&self.tx)
                 .await
-                .map_err(db)?;
+                .map_err(sql)?;
         }
         Ok(())
     }
@@ -424,7 +506,7 @@ impl Tx for SeaTx {
             Some(t) => q.filter(se::Column::LeaseToken.eq(t)),
             None => q.filter(se::Column::LeaseToken.is_null()),
         };
-        let res = q.exec(&self.tx).await.map_err(db)?;
+        let res = q.exec(&self.tx).await.map_err(sql)?;
         Ok(res.rows_affected == 1)
     }
 
@@ -441,7 +523,7 @@ impl Tx for SeaTx {
         })
         .exec_without_returning(&self.tx)
         .await
-        .map_err(db)?;
+        .map_err(sql)?;
         Ok(())
     }
 
@@ -449,47 +531,19 @@ impl Tx for SeaTx {
         version_record(&self.tx, version_id).await
     }
 
-    async fn next_lease_token(&mut self) -> EngineResult<i64> {
-        // One statement on the hot path: UPDATE … RETURNING; the counter row
-        // is created the first time.
-        for _ in 0..2 {
-            let rows = lease_tokens::Entity::update_many()
-                .col_expr(
-                    lease_tokens::Column::Value,
-                    Expr::col(lease_tokens::Column::Value).add(1),
-                )
-                .filter(lease_tokens::Column::Name.eq("step"))
-                .exec_with_returning(&self.tx)
-                .await
-                .map_err(db)?;
-            if let Some(r) = rows.first() {
-                return Ok(r.value);
-            }
-            lease_tokens::Entity::insert(lease_tokens::ActiveModel {
-                name: Set("step".into()),
-                value: Set(0),
-            })
-            .on_conflict(OnConflict::column(lease_tokens::Column::Name).do_nothing().to_owned())
-            .exec_without_returning(&self.tx)
-            .await
-            .map_err(db)?;
-        }
-        Err(EngineError::NotFound("lease token counter"))
-    }
-
     async fn commit(self: Box<Self>) -> EngineResult<()> {
-        self.tx.commit().await.map_err(db)
+        self.tx.commit().await.map_err(sql)
     }
 }
 
 async fn version_record(c: &impl ConnectionTrait, version_id: Uuid) -> EngineResult<Option<VersionRecord>> {
-    let Some(v) = versions::Entity::find_by_id(version_id).one(c).await.map_err(db)? else {
+    let Some(v) = versions::Entity::find_by_id(version_id).one(c).await.map_err(sql)? else {
         return Ok(None);
     };
     let wf = workflows::Entity::find_by_id(v.workflow_id)
         .one(c)
         .await
-        .map_err(db)?
+        .map_err(sql)?
         .ok_or(EngineError::NotFound("workflow"))?;
     Ok(Some(VersionRecord {
         id: v.id,
@@ -543,7 +597,7 @@ async fn materialize_steps(
         workflow_steps::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(tx)
             .await
-            .map_err(db)?;
+            .map_err(sql)?;
     }
     Ok(())
 }
@@ -561,7 +615,7 @@ async fn sync_schedules(
         .filter(schedules::Column::WorkflowId.eq(workflow_id))
         .exec(tx)
         .await
-        .map_err(db)?;
+        .map_err(sql)?;
     for (i, t) in wf.triggers.iter().enumerate() {
         let orbflow_model::Trigger::Schedule {
             cron,
@@ -597,7 +651,7 @@ async fn sync_schedules(
         })
         .exec_without_returning(tx)
         .await
-        .map_err(db)?;
+        .map_err(sql)?;
     }
     Ok(())
 }
@@ -616,7 +670,7 @@ impl Store for SeaStore {
             sqlite_transaction_mode: (backend == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        let tx = self.db.begin_with_options(options).await.map_err(db)?;
+        let tx = self.db.begin_with_options(options).await.map_err(sql)?;
         Ok(Box::new(SeaTx { tx, backend }))
     }
 
@@ -650,7 +704,7 @@ impl Store for SeaStore {
                 .limit(limit)
                 .all(&self.db)
                 .await
-                .map_err(db)?;
+                .map_err(sql)?;
             out.extend(rows.into_iter().map(|r| DueStep {
                 run_id: r.run_id,
                 path: r.path,
@@ -682,7 +736,7 @@ impl Store for SeaStore {
                 .filter(held)
                 .exec_with_returning(&self.db)
                 .await
-                .map_err(db)?;
+                .map_err(sql)?;
             renewed.extend(rows.into_iter().filter_map(|r| {
                 Some(LeaseRef {
                     run_id: r.run_id,
@@ -703,7 +757,7 @@ impl Store for SeaStore {
             .limit(limit)
             .all(&self.db)
             .await
-            .map_err(db)?;
+            .map_err(sql)?;
         Ok(rows.into_iter().map(|r| r.id).collect())
     }
 
@@ -712,7 +766,7 @@ impl Store for SeaStore {
             .filter(runs::Column::Status.is_in([RunStatus::Pending.as_str(), RunStatus::Running.as_str()]))
             .all(&self.db)
             .await
-            .map_err(db)?;
+            .map_err(sql)?;
         Ok(rows.into_iter().map(|r| r.id).collect())
     }
 
@@ -724,7 +778,7 @@ impl Store for SeaStore {
             .limit(limit)
             .all(&self.db)
             .await
-            .map_err(db)?;
+            .map_err(sql)?;
         Ok(rows
             .into_iter()
             .map(|r| ScheduleRecord {
@@ -759,7 +813,7 @@ impl Store for SeaStore {
             )
             .exec(&self.db)
             .await
-            .map_err(db)?;
+            .map_err(sql)?;
         Ok(())
     }
 
@@ -769,7 +823,7 @@ impl Store for SeaStore {
             .filter(runs::Column::IdempotencyKey.eq(idempotency_key))
             .one(&self.db)
             .await
-            .map_err(db)?
+            .map_err(sql)?
             .map(|r| r.id))
     }
 
@@ -787,12 +841,12 @@ impl Store for SeaStore {
             .limit(limit)
             .all(&self.db)
             .await
-            .map_err(db)?;
+            .map_err(sql)?;
         rows.into_iter().map(step_from).collect()
     }
 
     async fn run_view(&self, run_id: Uuid) -> EngineResult<Option<(RunRecord, Vec<StepRecord>)>> {
-        let Some(run) = runs::Entity::find_by_id(run_id).one(&self.db).await.map_err(db)? else {
+        let Some(run) = runs::Entity::find_by_id(run_id).one(&self.db).await.map_err(sql)? else {
             return Ok(None);
         };
         let steps = se::Entity::find()
@@ -801,7 +855,7 @@ impl Store for SeaStore {
             .order_by_asc(se::Column::Id)
             .all(&self.db)
             .await
-            .map_err(db)?;
+            .map_err(sql)?;
         Ok(Some((
             run_from(run)?,
             steps.into_iter().map(step_from).collect::<EngineResult<_>>()?,
@@ -814,7 +868,7 @@ impl Store for SeaStore {
             .order_by_asc(logs::Column::Id)
             .all(&self.db)
             .await
-            .map_err(db)?;
+            .map_err(sql)?;
         Ok(rows
             .into_iter()
             .map(|l| LogRecord {
@@ -844,7 +898,7 @@ impl Store for SeaStore {
             match self.try_ensure_version(workspace, workflow, name, document).await {
                 Ok(v) => return Ok(v),
                 // lost a race (version number) or a busy database: try again
-                Err(e @ (EngineError::Conflict(_) | EngineError::Store(_))) => last = Some(e),
+                Err(e @ (EngineError::Conflict(_) | EngineError::Race(_) | EngineError::Store(_))) => last = Some(e),
                 Err(e) => return Err(e),
             }
         }

