@@ -487,7 +487,21 @@ async fn wait_all(
                 out.push((run, steps));
                 break;
             }
-            assert!(start.elapsed() < limit, "run {id} did not finish");
+            if start.elapsed() >= limit {
+                let stuck: Vec<String> = steps
+                    .iter()
+                    .filter(|s| !s.status.is_terminal())
+                    .map(|s| format!("{} {} attempt {} pending {}", s.path, s.status, s.attempt, s.pending_deps))
+                    .collect();
+                panic!(
+                    "run {id} did not finish ({} of {} runs did): {} {}/{}, unfinished steps {stuck:?}",
+                    out.len(),
+                    ids.len(),
+                    run.status,
+                    run.finished_steps,
+                    run.total_steps
+                );
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -534,6 +548,52 @@ async fn three_workers_and_two_schedulers_run_100_concurrent_20_step_runs() {
             .filter(|l| l.step_path.as_deref() == Some("join") && l.message.starts_with("step started"))
             .count();
         assert_eq!(joins, 1, "the join started exactly once");
+    }
+}
+
+/// The hot path holds no run-wide lock: siblings of one run commit in
+/// parallel on four workers of 32 slots each, and every join still starts
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_workers_of_32_run_200_concurrent_fan_in_runs_with_every_join_once() {
+    let Some(mut f) = Fleet::new().await else { return };
+    for _ in 0..4 {
+        let w = f.cmd(&["worker", "--concurrency", "32"]).spawn().unwrap();
+        f.workers.push(w);
+    }
+    let ids = submit(&f, &fan_out_20(), 200).await;
+    let store = f.store().await;
+    let done = wait_all(&store, &ids, Duration::from_secs(300)).await;
+    assert_eq!(done.len(), 200);
+    for (run, steps) in done {
+        assert_eq!(run.status.as_str(), "COMPLETED", "{:?}", run.error);
+        assert_eq!(run.finished_steps, 20, "every top-level step counted once");
+        assert_eq!(steps.len(), 20);
+        let logs = store.logs(run.id).await.unwrap();
+        assert!(
+            !logs.iter().any(|l| l.message.contains("was lost")),
+            "no lease was lost, so nothing may run twice"
+        );
+        for s in &steps {
+            assert_eq!(s.status.as_str(), "COMPLETED");
+            assert_eq!(s.attempt, 1, "{} ran more than once", s.path);
+            let starts = logs
+                .iter()
+                .filter(|l| l.step_path.as_deref() == Some(s.path.as_str()) && l.message.starts_with("step started"))
+                .count();
+            assert_eq!(starts, 1, "{} started {starts} times", s.path);
+        }
+        let join = steps.iter().find(|s| s.path == "join").unwrap();
+        let last_sibling = steps
+            .iter()
+            .filter(|s| s.path.starts_with('f'))
+            .filter_map(|s| s.ended_at)
+            .max()
+            .unwrap();
+        assert!(
+            join.started_at.unwrap() >= last_sibling,
+            "the join started after its last dependency finished"
+        );
     }
 }
 
