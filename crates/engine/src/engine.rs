@@ -165,12 +165,44 @@ impl std::fmt::Debug for ConfigTemplate {
     }
 }
 
-/// A recorded outcome whose transaction is still open.
-struct Recorded {
-    tx: Box<dyn Tx>,
-    effects: Effects,
-    run: RunRecord,
-    plan: Arc<Plan>,
+/// A finished attempt to record ([`Engine::record_batch`]).
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// The attempt.
+    pub claimed: Claimed,
+    /// What the action returned.
+    pub result: std::result::Result<Outcome, ActionError>,
+}
+
+/// Which steps [`Engine::record_batch`] may claim for its caller.
+pub struct NextClaims<'a> {
+    /// The claiming worker.
+    pub worker: &'a str,
+    /// At most this many.
+    pub max: usize,
+    /// Beyond the first, only steps whose action this accepts (the pure
+    /// actions the caller runs inline).
+    pub inline: &'a (dyn Fn(&str) -> bool + Sync),
+}
+
+impl NextClaims<'_> {
+    /// Claim nothing.
+    pub fn none() -> NextClaims<'static> {
+        NextClaims {
+            worker: "",
+            max: 0,
+            inline: &|_| false,
+        }
+    }
+}
+
+impl std::fmt::Debug for NextClaims<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NextClaims")
+            .field("worker", &self.worker)
+            .field("max", &self.max)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The engine. Cheap to share (`Arc`).
@@ -477,14 +509,12 @@ impl Engine {
         claimed: &Claimed,
         result: std::result::Result<Outcome, ActionError>,
     ) -> Result<Effects> {
-        retry_races(|| async {
-            let Some(recorded) = self.record_outcome(claimed, result.clone()).await? else {
-                return Ok(Effects::default());
-            };
-            recorded.tx.commit().await?;
-            Ok(recorded.effects)
-        })
-        .await
+        let done = [Done {
+            claimed: claimed.clone(),
+            result,
+        }];
+        let (effects, _) = self.record_batch(&done, &NextClaims::none()).await?;
+        Ok(effects)
     }
 
     /// [`Engine::record`], then — in the same transaction — claims one step
@@ -496,87 +526,138 @@ impl Engine {
         result: std::result::Result<Outcome, ActionError>,
         worker: &str,
     ) -> Result<(Effects, Option<Claimed>)> {
-        retry_races(|| self.record_and_claim_once(claimed, result.clone(), worker)).await
+        let done = [Done {
+            claimed: claimed.clone(),
+            result,
+        }];
+        let next = NextClaims {
+            worker,
+            max: 1,
+            inline: &|_| true,
+        };
+        let (effects, mut claims) = self.record_batch(&done, &next).await?;
+        Ok((effects, claims.pop()))
     }
 
-    async fn record_and_claim_once(
-        &self,
-        claimed: &Claimed,
-        result: std::result::Result<Outcome, ActionError>,
-        worker: &str,
-    ) -> Result<(Effects, Option<Claimed>)> {
-        let Some(Recorded {
-            mut tx,
-            mut effects,
-            run,
-            plan,
-        }) = self.record_outcome(claimed, result).await?
-        else {
-            return Ok((Effects::default(), None));
-        };
-        let mut next = None;
-        if !run.status.is_terminal()
-            && let Some(pos) = effects.jobs.iter().position(|j| j.run_id == run.id)
-        {
-            let candidate = effects.jobs[pos].clone();
-            if let Some(step) = tx.step(run.id, &candidate.path).await?
-                && step.status == StepStatus::Queued
-                && step.wait_output.is_none()
-                && let Some(c) = self.claim_in(tx.as_mut(), &run, &plan, step, worker).await?
-            {
-                effects.jobs.remove(pos);
-                next = Some(c);
+    /// Records the outcomes of several attempts in one transaction (one
+    /// commit, whatever their runs) and, in the same transaction, claims up
+    /// to `next.max` steps of their runs that the outcomes made ready — the
+    /// first of any action, the others only if `next.inline` accepts their
+    /// action (pure actions the caller runs at once, with no queue hop). A
+    /// stale outcome (lease lost, step moved on) is refused and logged, and
+    /// does not hold back the others. If the batch fails for another reason
+    /// than a lost race, every outcome is recorded on its own, so one poison
+    /// row cannot block the rest.
+    pub async fn record_batch(&self, done: &[Done], next: &NextClaims<'_>) -> Result<(Effects, Vec<Claimed>)> {
+        match retry_races(|| self.record_batch_once(done, next)).await {
+            Err(e) if done.len() > 1 && !e.is_race() => {
+                tracing::warn!(error = %e, n = done.len(), "recording a batch failed; recording its outcomes one by one");
+                let mut effects = Effects::default();
+                let mut first = None;
+                for d in done {
+                    let none = NextClaims::none();
+                    let one = retry_races(|| self.record_batch_once(std::slice::from_ref(d), &none));
+                    match one.await {
+                        Ok((e, _)) => effects.merge(e),
+                        Err(e) => {
+                            tracing::warn!(error = %e, run = %d.claimed.job.run_id, path = %d.claimed.job.path, "record failed; the lease will expire and the step re-run");
+                            first.get_or_insert(e);
+                        }
+                    }
+                }
+                match first {
+                    Some(e) if effects == Effects::default() => Err(e),
+                    _ => Ok((effects, Vec::new())),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn record_batch_once(&self, done: &[Done], next: &NextClaims<'_>) -> Result<(Effects, Vec<Claimed>)> {
+        let mut tx = self.store.begin().await?;
+        let mut effects = Effects::default();
+        let mut claims = Vec::new();
+        let mut runs: Vec<Uuid> = Vec::new();
+        for d in done {
+            if !runs.contains(&d.claimed.job.run_id) {
+                runs.push(d.claimed.job.run_id);
             }
         }
-        tx.commit().await?;
-        Ok((effects, next))
-    }
-
-    /// The write-back of an attempt, not yet committed: a compare-and-set on
-    /// (status RUNNING, attempt, lease token), then propagation. `None` when
-    /// the write is stale (rejected, logged and committed) or the step is gone.
-    async fn record_outcome(
-        &self,
-        claimed: &Claimed,
-        result: std::result::Result<Outcome, ActionError>,
-    ) -> Result<Option<Recorded>> {
-        let job = &claimed.job;
-        let mut tx = self.store.begin().await?;
-        let Some(run) = tx.lock_run(job.run_id, RunLock::Shared).await? else {
-            return Ok(None);
-        };
-        let Some(step) = tx.step(job.run_id, &job.path).await? else {
-            return Ok(None);
-        };
-        let expect = Expect {
-            status: StepStatus::Running,
-            attempt: claimed.attempt,
-            lease_token: Some(claimed.lease_token),
-        };
-        if Expect::of(&step) != expect {
-            self.reject_stale(tx, &run, claimed).await?;
-            return Ok(None);
+        for run_id in runs {
+            let Some(run) = tx.lock_run(run_id, RunLock::Shared).await? else {
+                continue;
+            };
+            let plan = self.plan(tx.as_mut(), run.version_id).await?;
+            let mut adv = Advance::new(self, tx, plan.clone(), run);
+            for d in done.iter().filter(|d| d.claimed.job.run_id == run_id) {
+                let c = &d.claimed;
+                let expect = Expect {
+                    status: StepStatus::Running,
+                    attempt: c.attempt,
+                    lease_token: Some(c.lease_token),
+                };
+                match adv.tx().step(run_id, &c.job.path).await? {
+                    Some(step) if Expect::of(&step) == expect => {
+                        adv.outcome(step, &expect, d.result.clone()).await?;
+                    }
+                    Some(_) => {
+                        tracing::warn!(run = %run_id, path = %c.job.path, attempt = c.attempt, "stale write-back rejected (lease lost or step moved on)");
+                        let line = ("warn", "stale write-back rejected: the lease was lost".to_owned());
+                        adv.log(Some(&c.job.path), Some(c.attempt), line, None).await?;
+                    }
+                    None => {}
+                }
+            }
+            let (t, mut eff, run) = adv.finish().await?;
+            tx = t;
+            if !run.status.is_terminal() {
+                self.claim_ready(tx.as_mut(), (&run, &plan), &mut eff, (next, &mut claims))
+                    .await?;
+            }
+            effects.merge(eff);
         }
-        let plan = self.plan(tx.as_mut(), run.version_id).await?;
-        let mut adv = Advance::new(self, tx, plan.clone(), run);
-        adv.outcome(step, &expect, result).await?;
-        let (tx, effects, run) = adv.finish().await?;
-        Ok(Some(Recorded { tx, effects, run, plan }))
+        tx.commit().await?;
+        Ok((effects, claims))
     }
 
-    async fn reject_stale(&self, mut tx: Box<dyn Tx>, run: &RunRecord, claimed: &Claimed) -> Result<()> {
-        tracing::warn!(run = %claimed.job.run_id, path = %claimed.job.path, attempt = claimed.attempt, "stale write-back rejected (lease lost or step moved on)");
-        tx.log(LogRecord {
-            run_id: run.id,
-            step_path: Some(claimed.job.path.clone()),
-            attempt: Some(claimed.attempt),
-            level: "warn".into(),
-            message: "stale write-back rejected: the lease was lost".into(),
-            data: None,
-            created_at: now(),
-        })
-        .await?;
-        tx.commit().await
+    /// Claims, inside `tx`, steps of `run` that `eff` made ready, as
+    /// [`Engine::record_batch`] describes; the claimed ones leave `eff.jobs`.
+    async fn claim_ready(
+        &self,
+        tx: &mut dyn Tx,
+        (run, plan): (&RunRecord, &Plan),
+        eff: &mut Effects,
+        (next, claims): (&NextClaims<'_>, &mut Vec<Claimed>),
+    ) -> Result<()> {
+        let mut i = 0;
+        while i < eff.jobs.len() && claims.len() < next.max {
+            let job = &eff.jobs[i];
+            if job.run_id != run.id {
+                i += 1;
+                continue;
+            }
+            let Some(step) = tx.step(run.id, &job.path).await? else {
+                i += 1;
+                continue;
+            };
+            let accepted = claims.is_empty()
+                || plan
+                    .by_key
+                    .get(&step.step_key)
+                    .is_some_and(|&ix| (next.inline)(&plan.rows[ix].action));
+            if step.status == StepStatus::Queued
+                && step.wait_output.is_none()
+                && accepted
+                && let Some(c) = self.claim_in(tx, run, plan, step, next.worker).await?
+            {
+                eff.jobs.remove(i);
+                claims.push(c);
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
     }
 
     /// A timer is due: WAITING → QUEUED.

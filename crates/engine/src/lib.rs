@@ -27,5 +27,5 @@ mod error;
 mod recovery;
 mod retry;
 
-pub use engine::{Claimed, Effects, Engine, EngineConfig, Job, StartRun, Wake};
+pub use engine::{Claimed, Done, Effects, Engine, EngineConfig, Job, NextClaims, StartRun, Wake};
 pub use error::{Error, Result};

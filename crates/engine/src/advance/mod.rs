@@ -117,12 +117,17 @@ impl<'e> Advance<'e> {
         Ok((self.tx, self.effects, self.run))
     }
 
-    async fn log(
+    /// The transaction.
+    pub(crate) fn tx(&mut self) -> &mut dyn Tx {
+        self.tx.as_mut()
+    }
+
+    /// Appends `(level, message)` to the run log.
+    pub(crate) async fn log(
         &mut self,
         path: Option<&str>,
         attempt: Option<i32>,
-        level: &str,
-        message: String,
+        (level, message): (&str, String),
         data: Option<Value>,
     ) -> Result<()> {
         self.tx
@@ -278,7 +283,7 @@ impl<'e> Advance<'e> {
         step.lease_expires_at = None;
         let (path, attempt) = (step.path.clone(), step.attempt);
         self.write(step, expect, true).await?;
-        self.log(Some(&path), Some(attempt), line.0, line.1, None).await?;
+        self.log(Some(&path), Some(attempt), line, None).await?;
         self.effects.wakes.push(Wake {
             job: Job {
                 run_id: self.run.id,
@@ -295,7 +300,7 @@ impl<'e> Advance<'e> {
         step.error = None;
         let (path, attempt) = (step.path.clone(), step.attempt);
         self.write(step, expect, true).await?;
-        self.log(Some(&path), Some(attempt), "info", "step completed".into(), None)
+        self.log(Some(&path), Some(attempt), ("info", "step completed".into()), None)
             .await
     }
 
@@ -309,7 +314,7 @@ impl<'e> Advance<'e> {
         step.error = Some(error);
         let (path, attempt) = (step.path.clone(), step.attempt);
         self.write(step, expect, true).await?;
-        self.log(Some(&path), Some(attempt), "error", format!("step failed: {msg}"), None)
+        self.log(Some(&path), Some(attempt), ("error", format!("step failed: {msg}")), None)
             .await
     }
 
@@ -594,7 +599,7 @@ impl<'e> Advance<'e> {
             Ok(v) => {
                 self.run.output = Some(v);
                 self.set_run_status(RunStatus::Completed)?;
-                self.log(None, None, "info", "run completed".into(), None).await
+                self.log(None, None, ("info", "run completed".into()), None).await
             }
             Err(e) => {
                 self.end_run(
@@ -652,8 +657,10 @@ impl<'e> Advance<'e> {
         self.log(
             None,
             None,
-            if status == RunStatus::Failed { "error" } else { "warn" },
-            format!("run {}: {msg}", status.as_str().to_lowercase()),
+            (
+                if status == RunStatus::Failed { "error" } else { "warn" },
+                format!("run {}: {msg}", status.as_str().to_lowercase()),
+            ),
             error,
         )
         .await
