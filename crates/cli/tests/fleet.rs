@@ -491,7 +491,12 @@ async fn wait_all(
                 let stuck: Vec<String> = steps
                     .iter()
                     .filter(|s| !s.status.is_terminal())
-                    .map(|s| format!("{} {} attempt {} pending {}", s.path, s.status, s.attempt, s.pending_deps))
+                    .map(|s| {
+                        format!(
+                            "{} {} attempt {} pending {}",
+                            s.path, s.status, s.attempt, s.pending_deps
+                        )
+                    })
                     .collect();
                 panic!(
                     "run {id} did not finish ({} of {} runs did): {} {}/{}, unfinished steps {stuck:?}",

@@ -243,7 +243,8 @@ pub trait Tx: Send {
     /// Writes a step's mutable fields, only if its status, attempt and lease
     /// token are still `expect` (compare-and-set). Returns whether it wrote.
     async fn update_step(&mut self, step: &StepRecord, expect: &Expect) -> Result<bool>;
-    /// Appends to the run log.
+    /// Appends to the run log (written at the latest at commit, in order;
+    /// an implementation may buffer the lines and insert them at once).
     async fn log(&mut self, entry: LogRecord) -> Result<()>;
     /// The version a run is pinned to.
     async fn version(&mut self, version_id: Uuid) -> Result<Option<VersionRecord>>;

@@ -316,6 +316,30 @@ pub(crate) async fn publish_in(
 struct SeaTx {
     tx: DatabaseTransaction,
     backend: DbBackend,
+    /// Log lines, written with one multi-row insert at commit.
+    logs: Vec<LogRecord>,
+}
+
+impl SeaTx {
+    async fn flush_logs(&mut self) -> EngineResult<()> {
+        for chunk in self.logs.chunks(500) {
+            logs::Entity::insert_many(chunk.iter().map(|e| logs::ActiveModel {
+                run_id: Set(e.run_id),
+                step_path: Set(e.step_path.clone()),
+                attempt: Set(e.attempt),
+                level: Set(e.level.clone()),
+                message: Set(e.message.clone()),
+                data: Set(e.data.clone()),
+                created_at: Set(crate::truncate_to_micros(e.created_at)),
+                ..Default::default()
+            }))
+            .exec_without_returning(&self.tx)
+            .await
+            .map_err(sql)?;
+        }
+        self.logs.clear();
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -511,19 +535,7 @@ impl Tx for SeaTx {
     }
 
     async fn log(&mut self, e: LogRecord) -> EngineResult<()> {
-        logs::Entity::insert(logs::ActiveModel {
-            run_id: Set(e.run_id),
-            step_path: Set(e.step_path),
-            attempt: Set(e.attempt),
-            level: Set(e.level),
-            message: Set(e.message),
-            data: Set(e.data),
-            created_at: Set(crate::truncate_to_micros(e.created_at)),
-            ..Default::default()
-        })
-        .exec_without_returning(&self.tx)
-        .await
-        .map_err(sql)?;
+        self.logs.push(e);
         Ok(())
     }
 
@@ -531,7 +543,8 @@ impl Tx for SeaTx {
         version_record(&self.tx, version_id).await
     }
 
-    async fn commit(self: Box<Self>) -> EngineResult<()> {
+    async fn commit(mut self: Box<Self>) -> EngineResult<()> {
+        self.flush_logs().await?;
         self.tx.commit().await.map_err(sql)
     }
 }
@@ -671,7 +684,11 @@ impl Store for SeaStore {
             ..TransactionOptions::default()
         };
         let tx = self.db.begin_with_options(options).await.map_err(sql)?;
-        Ok(Box::new(SeaTx { tx, backend }))
+        Ok(Box::new(SeaTx {
+            tx,
+            backend,
+            logs: Vec::new(),
+        }))
     }
 
     async fn due_steps(

@@ -314,8 +314,13 @@ impl<'e> Advance<'e> {
         step.error = Some(error);
         let (path, attempt) = (step.path.clone(), step.attempt);
         self.write(step, expect, true).await?;
-        self.log(Some(&path), Some(attempt), ("error", format!("step failed: {msg}")), None)
-            .await
+        self.log(
+            Some(&path),
+            Some(attempt),
+            ("error", format!("step failed: {msg}")),
+            None,
+        )
+        .await
     }
 
     fn ix(&self, key: &str) -> Result<Ix> {
