@@ -88,6 +88,15 @@ impl Registry {
         self.entries.get(name).map(|e| e.action.clone())
     }
 
+    /// Whether `name` is pure: it computes from its config alone, touches
+    /// nothing outside the run and finishes in microseconds (TRANSFORM,
+    /// LOG_EVENT, DELAY, the offline ANALYZE_SENTIMENT). A worker runs such
+    /// steps inline, with no queue hop, and records them in its next batch;
+    /// running one twice after a crash is harmless.
+    pub fn is_pure(&self, name: &str) -> bool {
+        PURE.contains(&name) && self.entries.contains_key(name)
+    }
+
     /// Runs one attempt of `name`.
     pub async fn execute(&self, name: &str, ctx: ActionContext) -> Result<Outcome, ActionError> {
         match self.get(name) {
@@ -110,6 +119,9 @@ impl orbflow_model::ActionSchemas for Registry {
         self.entries.keys().copied().collect()
     }
 }
+
+/// The pure actions ([`Registry::is_pure`]).
+const PURE: [&str; 4] = ["TRANSFORM", "LOG_EVENT", "DELAY", "ANALYZE_SENTIMENT"];
 
 /// An action whose integration has not landed yet: it fails every attempt
 /// with a fatal, explicit error, never a fake success.
@@ -177,6 +189,17 @@ mod tests {
             orbflow_model::validate::config::check_config(&s.example, &s.config_schema, "config", &mut d);
             assert!(d.is_empty(), "{}: example invalid: {d:?}", s.name);
             assert!(!s.description.is_empty() && !s.output.is_empty(), "{}", s.name);
+        }
+    }
+
+    #[test]
+    fn only_computing_actions_run_inline() {
+        let r = Registry::specs_only().unwrap();
+        for n in ["TRANSFORM", "LOG_EVENT", "DELAY", "ANALYZE_SENTIMENT"] {
+            assert!(r.is_pure(n), "{n}");
+        }
+        for n in ["TRIGGER_WEBHOOK", "SEND_EMAIL", "UPDATE_DATABASE", "GENERATE_CONTENT", "LOOP", "NOPE"] {
+            assert!(!r.is_pure(n), "{n} has effects (or is no action)");
         }
     }
 
