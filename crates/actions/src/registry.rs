@@ -198,7 +198,14 @@ mod tests {
         for n in ["TRANSFORM", "LOG_EVENT", "DELAY", "ANALYZE_SENTIMENT"] {
             assert!(r.is_pure(n), "{n}");
         }
-        for n in ["TRIGGER_WEBHOOK", "SEND_EMAIL", "UPDATE_DATABASE", "GENERATE_CONTENT", "LOOP", "NOPE"] {
+        for n in [
+            "TRIGGER_WEBHOOK",
+            "SEND_EMAIL",
+            "UPDATE_DATABASE",
+            "GENERATE_CONTENT",
+            "LOOP",
+            "NOPE",
+        ] {
             assert!(!r.is_pure(n), "{n} has effects (or is no action)");
         }
     }

@@ -553,12 +553,15 @@ impl Engine {
             Err(e) if done.len() > 1 && !e.is_race() => {
                 tracing::warn!(error = %e, n = done.len(), "recording a batch failed; recording its outcomes one by one");
                 let mut effects = Effects::default();
-                let mut first = None;
+                let (mut recorded, mut first) = (0, None);
                 for d in done {
                     let none = NextClaims::none();
                     let one = retry_races(|| self.record_batch_once(std::slice::from_ref(d), &none));
                     match one.await {
-                        Ok((e, _)) => effects.merge(e),
+                        Ok((e, _)) => {
+                            recorded += 1;
+                            effects.merge(e);
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, run = %d.claimed.job.run_id, path = %d.claimed.job.path, "record failed; the lease will expire and the step re-run");
                             first.get_or_insert(e);
@@ -566,7 +569,7 @@ impl Engine {
                     }
                 }
                 match first {
-                    Some(e) if effects == Effects::default() => Err(e),
+                    Some(e) if recorded == 0 => Err(e),
                     _ => Ok((effects, Vec::new())),
                 }
             }
