@@ -602,6 +602,85 @@ async fn four_workers_of_32_run_200_concurrent_fan_in_runs_with_every_join_once(
     }
 }
 
+/// kill -9 while a worker records batches of inline steps: what it committed
+/// stays as it was, and every step whose outcome it had not committed runs
+/// again on the next worker, exactly once more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_batch_loses_no_committed_outcome() {
+    let Some(mut f) = Fleet::new().await else { return };
+    let mut yaml =
+        String::from("schemaVersion: 1\nname: wide\nsteps:\n  - {key: root, action: TRANSFORM, config: {value: 0}}\n");
+    for i in 0..60 {
+        yaml.push_str(&format!(
+            "  - {{key: f{i}, dependsOn: [root], action: TRANSFORM, config: {{value: '{{{{ steps.root.output + {i} }}}}'}}}}\n"
+        ));
+    }
+    let deps: Vec<String> = (0..60).map(|i| format!("f{i}")).collect();
+    yaml.push_str(&format!(
+        "  - {{key: join, dependsOn: [{}], action: TRANSFORM, config: {{value: done}}}}\n",
+        deps.join(", ")
+    ));
+    let a = f.worker(&["--lease-secs", "2"]);
+    let ids = submit(&f, &yaml, 40).await;
+    let store = f.store().await;
+    // kill it once a good part of the work is committed
+    let total = 40 * 62;
+    let start = Instant::now();
+    loop {
+        let mut completed = 0;
+        for id in &ids {
+            let (_, steps) = store.run_view(*id).await.unwrap().unwrap();
+            completed += steps.iter().filter(|s| s.status.as_str() == "COMPLETED").count();
+        }
+        if completed >= total / 3 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the worker made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f.workers[a].kill().unwrap(); // SIGKILL, most likely mid-batch
+    f.workers[a].wait().unwrap();
+    let mut committed = std::collections::HashMap::new();
+    for id in &ids {
+        let (_, steps) = store.run_view(*id).await.unwrap().unwrap();
+        for s in steps.into_iter().filter(|s| s.status.as_str() == "COMPLETED") {
+            committed.insert((*id, s.path.clone()), s);
+        }
+    }
+    assert!(committed.len() < total, "killed before the end");
+    f.worker(&["--lease-secs", "2"]);
+    let mut reran = 0;
+    for (run, steps) in wait_all(&store, &ids, Duration::from_secs(240)).await {
+        assert_eq!(run.status.as_str(), "COMPLETED", "{:?}", run.error);
+        let logs = store.logs(run.id).await.unwrap();
+        for s in &steps {
+            assert_eq!(s.status.as_str(), "COMPLETED", "{}", s.path);
+            let completions = logs
+                .iter()
+                .filter(|l| l.step_path.as_deref() == Some(s.path.as_str()) && l.message == "step completed")
+                .count();
+            assert_eq!(completions, 1, "{} completed {completions} times", s.path);
+            if let Some(before) = committed.get(&(run.id, s.path.clone())) {
+                assert_eq!(before, s, "a committed outcome is never redone");
+            } else if s.attempt > 1 {
+                reran += 1;
+                assert!(
+                    logs.iter()
+                        .any(|l| l.step_path.as_deref() == Some(s.path.as_str()) && l.message.contains("was lost")),
+                    "{} ran again only after its lease was lost",
+                    s.path
+                );
+            }
+        }
+        let f7 = steps.iter().find(|s| s.path == "f7").unwrap();
+        assert_eq!(f7.output, Some(serde_json::json!(7)));
+    }
+    println!("{reran} steps ran again after the kill");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_survive_postgres_dropping_every_connection() {
     let Some(mut f) = Fleet::new().await else { return };
