@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use orbflow_actions::{ActionContext, ActionError, Outcome, Registry, TracingLogger};
 use orbflow_engine::store::LeaseRef;
-use orbflow_engine::{Claimed, Effects, Engine, Job};
+use orbflow_engine::{Claimed, Done, Effects, Engine, Job, NextClaims};
 use orbflow_model::RunStatus;
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
@@ -26,6 +26,9 @@ pub struct WorkerConfig {
     pub reconcile_every: Duration,
     /// How long a QUEUED step may wait before the reconciler re-enqueues it.
     pub queued_grace: Duration,
+    /// Most pure steps one attempt slot claims and runs inline after an
+    /// outcome, recorded together in one transaction.
+    pub inline_batch: usize,
 }
 
 impl Default for WorkerConfig {
@@ -40,6 +43,7 @@ impl Default for WorkerConfig {
             concurrency: 8,
             reconcile_every: Duration::from_secs(1),
             queued_grace: Duration::from_secs(10),
+            inline_batch: 256,
         }
     }
 }
@@ -234,9 +238,12 @@ impl Worker {
 
     /// Claims, executes and records one job, then keeps running the steps
     /// of the same run that each outcome makes ready and that the record
-    /// transaction could claim at once (eager dispatch); the rest go to the
-    /// queue. Once `stop` fires it records what is in flight and claims
-    /// nothing more. Returns a job to run next on this task, if any.
+    /// transaction could claim at once (eager dispatch): the first of any
+    /// action, and every other pure one (TRANSFORM, LOG_EVENT, …), which run
+    /// inline, one after the other, and are recorded together in the next
+    /// batch (one transaction). The rest go to the queue. Once `stop` fires
+    /// it records what is in flight and claims nothing more. Returns a job to
+    /// run next on this task, if any.
     async fn process(&self, job: Job, stop: &CancellationToken) -> Option<Job> {
         let (claimed, effects) = match self.engine.claim(&job, &self.config.name).await {
             Ok(x) => x,
@@ -247,31 +254,39 @@ impl Worker {
         };
         let (next, effects) = take_one(effects);
         self.apply(effects).await;
-        let Some(mut current) = claimed else { return next };
+        let Some(first) = claimed else { return next };
+        let registry = self.registry.clone();
+        let inline = move |action: &str| registry.is_pure(action);
+        let mut batch = vec![first];
         loop {
-            let result = self.execute(&current).await;
-            if stop.is_cancelled() {
-                // draining: record, but claim nothing more
-                match self.engine.record(&current, result).await {
-                    Ok(effects) => self.apply(effects).await,
-                    Err(e) => {
-                        tracing::warn!(error = %e, path = %current.job.path, "record failed; the lease will expire and the step re-run")
-                    }
-                }
-                return None;
+            let mut done = Vec::with_capacity(batch.len());
+            for c in batch {
+                let result = self.execute(&c).await;
+                done.push(Done { claimed: c, result });
             }
-            match self.engine.record_and_claim(&current, result, &self.config.name).await {
-                Ok((effects, Some(following))) => {
+            let draining = stop.is_cancelled();
+            let claims = NextClaims {
+                worker: &self.config.name,
+                // draining: record, but claim nothing more
+                max: if draining { 0 } else { self.config.inline_batch.max(1) },
+                inline: &inline,
+            };
+            match self.engine.record_batch(&done, &claims).await {
+                Ok((effects, following)) if !following.is_empty() => {
                     self.apply(effects).await;
-                    current = following;
+                    batch = following;
                 }
-                Ok((effects, None)) => {
+                Ok((effects, _)) if draining => {
+                    self.apply(effects).await;
+                    return None;
+                }
+                Ok((effects, _)) => {
                     let (more, effects) = take_one(effects);
                     self.apply(effects).await;
                     return more;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, run = %current.job.run_id, path = %current.job.path, "record failed; the lease will expire and the step re-run");
+                    tracing::warn!(error = %e, n = done.len(), "record failed; the leases will expire and the steps re-run");
                     return None;
                 }
             }
