@@ -71,3 +71,76 @@ impl Dispatch for QueueDispatch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use uuid::Uuid;
+
+    use super::*;
+
+    /// Records the calls it gets; pops nothing.
+    #[derive(Default)]
+    struct Calls(Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl Queue for Calls {
+        async fn push(&self, job: Job) {
+            self.0.lock().unwrap().push(format!("push {}", job.path));
+        }
+        async fn pop(&self) -> Job {
+            std::future::pending().await
+        }
+        async fn push_many(&self, jobs: Vec<Job>) {
+            let paths: Vec<String> = jobs.into_iter().map(|j| j.path).collect();
+            self.0.lock().unwrap().push(format!("push_many {}", paths.join(",")));
+        }
+        async fn broadcast_cancel(&self, jobs: &[Job]) {
+            self.0.lock().unwrap().push(format!("cancel {}", jobs.len()));
+        }
+    }
+
+    fn job(path: &str) -> Job {
+        Job {
+            run_id: Uuid::nil(),
+            path: path.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn dispatch_pushes_the_jobs_of_one_call_as_one_batch() {
+        let calls = Arc::new(Calls::default());
+        let dispatch = QueueDispatch(calls.clone());
+        dispatch
+            .apply(Effects {
+                jobs: vec![job("a"), job("b"), job("c")],
+                cancel: vec![job("x")],
+                ..Effects::default()
+            })
+            .await;
+        dispatch.apply(Effects::default()).await;
+        assert_eq!(*calls.0.lock().unwrap(), ["push_many a,b,c", "cancel 1"]);
+    }
+
+    /// Only `push` and `pop`: the batch methods fall back to them.
+    struct OneAtATime(Mutex<std::collections::VecDeque<Job>>);
+
+    #[async_trait::async_trait]
+    impl Queue for OneAtATime {
+        async fn push(&self, job: Job) {
+            self.0.lock().unwrap().push_back(job);
+        }
+        async fn pop(&self) -> Job {
+            self.0.lock().unwrap().pop_front().expect("a job waits")
+        }
+    }
+
+    #[tokio::test]
+    async fn the_batch_methods_default_to_push_and_pop() {
+        let q = OneAtATime(Mutex::new(std::collections::VecDeque::new()));
+        q.push_many(vec![job("a"), job("b")]).await;
+        assert_eq!(q.pop_many(5).await, [job("a")]);
+        assert_eq!(q.pop_many(5).await, [job("b")]);
+    }
+}
