@@ -1,4 +1,9 @@
-//! The worker service.
+//! The worker service. One fetch loop feeds a pool of `concurrency` slots:
+//! it waits for a free slot, takes as many jobs as there are free slots in
+//! one [`Queue::pop_many`], and starts each in its own slot, where the job is
+//! claimed, executed and recorded, followed by the steps the record claimed
+//! at once (eager dispatch). The reconciler, lease renewal and the
+//! cancellation listener run beside it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
