@@ -7,7 +7,8 @@
 //!   per script under `src/lua/` with its KEYS/ARGV header.
 //! - `error`: [`Error`] and [`Result`].
 //!
-//! - [`queue`]: [`RedisQueue`], the fleet's step queue (LPUSH / blocking BRPOP).
+//! - [`queue`]: [`RedisQueue`], the fleet's step queue (batched `LPUSH` /
+//!   blocking `BLMPOP`).
 
 pub mod lease;
 pub mod queue;
