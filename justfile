@@ -30,7 +30,7 @@ test-nextest:
 # selects workloads, ORBFLOW_BENCH_WORKERS=1,2,4 the fleet sizes, ORBFLOW_BENCH_TIMEOUT_SECS
 # the timeout per workload. (The embedded bench alone: cargo bench -p orbflow-worker --bench embedded.)
 bench:
-    cd bench/bullmq && npm ci --no-audit --no-fund
+    cd bench/bullmq && npm ci --no-audit --no-fund >&2
     ORBFLOW_TEST_DATABASE_URL=${ORBFLOW_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} ORBFLOW_TEST_REDIS_URL=${ORBFLOW_TEST_REDIS_URL:-redis://127.0.0.1:6379} cargo bench --locked -p orbflow-cli --bench fleet
 
 # A longer fuzz run of the parser and validator.
