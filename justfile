@@ -23,13 +23,15 @@ test-fleet:
 test-nextest:
     cargo nextest run --workspace --locked
 
-# Steps per second and ready-to-start latency (docs/BENCHMARKS.md): the embedded default,
-# the fleet on the local Postgres and Redis with 1, 2, 4 workers plus the machine's own
-# limits (pgbench, redis-benchmark), and the same workloads on BullMQ.
+# Issue 10's acceptance benchmark (docs/BENCHMARKS.md): every workload on the embedded
+# default, the fleet (Postgres + Redis, 1, 2 and 4 release-built workers) and BullMQ (on a
+# redis-server of its own), in one run; prints one markdown table with orbflow / BullMQ
+# ratios, SQL statements per step and the machine's limits. ORBFLOW_BENCH=chain,loop,...
+# selects workloads, ORBFLOW_BENCH_WORKERS=1,2,4 the fleet sizes, ORBFLOW_BENCH_TIMEOUT_SECS
+# the timeout per workload. (The embedded bench alone: cargo bench -p orbflow-worker --bench embedded.)
 bench:
-    cargo bench -p orbflow-worker --bench embedded
-    ORBFLOW_TEST_DATABASE_URL=${ORBFLOW_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} ORBFLOW_TEST_REDIS_URL=${ORBFLOW_TEST_REDIS_URL:-redis://127.0.0.1:6379} cargo bench -p orbflow-cli --bench fleet
-    cd bench/bullmq && npm install --no-audit --no-fund && node bench.mjs
+    cd bench/bullmq && npm ci --no-audit --no-fund >&2
+    ORBFLOW_TEST_DATABASE_URL=${ORBFLOW_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} ORBFLOW_TEST_REDIS_URL=${ORBFLOW_TEST_REDIS_URL:-redis://127.0.0.1:6379} cargo bench --locked -p orbflow-cli --bench fleet
 
 # A longer fuzz run of the parser and validator.
 fuzz cases="20000":
