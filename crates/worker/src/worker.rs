@@ -32,7 +32,8 @@ pub struct WorkerConfig {
     /// How long a QUEUED step may wait before the reconciler re-enqueues it.
     pub queued_grace: Duration,
     /// Most pure steps one attempt slot claims and runs inline after an
-    /// outcome, recorded together in one transaction.
+    /// outcome, recorded together in one transaction (default 1,024: a
+    /// fan-out of pure steps runs in one slot, in three transactions).
     pub inline_batch: usize,
 }
 
@@ -48,7 +49,7 @@ impl Default for WorkerConfig {
             concurrency: 8,
             reconcile_every: Duration::from_secs(1),
             queued_grace: Duration::from_secs(10),
-            inline_batch: 256,
+            inline_batch: 1024,
         }
     }
 }
