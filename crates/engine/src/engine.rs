@@ -165,6 +165,14 @@ impl std::fmt::Debug for ConfigTemplate {
     }
 }
 
+/// What `Engine::claim_ready` claims from: a run, its plan, and the rows
+/// the transaction made QUEUED, as written.
+struct Ready<'a> {
+    run: &'a RunRecord,
+    plan: &'a Plan,
+    rows: &'a mut HashMap<String, StepRecord>,
+}
+
 /// A finished attempt to record ([`Engine::record_batch`]).
 #[derive(Debug, Clone)]
 pub struct Done {
@@ -612,10 +620,15 @@ impl Engine {
                     None => {}
                 }
             }
-            let (t, mut eff, run) = adv.finish().await?;
+            let (t, mut eff, run, mut readied) = adv.finish_readied().await?;
             tx = t;
             if !run.status.is_terminal() {
-                self.claim_ready(tx.as_mut(), (&run, &plan), &mut eff, (next, &mut claims))
+                let ready = Ready {
+                    run: &run,
+                    plan: &plan,
+                    rows: &mut readied,
+                };
+                self.claim_ready(tx.as_mut(), ready, &mut eff, (next, &mut claims))
                     .await?;
             }
             effects.merge(eff);
@@ -629,7 +642,7 @@ impl Engine {
     async fn claim_ready(
         &self,
         tx: &mut dyn Tx,
-        (run, plan): (&RunRecord, &Plan),
+        Ready { run, plan, rows }: Ready<'_>,
         eff: &mut Effects,
         (next, claims): (&NextClaims<'_>, &mut Vec<Claimed>),
     ) -> Result<()> {
@@ -640,7 +653,12 @@ impl Engine {
                 i += 1;
                 continue;
             }
-            let Some(step) = tx.step(run.id, &job.path).await? else {
+            // the row as this transaction wrote it, or as stored
+            let step = match rows.remove(&job.path) {
+                Some(r) => Some(r),
+                None => tx.step(run.id, &job.path).await?,
+            };
+            let Some(step) = step else {
                 i += 1;
                 continue;
             };

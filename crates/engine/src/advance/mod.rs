@@ -16,7 +16,7 @@
 //! terminal but whose event is still queued counts as *pending* when a new
 //! row is created, so no dependency is counted twice.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 mod blocks;
 use std::future::Future;
@@ -48,6 +48,9 @@ pub(crate) struct Advance<'e> {
     /// Terminal rows whose consequences are not yet applied: (row, counted in its parent).
     queue: VecDeque<(StepRecord, bool)>,
     queued_paths: HashSet<String>,
+    /// Rows this transaction made QUEUED, as written (a claim in the same
+    /// transaction need not read them again).
+    readied: HashMap<String, StepRecord>,
 }
 
 fn is_iteration(path: &str) -> bool {
@@ -78,6 +81,7 @@ impl<'e> Advance<'e> {
             effects: Effects::default(),
             queue: VecDeque::new(),
             queued_paths: HashSet::new(),
+            readied: HashMap::new(),
         }
     }
 
@@ -103,7 +107,15 @@ impl<'e> Advance<'e> {
     }
 
     /// Applies every queued consequence and hands back the transaction.
-    pub(crate) async fn finish(mut self) -> Result<(Box<dyn Tx>, Effects, RunRecord)> {
+    pub(crate) async fn finish(self) -> Result<(Box<dyn Tx>, Effects, RunRecord)> {
+        let (tx, effects, run, _) = self.finish_readied().await?;
+        Ok((tx, effects, run))
+    }
+
+    /// [`Advance::finish`], with the rows made QUEUED as written, by path.
+    pub(crate) async fn finish_readied(
+        mut self,
+    ) -> Result<(Box<dyn Tx>, Effects, RunRecord, HashMap<String, StepRecord>)> {
         while let Some((s, counted)) = self.queue.pop_front() {
             self.queued_paths.remove(&s.path);
             if self.run.status.is_terminal() {
@@ -114,7 +126,7 @@ impl<'e> Advance<'e> {
         if self.run_dirty {
             self.tx.update_run(&self.run).await?;
         }
-        Ok((self.tx, self.effects, self.run))
+        Ok((self.tx, self.effects, self.run, self.readied))
     }
 
     /// The transaction.
@@ -547,6 +559,7 @@ impl<'e> Advance<'e> {
                     r.status = r.status.transition(StepStatus::Queued)?;
                     r.queued_at = Some(t);
                     let path = r.path.clone();
+                    self.readied.insert(path.clone(), r.clone());
                     self.write(r, expect, true).await?;
                     self.effects.jobs.push(Job {
                         run_id: self.run.id,
