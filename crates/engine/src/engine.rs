@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::advance::Advance;
 use crate::plan::Plan;
+use crate::race::retry_races;
 use crate::store::{Expect, LogRecord, RunLock, RunRecord, StepRecord, Store, Tx, VersionRecord};
 use crate::{Error, Result};
 
@@ -525,28 +526,6 @@ impl Engine {
         Ok(effects)
     }
 
-    /// [`Engine::record`], then — in the same transaction — claims one step
-    /// of the same run that the outcome made ready, for the caller to run
-    /// next (eager dispatch without a second transaction or a queue hop).
-    pub async fn record_and_claim(
-        &self,
-        claimed: &Claimed,
-        result: std::result::Result<Outcome, ActionError>,
-        worker: &str,
-    ) -> Result<(Effects, Option<Claimed>)> {
-        let done = [Done {
-            claimed: claimed.clone(),
-            result,
-        }];
-        let next = NextClaims {
-            worker,
-            max: 1,
-            inline: &|_| true,
-        };
-        let (effects, mut claims) = self.record_batch(&done, &next).await?;
-        Ok((effects, claims.pop()))
-    }
-
     /// Records the outcomes of several attempts in one transaction (one
     /// commit, whatever their runs) and, in the same transaction, claims up
     /// to `next.max` steps of their runs that the outcomes made ready — the
@@ -749,29 +728,6 @@ impl Engine {
         let (tx, effects, _) = adv.finish().await?;
         tx.commit().await?;
         Ok(effects)
-    }
-}
-
-/// Runs `op` again while it fails with a lost race (deadlock, serialization
-/// failure, a compare-and-set that lost): a few times, with a short jittered
-/// pause. Each try is a whole transaction, rolled back when it failed.
-pub(crate) async fn retry_races<T, F, Fut>(mut op: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-{
-    const TRIES: u32 = 8;
-    let mut tried = 1;
-    loop {
-        match op().await {
-            Err(e) if e.is_race() && tried < TRIES => {
-                tracing::debug!(error = %e, tried, "transaction lost a race; retrying");
-                let pause = rand::random_range(1..=5u64) * u64::from(tried);
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                tried += 1;
-            }
-            other => return other,
-        }
     }
 }
 

@@ -8,7 +8,8 @@
 //! - [`plan`]: a workflow version prepared for execution.
 //! - [`engine`]: start a run, claim, render and record attempts, timers,
 //!   cancel; `recovery` (private): the reconciler, start-up recovery, lost
-//!   attempts, run timeouts, lease renewal; `retry`: retrying a failed run.
+//!   attempts, run timeouts, lease renewal; `retry`: retrying a failed run;
+//!   `race` (private): transactions that lost a race run again.
 //! - `advance` (private): readiness counters, joins, skips, the run end;
 //!   `advance::blocks`: conditions, switches, loops.
 //! - [`context`]: the expression context of a step, read from the store.
@@ -24,6 +25,7 @@ pub mod store;
 
 mod advance;
 mod error;
+mod race;
 mod recovery;
 mod retry;
 

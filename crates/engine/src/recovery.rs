@@ -18,7 +18,7 @@ impl Engine {
     /// Fails a run past its deadline (the workflow's `timeout`): no further
     /// step starts and running steps are told to stop.
     pub async fn time_out(&self, run_id: Uuid) -> Result<Effects> {
-        crate::engine::retry_races(|| self.time_out_once(run_id)).await
+        crate::race::retry_races(|| self.time_out_once(run_id)).await
     }
 
     async fn time_out_once(&self, run_id: Uuid) -> Result<Effects> {
@@ -96,7 +96,7 @@ impl Engine {
     /// owns the database. The attempt counts; the old holder's write-back is
     /// rejected (the step is no longer RUNNING with its attempt and token).
     async fn requeue_running(&self, job: &Job, why: Requeue) -> Result<Effects> {
-        crate::engine::retry_races(|| self.requeue_running_once(job, why)).await
+        crate::race::retry_races(|| self.requeue_running_once(job, why)).await
     }
 
     async fn requeue_running_once(&self, job: &Job, why: Requeue) -> Result<Effects> {

@@ -21,7 +21,7 @@ impl Engine {
     /// steps the failure cancelled are restored. [`Error::State`] if the run
     /// is not FAILED.
     pub async fn retry_run(&self, run_id: Uuid) -> Result<Effects> {
-        crate::engine::retry_races(|| self.retry_run_once(run_id)).await
+        crate::race::retry_races(|| self.retry_run_once(run_id)).await
     }
 
     async fn retry_run_once(&self, run_id: Uuid) -> Result<Effects> {
