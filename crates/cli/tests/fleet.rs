@@ -162,18 +162,7 @@ async fn three_workers_run_concurrent_fan_out_fan_in_runs() {
     for _ in 0..3 {
         f.worker(&[]);
     }
-    let mut yaml =
-        String::from("schemaVersion: 1\nname: fan\nsteps:\n  - {key: root, action: TRANSFORM, config: {value: 0}}\n");
-    for i in 0..18 {
-        yaml.push_str(&format!(
-            "  - {{key: f{i}, dependsOn: [root], action: TRANSFORM, config: {{value: {i}}}}}\n"
-        ));
-    }
-    let deps: Vec<String> = (0..18).map(|i| format!("f{i}")).collect();
-    yaml.push_str(&format!(
-        "  - {{key: join, dependsOn: [{}], action: TRANSFORM, config: {{value: done}}}}\n",
-        deps.join(", ")
-    ));
+    let yaml = fan("fan", 18, |i| i.to_string());
     let wf = f.write("fan.yaml", &yaml);
     let runs: Vec<Child> = (0..10)
         .map(|_| {
@@ -513,20 +502,27 @@ async fn wait_all(
     out
 }
 
-fn fan_out_20() -> String {
+/// A root, `n` TRANSFORM steps after it (step i's config value is
+/// `value(i)`, YAML), and a join after all of them.
+fn fan(name: &str, n: usize, value: impl Fn(usize) -> String) -> String {
     let mut yaml =
-        String::from("schemaVersion: 1\nname: fan20\nsteps:\n  - {key: root, action: TRANSFORM, config: {value: 0}}\n");
-    for i in 0..18 {
+        format!("schemaVersion: 1\nname: {name}\nsteps:\n  - {{key: root, action: TRANSFORM, config: {{value: 0}}}}\n");
+    for i in 0..n {
         yaml.push_str(&format!(
-            "  - {{key: f{i}, dependsOn: [root], action: TRANSFORM, config: {{value: {i}}}}}\n"
+            "  - {{key: f{i}, dependsOn: [root], action: TRANSFORM, config: {{value: {}}}}}\n",
+            value(i)
         ));
     }
-    let deps: Vec<String> = (0..18).map(|i| format!("f{i}")).collect();
+    let deps: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
     yaml.push_str(&format!(
         "  - {{key: join, dependsOn: [{}], action: TRANSFORM, config: {{value: done}}}}\n",
         deps.join(", ")
     ));
     yaml
+}
+
+fn fan_out_20() -> String {
+    fan("fan20", 18, |i| i.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -608,18 +604,7 @@ async fn four_workers_of_32_run_200_concurrent_fan_in_runs_with_every_join_once(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_batch_loses_no_committed_outcome() {
     let Some(mut f) = Fleet::new().await else { return };
-    let mut yaml =
-        String::from("schemaVersion: 1\nname: wide\nsteps:\n  - {key: root, action: TRANSFORM, config: {value: 0}}\n");
-    for i in 0..60 {
-        yaml.push_str(&format!(
-            "  - {{key: f{i}, dependsOn: [root], action: TRANSFORM, config: {{value: '{{{{ steps.root.output + {i} }}}}'}}}}\n"
-        ));
-    }
-    let deps: Vec<String> = (0..60).map(|i| format!("f{i}")).collect();
-    yaml.push_str(&format!(
-        "  - {{key: join, dependsOn: [{}], action: TRANSFORM, config: {{value: done}}}}\n",
-        deps.join(", ")
-    ));
+    let yaml = fan("wide", 60, |i| format!("'{{{{ steps.root.output + {i} }}}}'"));
     let a = f.worker(&["--lease-secs", "2"]);
     let ids = submit(&f, &yaml, 40).await;
     let store = f.store().await;
