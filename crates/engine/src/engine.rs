@@ -187,11 +187,21 @@ pub struct Done {
 pub struct NextClaims<'a> {
     /// The claiming worker.
     pub worker: &'a str,
-    /// At most this many.
+    /// At most this many per transaction (claimed for the caller, and run
+    /// inline by `run`, together).
     pub max: usize,
     /// Beyond the first, only steps whose action this accepts (the pure
     /// actions the caller runs inline).
     pub inline: &'a (dyn Fn(&str) -> bool + Sync),
+    /// Runs pure steps inside the recording transaction: while every step
+    /// the outcomes readied and the transaction claimed is one `inline`
+    /// accepts, and for at most `window` since the transaction began, they
+    /// are run by this and recorded in the same transaction (one commit for
+    /// the lot; a crash before it runs them again, which is harmless for
+    /// pure steps). `None`: the claimed steps go back to the caller.
+    pub run: Option<&'a dyn RunInline>,
+    /// How long one transaction may keep running pure steps inline.
+    pub window: std::time::Duration,
 }
 
 impl NextClaims<'_> {
@@ -201,6 +211,8 @@ impl NextClaims<'_> {
             worker: "",
             max: 0,
             inline: &|_| false,
+            run: None,
+            window: std::time::Duration::ZERO,
         }
     }
 }
@@ -210,8 +222,19 @@ impl std::fmt::Debug for NextClaims<'_> {
         f.debug_struct("NextClaims")
             .field("worker", &self.worker)
             .field("max", &self.max)
+            .field("run", &self.run.is_some())
+            .field("window", &self.window)
             .finish_non_exhaustive()
     }
+}
+
+/// Runs a claimed attempt of a pure step (TRANSFORM, LOG_EVENT, …) inside
+/// the transaction that claimed it ([`NextClaims::run`]): render its
+/// config, execute the action, within the step's `timeout`.
+#[async_trait::async_trait]
+pub trait RunInline: Sync {
+    /// The attempt's result.
+    async fn run(&self, claimed: &Claimed) -> std::result::Result<Outcome, ActionError>;
 }
 
 /// The engine. Cheap to share (`Arc`).
@@ -244,6 +267,12 @@ impl Engine {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Begins a transaction, with the rows it holds cached and written at
+    /// commit ([`crate::cache`]).
+    pub(crate) async fn begin(&self) -> Result<Box<dyn Tx>> {
+        Ok(Box::new(crate::cache::CachedTx::new(self.store.begin().await?)))
     }
 
     /// The prepared plan of a version (cached).
@@ -288,7 +317,7 @@ impl Engine {
     /// Starts a run: input validated, version pinned, top-level steps created
     /// and the roots made ready, in one transaction.
     pub async fn start_run(&self, req: StartRun) -> Result<(Uuid, Effects)> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin().await?;
         // the version's prepared plan (parsed once per version, then cached)
         let plan = self.plan(tx.as_mut(), req.version.id).await?;
         Self::check_input(&plan.workflow, &req.input)?;
@@ -366,7 +395,7 @@ impl Engine {
     }
 
     async fn claim_once(&self, job: &Job, worker: &str) -> Result<(Option<Claimed>, Effects)> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin().await?;
         let Some(mut run) = tx.lock_run(job.run_id, RunLock::Shared).await? else {
             return Ok((None, Effects::default()));
         };
@@ -536,7 +565,21 @@ impl Engine {
     /// than a lost race, every outcome is recorded on its own, so one poison
     /// row cannot block the rest.
     pub async fn record_batch(&self, done: &[Done], next: &NextClaims<'_>) -> Result<(Effects, Vec<Claimed>)> {
-        match retry_races(|| self.record_batch_once(done, next)).await {
+        let first = retry_races(|| self.record_batch_once(done, next)).await;
+        let first = match first {
+            // a step run inline failed to record: record the outcomes given, without running ahead
+            Err(e) if next.run.is_some() && !e.is_race() => {
+                tracing::warn!(error = %e, "recording with steps run inline failed; recording without");
+                let plain = NextClaims {
+                    run: None,
+                    window: std::time::Duration::ZERO,
+                    ..*next
+                };
+                retry_races(|| self.record_batch_once(done, &plain)).await
+            }
+            other => other,
+        };
+        match first {
             Err(e) if done.len() > 1 && !e.is_race() => {
                 tracing::warn!(error = %e, n = done.len(), "recording a batch failed; recording its outcomes one by one");
                 let mut effects = Effects::default();
@@ -565,9 +608,44 @@ impl Engine {
     }
 
     async fn record_batch_once(&self, done: &[Done], next: &NextClaims<'_>) -> Result<(Effects, Vec<Claimed>)> {
-        let mut tx = self.store.begin().await?;
+        let began = std::time::Instant::now();
+        let mut tx = self.begin().await?;
         let mut effects = Effects::default();
         let mut claims = Vec::new();
+        tx = self.record_in(tx, done, next, (&mut effects, &mut claims)).await?;
+        // run ahead: pure steps the outcomes readied run here, in this transaction
+        let mut ran = 0;
+        while let Some(runner) = next.run
+            && !claims.is_empty()
+            && ran + claims.len() <= next.max
+            && began.elapsed() < next.window
+            && claims.iter().all(|c| (next.inline)(&c.action))
+        {
+            let mut round = Vec::with_capacity(claims.len());
+            for c in std::mem::take(&mut claims) {
+                let result = runner.run(&c).await;
+                round.push(Done { claimed: c, result });
+            }
+            ran += round.len();
+            let rest = NextClaims {
+                max: next.max - ran,
+                ..*next
+            };
+            tx = self.record_in(tx, &round, &rest, (&mut effects, &mut claims)).await?;
+        }
+        tx.commit().await?;
+        Ok((effects, claims))
+    }
+
+    /// Records `done` in `tx` and claims what [`Engine::record_batch`]
+    /// says into `claims`; hands the transaction back.
+    async fn record_in(
+        &self,
+        mut tx: Box<dyn Tx>,
+        done: &[Done],
+        next: &NextClaims<'_>,
+        (effects, claims): (&mut Effects, &mut Vec<Claimed>),
+    ) -> Result<Box<dyn Tx>> {
         let mut runs: Vec<Uuid> = Vec::new();
         for d in done {
             if !runs.contains(&d.claimed.job.run_id) {
@@ -607,13 +685,11 @@ impl Engine {
                     plan: &plan,
                     rows: &mut readied,
                 };
-                self.claim_ready(tx.as_mut(), ready, &mut eff, (next, &mut claims))
-                    .await?;
+                self.claim_ready(tx.as_mut(), ready, &mut eff, (next, claims)).await?;
             }
             effects.merge(eff);
         }
-        tx.commit().await?;
-        Ok((effects, claims))
+        Ok(tx)
     }
 
     /// Claims, inside `tx`, steps of `run` that `eff` made ready, as
@@ -666,7 +742,7 @@ impl Engine {
     }
 
     async fn fire_timer_once(&self, job: &Job) -> Result<Effects> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin().await?;
         let Some(run) = tx.lock_run(job.run_id, RunLock::Shared).await? else {
             return Ok(Effects::default());
         };
@@ -702,7 +778,7 @@ impl Engine {
     }
 
     async fn cancel_once(&self, run_id: Uuid) -> Result<Effects> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin().await?;
         let Some(run) = tx.lock_run(run_id, RunLock::Exclusive).await? else {
             return Err(Error::NotFound("run"));
         };

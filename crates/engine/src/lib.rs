@@ -9,7 +9,8 @@
 //! - [`engine`]: start a run, claim, render and record attempts, timers,
 //!   cancel; `recovery` (private): the reconciler, start-up recovery, lost
 //!   attempts, run timeouts, lease renewal; `retry`: retrying a failed run;
-//!   `race` (private): transactions that lost a race run again.
+//!   `race` (private): transactions that lost a race run again; `cache`
+//!   (private): the rows a transaction holds, read and written once.
 //! - `advance` (private): readiness counters, joins, skips, the run end;
 //!   `advance::blocks`: conditions, switches, loops.
 //! - [`context`]: the expression context of a step, read from the store.
@@ -24,10 +25,11 @@ pub mod queue;
 pub mod store;
 
 mod advance;
+mod cache;
 mod error;
 mod race;
 mod recovery;
 mod retry;
 
-pub use engine::{Claimed, Done, Effects, Engine, EngineConfig, Job, NextClaims, StartRun, Wake};
+pub use engine::{Claimed, Done, Effects, Engine, EngineConfig, Job, NextClaims, RunInline, StartRun, Wake};
 pub use error::{Error, Result};

@@ -22,7 +22,7 @@ impl Engine {
     }
 
     async fn time_out_once(&self, run_id: Uuid) -> Result<Effects> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin().await?;
         let Some(run) = tx.lock_run(run_id, RunLock::Exclusive).await? else {
             return Ok(Effects::default());
         };
@@ -100,7 +100,7 @@ impl Engine {
     }
 
     async fn requeue_running_once(&self, job: &Job, why: Requeue) -> Result<Effects> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin().await?;
         let Some(run) = tx.lock_run(job.run_id, RunLock::Shared).await? else {
             return Ok(Effects::default());
         };

@@ -25,7 +25,7 @@ impl Engine {
     }
 
     async fn retry_run_once(&self, run_id: Uuid) -> Result<Effects> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin().await?;
         let Some(mut run) = tx.lock_run(run_id, RunLock::Exclusive).await? else {
             return Err(Error::NotFound("run"));
         };

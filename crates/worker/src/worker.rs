@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use orbflow_actions::{ActionContext, ActionError, Outcome, Registry, TracingLogger};
 use orbflow_engine::store::LeaseRef;
-use orbflow_engine::{Claimed, Done, Effects, Engine, Job, NextClaims};
+use orbflow_engine::{Claimed, Done, Effects, Engine, Job, NextClaims, RunInline};
 use orbflow_model::RunStatus;
 use tokio::sync::{Semaphore, broadcast};
 use tokio::task::JoinSet;
@@ -35,6 +35,12 @@ pub struct WorkerConfig {
     /// outcome, recorded together in one transaction (default 1,024: a
     /// fan-out of pure steps runs in one slot, in three transactions).
     pub inline_batch: usize,
+    /// How long one record transaction may keep running the pure steps its
+    /// outcomes make ready before it commits (group commit: a chain of
+    /// TRANSFORM steps commits once per window, not once per step; a crash
+    /// runs the uncommitted ones again). Zero: every pure step is recorded
+    /// in a transaction of its own batch.
+    pub inline_window: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -50,6 +56,7 @@ impl Default for WorkerConfig {
             reconcile_every: Duration::from_secs(1),
             queued_grace: Duration::from_secs(10),
             inline_batch: 1024,
+            inline_window: Duration::from_millis(10),
         }
     }
 }
@@ -318,11 +325,14 @@ impl Worker {
                 done.push(Done { claimed: c, result });
             }
             let draining = stop.is_cancelled();
+            let runner = InlineRunner { worker: self };
             let claims = NextClaims {
                 worker: &self.config.name,
                 // draining: record, but claim nothing more
                 max: if draining { 0 } else { self.config.inline_batch.max(1) },
                 inline: &inline,
+                run: (!self.config.inline_window.is_zero()).then_some(&runner as &dyn RunInline),
+                window: self.config.inline_window,
             };
             match self.engine.record_batch(&done, &claims).await {
                 Ok((effects, following)) if !following.is_empty() => {
@@ -358,7 +368,16 @@ impl Worker {
                 },
             );
         }
-        // The step's timeout covers rendering its config and the action.
+        let result = self.execute_with(c, token).await;
+        if let Ok(mut r) = self.running.lock() {
+            r.remove(&key);
+        }
+        result
+    }
+
+    /// Renders the attempt's config and runs its action, both within the
+    /// step's timeout; `token` stops the action.
+    async fn execute_with(&self, c: &Claimed, token: CancellationToken) -> Result<Outcome, ActionError> {
         let fut = async {
             let config = self.engine.render(c).await?;
             let ctx = ActionContext {
@@ -371,7 +390,7 @@ impl Worker {
             };
             self.registry.execute(&c.action, ctx).await
         };
-        let result = match c.timeout {
+        match c.timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,
                 Err(_) => {
@@ -380,11 +399,7 @@ impl Worker {
                 }
             },
             None => fut.await,
-        };
-        if let Ok(mut r) = self.running.lock() {
-            r.remove(&key);
         }
-        result
     }
 
     /// Enqueues jobs (one batch), arms timers, cancels running actions, announces
@@ -417,6 +432,20 @@ impl Worker {
         for finished in effects.finished {
             let _ = self.finished.send(finished);
         }
+    }
+}
+
+/// Runs pure steps inside the record transaction that claimed them. They
+/// are not in `running`: their lease is not committed (nothing to renew),
+/// and a run cancelled meanwhile waits for that transaction to end.
+struct InlineRunner<'a> {
+    worker: &'a Worker,
+}
+
+#[async_trait::async_trait]
+impl RunInline for InlineRunner<'_> {
+    async fn run(&self, claimed: &Claimed) -> Result<Outcome, ActionError> {
+        self.worker.execute_with(claimed, CancellationToken::new()).await
     }
 }
 

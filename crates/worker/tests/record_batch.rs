@@ -67,6 +67,8 @@ async fn batch_records_all_and_claims_pure_steps(db: TestDb) {
         worker: "w",
         max: 32,
         inline: &inline,
+        run: None,
+        window: std::time::Duration::ZERO,
     };
     let (effects, claims) = engine
         .record_batch(&[done(&root, Ok(Outcome::Completed(json!(0))))], &next)
@@ -165,6 +167,8 @@ async fn a_poison_row_does_not_block_its_batch_mates(db: TestDb) {
         worker: "w",
         max: 3,
         inline: &inline,
+        run: None,
+        window: std::time::Duration::ZERO,
     };
     let (_, claims) = engine
         .record_batch(&[done(&root, Ok(Outcome::Completed(json!(0))))], &next)
