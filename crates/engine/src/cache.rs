@@ -2,7 +2,7 @@
 //! are kept in memory, read from there, and written once, at commit.
 //!
 //! A row is *held* once this transaction has locked it ([`Tx::lock_step`],
-//! [`Tx::lock_steps_of_key`]), inserted it, or changed it with a successful
+//! [`Tx::lock_steps`], [`Tx::lock_steps_of_key`]), inserted it, or changed it with a successful
 //! compare-and-set: on Postgres the row lock lasts until commit, and SQLite
 //! transactions begin IMMEDIATE (one writer), so no other transaction can
 //! change a held row before this one ends. For held rows the cache is
@@ -203,6 +203,26 @@ impl Tx for CachedTx {
             self.hold(r.clone());
         }
         Ok(row)
+    }
+
+    async fn lock_steps(&mut self, run_id: Uuid, paths: &[String]) -> Result<Vec<StepRecord>> {
+        let missing: Vec<String> = paths
+            .iter()
+            .filter(|p| !self.held.contains_key(&(run_id, (*p).clone())))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            for r in self.inner.lock_steps(run_id, &missing).await? {
+                self.hold(r);
+            }
+        }
+        let mut out: Vec<StepRecord> = paths
+            .iter()
+            .filter_map(|p| self.held.get(&(run_id, p.clone())).map(|h| h.row.clone()))
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out.dedup_by(|a, b| a.path == b.path);
+        Ok(out)
     }
 
     async fn lock_steps_of_key(&mut self, run_id: Uuid, prefix: &str, key: &str) -> Result<Vec<StepRecord>> {

@@ -232,6 +232,9 @@ pub trait Tx: Send {
     /// One step execution, locked until the end of the transaction (to read
     /// and then change its counters without losing a concurrent update).
     async fn lock_step(&mut self, run_id: Uuid, path: &str) -> Result<Option<StepRecord>>;
+    /// Several step executions by path, locked, in path order (missing ones
+    /// are left out): one statement for a whole fan-out's dependents.
+    async fn lock_steps(&mut self, run_id: Uuid, paths: &[String]) -> Result<Vec<StepRecord>>;
     /// The executions of step `key` under `prefix`, locked, in path order.
     async fn lock_steps_of_key(&mut self, run_id: Uuid, prefix: &str, key: &str) -> Result<Vec<StepRecord>>;
     /// Several step executions by path (missing ones are left out).

@@ -462,6 +462,27 @@ impl Tx for SeaTx {
         q.one(&self.tx).await.map_err(sql)?.map(step_from).transpose()
     }
 
+    async fn lock_steps(&mut self, run_id: Uuid, paths: &[String]) -> EngineResult<Vec<StepRecord>> {
+        let mut sorted = paths.to_vec();
+        sorted.sort();
+        let mut out = Vec::with_capacity(paths.len());
+        for chunk in sorted.chunks(500) {
+            let mut q = se::Entity::find()
+                .filter(se::Column::RunId.eq(run_id))
+                .filter(se::Column::Path.is_in(chunk.iter().cloned()))
+                .order_by_asc(se::Column::Path);
+            if self.backend == DbBackend::Postgres {
+                q = q.lock(LockType::Update);
+            }
+            for r in q.all(&self.tx).await.map_err(sql)? {
+                out.push(step_from(r)?);
+            }
+        }
+        // the database's collation may order differently from bytes
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
     async fn lock_steps_of_key(&mut self, run_id: Uuid, prefix: &str, key: &str) -> EngineResult<Vec<StepRecord>> {
         let mut q = se::Entity::find()
             .filter(se::Column::RunId.eq(run_id))

@@ -156,6 +156,16 @@ async fn conformance(db: TestDb) {
         .map(|r| r.path)
         .collect();
     assert_eq!(of_c, ["a_b[0].c"]);
+    // many by path, locked, in path order, the missing left out
+    let many: Vec<String> = tx
+        .lock_steps(run.id, &["axb[0].c".into(), "nope".into(), "a_b".into()])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(many, ["a_b", "axb[0].c"]);
+    assert!(tx.lock_steps(run.id, &[]).await.unwrap().is_empty());
     // the run's clock starts once; its finished count is an atomic addition
     tx.mark_run_running(run.id, now).await.unwrap();
     let started = tx.lock_run(run.id, RunLock::Shared).await.unwrap().unwrap();

@@ -254,9 +254,11 @@ async fn a_fan_in_run_inline_starts_its_join_once(db: TestDb) {
     let join = steps.iter().find(|x| x.path == "join").unwrap();
     assert_eq!(join.output, Some(json!((0..50).sum::<i32>())));
     assert_eq!((join.attempt, join.pending_deps, join.satisfied_deps), (1, 0, 50));
-    // the join's counters were read once and written once, not 50 times
+    // the join's counters were read once and written once, not 50 times:
     let n = s.statements.n.load(Ordering::SeqCst);
-    assert!(n <= 3 * 52, "{n} statements for 52 steps");
+    // one lock for the siblings, one write per row at commit, and a few per
+    // transaction (61 when this test was written)
+    assert!(n <= 52 + 15, "{n} statements for 52 steps");
 }
 
 on_both!(a_fan_in_run_inline_starts_its_join_once);

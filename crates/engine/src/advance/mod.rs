@@ -365,6 +365,16 @@ impl<'e> Advance<'e> {
         let satisfied = s.status == StepStatus::Completed || s.status == StepStatus::Failed;
         let prefix = prefix_of(&s.path).to_owned();
         let dependents = self.plan.dependents[ix].clone();
+        // the dependents at this depth, locked in one statement (a fan-out's
+        // thousand siblings are one read, not a thousand)
+        let same: Vec<String> = dependents
+            .iter()
+            .filter(|&&d| self.plan.depth(d) == self.plan.depth(ix))
+            .map(|&d| format!("{prefix}{}", self.plan.rows[d].key))
+            .collect();
+        if same.len() > 1 {
+            self.tx.lock_steps(self.run.id, &same).await?;
+        }
         for d in dependents {
             let rows = if self.plan.depth(d) == self.plan.depth(ix) {
                 let path = format!("{prefix}{}", self.plan.rows[d].key);
