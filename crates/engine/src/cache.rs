@@ -11,8 +11,9 @@
 //! - reading a held row costs no statement, and a read of many rows
 //!   overlays the held ones on what the database returns;
 //! - a compare-and-set on a held row is checked against the cached row and
-//!   only marks it dirty; every dirty row is written once, at commit, with
-//!   a compare-and-set against what the database holds (which cannot fail
+//!   only marks it dirty; every dirty row is written once, at commit, all in
+//!   one statement ([`Tx::update_steps`]), each a compare-and-set against
+//!   what the database holds (which cannot fail
 //!   unless the invariant above is broken; it is then a [`Error::Conflict`]);
 //! - a run locked again in a mode the transaction already holds is not read
 //!   again (while it holds the run, no other transaction can end it);
@@ -104,12 +105,27 @@ impl CachedTx {
 
     async fn flush(&mut self) -> Result<()> {
         let mut dirty: Vec<&mut Held> = self.held.values_mut().filter(|h| h.dirty).collect();
-        // a stable order, so that concurrent flushes never wait on each other in a cycle
         dirty.sort_by_key(|h| h.row.id);
-        for h in dirty {
-            if !self.inner.update_step(&h.row, &h.stored).await? {
-                return Err(Error::Conflict(h.row.path.clone()));
+        let writes: Vec<(StepRecord, Expect)> = dirty.iter().map(|h| (h.row.clone(), h.stored.clone())).collect();
+        match writes.as_slice() {
+            [] => {}
+            [(row, expect)] => {
+                if !self.inner.update_step(row, expect).await? {
+                    return Err(Error::Conflict(row.path.clone()));
+                }
             }
+            _ => {
+                let n = self.inner.update_steps(&writes).await?;
+                if n != writes.len() {
+                    return Err(Error::Conflict(format!(
+                        "{} of {} rows held by the transaction",
+                        writes.len() - n,
+                        writes.len()
+                    )));
+                }
+            }
+        }
+        for h in dirty {
             h.stored = Expect::of(&h.row);
             h.dirty = false;
         }
@@ -278,6 +294,16 @@ impl Tx for CachedTx {
         // the update holds the row until commit
         self.hold(step.clone());
         Ok(true)
+    }
+
+    async fn update_steps(&mut self, steps: &[(StepRecord, Expect)]) -> Result<usize> {
+        let mut n = 0;
+        for (step, expect) in steps {
+            if self.update_step(step, expect).await? {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     async fn log(&mut self, entry: LogRecord) -> Result<()> {

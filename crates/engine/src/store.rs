@@ -246,6 +246,10 @@ pub trait Tx: Send {
     /// Writes a step's mutable fields, only if its status, attempt and lease
     /// token are still `expect` (compare-and-set). Returns whether it wrote.
     async fn update_step(&mut self, step: &StepRecord, expect: &Expect) -> Result<bool>;
+    /// Writes several steps' mutable fields, each a compare-and-set against
+    /// its own `Expect` (as [`Tx::update_step`]), in as few statements as the
+    /// backend allows; returns how many were written.
+    async fn update_steps(&mut self, steps: &[(StepRecord, Expect)]) -> Result<usize>;
     /// Appends to the run log (written at the latest at commit, in order;
     /// an implementation may buffer the lines and insert them at once).
     async fn log(&mut self, entry: LogRecord) -> Result<()>;

@@ -8,7 +8,8 @@
 //! - [`connect`](mod@connect): [`connect()`] / [`connect_with`] open a pool for `sqlite://PATH?mode=rwc`,
 //!   `sqlite::memory:` or `postgres://…`, apply the SQLite pragmas, and run the migrations
 //!   ([`migrate`]).
-//! - [`repo`]: [`SeaStore`], the engine's storage traits on these entities.
+//! - [`repo`]: [`SeaStore`], the engine's storage traits on these entities; `batch`: the
+//!   statements that write many step rows at once (`UPDATE … FROM (VALUES …)`).
 //! - [`admin`]: the API's storage ([`orbflow_engine::admin::Admin`]) on the same store.
 //! - `triggers`: webhook and event trigger rows, re-synced when a version becomes active.
 //! - [`testing`]: per-test databases (temporary SQLite, or a fresh Postgres schema).
@@ -36,6 +37,7 @@
 //! without waiting for `busy_timeout`.
 
 pub mod admin;
+mod batch;
 pub mod connect;
 pub mod entity;
 mod error;

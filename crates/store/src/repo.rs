@@ -555,6 +555,17 @@ impl Tx for SeaTx {
         Ok(res.rows_affected == 1)
     }
 
+    async fn update_steps(&mut self, steps: &[(StepRecord, Expect)]) -> EngineResult<usize> {
+        let mut written = 0;
+        // 21 parameters a row: within SQLite's 32,766 and Postgres' 65,535
+        for chunk in steps.chunks(500) {
+            let stmt = crate::batch::update_steps(self.backend, chunk, crate::now());
+            let res = self.tx.execute_raw(stmt).await.map_err(sql)?;
+            written += usize::try_from(res.rows_affected()).unwrap_or(usize::MAX);
+        }
+        Ok(written)
+    }
+
     async fn log(&mut self, e: LogRecord) -> EngineResult<()> {
         self.logs.push(e);
         Ok(())

@@ -205,6 +205,46 @@ async fn conformance(db: TestDb) {
         !tx.update_step(&row, &wrong_token).await.unwrap(),
         "a write with another lease token is fenced off"
     );
+    // many at once, each its own compare-and-set
+    assert_eq!(tx.update_steps(&[]).await.unwrap(), 0);
+    let mut b = tx.step(run.id, "axb[0].c").await.unwrap().unwrap();
+    let mut c = tx.step(run.id, "a_b[0].c").await.unwrap().unwrap();
+    let (eb, ec) = (Expect::of(&b), Expect::of(&c));
+    b.status = StepStatus::Completed;
+    b.attempt = 1;
+    b.output = Some(json!({"n": [1, "two", null]}));
+    b.started_at = Some(now);
+    b.ended_at = Some(now + Duration::milliseconds(3));
+    b.lease_token = Some(7);
+    b.pending_deps = 0;
+    c.pending_deps = 5;
+    c.error = Some(json!("not written"));
+    let stale_c = Expect {
+        attempt: ec.attempt + 1,
+        ..ec.clone()
+    };
+    assert_eq!(
+        tx.update_steps(&[(b.clone(), eb.clone()), (c.clone(), stale_c)])
+            .await
+            .unwrap(),
+        1,
+        "the row with a stale expectation is left as it was"
+    );
+    assert_eq!(
+        tx.step(run.id, "axb[0].c").await.unwrap().unwrap(),
+        b,
+        "every field as written"
+    );
+    assert_ne!(tx.step(run.id, "a_b[0].c").await.unwrap().unwrap(), c);
+    let eb2 = Expect::of(&b);
+    b.lease_token = None;
+    b.output = None;
+    assert_eq!(tx.update_steps(&[(b.clone(), eb2), (c.clone(), ec)]).await.unwrap(), 2);
+    let (got_b, got_c) = (
+        tx.step(run.id, "axb[0].c").await.unwrap().unwrap(),
+        tx.step(run.id, "a_b[0].c").await.unwrap().unwrap(),
+    );
+    assert_eq!((got_b, got_c), (b, c), "nulls written too");
     tx.commit().await.unwrap();
 
     // the reconciler's queries
