@@ -657,6 +657,14 @@ impl Engine {
                 continue;
             };
             let plan = self.plan(tx.as_mut(), run.version_id).await?;
+            // the attempts' rows, locked in one statement (held from here on:
+            // read from memory, written with the others at commit)
+            let paths: Vec<String> = done
+                .iter()
+                .filter(|d| d.claimed.job.run_id == run_id)
+                .map(|d| d.claimed.job.path.clone())
+                .collect();
+            tx.lock_steps(run_id, &paths).await?;
             let mut adv = Advance::new(self, tx, plan.clone(), run);
             for d in done.iter().filter(|d| d.claimed.job.run_id == run_id) {
                 let c = &d.claimed;
