@@ -2,7 +2,8 @@
 //! are kept in memory, read from there, and written once, at commit.
 //!
 //! A row is *held* once this transaction has locked it ([`Tx::lock_step`],
-//! [`Tx::lock_steps`], [`Tx::lock_steps_of_key`]), inserted it, or changed it with a successful
+//! [`Tx::lock_steps`], [`Tx::try_lock_steps`], [`Tx::lock_steps_of_key`]),
+//! inserted it, or changed it with a successful
 //! compare-and-set: on Postgres the row lock lasts until commit, and SQLite
 //! transactions begin IMMEDIATE (one writer), so no other transaction can
 //! change a held row before this one ends. For held rows the cache is
@@ -79,6 +80,26 @@ impl CachedTx {
                 dirty: false,
             },
         );
+    }
+
+    /// The paths of `paths` this transaction does not hold.
+    fn not_held(&self, run_id: Uuid, paths: &[String]) -> Vec<String> {
+        paths
+            .iter()
+            .filter(|p| !self.held.contains_key(&(run_id, (*p).clone())))
+            .cloned()
+            .collect()
+    }
+
+    /// The held rows among `paths`, in path order, once each.
+    fn held_rows(&self, run_id: Uuid, paths: &[String]) -> Vec<StepRecord> {
+        let mut out: Vec<StepRecord> = paths
+            .iter()
+            .filter_map(|p| self.held.get(&(run_id, p.clone())).map(|h| h.row.clone()))
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out.dedup_by(|a, b| a.path == b.path);
+        out
     }
 
     /// The held version of each row where there is one.
@@ -222,23 +243,23 @@ impl Tx for CachedTx {
     }
 
     async fn lock_steps(&mut self, run_id: Uuid, paths: &[String]) -> Result<Vec<StepRecord>> {
-        let missing: Vec<String> = paths
-            .iter()
-            .filter(|p| !self.held.contains_key(&(run_id, (*p).clone())))
-            .cloned()
-            .collect();
+        let missing = self.not_held(run_id, paths);
         if !missing.is_empty() {
             for r in self.inner.lock_steps(run_id, &missing).await? {
                 self.hold(r);
             }
         }
-        let mut out: Vec<StepRecord> = paths
-            .iter()
-            .filter_map(|p| self.held.get(&(run_id, p.clone())).map(|h| h.row.clone()))
-            .collect();
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        out.dedup_by(|a, b| a.path == b.path);
-        Ok(out)
+        Ok(self.held_rows(run_id, paths))
+    }
+
+    async fn try_lock_steps(&mut self, run_id: Uuid, paths: &[String]) -> Result<Vec<StepRecord>> {
+        let missing = self.not_held(run_id, paths);
+        if !missing.is_empty() {
+            for r in self.inner.try_lock_steps(run_id, &missing).await? {
+                self.hold(r);
+            }
+        }
+        Ok(self.held_rows(run_id, paths))
     }
 
     async fn lock_steps_of_key(&mut self, run_id: Uuid, prefix: &str, key: &str) -> Result<Vec<StepRecord>> {

@@ -174,6 +174,18 @@ struct Ready<'a> {
     rows: &'a mut HashMap<String, StepRecord>,
 }
 
+/// Most rows a transaction running pure steps ahead locks in advance at once.
+const READ_AHEAD: usize = 32;
+
+/// What the rounds of one record transaction gather.
+#[derive(Default)]
+struct Gathered {
+    effects: Effects,
+    claims: Vec<Claimed>,
+    /// Rows locked ahead, or tried ([`Engine::read_ahead`]).
+    read_ahead: std::collections::HashSet<(Uuid, String)>,
+}
+
 /// A finished attempt to record ([`Engine::record_batch`]).
 #[derive(Debug, Clone)]
 pub struct Done {
@@ -610,19 +622,18 @@ impl Engine {
     async fn record_batch_once(&self, done: &[Done], next: &NextClaims<'_>) -> Result<(Effects, Vec<Claimed>)> {
         let began = std::time::Instant::now();
         let mut tx = self.begin().await?;
-        let mut effects = Effects::default();
-        let mut claims = Vec::new();
-        tx = self.record_in(tx, done, next, (&mut effects, &mut claims)).await?;
+        let mut g = Gathered::default();
+        tx = self.record_in(tx, done, next, &mut g).await?;
         // run ahead: pure steps the outcomes readied run here, in this transaction
         let mut ran = 0;
         while let Some(runner) = next.run
-            && !claims.is_empty()
-            && ran + claims.len() <= next.max
+            && !g.claims.is_empty()
+            && ran + g.claims.len() <= next.max
             && began.elapsed() < next.window
-            && claims.iter().all(|c| (next.inline)(&c.action))
+            && g.claims.iter().all(|c| (next.inline)(&c.action))
         {
-            let mut round = Vec::with_capacity(claims.len());
-            for c in std::mem::take(&mut claims) {
+            let mut round = Vec::with_capacity(g.claims.len());
+            for c in std::mem::take(&mut g.claims) {
                 let result = runner.run(&c).await;
                 round.push(Done { claimed: c, result });
             }
@@ -631,10 +642,57 @@ impl Engine {
                 max: next.max - ran,
                 ..*next
             };
-            tx = self.record_in(tx, &round, &rest, (&mut effects, &mut claims)).await?;
+            tx = self.record_in(tx, &round, &rest, &mut g).await?;
         }
         tx.commit().await?;
-        Ok((effects, claims))
+        Ok((g.effects, g.claims))
+    }
+
+    /// Locks ahead, without waiting for other holders, the rows the steps
+    /// claimed in `g` for `run` will make ready if they complete: up to
+    /// [`READ_AHEAD`] of their same-level dependents and theirs, once per
+    /// transaction, so that a chain run ahead reads its next rows in one
+    /// statement instead of one each.
+    async fn read_ahead(&self, tx: &mut dyn Tx, run: &RunRecord, plan: &Plan, g: &mut Gathered) -> Result<()> {
+        let mut frontier: Vec<(String, crate::plan::Ix)> = Vec::new();
+        for c in g.claims.iter().filter(|c| c.job.run_id == run.id) {
+            let prefix = crate::plan::prefix_of(&c.job.path);
+            if let Some(&ix) = plan.by_key.get(&c.job.path[prefix.len()..]) {
+                frontier.push((prefix.to_owned(), ix));
+            }
+        }
+        let level = |ix: crate::plan::Ix, prefix: &str| -> Vec<(String, crate::plan::Ix)> {
+            plan.dependents[ix]
+                .iter()
+                .filter(|&&d| plan.depth(d) == plan.depth(ix))
+                .map(|&d| (format!("{prefix}{}", plan.rows[d].key), d))
+                .collect()
+        };
+        let next: Vec<String> = frontier
+            .iter()
+            .flat_map(|(prefix, ix)| level(*ix, prefix).into_iter().map(|(p, _)| p))
+            .collect();
+        if next.iter().all(|p| g.read_ahead.contains(&(run.id, p.clone()))) {
+            return Ok(());
+        }
+        let mut want = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut queue: std::collections::VecDeque<_> = frontier.into();
+        while let Some((prefix, ix)) = queue.pop_front()
+            && want.len() < READ_AHEAD
+        {
+            for (path, d) in level(ix, &prefix) {
+                if seen.insert(path.clone()) {
+                    want.push(path);
+                    queue.push_back((prefix.clone(), d));
+                }
+            }
+        }
+        want.retain(|p| g.read_ahead.insert((run.id, p.clone())));
+        if !want.is_empty() {
+            tx.try_lock_steps(run.id, &want).await?;
+        }
+        Ok(())
     }
 
     /// Records `done` in `tx` and claims what [`Engine::record_batch`]
@@ -644,7 +702,7 @@ impl Engine {
         mut tx: Box<dyn Tx>,
         done: &[Done],
         next: &NextClaims<'_>,
-        (effects, claims): (&mut Effects, &mut Vec<Claimed>),
+        g: &mut Gathered,
     ) -> Result<Box<dyn Tx>> {
         let mut runs: Vec<Uuid> = Vec::new();
         for d in done {
@@ -693,9 +751,13 @@ impl Engine {
                     plan: &plan,
                     rows: &mut readied,
                 };
-                self.claim_ready(tx.as_mut(), ready, &mut eff, (next, claims)).await?;
+                self.claim_ready(tx.as_mut(), ready, &mut eff, (next, &mut g.claims))
+                    .await?;
+                if next.run.is_some() {
+                    self.read_ahead(tx.as_mut(), &run, &plan, g).await?;
+                }
             }
-            effects.merge(eff);
+            g.effects.merge(eff);
         }
         Ok(tx)
     }

@@ -235,6 +235,11 @@ pub trait Tx: Send {
     /// Several step executions by path, locked, in path order (missing ones
     /// are left out): one statement for a whole fan-out's dependents.
     async fn lock_steps(&mut self, run_id: Uuid, paths: &[String]) -> Result<Vec<StepRecord>>;
+    /// Those of the step executions at `paths` that no other transaction
+    /// holds, locked, in path order, without waiting for the others
+    /// (Postgres `FOR UPDATE SKIP LOCKED`; SQLite, one writer: all of them).
+    /// For reading ahead rows a transaction will probably change.
+    async fn try_lock_steps(&mut self, run_id: Uuid, paths: &[String]) -> Result<Vec<StepRecord>>;
     /// The executions of step `key` under `prefix`, locked, in path order.
     async fn lock_steps_of_key(&mut self, run_id: Uuid, prefix: &str, key: &str) -> Result<Vec<StepRecord>>;
     /// Several step executions by path (missing ones are left out).

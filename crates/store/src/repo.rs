@@ -18,7 +18,7 @@ use orbflow_engine::store::{
 };
 use orbflow_engine::{Error as EngineError, Result as EngineResult};
 use orbflow_model::{RunStatus, StepStatus};
-use sea_orm::sea_query::{Expr, ExprTrait, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -321,6 +321,36 @@ struct SeaTx {
 }
 
 impl SeaTx {
+    /// The rows at `paths`, locked on Postgres (waiting for other holders,
+    /// or as `how` says: skipping their rows), in path order.
+    async fn steps_locked(
+        &mut self,
+        run_id: Uuid,
+        paths: &[String],
+        how: Option<LockBehavior>,
+    ) -> EngineResult<Vec<StepRecord>> {
+        let mut sorted = paths.to_vec();
+        sorted.sort();
+        let mut out = Vec::with_capacity(paths.len());
+        for chunk in sorted.chunks(500) {
+            let mut q = se::Entity::find()
+                .filter(se::Column::RunId.eq(run_id))
+                .filter(se::Column::Path.is_in(chunk.iter().cloned()))
+                .order_by_asc(se::Column::Path);
+            q = match (self.backend, how) {
+                (DbBackend::Postgres, Some(how)) => q.lock_with_behavior(LockType::Update, how),
+                (DbBackend::Postgres, None) => q.lock(LockType::Update),
+                _ => q,
+            };
+            for r in q.all(&self.tx).await.map_err(sql)? {
+                out.push(step_from(r)?);
+            }
+        }
+        // the database's collation may order differently from bytes
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
     async fn flush_logs(&mut self) -> EngineResult<()> {
         for chunk in self.logs.chunks(500) {
             logs::Entity::insert_many(chunk.iter().map(|e| logs::ActiveModel {
@@ -463,24 +493,11 @@ impl Tx for SeaTx {
     }
 
     async fn lock_steps(&mut self, run_id: Uuid, paths: &[String]) -> EngineResult<Vec<StepRecord>> {
-        let mut sorted = paths.to_vec();
-        sorted.sort();
-        let mut out = Vec::with_capacity(paths.len());
-        for chunk in sorted.chunks(500) {
-            let mut q = se::Entity::find()
-                .filter(se::Column::RunId.eq(run_id))
-                .filter(se::Column::Path.is_in(chunk.iter().cloned()))
-                .order_by_asc(se::Column::Path);
-            if self.backend == DbBackend::Postgres {
-                q = q.lock(LockType::Update);
-            }
-            for r in q.all(&self.tx).await.map_err(sql)? {
-                out.push(step_from(r)?);
-            }
-        }
-        // the database's collation may order differently from bytes
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+        self.steps_locked(run_id, paths, None).await
+    }
+
+    async fn try_lock_steps(&mut self, run_id: Uuid, paths: &[String]) -> EngineResult<Vec<StepRecord>> {
+        self.steps_locked(run_id, paths, Some(LockBehavior::SkipLocked)).await
     }
 
     async fn lock_steps_of_key(&mut self, run_id: Uuid, prefix: &str, key: &str) -> EngineResult<Vec<StepRecord>> {

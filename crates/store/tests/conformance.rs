@@ -166,6 +166,14 @@ async fn conformance(db: TestDb) {
         .collect();
     assert_eq!(many, ["a_b", "axb[0].c"]);
     assert!(tx.lock_steps(run.id, &[]).await.unwrap().is_empty());
+    let ahead: Vec<String> = tx
+        .try_lock_steps(run.id, &["axb[0].c".into(), "nope".into(), "a_b".into()])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(ahead, ["a_b", "axb[0].c"], "nothing else holds them");
     // the run's clock starts once; its finished count is an atomic addition
     tx.mark_run_running(run.id, now).await.unwrap();
     let started = tx.lock_run(run.id, RunLock::Shared).await.unwrap().unwrap();
@@ -337,6 +345,22 @@ async fn postgres_run_locks() {
         .await
         .expect("exclusive proceeds once the shared holders committed")
         .unwrap();
+
+    // reading ahead skips what another transaction holds, without waiting
+    let mut t1 = s.begin().await.unwrap();
+    t1.lock_step(run.id, "a").await.unwrap().unwrap();
+    let mut t2 = s.begin().await.unwrap();
+    let ahead: Vec<String> =
+        tokio::time::timeout(Std::from_secs(5), t2.try_lock_steps(run.id, &["b".into(), "a".into()]))
+            .await
+            .expect("try_lock_steps does not wait")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.path)
+            .collect();
+    assert_eq!(ahead, ["b"], "the row t1 holds is left out");
+    drop(t2);
+    drop(t1);
 
     // two transactions locking two steps in opposite order: one is told it lost a race
     let mut t1 = s.begin().await.unwrap();
