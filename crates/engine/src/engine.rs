@@ -753,7 +753,8 @@ impl Engine {
                 };
                 self.claim_ready(tx.as_mut(), ready, &mut eff, (next, &mut g.claims))
                     .await?;
-                if next.run.is_some() {
+                // only when the claims will run here (an effectful one ends the run-ahead)
+                if next.run.is_some() && g.claims.iter().all(|c| (next.inline)(&c.action)) {
                     self.read_ahead(tx.as_mut(), &run, &plan, g).await?;
                 }
             }
