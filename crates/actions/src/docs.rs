@@ -78,10 +78,20 @@ fn render_action(out: &mut String, s: &ActionSpec) {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let execution = if s.block {
+        "evaluated by the engine in the transaction that readies the block"
+    } else if crate::registry::PURE.contains(&s.name) {
+        "inline: pure, so the worker runs it inside the transaction that readied it, with no \
+         queue hop, and commits it with the steps around it; a crash before that commit runs it again"
+    } else {
+        "through the queue: claimed under a lease and run outside any transaction, exactly once \
+         per attempt"
+    };
     out.push_str("| | |\n|---|---|\n");
     let _ = writeln!(out, "| Category | {} |", s.category.as_str());
     let _ = writeln!(out, "| Kind | {} |", cell(&kind));
     let _ = writeln!(out, "| Status | {status} |");
+    let _ = writeln!(out, "| Execution | {} |", cell(execution));
     let _ = writeln!(out, "| Required permissions | {} |", cell(&permissions));
     let _ = writeln!(out, "| Output | {} |\n", cell(s.output));
 
@@ -182,6 +192,23 @@ mod tests {
         let social = a.find("\n## Social\n").unwrap();
         let control = a.find("\n## Control flow\n").unwrap();
         assert!(contents < social && social < control);
+    }
+
+    #[test]
+    fn says_which_actions_run_inline() {
+        let r = Registry::specs_only().unwrap();
+        let a = render_markdown(&r);
+        let section = |name: &str| {
+            let start = a.find(&format!("\n### {name}\n")).unwrap();
+            let end = a[start + 1..].find("\n### ").map_or(a.len(), |e| start + 1 + e);
+            a[start..end].to_owned()
+        };
+        for s in r.specs().filter(|s| !s.block) {
+            let inline = section(s.name).contains("| Execution | inline: pure");
+            assert_eq!(inline, r.is_pure(s.name), "{}", s.name);
+        }
+        assert!(section("TRIGGER_WEBHOOK").contains("| Execution | through the queue"));
+        assert!(section("LOOP").contains("| Execution | evaluated by the engine"));
     }
 
     #[test]

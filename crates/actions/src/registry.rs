@@ -121,7 +121,7 @@ impl orbflow_model::ActionSchemas for Registry {
 }
 
 /// The pure actions ([`Registry::is_pure`]).
-const PURE: [&str; 4] = ["TRANSFORM", "LOG_EVENT", "DELAY", "ANALYZE_SENTIMENT"];
+pub(crate) const PURE: [&str; 4] = ["TRANSFORM", "LOG_EVENT", "DELAY", "ANALYZE_SENTIMENT"];
 
 /// An action whose integration has not landed yet: it fails every attempt
 /// with a fatal, explicit error, never a fake success.
