@@ -574,8 +574,9 @@ impl Tx for SeaTx {
 
     async fn update_steps(&mut self, steps: &[(StepRecord, Expect)]) -> EngineResult<usize> {
         let mut written = 0;
-        // 21 parameters a row: within SQLite's 32,766 and Postgres' 65,535
-        for chunk in steps.chunks(500) {
+        // Postgres: one JSON parameter; SQLite: 22 parameters a row, within its 32,766
+        let rows = if self.backend == DbBackend::Postgres { 5000 } else { 500 };
+        for chunk in steps.chunks(rows) {
             let stmt = crate::batch::update_steps(self.backend, chunk, crate::now());
             let res = self.tx.execute_raw(stmt).await.map_err(sql)?;
             written += usize::try_from(res.rows_affected()).unwrap_or(usize::MAX);

@@ -247,6 +247,7 @@ async fn conformance(db: TestDb) {
     let eb2 = Expect::of(&b);
     b.lease_token = None;
     b.output = None;
+    c.wait_output = Some(serde_json::Value::Null);
     assert_eq!(tx.update_steps(&[(b.clone(), eb2), (c.clone(), ec)]).await.unwrap(), 2);
     let (got_b, got_c) = (
         tx.step(run.id, "axb[0].c").await.unwrap().unwrap(),

@@ -112,7 +112,8 @@ fn runner(engine: &Arc<Engine>, fail: Option<&'static str>) -> Runner {
 }
 
 fn pure(a: &str) -> bool {
-    Registry::specs_only().unwrap().is_pure(a)
+    static CATALOG: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    CATALOG.get_or_init(|| Registry::specs_only().unwrap()).is_pure(a)
 }
 
 /// Claims for worker `w`, at most `max` per transaction, run ahead by `r`
@@ -226,13 +227,14 @@ on_both!(a_chain_of_pure_steps_runs_in_one_transaction);
 fn fan() -> String {
     let mut y =
         String::from("schemaVersion: 1\nname: fan\nsteps:\n  - {key: root, action: TRANSFORM, config: {value: 0}}\n");
-    for i in 0..50 {
+    let n: usize = std::env::var("FAN").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    for i in 0..n {
         y.push_str(&format!(
             "  - {{key: f{i}, dependsOn: [root], action: TRANSFORM, config: {{value: {i}}}}}\n"
         ));
     }
-    let deps: Vec<String> = (0..50).map(|i| format!("f{i}")).collect();
-    let sum: Vec<String> = (0..50).map(|i| format!("steps.f{i}.output")).collect();
+    let deps: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
+    let sum: Vec<String> = (0..n.min(50)).map(|i| format!("steps.f{i}.output")).collect();
     y.push_str(&format!(
         "  - {{key: join, dependsOn: [{}], action: TRANSFORM, config: {{value: '{{{{ {} }}}}'}}}}\n",
         deps.join(", "),
