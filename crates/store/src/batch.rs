@@ -1,5 +1,9 @@
 //! Statements that write many rows at once.
 //!
+//! `insert_logs` (Postgres): a transaction's run-log lines as one `jsonb`
+//! array, inserted in order (`WITH ORDINALITY … ORDER BY`, so the lines' ids
+//! follow the order they were logged in).
+//!
 //! `update_steps`: one `UPDATE … FROM` for a batch of step rows, each row a
 //! compare-and-set on its own expected status, attempt and lease token. On
 //! Postgres the rows travel as one `jsonb` array (`jsonb_array_elements`), so
@@ -11,7 +15,7 @@
 //! NULL for an absent value and JSON `null` for a JSON column holding null.
 
 use chrono::{DateTime, Utc};
-use orbflow_engine::store::{Expect, StepRecord};
+use orbflow_engine::store::{Expect, LogRecord, StepRecord};
 use sea_orm::{DbBackend, Statement, Value};
 
 /// The columns a batch writes (in `VALUES` order after the id), with their
@@ -165,4 +169,35 @@ fn update_steps_values(backend: DbBackend, rows: &[(StepRecord, Expect)], now: D
         vec![tuple; rows.len()].join(", "),
     );
     Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Postgres: inserts `lines` in order, from one JSON parameter.
+pub(crate) fn insert_logs(lines: &[LogRecord]) -> Statement {
+    let doc = serde_json::Value::Array(
+        lines
+            .iter()
+            .map(|l| {
+                let mut o = serde_json::Map::new();
+                o.insert("run_id".into(), l.run_id.to_string().into());
+                if let Some(p) = &l.step_path {
+                    o.insert("step_path".into(), p.clone().into());
+                }
+                if let Some(a) = l.attempt {
+                    o.insert("attempt".into(), a.into());
+                }
+                o.insert("level".into(), l.level.clone().into());
+                o.insert("message".into(), l.message.clone().into());
+                if let Some(d) = &l.data {
+                    o.insert("data".into(), d.clone());
+                }
+                o.insert("created_at".into(), stamp(l.created_at));
+                serde_json::Value::Object(o)
+            })
+            .collect(),
+    );
+    let sql = "INSERT INTO workflow_run_logs (run_id, step_path, attempt, level, message, data, created_at) \
+               SELECT (e.doc->>'run_id')::uuid, e.doc->>'step_path', (e.doc->>'attempt')::int4, \
+               e.doc->>'level', e.doc->>'message', e.doc->'data', (e.doc->>'created_at')::timestamptz \
+               FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, n) ORDER BY e.n";
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, [Value::from(doc)])
 }

@@ -352,6 +352,14 @@ impl SeaTx {
     }
 
     async fn flush_logs(&mut self) -> EngineResult<()> {
+        if self.backend == DbBackend::Postgres {
+            for chunk in self.logs.chunks(5000) {
+                let stmt = crate::batch::insert_logs(chunk);
+                self.tx.execute_raw(stmt).await.map_err(sql)?;
+            }
+            self.logs.clear();
+            return Ok(());
+        }
         for chunk in self.logs.chunks(500) {
             logs::Entity::insert_many(chunk.iter().map(|e| logs::ActiveModel {
                 run_id: Set(e.run_id),

@@ -281,6 +281,31 @@ async fn conformance(db: TestDb) {
     let logs = s.logs(run.id).await.unwrap();
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0].data, Some(json!({"x": [1, 2]})));
+
+    // many lines in one transaction keep their order and their nulls
+    let mut tx = s.begin().await.unwrap();
+    let lines: Vec<LogRecord> = (0..700)
+        .map(|i| LogRecord {
+            run_id: run.id,
+            step_path: (i % 2 == 0).then(|| format!("s{i}")),
+            attempt: (i % 3 == 0).then_some(i),
+            level: "info".into(),
+            message: format!("line {i} \u{e9}'\""),
+            data: match i % 3 {
+                0 => None,
+                1 => Some(serde_json::Value::Null),
+                _ => Some(json!({"i": i})),
+            },
+            created_at: now + Duration::microseconds(i64::from(i)),
+        })
+        .collect();
+    for l in &lines {
+        tx.log(l.clone()).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let logs = s.logs(run.id).await.unwrap();
+    assert_eq!(logs.len(), 701);
+    assert_eq!(&logs[1..], &lines[..], "every line as logged, in order");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
