@@ -576,7 +576,54 @@ impl Engine {
     /// does not hold back the others. If the batch fails for another reason
     /// than a lost race, every outcome is recorded on its own, so one poison
     /// row cannot block the rest.
+    ///
+    /// Outcomes of effectful steps (an HTTP call, a message sent) are
+    /// committed before any pure step runs ahead: the run-ahead's
+    /// transaction then starts afresh, so a crash while it runs can only
+    /// lose pure work, never the record of a side effect (whose loss would
+    /// run it again).
     pub async fn record_batch(&self, done: &[Done], next: &NextClaims<'_>) -> Result<(Effects, Vec<Claimed>)> {
+        let Some(runner) = next.run else {
+            return self.record_batch_plain(done, next).await;
+        };
+        if done.iter().all(|d| (next.inline)(&d.claimed.action)) {
+            return self.record_batch_plain(done, next).await;
+        }
+        let plain = NextClaims {
+            run: None,
+            window: std::time::Duration::ZERO,
+            ..*next
+        };
+        let (mut effects, claims) = self.record_batch_plain(done, &plain).await?;
+        if claims.is_empty() || !claims.iter().all(|c| (next.inline)(&c.action)) || next.window.is_zero() {
+            return Ok((effects, claims));
+        }
+        // the claims are committed: run them, then record them running ahead
+        let mut round = Vec::with_capacity(claims.len());
+        for c in claims {
+            let result = runner.run(&c).await;
+            round.push(Done { claimed: c, result });
+        }
+        let rest = NextClaims {
+            max: next.max.saturating_sub(round.len()),
+            ..*next
+        };
+        match self.record_batch_plain(&round, &rest).await {
+            Ok((more, claims)) => {
+                effects.merge(more);
+                Ok((effects, claims))
+            }
+            Err(e) => {
+                // what the first transaction readied still goes out; the
+                // pure steps' leases expire and they run again
+                tracing::warn!(error = %e, n = round.len(), "recording steps run inline failed; their leases will expire");
+                Ok((effects, Vec::new()))
+            }
+        }
+    }
+
+    /// [`Engine::record_batch`] in one transaction (running ahead if asked).
+    async fn record_batch_plain(&self, done: &[Done], next: &NextClaims<'_>) -> Result<(Effects, Vec<Claimed>)> {
         let first = retry_races(|| self.record_batch_once(done, next)).await;
         let first = match first {
             // a step run inline failed to record: record the outcomes given, without running ahead

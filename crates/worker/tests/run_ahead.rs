@@ -431,3 +431,97 @@ async fn effectful_steps_are_not_read_ahead(db: TestDb) {
 }
 
 on_both!(effectful_steps_are_not_read_ahead);
+
+/// Panics when asked to run `after` (a worker dying mid-transaction).
+struct Dies;
+
+#[async_trait::async_trait]
+impl RunInline for Dies {
+    async fn run(&self, c: &Claimed) -> Result<Outcome, ActionError> {
+        panic!("the worker died running {}", c.job.path);
+    }
+}
+
+async fn a_side_effect_is_committed_before_pure_steps_run_ahead(db: TestDb) {
+    let s = setup(db).await;
+    let first = start(&s, &chain()).await;
+    let run_id = first.job.run_id;
+    let r = runner(&s.engine, None);
+    let (_, claims) = record_counted(&s, &first, &r).await;
+    assert_eq!(claims[0].job.path, "hook");
+    // the webhook's outcome is recorded; the worker dies running `after`
+    let engine = s.engine.clone();
+    let hook = claims[0].clone();
+    let died = tokio::spawn(async move {
+        let next = NextClaims {
+            worker: "w",
+            max: 1024,
+            inline: &pure,
+            run: Some(&Dies),
+            window: Duration::from_secs(60),
+        };
+        engine
+            .record_batch(&completed(&hook, json!({"sent": true})), &next)
+            .await
+    })
+    .await;
+    assert!(died.is_err(), "the task panicked");
+    let (run, steps) = s.store.run_view(run_id).await.unwrap().unwrap();
+    let row = |p: &str| steps.iter().find(|x| x.path == p).unwrap();
+    // the side effect's record survived: the webhook will not be called again
+    assert_eq!(row("hook").status.as_str(), "COMPLETED");
+    assert_eq!(row("hook").output, Some(json!({"sent": true})));
+    // the pure step was claimed (committed) and is left to its lease
+    assert_eq!((row("after").status.as_str(), row("after").attempt), ("RUNNING", 1));
+    assert_eq!(run.status.as_str(), "RUNNING");
+}
+
+on_both!(a_side_effect_is_committed_before_pure_steps_run_ahead);
+
+/// Corrupts the row of the step it runs (its key no longer in the
+/// version), so that recording it fails.
+struct Corrupts {
+    store: Arc<orbflow_store::SeaStore>,
+}
+
+#[async_trait::async_trait]
+impl RunInline for Corrupts {
+    async fn run(&self, c: &Claimed) -> Result<Outcome, ActionError> {
+        use orbflow_store::entity::step_executions as se;
+        use sea_orm::sea_query::Expr;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        se::Entity::update_many()
+            .col_expr(se::Column::StepKey, Expr::value("ghost"))
+            .filter(se::Column::RunId.eq(c.job.run_id))
+            .filter(se::Column::Path.eq(c.job.path.clone()))
+            .exec(self.store.connection())
+            .await
+            .unwrap();
+        Ok(Outcome::Completed(json!("done")))
+    }
+}
+
+async fn a_failure_recording_inline_steps_keeps_the_side_effect(db: TestDb) {
+    let s = setup(db).await;
+    let first = start(&s, &chain()).await;
+    let run_id = first.job.run_id;
+    let r = runner(&s.engine, None);
+    let (_, claims) = record_counted(&s, &first, &r).await;
+    let corrupts = Corrupts { store: s.store.clone() };
+    let next = NextClaims {
+        run: Some(&corrupts),
+        ..ahead(&r, 1024)
+    };
+    let (effects, more) = s
+        .engine
+        .record_batch(&completed(&claims[0], json!({"sent": true})), &next)
+        .await
+        .expect("the webhook's outcome is recorded");
+    assert!(more.is_empty() && effects.finished.is_empty());
+    let (_, steps) = s.store.run_view(run_id).await.unwrap().unwrap();
+    let row = |p: &str| steps.iter().find(|x| x.path == p).unwrap();
+    assert_eq!(row("hook").status.as_str(), "COMPLETED");
+    assert_eq!(row("after").status.as_str(), "RUNNING", "left to its lease");
+}
+
+on_both!(a_failure_recording_inline_steps_keeps_the_side_effect);
