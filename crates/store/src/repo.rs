@@ -582,9 +582,8 @@ impl Tx for SeaTx {
 
     async fn update_steps(&mut self, steps: &[(StepRecord, Expect)]) -> EngineResult<usize> {
         let mut written = 0;
-        // Postgres: one JSON parameter; SQLite: 22 parameters a row, within its 32,766
-        let rows = if self.backend == DbBackend::Postgres { 5000 } else { 500 };
-        for chunk in steps.chunks(rows) {
+        // 22 parameters a row: within SQLite's 32,766 and Postgres' 65,535
+        for chunk in steps.chunks(500) {
             let stmt = crate::batch::update_steps(self.backend, chunk, crate::now());
             let res = self.tx.execute_raw(stmt).await.map_err(sql)?;
             written += usize::try_from(res.rows_affected()).unwrap_or(usize::MAX);
