@@ -6,9 +6,11 @@
 //! - [`store`]: the storage traits the engine needs (implemented by
 //!   `orbflow-store` on SQLite and Postgres).
 //! - [`plan`]: a workflow version prepared for execution.
-//! - [`engine`]: start a run, claim, render and record attempts, timers,
-//!   cancel; `recovery` (private): the reconciler, start-up recovery, lost
-//!   attempts, run timeouts, lease renewal; `retry`: retrying a failed run;
+//! - [`engine`]: start a run, claim and render attempts, timers, cancel;
+//!   `record` (private): recording outcomes in batches, and the run-ahead of
+//!   pure steps inside the recording transaction; `recovery` (private): the
+//!   reconciler, start-up recovery, lost attempts, run timeouts, lease
+//!   renewal; `retry`: retrying a failed run;
 //!   `race` (private): transactions that lost a race run again; `cache`
 //!   (private): the rows a transaction holds, read and written once.
 //! - `advance` (private): readiness counters, joins, skips, the run end;
@@ -28,8 +30,10 @@ mod advance;
 mod cache;
 mod error;
 mod race;
+mod record;
 mod recovery;
 mod retry;
 
-pub use engine::{Claimed, Done, Effects, Engine, EngineConfig, Job, NextClaims, RunInline, StartRun, Wake};
+pub use engine::{Claimed, Effects, Engine, EngineConfig, Job, StartRun, Wake};
 pub use error::{Error, Result};
+pub use record::{Done, NextClaims, RunInline};
