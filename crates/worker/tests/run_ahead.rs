@@ -219,6 +219,12 @@ async fn a_chain_of_pure_steps_runs_in_one_transaction(db: TestDb) {
     assert_eq!(effects.finished.len(), 1);
     let (run, _) = s.store.run_view(run_id).await.unwrap().unwrap();
     assert_eq!((run.status.as_str(), run.finished_steps), ("COMPLETED", 22));
+    // the run's output lists the steps in the workflow's order (the last
+    // transaction held only some of the rows it read)
+    let keys: Vec<String> = run.output.unwrap().as_object().unwrap().keys().cloned().collect();
+    let mut want: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+    want.extend(["hook".into(), "after".into()]);
+    assert_eq!(keys, want);
 }
 
 on_both!(a_chain_of_pure_steps_runs_in_one_transaction);

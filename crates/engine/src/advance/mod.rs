@@ -603,9 +603,18 @@ impl<'e> Advance<'e> {
             }
             None => {
                 let paths: Vec<String> = self.plan.top.iter().map(|&i| self.plan.rows[i].key.clone()).collect();
-                let rows = self.tx.steps(self.run.id, &paths).await?;
+                let mut rows: HashMap<String, StepRecord> = self
+                    .tx
+                    .steps(self.run.id, &paths)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.path.clone(), r))
+                    .collect();
+                // in the workflow's order, whatever order the store returns them in
                 Ok(Value::Object(
-                    rows.into_iter()
+                    paths
+                        .into_iter()
+                        .filter_map(|p| rows.remove(&p))
                         .map(|r| (r.path, r.output.unwrap_or(Value::Null)))
                         .collect(),
                 ))
