@@ -4,6 +4,7 @@
 //! attempts it started record, and puts back the jobs it took but did not
 //! start. Each scenario runs on SQLite and on Postgres.
 
+#[macro_use]
 mod common;
 
 use std::io::{Read, Write};
@@ -179,24 +180,6 @@ async fn until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-macro_rules! on_both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::TestDb::sqlite()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::TestDb::postgres().await {
-                    super::$name(db).await;
-                }
-            }
-        }
-    };
 }
 
 on_both!(an_idle_worker_takes_its_free_slots_in_one_pop_and_a_busy_one_nothing);

@@ -144,19 +144,7 @@ async fn batch_records_all_and_claims_pure_steps(db: TestDb) {
     assert_eq!((run.status.as_str(), run.finished_steps), ("COMPLETED", 13));
 }
 
-mod batch_records_all_and_claims_pure_steps {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::batch_records_all_and_claims_pure_steps(super::common::TestDb::sqlite()).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        if let Some(db) = super::common::TestDb::postgres().await {
-            super::batch_records_all_and_claims_pure_steps(db).await;
-        }
-    }
-}
+on_both!(batch_records_all_and_claims_pure_steps);
 
 async fn a_poison_row_does_not_block_its_batch_mates(db: TestDb) {
     use orbflow_store::entity::step_executions as se;
@@ -202,16 +190,4 @@ async fn a_poison_row_does_not_block_its_batch_mates(db: TestDb) {
     assert!(engine.record_batch(&alone, &NextClaims::none()).await.is_err());
 }
 
-mod a_poison_row_does_not_block_its_batch_mates {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::a_poison_row_does_not_block_its_batch_mates(super::common::TestDb::sqlite()).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        if let Some(db) = super::common::TestDb::postgres().await {
-            super::a_poison_row_does_not_block_its_batch_mates(db).await;
-        }
-    }
-}
+on_both!(a_poison_row_does_not_block_its_batch_mates);

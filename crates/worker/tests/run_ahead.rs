@@ -18,25 +18,6 @@ use orbflow_engine::{Claimed, Done, Engine, EngineConfig, Job, NextClaims, RunIn
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-/// Runs a scenario taking a `TestDb` on SQLite and on Postgres.
-macro_rules! on_both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::common::TestDb::sqlite()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::common::TestDb::postgres().await {
-                    super::$name(db).await;
-                }
-            }
-        }
-    };
-}
-
 /// Runs pure steps as the worker does (render, then the real action), and
 /// counts them; fails the step named `fail` if any.
 struct Runner {

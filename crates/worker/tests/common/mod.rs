@@ -68,6 +68,26 @@ macro_rules! both_with {
     };
 }
 
+/// Runs a scenario taking a `TestDb` on SQLite and on Postgres.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::common::TestDb::sqlite()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = super::common::TestDb::postgres().await {
+                    super::$name(db).await;
+                }
+            }
+        }
+    };
+}
+
 pub async fn harness(db: TestDb) -> Harness {
     harness_with(db, EngineConfig::default()).await
 }
