@@ -6,8 +6,12 @@
 //!   [`LocalQueue`](queue::LocalQueue) of the embedded default.
 //! - [`worker`]: the [`Worker`](worker::Worker) service: `Config` →
 //!   `run(shutdown)` → [`Handle`](worker::Handle).
+//! - `runtime`: the fetch side on apalis 1.0, an apalis worker whose
+//!   backend is the [`Queue`](queue::Queue) and whose service is one
+//!   attempt slot.
 
 pub mod queue;
+mod runtime;
 pub mod worker;
 
 pub use queue::{LocalQueue, Queue};

@@ -90,7 +90,7 @@ impl Queue for LocalQueue {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -98,7 +98,8 @@ mod tests {
 
     use super::*;
 
-    fn jobs(n: usize) -> Vec<Job> {
+    /// `n` jobs of one run, `s0`, `s1`, …
+    pub(crate) fn jobs(n: usize) -> Vec<Job> {
         let run_id = Uuid::now_v7();
         (0..n)
             .map(|i| Job {

@@ -1,9 +1,9 @@
-//! The worker service. One fetch loop feeds a pool of `concurrency` slots:
-//! it waits for a free slot, takes as many jobs as there are free slots in
-//! one [`Queue::pop_many`], and starts each in its own slot, where the job is
-//! claimed, executed and recorded, followed by the steps the record claimed
-//! at once (eager dispatch). The reconciler, lease renewal and the
-//! cancellation listener run beside it.
+//! The worker service. An apalis runtime (module `runtime`) feeds a pool
+//! of `concurrency` slots: it takes a job from the [`Queue`] whenever a slot
+//! is free and starts it in that slot, where the job is claimed, executed
+//! and recorded, followed by the steps the record claimed at once (eager
+//! dispatch). The reconciler, lease renewal and the cancellation listener
+//! run beside it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,7 +13,7 @@ use orbflow_actions::{ActionContext, ActionError, Outcome, Registry, TracingLogg
 use orbflow_engine::store::LeaseRef;
 use orbflow_engine::{Claimed, Done, Effects, Engine, Job, NextClaims, RunInline};
 use orbflow_model::RunStatus;
-use tokio::sync::{Semaphore, broadcast};
+use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -72,8 +72,8 @@ struct Running {
 pub struct Worker {
     engine: Arc<Engine>,
     registry: Arc<Registry>,
-    queue: Arc<dyn Queue>,
-    config: WorkerConfig,
+    pub(crate) queue: Arc<dyn Queue>,
+    pub(crate) config: WorkerConfig,
     running: Mutex<HashMap<(Uuid, String), Running>>,
     finished: broadcast::Sender<(Uuid, RunStatus)>,
 }
@@ -135,16 +135,15 @@ impl Worker {
     /// attempts finish and record, puts back the jobs it took but did not
     /// start, and returns.
     ///
-    /// One fetch loop feeds a pool of `concurrency` attempt slots: it waits
-    /// for a free slot, then takes as many jobs as there are free slots in
-    /// one [`Queue::pop_many`] and starts each at once. A busy worker takes
-    /// nothing it cannot start, so jobs it could not run stay in the queue
-    /// for other workers.
+    /// An apalis runtime (module `runtime`) feeds a pool of
+    /// `concurrency` attempt slots, taking a job from the queue only when a
+    /// slot is free: a busy worker takes nothing it cannot start, so jobs it
+    /// could not run stay in the queue for other workers.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut tasks = JoinSet::new();
         let w = self.clone();
         let stop = shutdown.clone();
-        tasks.spawn(async move { w.fetch_loop(stop).await });
+        tasks.spawn(crate::runtime::fetch_loop(w, stop));
         let w = self.clone();
         let stop = shutdown.clone();
         tasks.spawn(async move { w.reconcile_loop(stop).await });
@@ -234,58 +233,10 @@ impl Worker {
         }
     }
 
-    /// Takes jobs in batches of at most the free slots and starts each in
-    /// its own slot; on `stop` takes nothing more and waits for the slots'
-    /// attempts to record.
-    async fn fetch_loop(self: Arc<Self>, stop: CancellationToken) {
-        let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
-        let mut attempts = JoinSet::new();
-        loop {
-            // a free slot first: a busy worker takes nothing
-            let first = tokio::select! {
-                () = stop.cancelled() => break,
-                p = slots.clone().acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => break, // never closed
-                },
-            };
-            let mut permits = vec![first];
-            while let Ok(p) = slots.clone().try_acquire_owned() {
-                permits.push(p);
-            }
-            let mut jobs = tokio::select! {
-                () = stop.cancelled() => break,
-                jobs = self.queue.pop_many(permits.len()) => jobs,
-            };
-            if stop.is_cancelled() {
-                // taken but not started: back for the other workers
-                self.queue.push_many(jobs).await;
-                break;
-            }
-            if jobs.len() > permits.len() {
-                // a queue that ignored `max`: keep only what can start now
-                let extra = jobs.split_off(permits.len());
-                self.queue.push_many(extra).await;
-            }
-            // slots beyond the jobs taken are freed as `permits` drops
-            for (job, permit) in jobs.into_iter().zip(permits) {
-                let w = self.clone();
-                let stop = stop.clone();
-                attempts.spawn(async move {
-                    w.attempt(job, &stop).await;
-                    drop(permit);
-                });
-            }
-            while attempts.try_join_next().is_some() {}
-        }
-        // draining: every started attempt records
-        while attempts.join_next().await.is_some() {}
-    }
-
     /// Runs `job` in one slot, then the steps its outcomes make ready that
     /// the record transaction claimed (eager dispatch). A job whose turn
     /// comes after `stop` goes back to the queue unclaimed.
-    async fn attempt(&self, job: Job, stop: &CancellationToken) {
+    pub(crate) async fn attempt(&self, job: Job, stop: &CancellationToken) {
         let mut next = Some(job);
         while let Some(job) = next.take() {
             if stop.is_cancelled() {
