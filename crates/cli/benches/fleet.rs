@@ -171,7 +171,7 @@ fn main() {
     let sql: Vec<sql_count::SqlFigures> = if config.selected("sql") {
         workloads::acceptance(&peer.url)
             .iter()
-            .filter(|w| w.name == "chain-1000" || w.name.starts_with("fan-out"))
+            .filter(|w| !w.name.starts_with("loop"))
             .map(|w| rt.block_on(sql_count::count(w, config.timeout)))
             .collect()
     } else {

@@ -32,7 +32,7 @@ use chrono::{DateTime, Utc};
 use orbflow_model::RunStatus;
 use uuid::Uuid;
 
-use crate::store::{Expect, LogRecord, RunLock, RunRecord, StepRecord, Tx, VersionRecord};
+use crate::store::{Expect, LogRecord, RunLock, RunRecord, StepOutput, StepRecord, Tx, VersionRecord};
 use crate::{Error, Result};
 
 /// A held row: as this transaction sees it, and as the database has it.
@@ -290,6 +290,18 @@ impl Tx for CachedTx {
         // every held row is in the database too (read or inserted here)
         let rows = self.inner.steps_with_prefix(run_id, prefix).await?;
         Ok(self.overlay(rows))
+    }
+
+    async fn outputs_of_key(&mut self, run_id: Uuid, prefix: &str, key: &str) -> Result<Vec<StepOutput>> {
+        // every held row is in the database too; a held one's output may be
+        // newer than the database's
+        let mut rows = self.inner.outputs_of_key(run_id, prefix, key).await?;
+        for r in &mut rows {
+            if let Some(h) = self.held.get(&(run_id, r.path.clone())) {
+                r.output.clone_from(&h.row.output);
+            }
+        }
+        Ok(rows)
     }
 
     async fn insert_steps(&mut self, steps: &[StepRecord]) -> Result<()> {

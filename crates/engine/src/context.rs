@@ -114,11 +114,11 @@ async fn step_entry(tx: &mut dyn Tx, plan: &Plan, run: &RunRecord, at: Ix, prefi
     let l = plan.loops[k][shared];
     let loop_path = format!("{}{}", truncate_prefix(prefix, shared), plan.rows[l].key);
     let loop_row = tx.step(run.id, &loop_path).await?;
-    let rows = tx.steps_with_prefix(run.id, &format!("{loop_path}[")).await?;
+    let rows = tx.outputs_of_key(run.id, &format!("{loop_path}["), key).await?;
     let mut by_index: HashMap<i32, Value> = HashMap::new();
-    for r in rows.iter().filter(|r| &r.step_key == key) {
+    for r in rows {
         if let Some(i) = r.loop_index {
-            by_index.insert(i, r.output.clone().unwrap_or(Value::Null));
+            by_index.insert(i, r.output.unwrap_or(Value::Null));
         }
     }
     let mut idx: Vec<i32> = by_index.keys().copied().collect();

@@ -179,6 +179,17 @@ pub struct ScheduleRecord {
     pub next_fire_at: Option<DateTime<Utc>>,
 }
 
+/// One execution's output, as [`Tx::outputs_of_key`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOutput {
+    /// Path.
+    pub path: String,
+    /// Iteration index, for iteration rows and their body steps.
+    pub loop_index: Option<i32>,
+    /// Output once COMPLETED.
+    pub output: Option<Value>,
+}
+
 /// A run log line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRecord {
@@ -246,6 +257,10 @@ pub trait Tx: Send {
     async fn steps(&mut self, run_id: Uuid, paths: &[String]) -> Result<Vec<StepRecord>>;
     /// Every execution of a run whose path starts with `prefix` (empty: all).
     async fn steps_with_prefix(&mut self, run_id: Uuid, prefix: &str) -> Result<Vec<StepRecord>>;
+    /// The outputs of the executions of step `key` under `prefix`, in path
+    /// order, without the rest of their rows: what a loop's result is made
+    /// of (a 10,000-item loop reads 10,000 small tuples, not 20,000 rows).
+    async fn outputs_of_key(&mut self, run_id: Uuid, prefix: &str, key: &str) -> Result<Vec<StepOutput>>;
     /// Inserts step executions.
     async fn insert_steps(&mut self, steps: &[StepRecord]) -> Result<()>;
     /// Writes a step's mutable fields, only if its status, attempt and lease

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use orbflow_engine::store::{
-    DueReason, DueStep, Expect, LeaseRef, LogRecord, RunLock, RunRecord, ScheduleRecord, StepRecord, Store, Tx,
-    VersionRecord,
+    DueReason, DueStep, Expect, LeaseRef, LogRecord, RunLock, RunRecord, ScheduleRecord, StepOutput, StepRecord, Store,
+    Tx, VersionRecord,
 };
 use orbflow_engine::{Error as EngineError, Result as EngineResult};
 use orbflow_model::{RunStatus, StepStatus};
@@ -553,6 +553,29 @@ impl Tx for SeaTx {
             .filter(|r| r.path.starts_with(prefix))
             .map(step_from)
             .collect()
+    }
+
+    async fn outputs_of_key(&mut self, run_id: Uuid, prefix: &str, key: &str) -> EngineResult<Vec<StepOutput>> {
+        let mut q = se::Entity::find()
+            .select_only()
+            .columns([se::Column::Path, se::Column::LoopIndex, se::Column::Output])
+            .filter(se::Column::RunId.eq(run_id))
+            .filter(se::Column::StepKey.eq(key))
+            .order_by_asc(se::Column::Path);
+        if !prefix.is_empty() {
+            q = q.filter(se::Column::Path.starts_with(prefix));
+        }
+        let rows: Vec<(String, Option<i32>, Option<serde_json::Value>)> =
+            q.into_tuple().all(&self.tx).await.map_err(sql)?;
+        Ok(rows
+            .into_iter()
+            .filter(|(path, ..)| path.starts_with(prefix))
+            .map(|(path, loop_index, output)| StepOutput {
+                path,
+                loop_index,
+                output,
+            })
+            .collect())
     }
 
     async fn insert_steps(&mut self, steps: &[StepRecord]) -> EngineResult<()> {

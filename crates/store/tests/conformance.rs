@@ -2,7 +2,7 @@
 //! every implementation: SeaStore on SQLite and on Postgres.
 
 use chrono::{Duration, Utc};
-use orbflow_engine::store::{DueReason, Expect, LogRecord, RunLock, RunRecord, StepRecord, Store};
+use orbflow_engine::store::{DueReason, Expect, LogRecord, RunLock, RunRecord, StepOutput, StepRecord, Store};
 use orbflow_model::{RunStatus, StepStatus};
 use orbflow_store::SeaStore;
 use orbflow_store::testing::TestDb;
@@ -91,7 +91,9 @@ async fn conformance(db: TestDb) {
     let mut a = StepRecord::new(run.id, "a_b".into(), "a_b".into(), now);
     a.pending_deps = 1;
     let b = StepRecord::new(run.id, "axb[0].c".into(), "c".into(), now);
-    let c = StepRecord::new(run.id, "a_b[0].c".into(), "c".into(), now);
+    let mut c = StepRecord::new(run.id, "a_b[0].c".into(), "c".into(), now);
+    c.loop_index = Some(0);
+    c.output = Some(json!({"n": [1, "x"], "null": null}));
     tx.insert_steps(&[a.clone(), b.clone(), c.clone()]).await.unwrap();
     tx.log(LogRecord {
         run_id: run.id,
@@ -156,6 +158,27 @@ async fn conformance(db: TestDb) {
         .map(|r| r.path)
         .collect();
     assert_eq!(of_c, ["a_b[0].c"]);
+    // a key's outputs alone: exact under the prefix, in path order, JSON intact
+    let outs = tx.outputs_of_key(run.id, "", "c").await.unwrap();
+    assert_eq!(
+        outs,
+        [
+            StepOutput {
+                path: "a_b[0].c".into(),
+                loop_index: Some(0),
+                output: c.output.clone(),
+            },
+            StepOutput {
+                path: "axb[0].c".into(),
+                loop_index: None,
+                output: None,
+            },
+        ]
+    );
+    let outs = tx.outputs_of_key(run.id, "a_b[", "c").await.unwrap();
+    assert_eq!(outs.len(), 1);
+    assert_eq!(outs[0].path, "a_b[0].c");
+    assert!(tx.outputs_of_key(run.id, "a_b[", "a_b").await.unwrap().is_empty());
     // many by path, locked, in path order, the missing left out
     let many: Vec<String> = tx
         .lock_steps(run.id, &["axb[0].c".into(), "nope".into(), "a_b".into()])

@@ -1,13 +1,14 @@
 //! One workload on the fleet: a fresh Postgres schema and Redis key prefix,
 //! N release-built `orbflow worker --concurrency 8` processes, the runs
-//! started through the engine and the Redis queue (as the API does).
+//! started through the engine and the Redis queue (as the API does), 32 at
+//! a time.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use orbflow_engine::queue::Queue;
+use orbflow_engine::queue::QueueDispatch;
 use orbflow_engine::store::Store;
 use orbflow_engine::{Engine, EngineConfig};
 use orbflow_store::testing::TestDb;
@@ -122,23 +123,21 @@ async fn try_run(case: &FleetCase<'_>) -> Result<Outcome, String> {
     let store = orbflow_store::SeaStore::new(conn);
     let workers = Workers::start(case, &db.url, &prefix)?;
     let version = inproc::version(&store, case.workload).await?;
-    let engine = Engine::new(store.clone(), EngineConfig::default());
+    let engine = std::sync::Arc::new(Engine::new(store.clone(), EngineConfig::default()));
     let queue = orbflow_queue::RedisQueue::connect(case.redis, &prefix)
         .await
         .map_err(|e| format!("redis: {e}"))?;
     let t = Instant::now();
     let started = chrono::Utc::now();
-    let mut ids = Vec::with_capacity(case.workload.runs);
-    for _ in 0..case.workload.runs {
-        let (id, effects) = engine
-            .start_run(inproc::start(&version))
-            .await
-            .map_err(|e| format!("start: {e}"))?;
-        for job in effects.jobs {
-            queue.push(job).await;
-        }
-        ids.push(id);
-    }
+    let dispatch = std::sync::Arc::new(QueueDispatch(std::sync::Arc::new(queue)));
+    let ids = inproc::start_all(&engine, &version, case.workload.runs, dispatch).await?;
+    eprintln!(
+        "  {} x{}: {} runs started in {:.3} s",
+        case.workload.name,
+        case.workers,
+        ids.len(),
+        t.elapsed().as_secs_f64()
+    );
     loop {
         let left = store.unfinished_runs().await.map_err(|e| format!("poll: {e}"))?;
         if left.is_empty() {

@@ -141,7 +141,7 @@ pub(crate) fn figures(rows: &[Row]) -> String {
 /// The table of SQL statements per step.
 pub(crate) fn sql(results: &[SqlFigures]) -> String {
     let mut t = String::from(
-        "| workload | steps | statements | per step | SELECT | INSERT | UPDATE | DELETE | other | run locks (FOR UPDATE) per step |\n\
+        "| workload | steps | statements | per step | SELECT | INSERT | UPDATE | DELETE | other | `FOR UPDATE` reads per step |\n\
          | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for r in results {
@@ -159,7 +159,7 @@ pub(crate) fn sql(results: &[SqlFigures]) -> String {
                     c.update,
                     c.delete,
                     c.other,
-                    per(c.run_locks)
+                    per(c.locking_reads)
                 )
             }
             Err(e) => writeln!(t, "| {} | {} | | | | | | | | |", r.name, e.replace('|', "/")),

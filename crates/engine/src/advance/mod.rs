@@ -481,8 +481,8 @@ impl<'e> Advance<'e> {
             return Ok(Vec::new());
         };
         let key = self.plan.rows[last].key.clone();
-        let mut rows = self.tx.steps_with_prefix(self.run.id, &format!("{lp}[")).await?;
-        rows.retain(|r| r.step_key == key && prefix_of(&r.path).matches("].").count() == self.plan.depth(last));
+        let mut rows = self.tx.outputs_of_key(self.run.id, &format!("{lp}["), &key).await?;
+        rows.retain(|r| prefix_of(&r.path).matches("].").count() == self.plan.depth(last));
         rows.sort_by_key(|r| r.loop_index);
         Ok(rows.into_iter().map(|r| r.output.unwrap_or(Value::Null)).collect())
     }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use orbflow_actions::net::HttpPolicy;
 use orbflow_actions::{CatalogConfig, Registry};
+use orbflow_engine::queue::Dispatch;
 use orbflow_engine::store::{Store, VersionRecord};
 use orbflow_engine::{Engine, EngineConfig, StartRun};
 use orbflow_model::RunStatus;
@@ -35,7 +36,7 @@ pub(crate) struct SqlCounter {
     update: AtomicU64,
     delete: AtomicU64,
     other: AtomicU64,
-    run_locks: AtomicU64,
+    locking_reads: AtomicU64,
 }
 
 /// A snapshot of a [`SqlCounter`].
@@ -46,8 +47,8 @@ pub(crate) struct SqlCounts {
     pub(crate) update: u64,
     pub(crate) delete: u64,
     pub(crate) other: u64,
-    /// `SELECT … FOR UPDATE` (one per transaction that locks a run).
-    pub(crate) run_locks: u64,
+    /// Reads that lock rows (`… FOR UPDATE`, of runs or of steps).
+    pub(crate) locking_reads: u64,
 }
 
 impl SqlCounts {
@@ -72,7 +73,7 @@ impl SqlCounter {
         };
         kind.fetch_add(1, Ordering::Relaxed);
         if sql.contains("FOR UPDATE") {
-            self.run_locks.fetch_add(1, Ordering::Relaxed);
+            self.locking_reads.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -84,7 +85,7 @@ impl SqlCounter {
             &self.update,
             &self.delete,
             &self.other,
-            &self.run_locks,
+            &self.locking_reads,
         ] {
             c.store(0, Ordering::Relaxed);
         }
@@ -105,7 +106,7 @@ impl SqlCounter {
             update: get(&self.update),
             delete: get(&self.delete),
             other: get(&self.other),
-            run_locks: get(&self.run_locks),
+            locking_reads: get(&self.locking_reads),
         }
     }
 }
@@ -215,15 +216,7 @@ async fn try_run(workload: &Workload, setup: &InProc<'_>) -> Result<Outcome, Str
         counter.reset();
     }
     let t = Instant::now();
-    let mut ids = Vec::with_capacity(workload.runs);
-    for _ in 0..workload.runs {
-        let (id, effects) = engine
-            .start_run(start(&version))
-            .await
-            .map_err(|e| format!("start: {e}"))?;
-        handle.apply(effects).await;
-        ids.push(id);
-    }
+    let ids = start_all(&engine, &version, workload.runs, Arc::new(handle)).await?;
     let done = wait_all(&mut finished, &ids, t + setup.timeout, &store).await;
     let secs = t.elapsed().as_secs_f64();
     if let Some(counter) = &setup.sql {
@@ -236,6 +229,39 @@ async fn try_run(workload: &Workload, setup: &InProc<'_>) -> Result<Outcome, Str
     }
     let (figures, _) = collect(&store, workload, &ids).await?;
     Ok(Outcome::Done(Figures { secs, ..figures }))
+}
+
+/// Runs started at once by [`start_all`], as concurrent API requests or
+/// trigger firings would start them.
+pub(crate) const STARTS_AT_ONCE: usize = 32;
+
+/// Starts `runs` runs of `version`, [`STARTS_AT_ONCE`] at a time, handing
+/// each start's jobs to `dispatch` as soon as it commits; the run ids in
+/// start order.
+pub(crate) async fn start_all(
+    engine: &Arc<Engine>,
+    version: &VersionRecord,
+    runs: usize,
+    dispatch: Arc<dyn Dispatch>,
+) -> Result<Vec<Uuid>, String> {
+    let gate = Arc::new(tokio::sync::Semaphore::new(STARTS_AT_ONCE));
+    let mut starts = tokio::task::JoinSet::new();
+    for i in 0..runs {
+        let (engine, dispatch, req) = (engine.clone(), dispatch.clone(), start(version));
+        let permit = gate.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+        starts.spawn(async move {
+            let (id, effects) = engine.start_run(req).await.map_err(|e| format!("start: {e}"))?;
+            drop(permit);
+            dispatch.apply(effects).await;
+            Ok::<_, String>((i, id))
+        });
+    }
+    let mut ids = vec![Uuid::nil(); runs];
+    while let Some(r) = starts.join_next().await {
+        let (i, id) = r.map_err(|e| format!("start: {e}"))??;
+        ids[i] = id;
+    }
+    Ok(ids)
 }
 
 /// Waits until every run of `ids` has finished (true) or `deadline` passed.
