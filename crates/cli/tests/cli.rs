@@ -553,3 +553,23 @@ fn token_create_refuses_unknown_permissions_before_touching_the_database() {
     assert!(stdout(&out).starts_with("orb_"));
     let _ = std::fs::remove_file(&db);
 }
+
+#[test]
+fn worker_settings_out_of_range_are_refused_before_connecting() {
+    for (flag, value) in [
+        ("--inline-batch", "0"),
+        ("--inline-window-ms", "-1"),
+        ("--concurrency", "x"),
+    ] {
+        let out = orbflow(&[
+            "worker",
+            &format!("{flag}={value}"),
+            "--database-url",
+            "postgres://127.0.0.1:1/none",
+            "--redis-url",
+            "redis://127.0.0.1:1",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {}", stderr(&out));
+        assert!(stderr(&out).contains(flag), "{flag} {value}: {}", stderr(&out));
+    }
+}

@@ -159,9 +159,10 @@ async fn wait_step(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_run_concurrent_fan_out_fan_in_runs() {
     let Some(mut f) = Fleet::new().await else { return };
-    for _ in 0..3 {
-        f.worker(&[]);
-    }
+    f.worker(&[]);
+    f.worker(&[]);
+    // one worker records every pure step in a transaction of its own
+    f.worker(&["--inline-window-ms", "0", "--inline-batch", "1"]);
     let yaml = fan("fan", 18, |i| i.to_string());
     let wf = f.write("fan.yaml", &yaml);
     let runs: Vec<Child> = (0..10)

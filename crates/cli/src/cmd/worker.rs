@@ -30,6 +30,16 @@ pub(crate) struct WorkerArgs {
     /// again (a job lost by Redis), in seconds.
     #[arg(long, env = "ORBFLOW_QUEUED_GRACE_SECS", default_value_t = 10)]
     queued_grace_secs: u32,
+    /// How long one transaction may keep running the pure steps (TRANSFORM,
+    /// LOG_EVENT, …) its outcomes make ready before it commits, in
+    /// milliseconds; 0 records every pure step in a transaction of its own.
+    #[arg(long, env = "ORBFLOW_INLINE_WINDOW_MS", default_value_t = 10)]
+    inline_window_ms: u64,
+    /// Most pure steps one attempt slot claims and runs inline after an
+    /// outcome (at least 1).
+    #[arg(long, env = "ORBFLOW_INLINE_BATCH", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    inline_batch: u32,
 }
 
 pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<i32> {
@@ -53,6 +63,8 @@ pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<i32> {
         let config = WorkerConfig {
             concurrency: args.concurrency.max(1),
             queued_grace: std::time::Duration::from_secs(u64::from(args.queued_grace_secs)),
+            inline_window: std::time::Duration::from_millis(args.inline_window_ms),
+            inline_batch: usize::try_from(args.inline_batch).unwrap_or(usize::MAX),
             ..WorkerConfig::default()
         };
         let name = config.name.clone();
