@@ -57,12 +57,14 @@ pub struct NextClaims<'a> {
     pub inline: &'a (dyn Fn(&str) -> bool + Sync),
     /// Runs pure steps inside the recording transaction: while every step
     /// the outcomes readied and the transaction claimed is one `inline`
-    /// accepts, and for at most `window` since the transaction began, they
-    /// are run by this and recorded in the same transaction (one commit for
-    /// the lot; a crash before it runs them again, which is harmless for
-    /// pure steps). `None`: the claimed steps go back to the caller.
+    /// accepts, they are run by this and recorded in the same transaction
+    /// (one commit for the lot; a crash before it runs them again, which is
+    /// harmless for pure steps): the first round always, further rounds
+    /// while less than `window` has passed since the first began. `None`:
+    /// the claimed steps go back to the caller.
     pub run: Option<&'a dyn RunInline>,
-    /// How long one transaction may keep running pure steps inline.
+    /// How long one transaction may keep running further rounds of pure
+    /// steps inline.
     pub window: std::time::Duration,
 }
 
@@ -215,16 +217,21 @@ impl Engine {
     }
 
     async fn record_batch_once(&self, done: &[Done], next: &NextClaims<'_>) -> Result<(Effects, Vec<Claimed>)> {
-        let began = std::time::Instant::now();
         let mut tx = self.begin().await?;
         let mut g = Gathered::default();
         tx = self.record_in(tx, done, next, &mut g).await?;
-        // run ahead: pure steps the outcomes readied run here, in this transaction
+        // run ahead: pure steps the outcomes readied run here, in this
+        // transaction. The window counts from here, so the first round always
+        // runs: a fan-out whose recording alone outlasts the window still
+        // runs its siblings with it, instead of committing them RUNNING and
+        // writing each row twice. A zero window runs nothing ahead.
+        let began = std::time::Instant::now();
         let mut ran = 0;
         while let Some(runner) = next.run
             && !g.claims.is_empty()
             && ran + g.claims.len() <= next.max
-            && began.elapsed() < next.window
+            && !next.window.is_zero()
+            && (ran == 0 || began.elapsed() < next.window)
             && g.claims.iter().all(|c| (next.inline)(&c.action))
         {
             let mut round = Vec::with_capacity(g.claims.len());

@@ -35,8 +35,9 @@ pub struct WorkerConfig {
     /// outcome, recorded together in one transaction (default 1,024: a
     /// fan-out of pure steps runs in one slot, in three transactions).
     pub inline_batch: usize,
-    /// How long one record transaction may keep running the pure steps its
-    /// outcomes make ready before it commits (group commit: a chain of
+    /// How long one record transaction may keep running further rounds of
+    /// the pure steps its outcomes make ready before it commits, counted
+    /// from the first round, which always runs (group commit: a chain of
     /// TRANSFORM steps commits once per window, not once per step; a crash
     /// runs the uncommitted ones again). Zero: every pure step is recorded
     /// in a transaction of its own batch.

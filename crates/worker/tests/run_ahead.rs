@@ -253,6 +253,41 @@ async fn a_fan_in_run_inline_starts_its_join_once(db: TestDb) {
 
 on_both!(a_fan_in_run_inline_starts_its_join_once);
 
+/// The window bounds further rounds, not the first: a recording that
+/// outlasts it still runs what it readied (a fan-out's siblings) in the same
+/// transaction, instead of committing them RUNNING to be written again.
+async fn the_first_round_runs_ahead_however_short_the_window(db: TestDb) {
+    let s = setup(db).await;
+    let first = start(&s, &fan()).await;
+    let run_id = first.job.run_id;
+    let r = runner(&s.engine, None);
+    let tiny = NextClaims {
+        window: Duration::from_nanos(1),
+        ..ahead(&r, 1024)
+    };
+    let (effects, claims) = s
+        .engine
+        .record_batch(&completed(&first, json!(0)), &tiny)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.ran.load(Ordering::SeqCst),
+        50,
+        "the 50 siblings ran in the first round"
+    );
+    assert!(effects.jobs.is_empty());
+    // the window was over by then: the join is claimed for the caller
+    assert_eq!(claims.iter().map(|c| c.job.path.as_str()).collect::<Vec<_>>(), ["join"]);
+    let (_, steps) = s.store.run_view(run_id).await.unwrap().unwrap();
+    let siblings: Vec<_> = steps.iter().filter(|x| x.path.starts_with('f')).collect();
+    assert_eq!(siblings.len(), 50);
+    for x in siblings {
+        assert_eq!((x.status.as_str(), x.attempt), ("COMPLETED", 1), "{}", x.path);
+    }
+}
+
+on_both!(the_first_round_runs_ahead_however_short_the_window);
+
 async fn outcomes_brought_back_are_recorded_with_one_read_and_one_write(db: TestDb) {
     let s = setup(db).await;
     let first = start(&s, &fan()).await;

@@ -30,9 +30,10 @@ pub(crate) struct WorkerArgs {
     /// again (a job lost by Redis), in seconds.
     #[arg(long, env = "ORBFLOW_QUEUED_GRACE_SECS", default_value_t = 10)]
     queued_grace_secs: u32,
-    /// How long one transaction may keep running the pure steps (TRANSFORM,
-    /// LOG_EVENT, …) its outcomes make ready before it commits, in
-    /// milliseconds; 0 records every pure step in a transaction of its own.
+    /// How long one transaction may keep running further rounds of the pure
+    /// steps (TRANSFORM, LOG_EVENT, …) its outcomes make ready before it
+    /// commits, in milliseconds (the first round always runs); 0 records
+    /// every pure step in a transaction of its own.
     #[arg(long, env = "ORBFLOW_INLINE_WINDOW_MS", default_value_t = 10)]
     inline_window_ms: u64,
     /// Most pure steps one attempt slot claims and runs inline after an
