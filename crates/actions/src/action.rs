@@ -131,15 +131,22 @@ pub trait StepLogger: Send + Sync {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TracingLogger;
 
-impl StepLogger for TracingLogger {
-    fn log(&self, level: LogLevel, message: &str, data: Option<&Value>) {
-        let data = data.map(Value::to_string).unwrap_or_default();
+impl TracingLogger {
+    /// Emits one line at `level`, with `data` (JSON text, empty for none)
+    /// as a field.
+    pub fn emit(level: LogLevel, message: &str, data: &str) {
         match level {
             LogLevel::Debug => tracing::debug!(%data, "{message}"),
             LogLevel::Info => tracing::info!(%data, "{message}"),
             LogLevel::Warn => tracing::warn!(%data, "{message}"),
             LogLevel::Error => tracing::error!(%data, "{message}"),
         }
+    }
+}
+
+impl StepLogger for TracingLogger {
+    fn log(&self, level: LogLevel, message: &str, data: Option<&Value>) {
+        Self::emit(level, message, &data.map(Value::to_string).unwrap_or_default());
     }
 }
 

@@ -2,10 +2,15 @@
 //!
 //! Data goes to stdout, diagnostics to stderr. Exit codes: 0 success,
 //! 1 failure (a run that FAILED or was CANCELLED, an I/O error), 2 invalid
-//! input (a workflow, an expression, a flag).
+//! input (a workflow, an expression, a flag, a log setting).
+//!
+//! Modules: `cmd` (one file per command), `health` (the daemons' health
+//! listener), `logging` (the log subscriber every command installs),
+//! `output` (tables and JSON on stdout).
 
 mod cmd;
 mod health;
+mod logging;
 mod output;
 
 use std::process::ExitCode;
@@ -57,6 +62,18 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // the daemons log their work; other commands only what goes wrong
+    let daemon = matches!(
+        cli.command,
+        Command::Dev(_) | Command::Worker(_) | Command::Scheduler(_) | Command::Api(_)
+    );
+    match logging::Settings::from_env(if daemon { "info" } else { "warn" }) {
+        Ok(settings) => settings.install(),
+        Err(e) => {
+            eprintln!("orbflow: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Run(a) => cmd::run::run(&a),
         Command::Dev(a) => cmd::dev::run(&a),

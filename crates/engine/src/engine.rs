@@ -57,6 +57,26 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
+    /// `text` with every secret's value replaced by `***`, longest first (a
+    /// secret that contains another is hidden whole); empty values are
+    /// left alone.
+    pub fn redact(&self, text: &str) -> String {
+        let mut values: Vec<&str> = self
+            .secrets
+            .values()
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+            .collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let mut out = text.to_owned();
+        for v in values {
+            if out.contains(v) {
+                out = out.replace(v, "***");
+            }
+        }
+        out
+    }
+
     /// Secrets from `ORBFLOW_SECRET_<NAME>` environment variables.
     pub fn secrets_from_env() -> HashMap<String, String> {
         std::env::vars()
@@ -439,6 +459,12 @@ impl Engine {
         }))
     }
 
+    /// `text` with every secret's value replaced by `***` (for log lines;
+    /// see [`EngineConfig::redact`]).
+    pub fn redact(&self, text: &str) -> String {
+        self.config.redact(text)
+    }
+
     /// Renders a claimed attempt's config: its `{{ }}` templates evaluated
     /// with the run's secrets, under the expression budget (its time limit
     /// capped by the step's `timeout`), with no database lock held: inline
@@ -581,4 +607,24 @@ pub fn step_view(s: &StepRecord) -> Value {
         "output": s.output.clone().unwrap_or(Value::Null),
         "error": s.error.clone().unwrap_or(Value::Null),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_every_secret_longest_first() {
+        let config = EngineConfig {
+            secrets: HashMap::from([
+                ("SHORT".to_owned(), "abc".to_owned()),
+                ("LONG".to_owned(), "abcdef".to_owned()),
+                ("EMPTY".to_owned(), String::new()),
+            ]),
+            ..EngineConfig::default()
+        };
+        assert_eq!(config.redact("x abcdef y abc z"), "x *** y *** z");
+        assert_eq!(config.redact("nothing here"), "nothing here");
+        assert_eq!(EngineConfig::default().redact("abc"), "abc");
+    }
 }

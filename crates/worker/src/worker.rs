@@ -9,13 +9,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use orbflow_actions::{ActionContext, ActionError, Outcome, Registry, TracingLogger};
+use orbflow_actions::{ActionContext, ActionError, LogLevel, Outcome, Registry, StepLogger, TracingLogger};
 use orbflow_engine::store::LeaseRef;
 use orbflow_engine::{Claimed, Done, Effects, Engine, Job, NextClaims, RunInline};
 use orbflow_model::RunStatus;
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::queue::Queue;
@@ -329,7 +330,20 @@ impl Worker {
 
     /// Renders the attempt's config and runs its action, both within the
     /// step's timeout; `token` stops the action.
+    ///
+    /// Runs inside an `attempt` span (run id, step path, attempt, action), so
+    /// every line logged meanwhile, the action's included, carries them; the
+    /// action's lines go through [`RedactedLogger`].
     async fn execute_with(&self, c: &Claimed, token: CancellationToken) -> Result<Outcome, ActionError> {
+        // at the highest level, so that whatever level a line passes the
+        // filter at, its attempt's fields come with it
+        let span = tracing::error_span!(
+            "attempt",
+            run_id = %c.job.run_id,
+            step = %c.job.path,
+            attempt = c.attempt,
+            action = %c.action,
+        );
         let fut = async {
             let config = self.engine.render(c).await?;
             let ctx = ActionContext {
@@ -337,20 +351,22 @@ impl Worker {
                 idempotency_key: c.idempotency_key.clone(),
                 attempt: u32::try_from(c.attempt).unwrap_or(1),
                 cancel: token.clone(),
-                logger: Arc::new(TracingLogger),
+                logger: Arc::new(RedactedLogger {
+                    engine: self.engine.clone(),
+                }),
                 now: chrono::Utc::now(),
             };
             self.registry.execute(&c.action, ctx).await
         };
         match c.timeout {
-            Some(t) => match tokio::time::timeout(t, fut).await {
+            Some(t) => match tokio::time::timeout(t, fut).instrument(span).await {
                 Ok(r) => r,
                 Err(_) => {
                     token.cancel();
                     Err(ActionError::retryable(format!("timed out after {}ms", t.as_millis())))
                 }
             },
-            None => fut.await,
+            None => fut.instrument(span).await,
         }
     }
 
@@ -398,6 +414,19 @@ struct InlineRunner<'a> {
 impl RunInline for InlineRunner<'_> {
     async fn run(&self, claimed: &Claimed) -> Result<Outcome, ActionError> {
         self.worker.execute_with(claimed, CancellationToken::new()).await
+    }
+}
+
+/// An action's log lines, to `tracing` with every secret's value replaced
+/// by `***` (a LOG_EVENT whose message renders a secret logs `***`).
+struct RedactedLogger {
+    engine: Arc<Engine>,
+}
+
+impl StepLogger for RedactedLogger {
+    fn log(&self, level: LogLevel, message: &str, data: Option<&serde_json::Value>) {
+        let data = data.map(|d| self.engine.redact(&d.to_string())).unwrap_or_default();
+        TracingLogger::emit(level, &self.engine.redact(message), &data);
     }
 }
 
