@@ -121,6 +121,30 @@ pub enum LogLevel {
     Error,
 }
 
+impl LogLevel {
+    /// The level as the run log stores it: `debug`, `info`, `warn`, `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// One line an action logged, kept to be written to the run log with the
+/// attempt's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    /// Level.
+    pub level: LogLevel,
+    /// Message.
+    pub message: String,
+    /// Structured data.
+    pub data: Option<Value>,
+}
+
 /// Receives an action's log lines.
 pub trait StepLogger: Send + Sync {
     /// Records one line with optional structured data.

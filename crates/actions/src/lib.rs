@@ -25,7 +25,9 @@ pub mod webhook;
 
 mod error;
 
-pub use action::{Action, ActionContext, ActionError, LogLevel, MemoryLogger, Outcome, StepLogger, TracingLogger};
+pub use action::{
+    Action, ActionContext, ActionError, LogLevel, LogLine, MemoryLogger, Outcome, StepLogger, TracingLogger,
+};
 pub use error::{Error, Result};
 pub use registry::{CatalogConfig, Registry};
 pub use spec::{ActionSpec, Category};

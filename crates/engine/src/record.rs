@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use orbflow_actions::{ActionError, Outcome};
+use orbflow_actions::{ActionError, LogLine, Outcome};
 use orbflow_model::StepStatus;
 use uuid::Uuid;
 
@@ -43,6 +43,9 @@ pub struct Done {
     pub claimed: Claimed,
     /// What the action returned.
     pub result: std::result::Result<Outcome, ActionError>,
+    /// The lines the action logged (LOG_EVENT's, and any other's), written
+    /// to the run log with the outcome, in the same transaction.
+    pub logs: Vec<LogLine>,
 }
 
 /// Which steps [`Engine::record_batch`] may claim for its caller.
@@ -97,8 +100,8 @@ impl std::fmt::Debug for NextClaims<'_> {
 /// config, execute the action, within the step's `timeout`.
 #[async_trait::async_trait]
 pub trait RunInline: Sync {
-    /// The attempt's result.
-    async fn run(&self, claimed: &Claimed) -> std::result::Result<Outcome, ActionError>;
+    /// The attempt, run: its result and the lines its action logged.
+    async fn run(&self, claimed: &Claimed) -> Done;
 }
 
 impl Engine {
@@ -112,6 +115,7 @@ impl Engine {
         let done = [Done {
             claimed: claimed.clone(),
             result,
+            logs: Vec::new(),
         }];
         let (effects, _) = self.record_batch(&done, &NextClaims::none()).await?;
         Ok(effects)
@@ -151,8 +155,7 @@ impl Engine {
         // the claims are committed: run them, then record them running ahead
         let mut round = Vec::with_capacity(claims.len());
         for c in claims {
-            let result = runner.run(&c).await;
-            round.push(Done { claimed: c, result });
+            round.push(runner.run(&c).await);
         }
         let rest = NextClaims {
             max: next.max.saturating_sub(round.len()),
@@ -236,8 +239,7 @@ impl Engine {
         {
             let mut round = Vec::with_capacity(g.claims.len());
             for c in std::mem::take(&mut g.claims) {
-                let result = runner.run(&c).await;
-                round.push(Done { claimed: c, result });
+                round.push(runner.run(&c).await);
             }
             ran += round.len();
             let rest = NextClaims {
@@ -335,6 +337,11 @@ impl Engine {
                 };
                 match adv.tx().step(run_id, &c.job.path).await? {
                     Some(step) if Expect::of(&step) == expect => {
+                        for l in &d.logs {
+                            let line = (l.level.as_str(), l.message.clone());
+                            adv.log(Some(&c.job.path), Some(c.attempt), line, l.data.clone())
+                                .await?;
+                        }
                         adv.outcome(step, &expect, d.result.clone()).await?;
                     }
                     Some(_) => {

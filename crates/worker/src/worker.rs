@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use orbflow_actions::{ActionContext, ActionError, LogLevel, Outcome, Registry, StepLogger, TracingLogger};
+use orbflow_actions::{ActionContext, ActionError, LogLevel, LogLine, Registry, StepLogger, TracingLogger};
 use orbflow_engine::store::LeaseRef;
 use orbflow_engine::{Claimed, Done, Effects, Engine, Job, NextClaims, RunInline};
 use orbflow_model::RunStatus;
@@ -274,8 +274,7 @@ impl Worker {
         loop {
             let mut done = Vec::with_capacity(batch.len());
             for c in batch {
-                let result = self.execute(&c).await;
-                done.push(Done { claimed: c, result });
+                done.push(self.execute(c).await);
             }
             let draining = stop.is_cancelled();
             let runner = InlineRunner { worker: self };
@@ -309,7 +308,7 @@ impl Worker {
         }
     }
 
-    async fn execute(&self, c: &Claimed) -> Result<Outcome, ActionError> {
+    async fn execute(&self, c: Claimed) -> Done {
         let token = CancellationToken::new();
         let key = (c.job.run_id, c.job.path.clone());
         if let Ok(mut r) = self.running.lock() {
@@ -321,11 +320,11 @@ impl Worker {
                 },
             );
         }
-        let result = self.execute_with(c, token).await;
+        let done = self.execute_with(c, token).await;
         if let Ok(mut r) = self.running.lock() {
             r.remove(&key);
         }
-        result
+        done
     }
 
     /// Renders the attempt's config and runs its action, both within the
@@ -334,7 +333,7 @@ impl Worker {
     /// Runs inside an `attempt` span (run id, step path, attempt, action), so
     /// every line logged meanwhile, the action's included, carries them; the
     /// action's lines go through [`RedactedLogger`].
-    async fn execute_with(&self, c: &Claimed, token: CancellationToken) -> Result<Outcome, ActionError> {
+    async fn execute_with(&self, c: Claimed, token: CancellationToken) -> Done {
         // at the highest level, so that whatever level a line passes the
         // filter at, its attempt's fields come with it
         let span = tracing::error_span!(
@@ -344,21 +343,23 @@ impl Worker {
             attempt = c.attempt,
             action = %c.action,
         );
+        let logger = Arc::new(RedactedLogger {
+            engine: self.engine.clone(),
+            lines: Mutex::new(Vec::new()),
+        });
         let fut = async {
-            let config = self.engine.render(c).await?;
+            let config = self.engine.render(&c).await?;
             let ctx = ActionContext {
                 config,
                 idempotency_key: c.idempotency_key.clone(),
                 attempt: u32::try_from(c.attempt).unwrap_or(1),
                 cancel: token.clone(),
-                logger: Arc::new(RedactedLogger {
-                    engine: self.engine.clone(),
-                }),
+                logger: logger.clone(),
                 now: chrono::Utc::now(),
             };
             self.registry.execute(&c.action, ctx).await
         };
-        match c.timeout {
+        let result = match c.timeout {
             Some(t) => match tokio::time::timeout(t, fut).instrument(span).await {
                 Ok(r) => r,
                 Err(_) => {
@@ -367,6 +368,16 @@ impl Worker {
                 }
             },
             None => fut.instrument(span).await,
+        };
+        let logs = logger
+            .lines
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
+        Done {
+            claimed: c,
+            result,
+            logs,
         }
     }
 
@@ -412,21 +423,47 @@ struct InlineRunner<'a> {
 
 #[async_trait::async_trait]
 impl RunInline for InlineRunner<'_> {
-    async fn run(&self, claimed: &Claimed) -> Result<Outcome, ActionError> {
-        self.worker.execute_with(claimed, CancellationToken::new()).await
+    async fn run(&self, claimed: &Claimed) -> Done {
+        self.worker
+            .execute_with(claimed.clone(), CancellationToken::new())
+            .await
     }
 }
 
-/// An action's log lines, to `tracing` with every secret's value replaced
-/// by `***` (a LOG_EVENT whose message renders a secret logs `***`).
+/// An action's log lines, with every secret's value replaced by `***` (a
+/// LOG_EVENT whose message renders a secret logs `***`): emitted to
+/// `tracing` at once, and kept to go to the run log with the outcome.
 struct RedactedLogger {
     engine: Arc<Engine>,
+    lines: Mutex<Vec<LogLine>>,
+}
+
+impl RedactedLogger {
+    /// `v` with every string (keys too) redacted.
+    fn redact_value(&self, v: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => Value::String(self.engine.redact(s)),
+            Value::Array(a) => Value::Array(a.iter().map(|x| self.redact_value(x)).collect()),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| (self.engine.redact(k), self.redact_value(x)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
 }
 
 impl StepLogger for RedactedLogger {
     fn log(&self, level: LogLevel, message: &str, data: Option<&serde_json::Value>) {
-        let data = data.map(|d| self.engine.redact(&d.to_string())).unwrap_or_default();
-        TracingLogger::emit(level, &self.engine.redact(message), &data);
+        let message = self.engine.redact(message);
+        let data = data.map(|d| self.redact_value(d));
+        let text = data.as_ref().map(serde_json::Value::to_string).unwrap_or_default();
+        TracingLogger::emit(level, &message, &text);
+        if let Ok(mut lines) = self.lines.lock() {
+            lines.push(LogLine { level, message, data });
+        }
     }
 }
 

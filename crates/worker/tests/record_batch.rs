@@ -37,6 +37,7 @@ fn done(c: &Claimed, result: Result<Outcome, ActionError>) -> Done {
     Done {
         claimed: c.clone(),
         result,
+        logs: Vec::new(),
     }
 }
 

@@ -29,7 +29,18 @@ struct Runner {
 
 #[async_trait::async_trait]
 impl RunInline for Runner {
-    async fn run(&self, c: &Claimed) -> Result<Outcome, ActionError> {
+    async fn run(&self, c: &Claimed) -> Done {
+        let result = self.result(c).await;
+        Done {
+            claimed: c.clone(),
+            result,
+            logs: Vec::new(),
+        }
+    }
+}
+
+impl Runner {
+    async fn result(&self, c: &Claimed) -> Result<Outcome, ActionError> {
         self.ran.fetch_add(1, Ordering::SeqCst);
         if self.fail == Some(c.job.path.as_str()) {
             return Err(ActionError::fatal("inline step failed"));
@@ -114,6 +125,7 @@ fn completed(c: &Claimed, v: serde_json::Value) -> [Done; 1] {
     [Done {
         claimed: c.clone(),
         result: Ok(Outcome::Completed(v)),
+        logs: Vec::new(),
     }]
 }
 
@@ -308,6 +320,7 @@ async fn outcomes_brought_back_are_recorded_with_one_read_and_one_write(db: Test
         .map(|c| Done {
             claimed: c.clone(),
             result: Ok(Outcome::Completed(json!(1))),
+            logs: Vec::new(),
         })
         .collect();
     s.statements.on.store(true, Ordering::SeqCst);
@@ -459,7 +472,7 @@ struct Dies;
 
 #[async_trait::async_trait]
 impl RunInline for Dies {
-    async fn run(&self, c: &Claimed) -> Result<Outcome, ActionError> {
+    async fn run(&self, c: &Claimed) -> Done {
         panic!("the worker died running {}", c.job.path);
     }
 }
@@ -508,7 +521,7 @@ struct Corrupts {
 
 #[async_trait::async_trait]
 impl RunInline for Corrupts {
-    async fn run(&self, c: &Claimed) -> Result<Outcome, ActionError> {
+    async fn run(&self, c: &Claimed) -> Done {
         use orbflow_store::entity::step_executions as se;
         use sea_orm::sea_query::Expr;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -519,7 +532,11 @@ impl RunInline for Corrupts {
             .exec(self.store.connection())
             .await
             .unwrap();
-        Ok(Outcome::Completed(json!("done")))
+        Done {
+            claimed: c.clone(),
+            result: Ok(Outcome::Completed(json!("done"))),
+            logs: Vec::new(),
+        }
     }
 }
 
