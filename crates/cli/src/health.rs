@@ -1,5 +1,6 @@
-//! `/healthz` (the process is up) and `/readyz` (its database and Redis
-//! answer) for the fleet's daemons, on a plain HTTP/1.1 listener.
+//! `/healthz` (the process is up), `/readyz` (its database and Redis
+//! answer) and, where the daemon has them, `/metrics` (Prometheus text) for
+//! the fleet's daemons, on a plain HTTP/1.1 listener.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,8 +13,12 @@ use tokio::net::TcpListener;
 /// A readiness check: `Err(reason)` when a dependency does not answer.
 pub(crate) type Check = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
-/// Serves the endpoints on `addr` until the process ends.
-pub(crate) async fn serve(addr: &str, ready: Check) -> anyhow::Result<()> {
+/// Renders the daemon's metrics in the Prometheus text format.
+pub(crate) type Render = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// Serves the endpoints on `addr` until the process ends; `/metrics` is a
+/// 404 without `metrics`.
+pub(crate) async fn serve(addr: &str, ready: Check, metrics: Option<Render>) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     eprintln!(
         "health endpoints on http://{}/healthz and /readyz",
@@ -25,6 +30,7 @@ pub(crate) async fn serve(addr: &str, ready: Check) -> anyhow::Result<()> {
                 continue;
             };
             let ready = ready.clone();
+            let metrics = metrics.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 1024];
                 let n = match tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf)).await {
@@ -33,9 +39,14 @@ pub(crate) async fn serve(addr: &str, ready: Check) -> anyhow::Result<()> {
                 };
                 let head = String::from_utf8_lossy(&buf[..n]);
                 let path = head.split_whitespace().nth(1).unwrap_or("/");
-                let (status, body) = match path {
-                    "/healthz" => ("200 OK", "ok".to_owned()),
-                    "/readyz" => match tokio::time::timeout(Duration::from_secs(3), ready()).await {
+                let mut content_type = "text/plain";
+                let (status, body) = match (path, &metrics) {
+                    ("/metrics", Some(render)) => {
+                        content_type = "text/plain; version=0.0.4";
+                        ("200 OK", render())
+                    }
+                    ("/healthz", _) => ("200 OK", "ok".to_owned()),
+                    ("/readyz", _) => match tokio::time::timeout(Duration::from_secs(3), ready()).await {
                         Ok(Ok(())) => ("200 OK", "ready".to_owned()),
                         Ok(Err(e)) => ("503 Service Unavailable", format!("not ready: {e}")),
                         Err(_) => ("503 Service Unavailable", "not ready: checks timed out".to_owned()),
@@ -43,7 +54,7 @@ pub(crate) async fn serve(addr: &str, ready: Check) -> anyhow::Result<()> {
                     _ => ("404 Not Found", "not found".to_owned()),
                 };
                 let resp = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = sock.write_all(resp.as_bytes()).await;

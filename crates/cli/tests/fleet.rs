@@ -426,6 +426,13 @@ async fn daemons_serve_health_and_readiness() {
         assert!(ready.starts_with("HTTP/1.1 200") && ready.ends_with("ready"), "{ready}");
         assert!(http_get(port, "/nope").unwrap().starts_with("HTTP/1.1 404"));
     }
+    // the worker serves its step metrics as Prometheus text; the scheduler has none
+    let m = http_get(wp, "/metrics").unwrap();
+    assert!(m.starts_with("HTTP/1.1 200"), "{m}");
+    assert!(m.contains("content-type: text/plain; version=0.0.4"), "{m}");
+    assert!(m.contains("\n# TYPE orbflow_step_attempts_total counter\n"), "{m}");
+    assert!(m.contains("\norbflow_step_attempts_running 0"), "{m}");
+    assert!(http_get(sp, "/metrics").unwrap().starts_with("HTTP/1.1 404"));
 }
 
 /// Starts `n` runs of `yaml` through the engine and the Redis queue, as an

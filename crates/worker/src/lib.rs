@@ -6,13 +6,16 @@
 //!   [`LocalQueue`](queue::LocalQueue) of the embedded default.
 //! - [`worker`]: the [`Worker`](worker::Worker) service: `Config` →
 //!   `run(shutdown)` → [`Handle`](worker::Handle).
+//! - [`metrics`]: the worker's step metrics in the Prometheus text format.
 //! - `runtime`: the fetch side on apalis 1.0, an apalis worker whose
 //!   backend is the [`Queue`](queue::Queue) and whose service is one
 //!   attempt slot.
 
+pub mod metrics;
 pub mod queue;
 mod runtime;
 pub mod worker;
 
+pub use metrics::Metrics;
 pub use queue::{LocalQueue, Queue};
 pub use worker::{Handle, Worker, WorkerConfig};

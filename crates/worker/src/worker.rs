@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::metrics::{Metrics, outcome_label};
 use crate::queue::Queue;
 
 /// Worker settings.
@@ -78,6 +79,7 @@ pub struct Worker {
     pub(crate) config: WorkerConfig,
     running: Mutex<HashMap<(Uuid, String), Running>>,
     finished: broadcast::Sender<(Uuid, RunStatus)>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -105,6 +107,11 @@ impl Handle {
     pub fn subscribe(&self) -> broadcast::Receiver<(Uuid, RunStatus)> {
         self.worker.finished.subscribe()
     }
+
+    /// The worker's step metrics.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.worker.metrics()
+    }
 }
 
 #[async_trait::async_trait]
@@ -125,7 +132,13 @@ impl Worker {
             config,
             running: Mutex::new(HashMap::new()),
             finished,
+            metrics: Arc::new(Metrics::default()),
         })
+    }
+
+    /// The worker's step metrics.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
     }
 
     /// A handle.
@@ -343,6 +356,8 @@ impl Worker {
             attempt = c.attempt,
             action = %c.action,
         );
+        let in_flight = self.metrics.started();
+        let began = std::time::Instant::now();
         let logger = Arc::new(RedactedLogger {
             engine: self.engine.clone(),
             lines: Mutex::new(Vec::new()),
@@ -369,6 +384,9 @@ impl Worker {
             },
             None => fut.instrument(span).await,
         };
+        self.metrics
+            .finished(&c.action, outcome_label(&result), began.elapsed().as_secs_f64());
+        drop(in_flight);
         let logs = logger
             .lines
             .lock()

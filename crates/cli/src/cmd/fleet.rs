@@ -66,7 +66,12 @@ impl FleetArgs {
             .with_context(|| format!("connecting to {}", redact(redis_url)))?;
         let queue = std::sync::Arc::new(queue);
         if let Some(addr) = health_listen {
-            crate::health::serve(addr, crate::health::check(store.connection().clone(), queue.clone())).await?;
+            crate::health::serve(
+                addr,
+                crate::health::check(store.connection().clone(), queue.clone()),
+                None,
+            )
+            .await?;
         }
         Ok(Connected { store, queue })
     }

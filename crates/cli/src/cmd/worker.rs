@@ -49,7 +49,9 @@ pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<i32> {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
-        let fleet = args.fleet.connect(urls, args.health_listen.as_deref()).await?;
+        // health after the worker exists, so that it can serve its metrics
+        let fleet = args.fleet.connect(urls, None).await?;
+        let ready = crate::health::check(fleet.store.connection().clone(), fleet.queue.clone());
         let engine = Arc::new(Engine::new(
             fleet.store,
             EngineConfig {
@@ -70,6 +72,10 @@ pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<i32> {
         };
         let name = config.name.clone();
         let worker = Worker::new(engine, registry, fleet.queue, config);
+        if let Some(addr) = args.health_listen.as_deref() {
+            let metrics = worker.metrics();
+            crate::health::serve(addr, ready, Some(Arc::new(move || metrics.render()))).await?;
+        }
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(worker.run(shutdown.clone()));
         eprintln!(
