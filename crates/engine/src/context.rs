@@ -1,8 +1,6 @@
 //! Building the expression context of a step from the store, reading only
 //! the step executions its expressions reference.
 
-use std::collections::HashMap;
-
 use orbflow_model::StepStatus;
 use orbflow_model::expr::EvalContext;
 use serde_json::{Map, Value, json};
@@ -110,20 +108,38 @@ async fn step_entry(tx: &mut dyn Tx, plan: &Plan, run: &RunRecord, at: Ix, prefi
         });
     }
     // k sits in a loop that does not enclose `at`: its output is the list of
-    // its outputs, in item order.
+    // its outputs, in that loop's item order; a k nested in further loops
+    // gives, per item, the list of its outputs in their items' order.
     let l = plan.loops[k][shared];
     let loop_path = format!("{}{}", truncate_prefix(prefix, shared), plan.rows[l].key);
     let loop_row = tx.step(run.id, &loop_path).await?;
     let rows = tx.outputs_of_key(run.id, &format!("{loop_path}["), key).await?;
-    let mut by_index: HashMap<i32, Value> = HashMap::new();
-    for r in rows {
-        if let Some(i) = r.loop_index {
-            by_index.insert(i, r.output.unwrap_or(Value::Null));
+    // k's own rows (not the iteration rows of a loop k), keyed by every index
+    // of their path from l's down
+    let mut found: Vec<(Vec<usize>, Value)> = rows
+        .into_iter()
+        .filter(|r| !r.path.ends_with(']'))
+        .map(|r| {
+            let at: Vec<usize> = indexes(prefix_of(&r.path)).into_iter().skip(shared).collect();
+            (at, r.output.unwrap_or(Value::Null))
+        })
+        .filter(|(at, _)| at.len() == plan.loops[k].len() - shared)
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut outputs: Vec<Value> = Vec::new();
+    let mut last: Option<usize> = None;
+    for (at, v) in found {
+        if at.len() == 1 {
+            outputs.push(v);
+        } else if last == at.first().copied() {
+            if let Some(Value::Array(group)) = outputs.last_mut() {
+                group.push(v);
+            }
+        } else {
+            outputs.push(Value::Array(vec![v]));
         }
+        last = at.first().copied();
     }
-    let mut idx: Vec<i32> = by_index.keys().copied().collect();
-    idx.sort_unstable();
-    let outputs: Vec<Value> = idx.into_iter().filter_map(|i| by_index.remove(&i)).collect();
     let status = loop_row.map(|r| r.status).unwrap_or(StepStatus::Pending);
     Ok(json!({ "status": status.as_str(), "output": outputs, "error": Value::Null, "attempts": 0 }))
 }

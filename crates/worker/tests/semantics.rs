@@ -276,3 +276,18 @@ output: "{ 'sums': steps.sum.output }"
     assert_eq!(status(&r, "outer[0].even"), "SKIPPED");
     assert_eq!(r["steps"]["outer[2].odd"]["output"], "odd 3");
 }
+
+// A loop whose last body step is a loop outputs one list per item, not the
+// inner loop's iteration rows; a step inside nested loops, read from
+// outside them, is one list per outer item, in numeric item order.
+both!(nested_loops_output_one_list_per_outer_item);
+async fn nested_loops_output_one_list_per_outer_item(h: Harness) {
+    let yaml = "schemaVersion: 1\nname: nested\nsteps:\n  - key: outer\n    type: loop\n    forEach: '[1, 2]'\n    steps:\n      - key: inner\n        type: loop\n        forEach: 'lists.range(11)'\n        steps:\n          - {key: x, action: TRANSFORM, config: {value: '{{ item }}'}}\n  - {key: of_inner, dependsOn: [outer], action: TRANSFORM, config: {value: '{{ steps.inner.output }}'}}\n  - {key: of_x, dependsOn: [outer], action: TRANSFORM, config: {value: '{{ steps.x.output }}'}}\n";
+    let r = h.run(yaml, json!({})).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    let eleven: Vec<i64> = (0..11).collect();
+    let expected = json!([eleven, eleven]);
+    assert_eq!(r["steps"]["outer"]["output"], expected);
+    assert_eq!(r["steps"]["of_inner"]["output"], expected);
+    assert_eq!(r["steps"]["of_x"]["output"], expected);
+}

@@ -482,7 +482,8 @@ impl<'e> Advance<'e> {
         };
         let key = self.plan.rows[last].key.clone();
         let mut rows = self.tx.outputs_of_key(self.run.id, &format!("{lp}["), &key).await?;
-        rows.retain(|r| prefix_of(&r.path).matches("].").count() == self.plan.depth(last));
+        // the last body step's rows, not the iteration rows of a loop that is it
+        rows.retain(|r| !is_iteration(&r.path) && prefix_of(&r.path).matches("].").count() == self.plan.depth(last));
         rows.sort_by_key(|r| r.loop_index);
         Ok(rows.into_iter().map(|r| r.output.unwrap_or(Value::Null)).collect())
     }
