@@ -108,14 +108,31 @@ async fn step_entry(tx: &mut dyn Tx, plan: &Plan, run: &RunRecord, at: Ix, prefi
         });
     }
     // k sits in a loop that does not enclose `at`: its output is the list of
-    // its outputs, in that loop's item order; a k nested in further loops
-    // gives, per item, the list of its outputs in their items' order.
+    // its outputs, in that loop's item order.
     let l = plan.loops[k][shared];
     let loop_path = format!("{}{}", truncate_prefix(prefix, shared), plan.rows[l].key);
     let loop_row = tx.step(run.id, &loop_path).await?;
-    let rows = tx.outputs_of_key(run.id, &format!("{loop_path}["), key).await?;
-    // k's own rows (not the iteration rows of a loop k), keyed by every index
-    // of their path from l's down
+    let outputs = outputs_by_item(tx, run.id, plan, (&loop_path, shared), k).await?;
+    let status = loop_row.map(|r| r.status).unwrap_or(StepStatus::Pending);
+    Ok(json!({ "status": status.as_str(), "output": outputs, "error": Value::Null, "attempts": 0 }))
+}
+
+/// The outputs of step `k` under the loop at `loop_path` (which `shared`
+/// loops enclose), in that loop's item order: a `k` in the loop's body gives
+/// one output per item; a `k` nested in further loops, per item the list of
+/// its outputs in their items' (numeric) order. The iteration rows of a loop
+/// `k` are not its outputs.
+pub(crate) async fn outputs_by_item(
+    tx: &mut dyn Tx,
+    run_id: uuid::Uuid,
+    plan: &Plan,
+    (loop_path, shared): (&str, usize),
+    k: Ix,
+) -> Result<Vec<Value>> {
+    let rows = tx
+        .outputs_of_key(run_id, &format!("{loop_path}["), &plan.rows[k].key)
+        .await?;
+    // k's own rows, keyed by every index of their path from the loop's down
     let mut found: Vec<(Vec<usize>, Value)> = rows
         .into_iter()
         .filter(|r| !r.path.ends_with(']'))
@@ -140,8 +157,7 @@ async fn step_entry(tx: &mut dyn Tx, plan: &Plan, run: &RunRecord, at: Ix, prefi
         }
         last = at.first().copied();
     }
-    let status = loop_row.map(|r| r.status).unwrap_or(StepStatus::Pending);
-    Ok(json!({ "status": status.as_str(), "output": outputs, "error": Value::Null, "attempts": 0 }))
+    Ok(outputs)
 }
 
 #[cfg(test)]

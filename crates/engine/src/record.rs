@@ -101,7 +101,7 @@ impl std::fmt::Debug for NextClaims<'_> {
 #[async_trait::async_trait]
 pub trait RunInline: Sync {
     /// The attempt, run: its result and the lines its action logged.
-    async fn run(&self, claimed: &Claimed) -> Done;
+    async fn run(&self, claimed: Claimed) -> Done;
 }
 
 impl Engine {
@@ -155,7 +155,7 @@ impl Engine {
         // the claims are committed: run them, then record them running ahead
         let mut round = Vec::with_capacity(claims.len());
         for c in claims {
-            round.push(runner.run(&c).await);
+            round.push(runner.run(c).await);
         }
         let rest = NextClaims {
             max: next.max.saturating_sub(round.len()),
@@ -239,7 +239,7 @@ impl Engine {
         {
             let mut round = Vec::with_capacity(g.claims.len());
             for c in std::mem::take(&mut g.claims) {
-                round.push(runner.run(&c).await);
+                round.push(runner.run(c).await);
             }
             ran += round.len();
             let rest = NextClaims {

@@ -29,12 +29,18 @@ struct Histogram {
     count: u64,
 }
 
+/// One action's attempts: counted by outcome, and timed.
+#[derive(Debug, Default)]
+struct PerAction {
+    outcomes: BTreeMap<&'static str, u64>,
+    durations: Histogram,
+}
+
 /// The metrics of one worker.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// By action, then outcome.
-    attempts: Mutex<BTreeMap<String, BTreeMap<&'static str, u64>>>,
-    durations: Mutex<BTreeMap<String, Histogram>>,
+    /// By action: one lock and one lookup per attempt.
+    actions: Mutex<BTreeMap<String, PerAction>>,
     running: AtomicI64,
 }
 
@@ -67,26 +73,19 @@ impl Metrics {
 
     /// An attempt of `action` ended with `outcome` after `secs`.
     pub(crate) fn finished(&self, action: &str, outcome: &'static str, secs: f64) {
+        let Ok(mut actions) = self.actions.lock() else { return };
         // no allocation once an action has been seen
-        if let Ok(mut a) = self.attempts.lock() {
-            match a.get_mut(action) {
-                Some(by) => *by.entry(outcome).or_default() += 1,
-                None => {
-                    a.insert(action.to_owned(), BTreeMap::from([(outcome, 1)]));
-                }
-            }
+        if !actions.contains_key(action) {
+            actions.insert(action.to_owned(), PerAction::default());
         }
-        if let Ok(mut d) = self.durations.lock() {
-            if !d.contains_key(action) {
-                d.insert(action.to_owned(), Histogram::default());
+        if let Some(a) = actions.get_mut(action) {
+            *a.outcomes.entry(outcome).or_default() += 1;
+            let h = &mut a.durations;
+            if let Some(i) = BUCKETS.iter().position(|&b| secs <= b) {
+                h.counts[i] += 1;
             }
-            if let Some(h) = d.get_mut(action) {
-                if let Some(i) = BUCKETS.iter().position(|&b| secs <= b) {
-                    h.counts[i] += 1;
-                }
-                h.sum += secs;
-                h.count += 1;
-            }
+            h.sum += secs;
+            h.count += 1;
         }
     }
 
@@ -97,46 +96,44 @@ impl Metrics {
             "# HELP orbflow_step_attempts_total Step attempts executed by this worker, by action and outcome.\n",
         );
         out.push_str("# TYPE orbflow_step_attempts_total counter\n");
-        if let Ok(a) = self.attempts.lock() {
-            for (action, by) in a.iter() {
-                let action = escape(action);
-                for (outcome, n) in by {
-                    let _ = writeln!(
-                        out,
-                        "orbflow_step_attempts_total{{action=\"{action}\",outcome=\"{outcome}\"}} {n}"
-                    );
-                }
+        let actions = self.actions.lock();
+        let actions = actions.as_deref().ok();
+        for (action, a) in actions.into_iter().flatten() {
+            let action = escape(action);
+            for (outcome, n) in &a.outcomes {
+                let _ = writeln!(
+                    out,
+                    "orbflow_step_attempts_total{{action=\"{action}\",outcome=\"{outcome}\"}} {n}"
+                );
             }
         }
         out.push_str("# HELP orbflow_step_duration_seconds How long step attempts took, rendering included.\n");
         out.push_str("# TYPE orbflow_step_duration_seconds histogram\n");
-        if let Ok(d) = self.durations.lock() {
-            for (action, h) in d.iter() {
-                let action = escape(action);
-                let mut cumulative = 0;
-                for (bound, n) in BUCKETS.iter().zip(h.counts) {
-                    cumulative += n;
-                    let _ = writeln!(
-                        out,
-                        "orbflow_step_duration_seconds_bucket{{action=\"{action}\",le=\"{bound}\"}} {cumulative}"
-                    );
-                }
+        for (action, a) in actions.into_iter().flatten() {
+            let (action, h) = (escape(action), &a.durations);
+            let mut cumulative = 0;
+            for (bound, n) in BUCKETS.iter().zip(h.counts) {
+                cumulative += n;
                 let _ = writeln!(
                     out,
-                    "orbflow_step_duration_seconds_bucket{{action=\"{action}\",le=\"+Inf\"}} {}",
-                    h.count
-                );
-                let _ = writeln!(
-                    out,
-                    "orbflow_step_duration_seconds_sum{{action=\"{action}\"}} {}",
-                    h.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "orbflow_step_duration_seconds_count{{action=\"{action}\"}} {}",
-                    h.count
+                    "orbflow_step_duration_seconds_bucket{{action=\"{action}\",le=\"{bound}\"}} {cumulative}"
                 );
             }
+            let _ = writeln!(
+                out,
+                "orbflow_step_duration_seconds_bucket{{action=\"{action}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "orbflow_step_duration_seconds_sum{{action=\"{action}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "orbflow_step_duration_seconds_count{{action=\"{action}\"}} {}",
+                h.count
+            );
         }
         out.push_str("# HELP orbflow_step_attempts_running Step attempts executing now.\n");
         out.push_str("# TYPE orbflow_step_attempts_running gauge\n");

@@ -45,7 +45,10 @@ pub(crate) struct JobBackend {
     busy: Arc<AtomicUsize>,
     /// Jobs popped and not yet handed out.
     popped: VecDeque<Job>,
+    /// The pop in flight.
     pop: Option<Pop>,
+    /// Jobs going back to the queue on close.
+    returning: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl JobBackend {
@@ -56,6 +59,7 @@ impl JobBackend {
             busy,
             popped: VecDeque::new(),
             pop: None,
+            returning: None,
         }
     }
 }
@@ -109,20 +113,16 @@ impl Backend for JobBackend {
     /// still waiting is dropped (the queue has not handed it a job).
     fn poll_close(&mut self, cx: &mut Context<'_>, _: &WorkerContext) -> Poll<Result<(), Never>> {
         self.pop = None;
-        if self.popped.is_empty() {
-            return Poll::Ready(Ok(()));
+        if !self.popped.is_empty() {
+            let jobs: Vec<Job> = self.popped.drain(..).collect();
+            let queue = self.queue.clone();
+            self.returning = Some(Box::pin(async move { queue.push_many(jobs).await }));
         }
-        let jobs: Vec<Job> = self.popped.drain(..).collect();
-        let queue = self.queue.clone();
-        let mut back: Pop = Box::pin(async move {
-            queue.push_many(jobs).await;
-            Vec::new()
-        });
-        match back.as_mut().poll(cx) {
-            Poll::Ready(_) => Poll::Ready(Ok(())),
-            Poll::Pending => {
-                self.pop = Some(back);
-                Poll::Pending
+        match self.returning.as_mut().map(|back| back.as_mut().poll(cx)) {
+            Some(Poll::Pending) => Poll::Pending,
+            _ => {
+                self.returning = None;
+                Poll::Ready(Ok(()))
             }
         }
     }

@@ -441,10 +441,8 @@ struct InlineRunner<'a> {
 
 #[async_trait::async_trait]
 impl RunInline for InlineRunner<'_> {
-    async fn run(&self, claimed: &Claimed) -> Done {
-        self.worker
-            .execute_with(claimed.clone(), CancellationToken::new())
-            .await
+    async fn run(&self, claimed: Claimed) -> Done {
+        self.worker.execute_with(claimed, CancellationToken::new()).await
     }
 }
 

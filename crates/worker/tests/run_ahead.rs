@@ -29,10 +29,10 @@ struct Runner {
 
 #[async_trait::async_trait]
 impl RunInline for Runner {
-    async fn run(&self, c: &Claimed) -> Done {
-        let result = self.result(c).await;
+    async fn run(&self, c: Claimed) -> Done {
+        let result = self.result(&c).await;
         Done {
-            claimed: c.clone(),
+            claimed: c,
             result,
             logs: Vec::new(),
         }
@@ -472,7 +472,7 @@ struct Dies;
 
 #[async_trait::async_trait]
 impl RunInline for Dies {
-    async fn run(&self, c: &Claimed) -> Done {
+    async fn run(&self, c: Claimed) -> Done {
         panic!("the worker died running {}", c.job.path);
     }
 }
@@ -521,7 +521,7 @@ struct Corrupts {
 
 #[async_trait::async_trait]
 impl RunInline for Corrupts {
-    async fn run(&self, c: &Claimed) -> Done {
+    async fn run(&self, c: Claimed) -> Done {
         use orbflow_store::entity::step_executions as se;
         use sea_orm::sea_query::Expr;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -533,7 +533,7 @@ impl RunInline for Corrupts {
             .await
             .unwrap();
         Done {
-            claimed: c.clone(),
+            claimed: c,
             result: Ok(Outcome::Completed(json!("done"))),
             logs: Vec::new(),
         }

@@ -480,12 +480,8 @@ impl<'e> Advance<'e> {
         let Some(last) = self.plan.last_body_step(lix) else {
             return Ok(Vec::new());
         };
-        let key = self.plan.rows[last].key.clone();
-        let mut rows = self.tx.outputs_of_key(self.run.id, &format!("{lp}["), &key).await?;
-        // the last body step's rows, not the iteration rows of a loop that is it
-        rows.retain(|r| !is_iteration(&r.path) && prefix_of(&r.path).matches("].").count() == self.plan.depth(last));
-        rows.sort_by_key(|r| r.loop_index);
-        Ok(rows.into_iter().map(|r| r.output.unwrap_or(Value::Null)).collect())
+        let shared = self.plan.loops[lix].len();
+        context::outputs_by_item(self.tx.as_mut(), self.run.id, &self.plan, (lp, shared), last).await
     }
 
     // ---- creating and readying rows ---------------------------------------
