@@ -23,11 +23,14 @@
 //! - `m20261203_000001_run_deadline`: `workflow_runs.deadline_at` (a workflow's `timeout`).
 //! - `m20261203_000002_webhook_claims`: `workflow_webhooks.short_url_slug` (the short
 //!   webhook URL as a claim, unique with `key`) and `timestamp_header`.
+//! - `m20261204_000001_run_trace`: `workflow_runs.trace_context` and
+//!   `trace_parent_span_id` (a run's own span and the span it started under).
 
 mod m20261125_000001_initial;
 mod m20261201_000001_events;
 mod m20261203_000001_run_deadline;
 mod m20261203_000002_webhook_claims;
+mod m20261204_000001_run_trace;
 mod migrator;
 
 pub use migrator::Migrator;

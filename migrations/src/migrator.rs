@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 use crate::{
     m20261125_000001_initial, m20261201_000001_events, m20261203_000001_run_deadline, m20261203_000002_webhook_claims,
+    m20261204_000001_run_trace,
 };
 
 /// Every orbflow migration, oldest first. Apply with `Migrator::up(&db, None)`; roll back
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_events::Migration),
             Box::new(m20261203_000001_run_deadline::Migration),
             Box::new(m20261203_000002_webhook_claims::Migration),
+            Box::new(m20261204_000001_run_trace::Migration),
         ]
     }
 }

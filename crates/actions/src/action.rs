@@ -36,6 +36,9 @@ pub struct ActionContext {
     /// The time the engine considers "now" for this attempt (timers are
     /// computed from it, so a replay computes the same wake time).
     pub now: DateTime<Utc>,
+    /// The attempt's W3C `traceparent`, for outgoing requests to carry
+    /// (`None` for an attempt outside any trace).
+    pub traceparent: Option<String>,
 }
 
 impl std::fmt::Debug for ActionContext {
@@ -208,6 +211,7 @@ impl ActionContext {
                 cancel: CancellationToken::new(),
                 logger: logger.clone(),
                 now: Utc::now(),
+                traceparent: None,
             },
             logger,
         )

@@ -292,6 +292,14 @@ impl TriggerWebhook {
                 ),
             }
         }
+        // the attempt's trace continues at the receiver (W3C trace context),
+        // unless the config sends its own
+        let parent = HeaderName::from_static("traceparent");
+        if !headers.contains_key(&parent)
+            && let Some(v) = ctx.traceparent.as_deref().and_then(|t| HeaderValue::from_str(t).ok())
+        {
+            headers.insert(parent, v);
+        }
         let has_type = headers.contains_key(CONTENT_TYPE);
         let client = self.client()?;
         let mut request = client.request(method, url);

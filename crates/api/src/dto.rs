@@ -234,6 +234,9 @@ pub struct RunOut {
     pub started_at: Option<DateTime<Utc>>,
     /// Finished.
     pub ended_at: Option<DateTime<Utc>>,
+    /// The run's OpenTelemetry trace id (32 hex digits): look the run up in
+    /// the tracing backend with it. Null for runs from before traces.
+    pub trace_id: Option<String>,
     /// Step path → execution (only when one run is fetched).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_executions: Option<BTreeMap<String, StepOut>>,
@@ -255,6 +258,7 @@ impl RunOut {
             created_at: r.created_at,
             started_at: r.started_at,
             ended_at: r.ended_at,
+            trace_id: r.trace.map(|t| t.span.trace_id_hex()),
             step_executions: None,
         }
     }

@@ -18,6 +18,8 @@
 //!   schedules, events, hooks, tokens, meta).
 //! - `verify`: webhook signature schemes (Standard Webhooks, GitHub, Stripe,
 //!   HMAC-SHA256), constant-time.
+//! - `observe`: a span per request (continuing `traceparent`); the runs a
+//!   request starts join its trace.
 //! - `diff`: differences between two versions' documents.
 //! - [`openapi`]: the document.
 //! - `dto`: request and response bodies.
@@ -28,6 +30,7 @@ pub mod dto;
 pub mod error;
 mod extract;
 mod limits;
+mod observe;
 pub mod openapi;
 mod routes;
 pub mod state;

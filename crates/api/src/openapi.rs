@@ -18,7 +18,7 @@ use crate::routes::{actions, events, hooks, meta, runs, schedules, tokens, versi
         description = "The orbflow workflow engine's API. Every /v1 route needs `Authorization: Bearer <token>`; a token acts in one workspace, and another workspace's objects answer 404. Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`."
     ),
     paths(
-        meta::healthz, meta::readyz, meta::openapi_json, meta::workspace,
+        meta::healthz, meta::readyz, meta::metrics, meta::openapi_json, meta::workspace,
         tokens::list, tokens::create, tokens::revoke,
         workflows::create, workflows::list, workflows::get, workflows::archive,
         workflows::get_draft, workflows::put_draft, workflows::validate,

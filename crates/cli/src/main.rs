@@ -2,7 +2,7 @@
 //!
 //! Data goes to stdout, diagnostics to stderr. Exit codes: 0 success,
 //! 1 failure (a run that FAILED or was CANCELLED, an I/O error), 2 invalid
-//! input (a workflow, an expression, a flag, a log setting).
+//! input (a workflow, an expression, a flag, a log or `OTEL_*` setting).
 //!
 //! Modules: `cmd` (one file per command), `health` (the daemons' health
 //! listener), `logging` (the log subscriber every command installs),
@@ -74,6 +74,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    // spans go out over OTLP when the OTEL_* variables ask for it; the
+    // guard flushes them when main returns
+    let service = match cli.command {
+        Command::Run(_) => Some("orbflow-run"),
+        Command::Dev(_) => Some("orbflow-dev"),
+        Command::Worker(_) => Some("orbflow-worker"),
+        Command::Scheduler(_) => Some("orbflow-scheduler"),
+        Command::Api(_) => Some("orbflow-api"),
+        _ => None,
+    };
+    let _telemetry = match service.map(orbflow_telemetry::init).transpose() {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("orbflow: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Run(a) => cmd::run::run(&a),
         Command::Dev(a) => cmd::dev::run(&a),

@@ -8,7 +8,10 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+mod peers;
+
 use orbflow_store::testing::TestDb;
+use peers::{free_port, redis_url};
 use serde_json::Value;
 
 struct Daemons {
@@ -28,39 +31,8 @@ impl Drop for Daemons {
             let _ = c.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-        if let Ok(client) = redis::Client::open(self.redis.as_str())
-            && let Ok(mut c) = client.get_connection()
-        {
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{}*", self.prefix))
-                .query(&mut c)
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: Result<i64, _> = redis::cmd("DEL").arg(keys).query(&mut c);
-            }
-        }
+        peers::clear_redis_prefix(&self.redis, &self.prefix);
     }
-}
-
-fn redis_url() -> Option<String> {
-    match std::env::var("ORBFLOW_TEST_REDIS_URL") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("ORBFLOW_TEST_REDIS_URL must be set when CI=true")
-        }
-        _ => {
-            println!("skipped: ORBFLOW_TEST_REDIS_URL not set");
-            None
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Daemons {

@@ -21,7 +21,19 @@ fn load(rel: &str) -> Value {
     parse_yaml(&text).unwrap_or_else(|e| panic!("{rel}: {e:?}")).0
 }
 
-/// Environment variables a subcommand reads, from its `--help`.
+/// The standard OpenTelemetry variables every daemon reads (through
+/// `orbflow_telemetry::init`, not clap, so `--help` does not list them).
+const OTEL: &[&str] = &[
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+];
+
+/// Environment variables a subcommand reads, from its `--help`, and the
+/// OpenTelemetry ones for the daemons.
 fn env_of(cmd: &str) -> BTreeSet<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
         .args([cmd, "--help"])
@@ -29,11 +41,16 @@ fn env_of(cmd: &str) -> BTreeSet<String> {
         .unwrap();
     assert!(out.status.success(), "orbflow {cmd} --help");
     let help = String::from_utf8_lossy(&out.stdout).into_owned();
-    help.split("[env: ")
+    let mut vars: BTreeSet<String> = help
+        .split("[env: ")
         .skip(1)
         .filter_map(|s| s.split(['=', ']']).next())
         .map(str::to_owned)
-        .collect()
+        .collect();
+    if ["worker", "scheduler", "api", "dev"].contains(&cmd) {
+        vars.extend(OTEL.iter().map(|v| (*v).to_owned()));
+    }
+    vars
 }
 
 fn check_container(file: &str, c: &Value, config: &Value) {
@@ -85,6 +102,9 @@ fn kubernetes_manifests_match_the_binary() {
     let mut kinds = BTreeSet::new();
     for entry in std::fs::read_dir(root().join("deploy/k8s")).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            continue;
+        }
         let rel = format!("deploy/k8s/{}", path.file_name().unwrap().to_string_lossy());
         let doc = load(&rel);
         let kind = doc["kind"].as_str().unwrap().to_owned();
@@ -94,6 +114,14 @@ fn kubernetes_manifests_match_the_binary() {
             _ => continue,
         };
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{rel}");
+        if kind == "Deployment" {
+            // Prometheus finds /metrics on the health port
+            let a = &doc["spec"]["template"]["metadata"]["annotations"];
+            assert_eq!(a["prometheus.io/scrape"], "true", "{rel}");
+            assert_eq!(a["prometheus.io/path"], "/metrics", "{rel}");
+            let listen = config["data"]["ORBFLOW_HEALTH_LISTEN"].as_str().unwrap();
+            assert_eq!(a["prometheus.io/port"].as_str(), listen.rsplit(':').next(), "{rel}");
+        }
         for c in pod["containers"].as_array().unwrap() {
             check_container(&rel, c, &config);
         }
@@ -110,6 +138,85 @@ fn kubernetes_manifests_match_the_binary() {
     assert_eq!(svc["spec"]["selector"]["app"], "orbflow-api");
     let hpa = load("deploy/k8s/worker-hpa.yaml");
     assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "orbflow-worker");
+    // KEDA scales the same workers on the queue the binary pushes to
+    let keda = load("deploy/k8s/keda/worker-scaledobject.yaml");
+    assert_eq!(keda["kind"], "ScaledObject");
+    assert_eq!(keda["spec"]["scaleTargetRef"]["name"], "orbflow-worker");
+    let prefix = config["data"]["ORBFLOW_REDIS_PREFIX"].as_str().unwrap();
+    let redis = &keda["spec"]["triggers"][0];
+    assert_eq!(redis["type"], "redis");
+    assert_eq!(
+        redis["metadata"]["listName"].as_str(),
+        Some(format!("{prefix}{}", orbflow_queue::QUEUE_KEY).as_str())
+    );
+}
+
+#[test]
+fn the_dashboard_queries_only_metrics_orbflow_serves() {
+    let text = std::fs::read_to_string(root().join("deploy/grafana/orbflow.json")).unwrap();
+    let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // what the daemons render, every series family present
+    orbflow_telemetry::metrics::http_request("GET", Some("/v1/runs/{id}"), 200, 0.01);
+    orbflow_telemetry::metrics::schedule_fired(std::time::Duration::from_millis(10));
+    orbflow_telemetry::metrics::set_backlog(&orbflow_engine::store::Backlog::default(), chrono::Utc::now());
+    let mut served = orbflow_worker::Metrics::default().render();
+    served.push_str(&orbflow_telemetry::metrics::render(Some(
+        &orbflow_engine::Stats::default(),
+    )));
+    let names: BTreeSet<&str> = served
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let mut queried = BTreeSet::new();
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().unwrap() {
+            let expr = t["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if let Some(name) = word.strip_prefix("orbflow_") {
+                    let name = format!("orbflow_{name}");
+                    let base = name.trim_end_matches("_bucket").to_owned();
+                    assert!(
+                        names.contains(name.as_str()) || names.contains(base.as_str()),
+                        "the dashboard queries {name}, which nothing serves ({names:?})"
+                    );
+                    queried.insert(base);
+                }
+            }
+        }
+    }
+    // and every metric has a panel
+    for n in &names {
+        assert!(queried.contains(*n), "no panel shows {n}");
+    }
+}
+
+#[test]
+fn compose_wires_the_collector_to_jaeger_and_prometheus() {
+    let compose = load("deploy/compose.yaml");
+    let services = compose["services"].as_object().unwrap();
+    for s in ["jaeger", "prometheus", "grafana"] {
+        assert!(services.contains_key(s), "compose lacks {s}");
+    }
+    let collector = load("deploy/otel-collector.yaml");
+    let traces = &collector["service"]["pipelines"]["traces"];
+    assert_eq!(traces["receivers"][0], "otlp");
+    assert_eq!(collector["exporters"]["otlp/jaeger"]["endpoint"], "jaeger:4317");
+    let metrics = &collector["service"]["pipelines"]["metrics"];
+    assert_eq!(metrics["exporters"][0], "prometheus");
+    // the daemons export to the collector's OTLP/HTTP port
+    for d in ["worker", "scheduler", "api"] {
+        assert_eq!(
+            services[d]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://otel-collector:4318",
+            "{d}"
+        );
+    }
+    let grafana = services["grafana"]["volumes"].as_array().unwrap();
+    assert!(
+        grafana
+            .iter()
+            .any(|v| v.as_str().is_some_and(|v| v.starts_with("./grafana/orbflow.json:")))
+    );
 }
 
 #[test]

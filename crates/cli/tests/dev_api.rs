@@ -6,15 +6,10 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+mod peers;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use peers::free_port;
+use serde_json::Value;
 
 #[test]
 fn dev_serves_the_api_and_fires_schedules() {

@@ -18,7 +18,7 @@ mod peers;
 
 use orbflow_engine::store::Store;
 use orbflow_store::testing::TestDb;
-use peers::{counting_slow_server, hanging_server, slow_server};
+use peers::{counting_slow_server, hanging_server, redis_url, slow_server};
 
 struct Fleet {
     db: TestDb,
@@ -26,19 +26,6 @@ struct Fleet {
     prefix: String,
     workers: Vec<Child>,
     dir: PathBuf,
-}
-
-fn redis_url() -> Option<String> {
-    match std::env::var("ORBFLOW_TEST_REDIS_URL") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("ORBFLOW_TEST_REDIS_URL must be set when CI=true")
-        }
-        _ => {
-            println!("skipped: ORBFLOW_TEST_REDIS_URL not set");
-            None
-        }
-    }
 }
 
 impl Fleet {
@@ -111,17 +98,7 @@ impl Drop for Fleet {
             let _ = w.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-        if let Ok(client) = redis::Client::open(self.redis.as_str())
-            && let Ok(mut c) = client.get_connection()
-        {
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{}*", self.prefix))
-                .query(&mut c)
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: Result<i64, _> = redis::cmd("DEL").arg(keys).query(&mut c);
-            }
-        }
+        peers::clear_redis_prefix(&self.redis, &self.prefix);
     }
 }
 
@@ -426,13 +403,27 @@ async fn daemons_serve_health_and_readiness() {
         assert!(ready.starts_with("HTTP/1.1 200") && ready.ends_with("ready"), "{ready}");
         assert!(http_get(port, "/nope").unwrap().starts_with("HTTP/1.1 404"));
     }
-    // the worker serves its step metrics as Prometheus text; the scheduler has none
+    // the worker serves its step metrics as Prometheus text, the scheduler its own
     let m = http_get(wp, "/metrics").unwrap();
     assert!(m.starts_with("HTTP/1.1 200"), "{m}");
     assert!(m.contains("content-type: text/plain; version=0.0.4"), "{m}");
     assert!(m.contains("\n# TYPE orbflow_step_attempts_total counter\n"), "{m}");
     assert!(m.contains("\norbflow_step_attempts_running 0"), "{m}");
-    assert!(http_get(sp, "/metrics").unwrap().starts_with("HTTP/1.1 404"));
+    assert!(m.contains("\n# TYPE orbflow_lease_expiries_total counter\n"), "{m}");
+    // the scheduler: the engine's counters, and the backlog once it has read it
+    let start = Instant::now();
+    let m = loop {
+        let m = http_get(sp, "/metrics").unwrap();
+        assert!(m.starts_with("HTTP/1.1 200"), "{m}");
+        if m.contains("\norbflow_steps_queued ") || start.elapsed() > Duration::from_secs(20) {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(m.contains("\norbflow_steps_queued 0\n"), "{m}");
+    assert!(m.contains("\norbflow_runs_active{status=\"RUNNING\"} 0\n"), "{m}");
+    assert!(m.contains("\norbflow_redeliveries_total 0\n"), "{m}");
+    assert!(!m.contains("orbflow_step_attempts_total"), "no step metrics: {m}");
 }
 
 /// Starts `n` runs of `yaml` through the engine and the Redis queue, as an
@@ -459,6 +450,7 @@ async fn submit(f: &Fleet, yaml: &str, n: usize) -> Vec<uuid::Uuid> {
                 trigger_type: "manual".into(),
                 trigger_data: None,
                 idempotency_key: None,
+                trace_parent: None,
             })
             .await
             .unwrap();

@@ -62,6 +62,15 @@ fn an_actions_line_is_json_with_its_attempt_and_no_secret() {
         (Some("note"), Some(1))
     );
     assert_eq!(span["action"], "LOG_EVENT");
+    // the run's trace id, as `run … started` announced it
+    let trace = span["trace_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no trace id on {line}"));
+    assert_eq!(trace.len(), 32, "{trace}");
+    assert!(
+        stderr.contains(&format!(", trace {trace})")),
+        "the start line names the same trace: {stderr}"
+    );
 }
 
 #[test]
@@ -111,5 +120,29 @@ fn bad_log_settings_are_refused_naming_the_variable() {
         assert!(out.stdout.is_empty(), "{var}={value}: nothing ran");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(says), "{var}={value}: {stderr}");
+    }
+}
+
+#[test]
+fn bad_otel_settings_are_refused_naming_the_variable() {
+    let wf = workflow("otel.yaml", LOGS);
+    for (env, says) in [
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ][..],
+            "OTEL_EXPORTER_OTLP_PROTOCOL=\"http/json\"",
+        ),
+        (
+            &[("OTEL_TRACES_EXPORTER", "zipkin")][..],
+            "OTEL_TRACES_EXPORTER=\"zipkin\"",
+        ),
+    ] {
+        let out = orbflow(&["run", wf.to_str().unwrap()], env);
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        assert!(out.stdout.is_empty(), "{env:?}: nothing ran");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{env:?}: {stderr}");
     }
 }

@@ -4,6 +4,7 @@
 //! private).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -113,7 +114,31 @@ pub struct Effects {
     /// Running steps whose action must be told to stop.
     pub cancel: Vec<Job>,
     /// Runs that finished.
-    pub finished: Vec<(Uuid, RunStatus)>,
+    pub finished: Vec<FinishedRun>,
+}
+
+/// A run that reached a terminal state in a committed engine call: what
+/// its end announces and what its span reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedRun {
+    /// The run.
+    pub id: Uuid,
+    /// COMPLETED, FAILED or CANCELLED.
+    pub status: RunStatus,
+    /// Its workflow.
+    pub workflow_id: Uuid,
+    /// The pinned version's number.
+    pub version_number: i32,
+    /// manual | schedule | webhook | event.
+    pub trigger_type: String,
+    /// When it was created (its span's start).
+    pub created_at: DateTime<Utc>,
+    /// When it ended (its span's end).
+    pub ended_at: DateTime<Utc>,
+    /// Its error's message, when it failed or was cancelled.
+    pub error: Option<String>,
+    /// Its trace.
+    pub trace: Option<crate::trace::RunTrace>,
 }
 
 impl Effects {
@@ -143,6 +168,12 @@ pub struct Claimed {
     pub timeout: Option<std::time::Duration>,
     /// `run_id:step_path`.
     pub idempotency_key: String,
+    /// The run's trace (the attempt's span goes under the run's span).
+    pub trace: Option<crate::trace::RunTrace>,
+    /// The run's workflow.
+    pub workflow_id: Uuid,
+    /// The number of the version the run is pinned to.
+    pub version_number: i32,
 }
 
 impl Claimed {
@@ -170,6 +201,9 @@ pub struct StartRun {
     pub trigger_data: Option<Value>,
     /// At most one run per key and workflow.
     pub idempotency_key: Option<String>,
+    /// The span the run starts under (an API request, a webhook delivery);
+    /// `None` starts a new trace.
+    pub trace_parent: Option<crate::trace::TraceContext>,
 }
 
 /// A step's config before its templates are rendered, with the context they
@@ -187,10 +221,42 @@ impl std::fmt::Debug for ConfigTemplate {
     }
 }
 
+/// What an engine counted since the process started (for metrics).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Attempts found lost because their lease expired (the worker died or
+    /// stalled): re-delivered, or failed when no attempts were left.
+    pub lease_expiries: AtomicU64,
+    /// Attempts found lost when this process started (the embedded default).
+    pub recovered: AtomicU64,
+    /// Lost attempts whose step went back to the queue for another attempt.
+    pub redeliveries: AtomicU64,
+    /// Deliveries ignored because their step was no longer QUEUED (a
+    /// duplicate, or a step that moved on).
+    pub stale_deliveries: AtomicU64,
+    /// Outcomes refused because their attempt no longer held the step (its
+    /// lease was lost; the fencing token did not match).
+    pub stale_write_backs: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn lost(&self, why: crate::recovery::Requeue, redelivered: bool) {
+        let counter = match why {
+            crate::recovery::Requeue::LeaseExpired => &self.lease_expiries,
+            crate::recovery::Requeue::Recovered => &self.recovered,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if redelivered {
+            self.redeliveries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The engine. Cheap to share (`Arc`).
 pub struct Engine {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) config: EngineConfig,
+    pub(crate) stats: Stats,
     plans: Mutex<HashMap<Uuid, Arc<Plan>>>,
 }
 
@@ -210,8 +276,14 @@ impl Engine {
         Self {
             store,
             config,
+            stats: Stats::default(),
             plans: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// What this engine counted since it was built.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// The store.
@@ -290,6 +362,7 @@ impl Engine {
             started_at: None,
             ended_at: None,
             deadline_at: plan.workflow.timeout.map(|d| t + d.to_chrono()),
+            trace: Some(crate::trace::RunTrace::start(req.trace_parent)),
         };
         tx.insert_run(&run, req.idempotency_key.as_deref()).await?;
         tx.log(LogRecord {
@@ -357,6 +430,7 @@ impl Engine {
         };
         if step.status != StepStatus::Queued {
             tracing::debug!(run = %job.run_id, path = %job.path, status = %step.status, "stale delivery ignored");
+            self.stats.stale_deliveries.fetch_add(1, Ordering::Relaxed);
             return Ok((None, Effects::default()));
         }
         let plan = self.plan(tx.as_mut(), run.version_id).await?;
@@ -443,6 +517,9 @@ impl Engine {
         }
         Ok(Some(Claimed {
             idempotency_key: format!("{}:{}", run.id, step.path),
+            trace: run.trace,
+            workflow_id: run.workflow_id,
+            version_number: run.version_number,
             job: Job {
                 run_id: run.id,
                 path: step.path.clone(),

@@ -16,6 +16,8 @@
 //! - `advance` (private): readiness counters, joins, skips, the run end;
 //!   `advance::blocks`: conditions, switches, loops.
 //! - [`context`]: the expression context of a step, read from the store.
+//! - [`trace`]: a run's W3C trace context (ids chosen at start, stored on
+//!   the run, read by every attempt).
 //! - [`queue`]: the [`Queue`](queue::Queue) trait step jobs travel through, and
 //!   [`Dispatch`](queue::Dispatch), where the effects of an engine call go.
 
@@ -25,6 +27,7 @@ pub mod engine;
 pub mod plan;
 pub mod queue;
 pub mod store;
+pub mod trace;
 
 mod advance;
 mod cache;
@@ -34,6 +37,6 @@ mod record;
 mod recovery;
 mod retry;
 
-pub use engine::{Claimed, Effects, Engine, EngineConfig, Job, StartRun, Wake};
+pub use engine::{Claimed, Effects, Engine, EngineConfig, FinishedRun, Job, StartRun, Stats, Wake};
 pub use error::{Error, Result};
 pub use record::{Done, NextClaims, RunInline};

@@ -347,6 +347,11 @@ impl Engine {
                     Some(_) => {
                         tracing::warn!(run = %run_id, path = %c.job.path, attempt = c.attempt, "stale write-back rejected (lease lost or step moved on)");
                         let line = ("warn", "stale write-back rejected: the lease was lost".to_owned());
+                        // counted per try of the transaction (a race retried
+                        // counts it again)
+                        self.stats
+                            .stale_write_backs
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         adv.log(Some(&c.job.path), Some(c.attempt), line, None).await?;
                     }
                     None => {}

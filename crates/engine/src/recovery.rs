@@ -138,6 +138,7 @@ impl Engine {
             .await?;
             let (tx, effects, _) = adv.finish().await?;
             tx.commit().await?;
+            self.stats.lost(why, false);
             return Ok(effects);
         }
         step.status = step.status.transition(StepStatus::Queued)?;
@@ -159,6 +160,7 @@ impl Engine {
         })
         .await?;
         tx.commit().await?;
+        self.stats.lost(why, true);
         Ok(Effects {
             jobs: vec![job.clone()],
             ..Effects::default()
@@ -180,7 +182,7 @@ impl Engine {
 
 /// Why a RUNNING step is put back in the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Requeue {
+pub(crate) enum Requeue {
     /// Its lease expired (the reconciler).
     LeaseExpired,
     /// Start-up recovery of the process that owns the database.

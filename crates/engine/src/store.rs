@@ -55,6 +55,21 @@ pub struct RunRecord {
     pub ended_at: Option<DateTime<Utc>>,
     /// Must have finished by then (the workflow's `timeout`), if ever.
     pub deadline_at: Option<DateTime<Utc>>,
+    /// The run's trace (`None` for runs from before traces).
+    pub trace: Option<crate::trace::RunTrace>,
+}
+
+/// What waits: queued steps and unfinished runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Steps QUEUED (ready, waiting for a worker).
+    pub queued_steps: u64,
+    /// When the oldest of them was queued.
+    pub oldest_queued_at: Option<DateTime<Utc>>,
+    /// Runs PENDING (no step started yet).
+    pub pending_runs: u64,
+    /// Runs RUNNING.
+    pub running_runs: u64,
 }
 
 /// One step execution as stored (one row per step path per run).
@@ -352,6 +367,9 @@ pub trait Store: Send + Sync + 'static {
     async fn overdue_runs(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<Uuid>>;
     /// Runs not yet finished (to resume after a restart).
     async fn unfinished_runs(&self) -> Result<Vec<Uuid>>;
+    /// What waits, for metrics (two indexed aggregates; read every few
+    /// seconds, not per step).
+    async fn backlog(&self) -> Result<Backlog>;
     /// Every QUEUED, RUNNING or WAITING step execution (bounded by `limit`),
     /// for recovery at start-up.
     async fn active_steps(&self, limit: u64) -> Result<Vec<StepRecord>>;

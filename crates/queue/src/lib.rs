@@ -18,4 +18,4 @@ mod scripts;
 
 pub use error::{Error, Result};
 pub use lease::{Lease, Leases};
-pub use queue::RedisQueue;
+pub use queue::{QUEUE_KEY, RedisQueue};

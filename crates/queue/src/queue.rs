@@ -41,6 +41,10 @@ use crate::Result;
 /// Jobs per `LPUSH` (one command's arguments stay bounded).
 pub const PUSH_CHUNK: usize = 1000;
 
+/// The step list's key after the prefix: jobs wait in `{prefix}queue` (what
+/// an autoscaler watching the queue's length reads).
+pub const QUEUE_KEY: &str = "queue";
+
 /// How long one blocking pop waits before [`Queue::pop_many`] asks again.
 const POP_WAIT: Duration = Duration::from_secs(1);
 
@@ -171,7 +175,7 @@ impl RedisQueue {
             blocking: Arc::new(Mutex::new(None)),
             subscription: Mutex::new(None),
             client,
-            key: format!("{prefix}queue"),
+            key: format!("{prefix}{QUEUE_KEY}"),
             cancel_channel: format!("{prefix}cancel"),
         })
     }

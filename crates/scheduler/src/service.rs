@@ -9,6 +9,7 @@ use orbflow_engine::store::ScheduleRecord;
 use orbflow_engine::{Engine, StartRun};
 use orbflow_model::cron::Schedule;
 use orbflow_queue::{Lease, Leases};
+use orbflow_telemetry::Traced;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -48,7 +49,8 @@ impl Default for SchedulerConfig {
 /// The scheduler.
 pub struct Scheduler {
     engine: Arc<Engine>,
-    dispatch: QueueDispatch,
+    /// Ready steps to the queue; the spans of runs it ends (timeouts) reported.
+    dispatch: Traced,
     /// The leader lease in Redis; `None` when this process owns the
     /// database alone (`orbflow dev`) and is always the leader.
     leases: Option<Leases>,
@@ -71,7 +73,7 @@ impl Scheduler {
     pub fn new(engine: Arc<Engine>, queue: Arc<dyn Queue>, leases: Leases, config: SchedulerConfig) -> Self {
         Self {
             engine,
-            dispatch: QueueDispatch(queue),
+            dispatch: Traced(Arc::new(QueueDispatch(queue))),
             leases: Some(leases),
             config,
         }
@@ -83,7 +85,7 @@ impl Scheduler {
     pub fn exclusive(engine: Arc<Engine>, queue: Arc<dyn Queue>, config: SchedulerConfig) -> Self {
         Self {
             engine,
-            dispatch: QueueDispatch(queue),
+            dispatch: Traced(Arc::new(QueueDispatch(queue))),
             leases: None,
             config,
         }
@@ -174,9 +176,14 @@ impl Scheduler {
                     json!({ "scheduleId": s.id.to_string(), "cron": s.cron, "firedAt": tick.to_rfc3339() }),
                 ),
                 idempotency_key: Some(format!("schedule:{}:{}", s.id, tick.to_rfc3339())),
+                trace_parent: None,
             };
             // a tick another replica fired already starts nothing
-            let (_, _, effects) = self.engine.start_run_once(start).await?;
+            let (_, existed, effects) = self.engine.start_run_once(start).await?;
+            if !existed {
+                let lag = (Utc::now() - *tick).to_std().unwrap_or_default();
+                orbflow_telemetry::metrics::schedule_fired(lag);
+            }
             self.dispatch.apply(effects).await;
         }
         let last = fire.last().copied().unwrap_or(first);

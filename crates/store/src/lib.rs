@@ -9,7 +9,8 @@
 //!   `sqlite::memory:` or `postgres://…`, apply the SQLite pragmas, and run the migrations
 //!   ([`migrate`]).
 //! - [`repo`]: [`SeaStore`], the engine's storage traits on these entities; `batch`: the
-//!   statements that write many step rows at once (`UPDATE … FROM (VALUES …)`).
+//!   statements that write many step rows at once (`UPDATE … FROM (VALUES …)`); `backlog`:
+//!   queued steps and unfinished runs, for metrics.
 //! - [`admin`]: the API's storage ([`orbflow_engine::admin::Admin`]) on the same store.
 //! - `triggers`: webhook and event trigger rows, re-synced when a version becomes active.
 //! - [`testing`]: per-test databases (temporary SQLite, or a fresh Postgres schema).
@@ -37,6 +38,7 @@
 //! without waiting for `busy_timeout`.
 
 pub mod admin;
+mod backlog;
 mod batch;
 pub mod connect;
 pub mod entity;

@@ -74,6 +74,7 @@ pub(crate) fn run_from(m: runs::Model) -> EngineResult<RunRecord> {
         started_at: m.started_at,
         ended_at: m.ended_at,
         deadline_at: m.deadline_at,
+        trace: orbflow_engine::trace::RunTrace::load(m.trace_context.as_deref(), m.trace_parent_span_id.as_deref()),
     })
 }
 
@@ -425,6 +426,11 @@ impl Tx for SeaTx {
 
     async fn insert_run(&mut self, run: &RunRecord, idempotency_key: Option<&str>) -> EngineResult<()> {
         let now = crate::now();
+        let trace = run.trace.map(|t| (t.span.trace_id_hex(), t.store()));
+        let (trace_id, trace_context, trace_parent_span_id) = match trace {
+            Some((id, (ctx, parent))) => (Some(id), Some(ctx), parent),
+            None => (None, None, None),
+        };
         runs::Entity::insert(runs::ActiveModel {
             id: Set(run.id),
             workspace_id: Set(run.workspace_id),
@@ -438,7 +444,9 @@ impl Tx for SeaTx {
             output: Set(run.output.clone()),
             error: Set(run.error.clone()),
             idempotency_key: Set(idempotency_key.map(str::to_owned)),
-            trace_id: Set(None),
+            trace_id: Set(trace_id),
+            trace_context: Set(trace_context),
+            trace_parent_span_id: Set(trace_parent_span_id),
             total_steps: Set(run.total_steps),
             finished_steps: Set(run.finished_steps),
             created_at: Set(crate::truncate_to_micros(run.created_at)),
@@ -926,6 +934,10 @@ impl Store for SeaStore {
 
     async fn version_record(&self, id: Uuid) -> EngineResult<Option<VersionRecord>> {
         version_record(&self.db, id).await
+    }
+
+    async fn backlog(&self) -> EngineResult<orbflow_engine::store::Backlog> {
+        crate::backlog::read(&self.db).await
     }
 
     async fn active_steps(&self, limit: u64) -> EngineResult<Vec<StepRecord>> {

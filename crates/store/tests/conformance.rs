@@ -32,6 +32,9 @@ fn run_record(v: &orbflow_engine::store::VersionRecord) -> RunRecord {
         started_at: None,
         ended_at: None,
         deadline_at: None,
+        trace: Some(orbflow_engine::trace::RunTrace::start(
+            orbflow_engine::trace::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        )),
     }
 }
 
@@ -123,6 +126,10 @@ async fn conformance(db: TestDb) {
     assert_eq!(got.input, run.input);
     assert_eq!(got.trigger_data, run.trigger_data);
     assert_eq!(got.created_at, run.created_at);
+    assert_eq!(
+        got.trace, run.trace,
+        "the run's trace context and its parent span round-trip"
+    );
     assert!(tx.lock_run(Uuid::now_v7(), RunLock::Shared).await.unwrap().is_none());
     // prefix reads are exact even though LIKE treats `_` as a wildcard
     let under: Vec<String> = tx
@@ -438,4 +445,67 @@ async fn postgres_run_locks() {
         matches!(lost, orbflow_engine::Error::Race(_)),
         "a deadlock is a race: {lost:?}"
     );
+}
+
+/// `backlog`: queued steps (count and oldest), PENDING and RUNNING runs.
+async fn backlog(db: TestDb) {
+    use orbflow_engine::store::Backlog;
+    let s = store(&db).await;
+    assert_eq!(s.backlog().await.unwrap(), Backlog::default(), "an empty database");
+    let doc = r#"{"schemaVersion":1,"name":"wf","steps":[{"key":"a","action":"TRANSFORM","config":{"value":1}}]}"#;
+    let v = s.ensure_version("ws", "backlog", "Workflow", doc).await.unwrap();
+    let t0 = orbflow_store::now() - chrono::Duration::seconds(30);
+    let mut tx = s.begin().await.unwrap();
+    let mut statuses = Vec::new();
+    for status in [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Running,
+        RunStatus::Completed,
+    ] {
+        let mut run = run_record(&v);
+        run.status = status;
+        tx.insert_run(&run, None).await.unwrap();
+        statuses.push(run);
+    }
+    let run = &statuses[1];
+    let mut steps = Vec::new();
+    for (i, status) in [
+        StepStatus::Queued,
+        StepStatus::Queued,
+        StepStatus::Running,
+        StepStatus::Pending,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut st = StepRecord::new(run.id, format!("s{i}"), format!("s{i}"), t0);
+        st.status = status;
+        st.queued_at = (status != StepStatus::Pending).then(|| t0 + chrono::Duration::seconds(i as i64));
+        steps.push(st);
+    }
+    tx.insert_steps(&steps).await.unwrap();
+    tx.commit().await.unwrap();
+    let b = s.backlog().await.unwrap();
+    assert_eq!(
+        b,
+        Backlog {
+            queued_steps: 2,
+            oldest_queued_at: Some(t0),
+            pending_runs: 1,
+            running_runs: 2,
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backlog_sqlite() {
+    backlog(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backlog_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        backlog(db).await;
+    }
 }

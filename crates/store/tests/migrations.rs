@@ -393,6 +393,8 @@ async fn round_trip_every_table(db: &DatabaseConnection) -> Seed {
             error: Some(json!({ "code": "x", "message": "y" })),
             idempotency_key: Some("delivery-1".into()),
             trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+            trace_context: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+            trace_parent_span_id: Some("b7ad6b7169203331".into()),
             total_steps: 10_000,
             finished_steps: 3,
             created_at: t0,

@@ -349,13 +349,18 @@ impl Worker {
     async fn execute_with(&self, c: Claimed, token: CancellationToken) -> Done {
         // at the highest level, so that whatever level a line passes the
         // filter at, its attempt's fields come with it
+        let trace = orbflow_telemetry::Attempt::start(&c);
         let span = tracing::error_span!(
             "attempt",
             run_id = %c.job.run_id,
             step = %c.job.path,
             attempt = c.attempt,
             action = %c.action,
+            trace_id = tracing::field::Empty,
         );
+        if let Some(t) = trace.context() {
+            span.record("trace_id", tracing::field::display(t.trace_id_hex()));
+        }
         let in_flight = self.metrics.started();
         let began = std::time::Instant::now();
         let logger = Arc::new(RedactedLogger {
@@ -371,6 +376,7 @@ impl Worker {
                 cancel: token.clone(),
                 logger: logger.clone(),
                 now: chrono::Utc::now(),
+                traceparent: trace.context().map(|t| t.traceparent()),
             };
             self.registry.execute(&c.action, ctx).await
         };
@@ -384,14 +390,16 @@ impl Worker {
             },
             None => fut.instrument(span).await,
         };
-        self.metrics
-            .finished(&c.action, outcome_label(&result), began.elapsed().as_secs_f64());
+        let outcome = outcome_label(&result);
+        self.metrics.finished(&c.action, outcome, began.elapsed().as_secs_f64());
         drop(in_flight);
         let logs = logger
             .lines
             .lock()
             .map(|mut l| std::mem::take(&mut *l))
             .unwrap_or_default();
+        let error = result.as_ref().err().map(|e| self.engine.redact(&e.to_string()));
+        trace.end(outcome, error.as_deref(), &logs);
         Done {
             claimed: c,
             result,
@@ -427,7 +435,8 @@ impl Worker {
             self.queue.broadcast_cancel(&effects.cancel).await;
         }
         for finished in effects.finished {
-            let _ = self.finished.send(finished);
+            orbflow_telemetry::run_ended(&finished);
+            let _ = self.finished.send((finished.id, finished.status));
         }
     }
 }

@@ -157,6 +157,7 @@ async fn start(engine: &Engine, store: &orbflow_store::SeaStore, yaml: &str) -> 
             trigger_type: "manual".into(),
             trigger_data: None,
             idempotency_key: None,
+            trace_parent: None,
         })
         .await
         .unwrap();

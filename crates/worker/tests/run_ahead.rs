@@ -53,6 +53,7 @@ impl Runner {
             cancel: CancellationToken::new(),
             logger: Arc::new(TracingLogger),
             now: chrono::Utc::now(),
+            traceparent: None,
         };
         self.registry.execute(&c.action, ctx).await
     }

@@ -197,6 +197,7 @@ async fn invalid_input_is_rejected_before_anything_runs(h: Harness) {
             trigger_type: "manual".into(),
             trigger_data: None,
             idempotency_key: None,
+            trace_parent: None,
         })
         .await
         .unwrap_err();

@@ -1,5 +1,5 @@
-//! The OpenAPI document, health, the token's workspace, and the answers to
-//! unknown routes.
+//! The OpenAPI document, health, metrics, the token's workspace, and the
+//! answers to unknown routes.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -27,6 +27,24 @@ pub(crate) async fn openapi_json() -> Response {
 )]
 pub(crate) async fn healthz() -> &'static str {
     "ok"
+}
+
+/// This process's metrics in the Prometheus text format (API requests by
+/// route template and status, runs ended, the engine's lease and
+/// write-back counters, the backlog). Open like `/healthz`: it names no
+/// workspace's data.
+#[utoipa::path(
+    get, path = "/metrics", tag = "meta", operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain"))
+)]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let text = orbflow_telemetry::metrics::render(Some(state.engine().stats()));
+    let mut res = Response::new(axum::body::Body::from(text));
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    res
 }
 
 /// The database (and the queue) answer.

@@ -27,6 +27,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/openapi.json", get(meta::openapi_json))
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
+        .route("/metrics", get(meta::metrics))
         .route("/v1/workspace", get(meta::workspace))
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
@@ -72,6 +73,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(crate::observe::observe))
         .with_state(state)
 }
 

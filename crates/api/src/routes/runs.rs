@@ -57,6 +57,7 @@ pub(crate) async fn start_run(state: &AppState, s: Start) -> Result<(Uuid, bool)
             trigger_type: s.trigger_type.into(),
             trigger_data: Some(s.trigger_data),
             idempotency_key: s.idempotency_key,
+            trace_parent: crate::observe::request_trace(),
         })
         .await?;
     state.dispatch(effects).await;

@@ -97,7 +97,8 @@ pub(crate) fn run(args: &ApiArgs) -> anyhow::Result<i32> {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
-        let fleet = args.fleet.connect(urls, args.health_listen.as_deref()).await?;
+        // health after the engine exists, so that it can serve its metrics
+        let fleet = args.fleet.connect(urls, None).await?;
         let secrets = EngineConfig::secrets_from_env();
         let engine = Arc::new(Engine::new(
             fleet.store.clone(),
@@ -110,11 +111,24 @@ pub(crate) fn run(args: &ApiArgs) -> anyhow::Result<i32> {
             &orbflow_actions::CatalogConfig::from_env(),
         )?);
         let ready = crate::health::check(fleet.store.connection().clone(), fleet.queue.clone());
+        let shutdown = CancellationToken::new();
+        // the backlog gauges (at /metrics here and on the health listener)
+        let store: Arc<dyn orbflow_engine::store::Store> = fleet.store.clone();
+        tokio::spawn(orbflow_telemetry::metrics::refresh(
+            store,
+            crate::cmd::scheduler::BACKLOG_EVERY,
+            shutdown.clone(),
+        ));
+        if let Some(addr) = args.health_listen.as_deref() {
+            let e = engine.clone();
+            let render = move || orbflow_telemetry::metrics::render(Some(e.stats()));
+            crate::health::serve(addr, ready.clone(), Some(Arc::new(render))).await?;
+        }
         let state = AppState::new(
             Services {
                 admin: fleet.store.clone(),
                 engine,
-                dispatch: Arc::new(QueueDispatch(fleet.queue.clone())),
+                dispatch: Arc::new(orbflow_telemetry::Traced(Arc::new(QueueDispatch(fleet.queue.clone())))),
                 registry,
                 secrets,
                 ready: Some(ready),
@@ -125,7 +139,6 @@ pub(crate) fn run(args: &ApiArgs) -> anyhow::Result<i32> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         eprintln!("orbflow api: serving on http://{}", listener.local_addr()?);
-        let shutdown = CancellationToken::new();
         let server = tokio::spawn(orbflow_api::serve(listener, state, shutdown.clone()));
         shutdown_signal().await?;
         eprintln!("orbflow api: stopping");

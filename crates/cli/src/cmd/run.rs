@@ -110,7 +110,7 @@ enum Mode {
     },
     /// On the fleet's workers: this process only submits and waits; jobs go
     /// to Redis and cancellations are broadcast to the workers.
-    Fleet { dispatch: QueueDispatch },
+    Fleet { dispatch: orbflow_telemetry::Traced },
 }
 
 impl Mode {
@@ -173,7 +173,7 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
             .await
             .with_context(|| format!("connecting to Redis {}", crate::cmd::fleet::redact(redis)))?;
         Mode::Fleet {
-            dispatch: QueueDispatch(Arc::new(queue)),
+            dispatch: orbflow_telemetry::Traced(Arc::new(QueueDispatch(Arc::new(queue)))),
         }
     } else {
         let registry = Arc::new(orbflow_actions::Registry::builtin(
@@ -205,6 +205,7 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
             trigger_type: "manual".into(),
             trigger_data: None,
             idempotency_key: None,
+            trace_parent: None,
         })
         .await
     {
@@ -219,10 +220,16 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
     mode.apply(effects).await;
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
+    // the trace id takes an operator from this run to its spans
+    let trace = match store.run_view(run_id).await? {
+        Some((r, _)) => r.trace.map(|t| format!(", trace {}", t.span.trace_id_hex())),
+        None => None,
+    };
     eprintln!(
-        "run {run_id} started ({}{})",
+        "run {run_id} started ({}{}{})",
         args.file,
-        if fleet { ", on the fleet" } else { "" }
+        if fleet { ", on the fleet" } else { "" },
+        trace.unwrap_or_default()
     );
     let mut progress = Progress::default();
     let mut cancelled = false;

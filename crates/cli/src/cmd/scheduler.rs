@@ -25,25 +25,41 @@ pub(crate) struct SchedulerArgs {
     leader_lease_secs: u32,
 }
 
+/// How often the backlog gauges are read from the database.
+pub(crate) const BACKLOG_EVERY: Duration = Duration::from_secs(10);
+
 pub(crate) fn run(args: &SchedulerArgs) -> anyhow::Result<i32> {
     let Some(urls) = args.fleet.urls("scheduler") else {
         return Ok(2);
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
-        let fleet = args.fleet.connect(urls, args.health_listen.as_deref()).await?;
+        // health after the engine exists, so that it can serve its metrics
+        let fleet = args.fleet.connect(urls, None).await?;
+        let ready = crate::health::check(fleet.store.connection().clone(), fleet.queue.clone());
+        let store: Arc<dyn orbflow_engine::store::Store> = fleet.store.clone();
         let lease = Duration::from_secs(u64::from(args.leader_lease_secs.max(1)));
         let leases = orbflow_queue::Leases::connect(urls.1, args.fleet.redis_prefix.clone(), lease / 5)
             .await
             .with_context(|| format!("connecting to {}", redact(urls.1)))?;
         let engine = Arc::new(Engine::new(fleet.store, EngineConfig::default()));
+        let shutdown = CancellationToken::new();
+        if let Some(addr) = args.health_listen.as_deref() {
+            let e = engine.clone();
+            let render = move || orbflow_telemetry::metrics::render(Some(e.stats()));
+            crate::health::serve(addr, ready, Some(Arc::new(render))).await?;
+            tokio::spawn(orbflow_telemetry::metrics::refresh(
+                store,
+                BACKLOG_EVERY,
+                shutdown.clone(),
+            ));
+        }
         let config = SchedulerConfig {
             lease,
             ..SchedulerConfig::default()
         };
         let name = config.name.clone();
         let scheduler = Scheduler::new(engine, fleet.queue, leases, config);
-        let shutdown = CancellationToken::new();
         let task = tokio::spawn(scheduler.run(shutdown.clone()));
         eprintln!("orbflow scheduler {name}: started");
         shutdown_signal().await?;

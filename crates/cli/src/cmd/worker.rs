@@ -71,10 +71,11 @@ pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<i32> {
             ..WorkerConfig::default()
         };
         let name = config.name.clone();
-        let worker = Worker::new(engine, registry, fleet.queue, config);
+        let worker = Worker::new(engine.clone(), registry, fleet.queue, config);
         if let Some(addr) = args.health_listen.as_deref() {
             let metrics = worker.metrics();
-            crate::health::serve(addr, ready, Some(Arc::new(move || metrics.render()))).await?;
+            let render = move || metrics.render() + &orbflow_telemetry::metrics::render(Some(engine.stats()));
+            crate::health::serve(addr, ready, Some(Arc::new(render))).await?;
         }
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(worker.run(shutdown.clone()));

@@ -1,4 +1,6 @@
-//! HTTP peers the CLI's end-to-end tests talk to, on 127.0.0.1.
+//! What the CLI's end-to-end tests share: HTTP peers on 127.0.0.1, free
+//! ports, the Redis URL (required under CI=true) and cleaning a test's
+//! Redis keys.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -55,4 +57,39 @@ pub fn hanging_server() -> (u16, std::sync::mpsc::Receiver<bool>) {
         }
     });
     (port, rx)
+}
+
+/// A port free on 127.0.0.1 (bound and released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `ORBFLOW_TEST_REDIS_URL`: `None` (the test says it is skipped) when
+/// unset, a panic under CI=true.
+pub fn redis_url() -> Option<String> {
+    match std::env::var("ORBFLOW_TEST_REDIS_URL") {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("ORBFLOW_TEST_REDIS_URL must be set when CI=true")
+        }
+        _ => {
+            println!("skipped: ORBFLOW_TEST_REDIS_URL not set");
+            None
+        }
+    }
+}
+
+/// Deletes every key under `prefix` (a test's own), best effort.
+pub fn clear_redis_prefix(redis: &str, prefix: &str) {
+    if let Ok(client) = redis::Client::open(redis)
+        && let Ok(mut c) = client.get_connection()
+    {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query(&mut c)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<i64, _> = redis::cmd("DEL").arg(keys).query(&mut c);
+        }
+    }
 }

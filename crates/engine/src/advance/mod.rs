@@ -651,9 +651,25 @@ impl<'e> Advance<'e> {
             self.run.started_at = Some(now());
         }
         self.run.status = self.run.status.transition(status)?;
-        self.run.ended_at = Some(now());
+        let ended_at = now();
+        self.run.ended_at = Some(ended_at);
         self.run_dirty = true;
-        self.effects.finished.push((self.run.id, status));
+        let run = &self.run;
+        self.effects.finished.push(crate::FinishedRun {
+            id: run.id,
+            status,
+            workflow_id: run.workflow_id,
+            version_number: run.version_number,
+            trigger_type: run.trigger_type.clone(),
+            created_at: run.created_at,
+            ended_at,
+            error: run.error.as_ref().map(|e| {
+                e.get("message")
+                    .and_then(serde_json::Value::as_str)
+                    .map_or_else(|| e.to_string(), str::to_owned)
+            }),
+            trace: run.trace,
+        });
         Ok(())
     }
 

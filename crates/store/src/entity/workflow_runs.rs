@@ -42,6 +42,12 @@ pub struct Model {
     /// OpenTelemetry trace id of the run.
     #[sea_orm(column_type = "Text")]
     pub trace_id: Option<String>,
+    /// W3C `traceparent` of the run's own span.
+    #[sea_orm(column_type = "Text")]
+    pub trace_context: Option<String>,
+    /// Span id (hex) of the span the run was started under, if any.
+    #[sea_orm(column_type = "Text")]
+    pub trace_parent_span_id: Option<String>,
     /// Number of step executions created so far.
     pub total_steps: i32,
     /// Number of step executions in a terminal state.

@@ -145,6 +145,7 @@ pub(crate) fn start(version: &VersionRecord) -> StartRun {
         trigger_type: "manual".into(),
         trigger_data: None,
         idempotency_key: None,
+        trace_parent: None,
     }
 }
 

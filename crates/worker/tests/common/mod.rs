@@ -157,6 +157,7 @@ pub async fn start_manual(
             trigger_type: "manual".into(),
             trigger_data: None,
             idempotency_key: None,
+            trace_parent: None,
         })
         .await
         .unwrap()
@@ -200,6 +201,7 @@ impl Harness {
                 trigger_type: "manual".into(),
                 trigger_data: None,
                 idempotency_key: None,
+                trace_parent: None,
             })
             .await
             .unwrap();
