@@ -524,3 +524,113 @@ steps:
         );
     }
 }
+
+/// The gRPC receiver: `TraceService/Export`, keeping the spans' (trace id,
+/// name, attributes).
+#[derive(Default, Clone)]
+struct GrpcReceiver(Arc<Mutex<Vec<Named>>>);
+
+/// A span's trace id, name and attributes.
+type Named = (String, String, HashMap<String, String>);
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<
+        tonic::Response<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>,
+        tonic::Status,
+    > {
+        let mut got = self.0.lock().unwrap();
+        for rs in request.into_inner().resource_spans {
+            for ss in rs.scope_spans {
+                for s in ss.spans {
+                    got.push((hex(&s.trace_id), s.name, attrs(&s.attributes)));
+                }
+            }
+        }
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+const CHAIN: &str = "schemaVersion: 1\nname: grpc\nsteps:\n  - {key: one, action: TRANSFORM, config: {value: 1}}\n  - {key: two, action: TRANSFORM, config: {value: 2}}\n";
+
+/// The trace id `orbflow run` announced on stderr.
+fn announced_trace(stderr: &str) -> String {
+    let (_, rest) = stderr
+        .split_once(", trace ")
+        .unwrap_or_else(|| panic!("no trace id announced: {stderr}"));
+    rest.chars().take(32).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orbflow_run_exports_its_trace_over_grpc() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+    let receiver = GrpcReceiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let incoming = futures_util::stream::unfold(listener, |l| async move {
+        let conn = l.accept().await.map(|(s, _)| s);
+        Some((conn, l))
+    });
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(receiver.clone()))
+            .serve_with_incoming(incoming),
+    );
+    let dir = std::env::temp_dir().join(format!("orbflow-grpc-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wf = dir.join("grpc.yaml");
+    std::fs::write(&wf, CHAIN).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_orbflow"))
+            .args(["run", wf.to_str().unwrap(), "--output", "json"])
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{port}"))
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+            .env_remove("OTEL_SERVICE_NAME")
+            .env_remove("OTEL_RESOURCE_ATTRIBUTES")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let trace = announced_trace(&stderr);
+    // spans are flushed before the process exits
+    let got = receiver.0.lock().unwrap().clone();
+    let mine: Vec<_> = got.iter().filter(|(t, ..)| *t == trace).collect();
+    let names: HashSet<&str> = mine.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(names, HashSet::from(["run", "step one", "step two"]), "{got:?}");
+    assert_eq!(mine.len(), 3, "{mine:?}");
+    let run = mine.iter().find(|(_, n, _)| n == "run").unwrap();
+    assert_eq!(run.2["orbflow.run.status"], "COMPLETED");
+    assert_eq!(run.2["orbflow.run.trigger"], "manual");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_dead_receiver_costs_a_run_nothing() {
+    let dir = std::env::temp_dir().join(format!("orbflow-dead-otlp-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wf = dir.join("chain.yaml");
+    std::fs::write(&wf, CHAIN).unwrap();
+    // a port nobody listens on, over both transports
+    let dead = free_port();
+    for protocol in ["http/protobuf", "grpc"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+            .args(["run", wf.to_str().unwrap(), "--output", "json"])
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{dead}"))
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{protocol}: {stderr}");
+        let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(run["status"], "COMPLETED", "{protocol}");
+        assert_eq!(run["steps"]["two"]["output"], 2, "{protocol}");
+        assert_eq!(announced_trace(&stderr).len(), 32);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
