@@ -36,9 +36,41 @@ pub struct ActionContext {
     /// The time the engine considers "now" for this attempt (timers are
     /// computed from it, so a replay computes the same wake time).
     pub now: DateTime<Utc>,
-    /// The attempt's W3C `traceparent`, for outgoing requests to carry
-    /// (`None` for an attempt outside any trace).
-    pub traceparent: Option<String>,
+    /// Client spans for the calls the action makes (each outgoing HTTP
+    /// request is one, and carries its `traceparent`); `None` for an
+    /// attempt outside any trace.
+    pub calls: Option<Arc<dyn CallTracer>>,
+}
+
+/// One call an action makes to the outside, as its client span names it.
+/// Never the path or query: they may hold secrets.
+#[derive(Debug, Clone, Copy)]
+pub struct OutgoingCall<'a> {
+    /// HTTP method (`GET`, `POST`, …).
+    pub method: &'a str,
+    /// `http` or `https`.
+    pub scheme: &'a str,
+    /// The server's host name or address.
+    pub host: &'a str,
+    /// The server's port.
+    pub port: Option<u16>,
+}
+
+/// Starts the client spans of an attempt's outgoing calls (the worker gives
+/// one whose spans go under the attempt's span).
+pub trait CallTracer: Send + Sync {
+    /// Starts the span of one call.
+    fn start(&self, call: &OutgoingCall<'_>) -> Box<dyn CallSpan>;
+}
+
+/// The span of one outgoing call.
+pub trait CallSpan: Send {
+    /// The W3C `traceparent` the request carries (this span's), so the
+    /// receiver's spans join the trace.
+    fn traceparent(&self) -> String;
+    /// Ends the span with the response's status, or what failed before
+    /// one came (`error`).
+    fn end(self: Box<Self>, status: Option<u16>, error: Option<&str>);
 }
 
 impl std::fmt::Debug for ActionContext {
@@ -211,7 +243,7 @@ impl ActionContext {
                 cancel: CancellationToken::new(),
                 logger: logger.clone(),
                 now: Utc::now(),
-                traceparent: None,
+                calls: None,
             },
             logger,
         )

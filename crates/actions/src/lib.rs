@@ -26,7 +26,8 @@ pub mod webhook;
 mod error;
 
 pub use action::{
-    Action, ActionContext, ActionError, LogLevel, LogLine, MemoryLogger, Outcome, StepLogger, TracingLogger,
+    Action, ActionContext, ActionError, CallSpan, CallTracer, LogLevel, LogLine, MemoryLogger, Outcome, OutgoingCall,
+    StepLogger, TracingLogger,
 };
 pub use error::{Error, Result};
 pub use registry::{CatalogConfig, Registry};

@@ -2,6 +2,8 @@
 //!
 //! - The request carries `Idempotency-Key: <run_id:step_path>` (the same on
 //!   every attempt) unless the config sets that header itself.
+//! - Inside a trace, the request is an HTTP client span under the attempt's
+//!   and carries its `traceparent` (unless the config sets one).
 //! - The output is `{ status, headers, body }`: header names lower-cased,
 //!   the body parsed when the response says it is JSON, else text; bodies
 //!   over [`MAX_RESPONSE_BYTES`] fail the step.
@@ -16,6 +18,7 @@
 //! query (Slack webhook URLs do), and header values are never shown.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -28,7 +31,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use crate::action::{Action, ActionContext, ActionError, LogLevel, Outcome};
+use crate::action::{Action, ActionContext, ActionError, LogLevel, Outcome, OutgoingCall};
 use crate::net::{self, HttpPolicy};
 use crate::spec::{ActionSpec, Category, schema_of};
 
@@ -238,6 +241,10 @@ struct Prepared {
     /// Values of credential-like request headers: scrubbed from quoted
     /// response bodies (some servers echo the request back).
     secrets: Vec<String>,
+    /// The config sets `traceparent` itself.
+    own_traceparent: bool,
+    /// Scheme, host and port (what the client span names).
+    server: (String, String, Option<u16>),
 }
 
 impl TriggerWebhook {
@@ -292,16 +299,15 @@ impl TriggerWebhook {
                 ),
             }
         }
-        // the attempt's trace continues at the receiver (W3C trace context),
-        // unless the config sends its own
-        let parent = HeaderName::from_static("traceparent");
-        if !headers.contains_key(&parent)
-            && let Some(v) = ctx.traceparent.as_deref().and_then(|t| HeaderValue::from_str(t).ok())
-        {
-            headers.insert(parent, v);
-        }
+        // a `traceparent` the config sets wins over the call span's own
+        let own_traceparent = headers.contains_key(HeaderName::from_static("traceparent"));
         let has_type = headers.contains_key(CONTENT_TYPE);
         let client = self.client()?;
+        let server = (
+            url.scheme().to_owned(),
+            url.host_str().unwrap_or("").to_owned(),
+            url.port_or_known_default(),
+        );
         let mut request = client.request(method, url);
         match cfg.body {
             None => {}
@@ -325,6 +331,8 @@ impl TriggerWebhook {
             target,
             timeout: std::time::Duration::from_millis(timeout_ms),
             secrets,
+            own_traceparent,
+            server,
         })
     }
 }
@@ -469,7 +477,9 @@ fn classify_transport(err: &reqwest::Error, target: &str) -> ActionError {
     ActionError::retryable(format!("TRIGGER_WEBHOOK {target}: {what}"))
 }
 
-async fn exchange(prepared: Prepared, ctx: &ActionContext) -> Result<Outcome, ActionError> {
+/// Sends the request and reads the answer; `answered` gets the response's
+/// status as soon as it arrives (for the client span).
+async fn exchange(prepared: Prepared, ctx: &ActionContext, answered: &AtomicU16) -> Result<Outcome, ActionError> {
     let Prepared {
         request,
         target,
@@ -484,6 +494,7 @@ async fn exchange(prepared: Prepared, ctx: &ActionContext) -> Result<Outcome, Ac
     };
     let mut resp = request.send().await.map_err(transport)?;
     let status = resp.status();
+    answered.store(status.as_u16(), Ordering::Relaxed);
     let headers = resp.headers().clone();
     let body = read_body(&mut resp).await.map_err(transport)?;
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -550,13 +561,29 @@ impl Action for TriggerWebhook {
         if ctx.cancel.is_cancelled() {
             return Err(ActionError::Cancelled);
         }
-        let prepared = self.prepare(&ctx)?;
+        let mut prepared = self.prepare(&ctx)?;
         let timeout = prepared.timeout;
         let target = prepared.target.clone();
-        tokio::select! {
+        // the call's client span; the request carries its traceparent
+        let span = ctx.calls.as_ref().map(|calls| {
+            let (scheme, host, port) = &prepared.server;
+            calls.start(&OutgoingCall {
+                method: target.split(' ').next().unwrap_or("GET"),
+                scheme,
+                host,
+                port: *port,
+            })
+        });
+        if let Some(s) = &span
+            && !prepared.own_traceparent
+        {
+            prepared.request = prepared.request.header("traceparent", s.traceparent());
+        }
+        let answered = AtomicU16::new(0);
+        let result = tokio::select! {
             biased;
             () = ctx.cancel.cancelled() => Err(ActionError::Cancelled),
-            r = tokio::time::timeout(timeout, exchange(prepared, &ctx)) => match r {
+            r = tokio::time::timeout(timeout, exchange(prepared, &ctx, &answered)) => match r {
                 Ok(result) => result,
                 Err(_) => {
                     let msg = format!(
@@ -567,7 +594,17 @@ impl Action for TriggerWebhook {
                     Err(ActionError::retryable(msg))
                 }
             },
+        };
+        if let Some(span) = span {
+            let status = Some(answered.load(Ordering::Relaxed)).filter(|s| *s != 0);
+            // with a status, the status tells; the error is for what came before one
+            let error = match (&result, status) {
+                (Err(e), None) => Some(e.to_string()),
+                _ => None,
+            };
+            span.end(status, error.as_deref());
         }
+        result
     }
 }
 

@@ -624,3 +624,87 @@ async fn registry_runs_trigger_webhook() {
     let msg = fatal(registry.execute("TRIGGER_WEBHOOK", ctx).await);
     assert!(msg.contains("ORBFLOW_HTTP_ALLOW_PRIVATE"), "{msg}");
 }
+
+/// Records the client spans the action starts and how they end.
+#[derive(Default, Clone)]
+struct Calls(Arc<Mutex<Vec<String>>>);
+
+struct Call(Calls, String);
+
+impl orbflow_actions::CallTracer for Calls {
+    fn start(&self, call: &orbflow_actions::OutgoingCall<'_>) -> Box<dyn orbflow_actions::CallSpan> {
+        let what = format!("{} {}://{}:{:?}", call.method, call.scheme, call.host, call.port);
+        Box::new(Call(self.clone(), what))
+    }
+}
+
+impl orbflow_actions::CallSpan for Call {
+    fn traceparent(&self) -> String {
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()
+    }
+    fn end(self: Box<Self>, status: Option<u16>, error: Option<&str>) {
+        let ended = format!("{} -> {status:?} {}", self.1, error.unwrap_or("-"));
+        self.0.0.lock().unwrap().push(ended);
+    }
+}
+
+async fn traced(config: Value) -> (Result<Outcome, ActionError>, Vec<String>) {
+    let calls = Calls::default();
+    let (mut ctx, _) = ActionContext::for_test(config);
+    ctx.calls = Some(Arc::new(calls.clone()));
+    let r = TriggerWebhook::new(&allow()).execute(ctx).await;
+    let ended = calls.0.lock().unwrap().clone();
+    (r, ended)
+}
+
+#[tokio::test]
+async fn each_request_is_a_client_span_and_carries_its_traceparent() {
+    let server = Server::start(|req, _| Reply::new(if req.path == "/fail" { 503 } else { 200 })).await;
+    let port = server
+        .url("/")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let (r, ended) = traced(json!({"url": server.url("/ok")})).await;
+    completed(r);
+    assert_eq!(ended, [format!("POST http://127.0.0.1:Some({port}) -> Some(200) -")]);
+    let (r, ended) = traced(json!({"url": server.url("/fail"), "method": "GET"})).await;
+    retryable(r);
+    assert_eq!(ended, [format!("GET http://127.0.0.1:Some({port}) -> Some(503) -")]);
+    let sent = server.requests();
+    for req in &sent {
+        assert_eq!(
+            req.header("traceparent"),
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        );
+    }
+    // a traceparent of the config's own is sent as it is, once
+    let (r, _) = traced(json!({"url": server.url("/ok"), "headers": {"TraceParent": "00-11111111111111111111111111111111-2222222222222222-00"}})).await;
+    completed(r);
+    let last = server.requests().pop().unwrap();
+    assert_eq!(last.header_count("traceparent"), 1);
+    assert_eq!(
+        last.header("traceparent"),
+        Some("00-11111111111111111111111111111111-2222222222222222-00")
+    );
+    // no answer: the span ends with the transport error
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (r, ended) = traced(json!({"url": format!("http://127.0.0.1:{dead}/")})).await;
+    retryable(r);
+    assert_eq!(ended.len(), 1);
+    assert!(
+        ended[0].contains("-> None TRIGGER_WEBHOOK POST http://127.0.0.1:"),
+        "{ended:?}"
+    );
+    // without a tracer, no traceparent is made up
+    let before = server.requests().len();
+    completed(run(&allow(), json!({"url": server.url("/ok")})).await);
+    let plain = &server.requests()[before];
+    assert_eq!(plain.header("traceparent"), None);
+}

@@ -236,14 +236,21 @@ async fn stripe_hmac_and_none(h: Harness) {
         )
     };
     let now = chrono::Utc::now().timestamp();
+    let caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     let r = deliver(
         &h,
         "st",
-        &[("Stripe-Signature", stripe(now, body, "whsec_stripe_test"))],
+        &[
+            ("Stripe-Signature", stripe(now, body, "whsec_stripe_test")),
+            ("traceparent", caller.to_owned()),
+        ],
         body,
     )
     .await;
     assert_eq!(r.status, 202, "{}", r.text);
+    // the delivery's run joins the sender's trace
+    let run = h.wait_run(r.body["runId"].as_str().unwrap()).await;
+    assert_eq!(run["traceId"], "0af7651916cd43dd8448eb211c80319c", "{run}");
     // the event id in the body de-duplicates
     let r2 = deliver(
         &h,

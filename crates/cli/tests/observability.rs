@@ -1,7 +1,10 @@
 //! One trace per run across processes: `orbflow api` and two `orbflow
 //! worker`s export over OTLP/HTTP to a receiver on 127.0.0.1 that decodes
 //! the protobuf with the `opentelemetry-proto` types (the same messages a
-//! collector reads). A run started with a `traceparent`, with a retried
+//! collector reads), and a tonic `TraceService` for gRPC. A packaged
+//! receiver (Arize Phoenix from PyPI) was the alternative: it installs a
+//! web app, a database and some hundred Python packages on every CI run to
+//! answer what these few lines decode with the protocol's own types. A run started with a `traceparent`, with a retried
 //! HTTP step, a step on each worker, a DELAY and a condition, must yield
 //! one tree: the API request, the run under it, every attempt under the
 //! run; the HTTP peer must have received that trace's `traceparent`; no
@@ -511,17 +514,31 @@ steps:
     assert_eq!(total(&workers, "orbflow_runs_ended_total{status=\"FAILED\"}"), 0.0);
     assert_eq!(total(&workers, "orbflow_step_attempts_running"), 0.0);
 
-    // the peer got the trace: each request's traceparent is its attempt's span
+    // each request is an HTTP client span under its attempt
+    let clients: Vec<&Got> = mine.iter().filter(|s| s.name == "POST").collect();
+    assert_eq!(clients.len(), 3, "{clients:#?}");
+    let mut codes: Vec<&str> = clients
+        .iter()
+        .map(|c| c.attrs["http.response.status_code"].as_str())
+        .collect();
+    codes.sort_unstable();
+    assert_eq!(codes, ["200", "200", "503"]);
+    for c in &clients {
+        let attempt = attempts.iter().find(|a| a.span_id == c.parent);
+        assert!(attempt.is_some(), "a client span under an attempt: {c:#?}");
+        assert_eq!(c.attrs["server.address"], "127.0.0.1");
+        assert_eq!(c.attrs["http.request.method"], "POST");
+        assert_eq!(c.attrs["server.port"], peer_port.to_string());
+    }
+    // the peer got the trace: each request's traceparent is its client span
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 3, "{seen:?}");
     for (path, tp) in &seen {
         let parts: Vec<&str> = tp.split('-').collect();
         assert_eq!(parts.len(), 4, "{path}: {tp:?}");
         assert_eq!(parts[1], caller_trace, "{path}: {tp}");
-        assert!(
-            attempts.iter().any(|a| a.span_id == parts[2]),
-            "{path}: its traceparent names an attempt's span: {tp}"
-        );
+        let client = clients.iter().find(|c| c.span_id == parts[2]);
+        assert!(client.is_some(), "{path}: its traceparent names a client span: {tp}");
     }
 }
 

@@ -22,7 +22,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, KeyValue, SpanId, TraceId};
 use opentelemetry_sdk::trace::Span;
-use orbflow_actions::LogLine;
+use orbflow_actions::{CallSpan, CallTracer, LogLine, OutgoingCall};
 use orbflow_engine::trace::{RunTrace, TraceContext};
 use orbflow_engine::{Claimed, FinishedRun};
 
@@ -119,6 +119,12 @@ impl Attempt {
         self.ctx
     }
 
+    /// The client spans of the attempt's outgoing calls, under its span.
+    pub fn calls(&self) -> Option<std::sync::Arc<dyn CallTracer>> {
+        self.ctx
+            .map(|parent| std::sync::Arc::new(Calls { parent }) as std::sync::Arc<dyn CallTracer>)
+    }
+
     /// Ends the span: `outcome` as the attempt's metrics name it, `error`
     /// (already redacted) for an attempt that did not complete, and the
     /// action's log lines (already redacted) as events.
@@ -135,6 +141,66 @@ impl Attempt {
         if let Some(e) = error {
             span.set_attribute(KeyValue::new("error.type", outcome));
             span.set_status(Status::error(e.to_owned()));
+        }
+        span.end();
+    }
+}
+
+/// Starts the client spans of one attempt's calls.
+struct Calls {
+    parent: TraceContext,
+}
+
+impl CallTracer for Calls {
+    fn start(&self, call: &OutgoingCall<'_>) -> Box<dyn CallSpan> {
+        let ctx = self.parent.child();
+        let span = if crate::enabled() {
+            let mut attrs = vec![
+                KeyValue::new("http.request.method", call.method.to_owned()),
+                KeyValue::new("server.address", call.host.to_owned()),
+                KeyValue::new("url.scheme", call.scheme.to_owned()),
+            ];
+            if let Some(p) = call.port {
+                attrs.push(KeyValue::new("server.port", i64::from(p)));
+            }
+            let builder = SpanBuilder::from_name(call.method.to_owned())
+                .with_kind(SpanKind::Client)
+                .with_attributes(attrs);
+            start(builder, ctx, Some(self.parent.span_id))
+        } else {
+            None
+        };
+        Box::new(Call { ctx, span })
+    }
+}
+
+/// An HTTP client span (semantic conventions: named by its method; 4xx and
+/// 5xx answers are errors).
+struct Call {
+    ctx: TraceContext,
+    span: Option<Span>,
+}
+
+impl CallSpan for Call {
+    fn traceparent(&self) -> String {
+        self.ctx.traceparent()
+    }
+
+    fn end(self: Box<Self>, status: Option<u16>, error: Option<&str>) {
+        let Some(mut span) = self.span else { return };
+        match (status, error) {
+            (Some(code), _) => {
+                span.set_attribute(KeyValue::new("http.response.status_code", i64::from(code)));
+                if code >= 400 {
+                    span.set_attribute(KeyValue::new("error.type", code.to_string()));
+                    span.set_status(Status::error(""));
+                }
+            }
+            (None, Some(e)) => {
+                span.set_attribute(KeyValue::new("error.type", "transport"));
+                span.set_status(Status::error(e.to_owned()));
+            }
+            (None, None) => {}
         }
         span.end();
     }

@@ -376,7 +376,7 @@ impl Worker {
                 cancel: token.clone(),
                 logger: logger.clone(),
                 now: chrono::Utc::now(),
-                traceparent: trace.context().map(|t| t.traceparent()),
+                calls: trace.calls(),
             };
             self.registry.execute(&c.action, ctx).await
         };

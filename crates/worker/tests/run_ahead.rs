@@ -53,7 +53,7 @@ impl Runner {
             cancel: CancellationToken::new(),
             logger: Arc::new(TracingLogger),
             now: chrono::Utc::now(),
-            traceparent: None,
+            calls: None,
         };
         self.registry.execute(&c.action, ctx).await
     }
