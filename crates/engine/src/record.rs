@@ -205,7 +205,7 @@ impl Engine {
                             effects.merge(e);
                         }
                         Err(e) => {
-                            tracing::warn!(error = %e, run = %d.claimed.job.run_id, path = %d.claimed.job.path, "record failed; the lease will expire and the step re-run");
+                            tracing::warn!(error = %e, run = %d.claimed.job.run_id, path = %d.claimed.job.path, trace_id = %crate::trace::TraceIdOf(d.claimed.trace), "record failed; the lease will expire and the step re-run");
                             first.get_or_insert(e);
                         }
                     }
@@ -345,7 +345,7 @@ impl Engine {
                         adv.outcome(step, &expect, d.result.clone()).await?;
                     }
                     Some(_) => {
-                        tracing::warn!(run = %run_id, path = %c.job.path, attempt = c.attempt, "stale write-back rejected (lease lost or step moved on)");
+                        tracing::warn!(run = %run_id, path = %c.job.path, attempt = c.attempt, trace_id = %crate::trace::TraceIdOf(c.trace), "stale write-back rejected (lease lost or step moved on)");
                         let line = ("warn", "stale write-back rejected: the lease was lost".to_owned());
                         // counted per try of the transaction (a race retried
                         // counts it again)

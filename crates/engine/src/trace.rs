@@ -138,6 +138,20 @@ impl RunTrace {
     }
 }
 
+/// Displays a run's trace id (empty for a run without a trace), for log
+/// lines about a run outside its attempts' spans.
+#[derive(Clone, Copy, Debug)]
+pub struct TraceIdOf(pub Option<RunTrace>);
+
+impl fmt::Display for TraceIdOf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(t) => f.write_str(&t.span.trace_id_hex()),
+            None => Ok(()),
+        }
+    }
+}
+
 fn nonzero<const N: usize>() -> [u8; N] {
     loop {
         let b: [u8; N] = rand::random();
@@ -234,5 +248,7 @@ mod tests {
         assert_eq!(RunTrace::load(Some(&ctx), parent.as_deref()), Some(alone));
         assert_eq!(RunTrace::load(None, None), None);
         assert_eq!(RunTrace::load(Some("garbage"), None), None);
+        assert_eq!(TraceIdOf(Some(run)).to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(TraceIdOf(None).to_string(), "");
     }
 }

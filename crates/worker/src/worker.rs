@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use orbflow_actions::{ActionContext, ActionError, LogLevel, LogLine, Registry, StepLogger, TracingLogger};
 use orbflow_engine::store::LeaseRef;
+use orbflow_engine::trace::{RunTrace, TraceIdOf};
 use orbflow_engine::{Claimed, Done, Effects, Engine, Job, NextClaims, RunInline};
 use orbflow_model::RunStatus;
 use tokio::sync::broadcast;
@@ -69,6 +70,8 @@ impl Default for WorkerConfig {
 struct Running {
     cancel: CancellationToken,
     lease: LeaseRef,
+    /// The run's trace (for the lines about this attempt logged outside it).
+    trace: Option<RunTrace>,
 }
 
 /// The worker.
@@ -192,7 +195,7 @@ impl Worker {
         if let Ok(r) = self.running.lock() {
             for j in jobs {
                 if let Some(a) = r.get(&(j.run_id, j.path.clone())) {
-                    tracing::info!(run = %j.run_id, path = %j.path, "cancelling the running attempt");
+                    tracing::info!(run = %j.run_id, path = %j.path, trace_id = %TraceIdOf(a.trace), "cancelling the running attempt");
                     a.cancel.cancel();
                 }
             }
@@ -223,7 +226,7 @@ impl Worker {
                             if let Some(a) = r.get(&(l.run_id, l.path.clone()))
                                 && a.lease == *l
                             {
-                                tracing::warn!(run = %l.run_id, path = %l.path, attempt = l.attempt, "lease lost: stopping the attempt");
+                                tracing::warn!(run = %l.run_id, path = %l.path, attempt = l.attempt, trace_id = %TraceIdOf(a.trace), "lease lost: stopping the attempt");
                                 a.cancel.cancel();
                             }
                         }
@@ -330,6 +333,7 @@ impl Worker {
                 Running {
                     cancel: token.clone(),
                     lease: c.lease(),
+                    trace: c.trace,
                 },
             );
         }
