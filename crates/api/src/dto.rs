@@ -329,7 +329,9 @@ impl LogOut {
 pub struct LogPage {
     /// Lines, oldest first.
     pub items: Vec<LogOut>,
-    /// Pass as `after` for the next page; null when there is none yet.
+    /// Pass as `after` for the next page. While the run is going it is
+    /// always set (more lines will come: poll with it); on a finished run's
+    /// last page it is null.
     pub next_cursor: Option<String>,
 }
 

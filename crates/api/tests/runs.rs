@@ -156,6 +156,16 @@ async fn list_filters_pages_and_logs(h: Harness) {
     let rest = h.get(&format!("/v1/runs/{id}/logs?after={after}&limit=200")).await;
     assert_eq!(rest.body["items"].as_array().unwrap().len(), lines.len() - 1);
     assert_eq!(rest.body["items"][0], lines[1]);
+    // the run has finished: its last page ends the log (no cursor to poll forever)
+    assert_eq!(rest.body["nextCursor"], Value::Null, "{}", rest.text);
+    assert_eq!(all.body["nextCursor"], Value::Null, "{}", all.text);
+    // a full page of a finished run still has a cursor; the page after it is empty and last
+    let n = lines.len();
+    let full = h.get(&format!("/v1/runs/{id}/logs?limit={n}")).await;
+    let cursor = full.body["nextCursor"].as_str().unwrap().to_owned();
+    let end = h.get(&format!("/v1/runs/{id}/logs?after={cursor}&limit={n}")).await;
+    assert!(end.body["items"].as_array().unwrap().is_empty());
+    assert_eq!(end.body["nextCursor"], Value::Null);
     problem(
         &h.get(&format!("/v1/runs/{}/logs", uuid::Uuid::now_v7())).await,
         404,
@@ -180,8 +190,22 @@ async fn cancel_stops_a_run(h: Harness) {
     h.publish("slow", slow).await;
     let r = h.post_json("/v1/workflows/slow/runs", json!({})).await;
     let id = r.body["id"].as_str().unwrap().to_owned();
+    // while it runs, a short page keeps its cursor: more lines will come
+    let page = h.get(&format!("/v1/runs/{id}/logs?limit=200")).await;
+    assert!(page.body["items"].as_array().unwrap().len() < 200);
+    let cursor = page.body["nextCursor"].as_str().expect("a cursor to follow").to_owned();
     let r = h.post_json(&format!("/v1/runs/{id}/cancel"), Value::Null).await;
     assert_eq!(r.status, 202, "{}", r.text);
+    // following on: the cancellation's lines, and then the end
+    let page = h.get(&format!("/v1/runs/{id}/logs?after={cursor}&limit=200")).await;
+    let messages: Vec<&str> = page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["message"].as_str())
+        .collect();
+    assert!(messages.iter().any(|m| m.contains("cancel")), "{messages:?}");
+    assert_eq!(page.body["nextCursor"], Value::Null, "{}", page.text);
     assert_eq!(r.body["status"], "CANCELLED");
     assert_eq!(r.body["stepExecutions"]["after"]["status"], "CANCELLED");
     problem(

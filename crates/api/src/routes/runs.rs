@@ -262,13 +262,20 @@ pub(crate) async fn logs(
     Query(q): Query<LogsQuery>,
 ) -> Result<Response> {
     who.require(&["runs:read"])?;
-    run_of(&state, &who, id).await?;
+    let (run, _) = run_of(&state, &who, id).await?;
     let limit = page_size(q.limit);
     let rows = state.admin().log_page(id, Page { after: q.after, limit }).await?;
-    let next_cursor = rows
-        .last()
-        .map(|(i, _)| i.to_string())
-        .or_else(|| q.after.map(|a| a.to_string()));
+    // A running run writes more lines: the cursor stays, to follow it. A
+    // finished run's last page ends the log (a null cursor); read before the
+    // page, the status cannot hide lines written as the run ended.
+    let last_page = run.status.is_terminal() && (rows.len() as u64) < limit;
+    let next_cursor = if last_page {
+        None
+    } else {
+        rows.last()
+            .map(|(i, _)| i.to_string())
+            .or_else(|| q.after.map(|a| a.to_string()))
+    };
     Ok(json(
         StatusCode::OK,
         &LogPage {
