@@ -74,6 +74,39 @@ fn every_example_validates() {
     }
 }
 
+#[test]
+fn a_directory_stands_for_its_workflow_files() {
+    let o = orbflow(&["validate", "examples"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for e in examples() {
+        assert!(stderr(&o).contains(&format!("{e}: valid")), "{e}: {}", stderr(&o));
+    }
+    // a bad file in a directory fails it; other files there are not read
+    let dir = std::env::temp_dir().join(format!("orbflow-validate-dir-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("b.yml"), BAD).unwrap();
+    std::fs::write(
+        dir.join("a.json"),
+        r#"{"schemaVersion": 1, "name": "a", "steps": [{"key": "x", "action": "TRANSFORM", "config": {"value": 1}}]}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a workflow").unwrap();
+    let o = orbflow(&["validate", &dir.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    let a = err.find("a.json: valid").unwrap_or_else(|| panic!("{err}"));
+    let b = err
+        .find("b.yml:5:13: steps[0].action")
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(a < b, "name order: {err}");
+    assert!(!err.contains("notes.txt"), "{err}");
+    // a directory without workflows is an error, not a silent success
+    let o = orbflow(&["validate", &dir.join("sub").to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no workflow files"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 const BAD: &str = "schemaVersion: 1\nname: bad\nsteps:\n  - key: a\n    action: TRANSFROM\n    dependson: []\n  - key: b\n    dependsOn: [zz]\n    action: TRANSFORM\n    config: { value: 1 }\n";
 
 #[test]
