@@ -264,27 +264,89 @@ fn graph_shows_conditions_switches_and_loops() {
     let m = stdout(&o);
     assert!(m.starts_with("flowchart TD\n"));
     assert!(
-        m.contains("triage{\"triage<br/>if steps.sentiment.output.score < -0.3\"}"),
+        m.contains("s_triage{\"triage<br/>if steps.sentiment.output.score < -0.3\"}"),
         "{m}"
     );
-    assert!(m.contains("triage -- \"then\" -->"), "{m}");
-    assert!(m.contains("triage -- \"else\" -->"), "{m}");
-    assert!(m.contains("route -- \"default\" -->"), "{m}");
-    assert!(m.contains("route -- \"#quot;mastodon#quot;\" -->"), "{m}");
-    assert!(m.contains("subgraph tag_each_body"), "{m}");
+    assert!(m.contains("s_triage -- \"then\" -->"), "{m}");
+    assert!(m.contains("s_triage -- \"else\" -->"), "{m}");
+    assert!(m.contains("s_route -- \"default\" -->"), "{m}");
+    assert!(m.contains("s_route -- \"#quot;mastodon#quot;\" -->"), "{m}");
+    assert!(m.contains("subgraph s_tag_each_body"), "{m}");
     assert!(
-        m.contains("triage --> tag_each") && m.contains("route --> tag_each"),
+        m.contains("s_triage --> s_tag_each") && m.contains("s_route --> s_tag_each"),
         "the join has both edges:\n{m}"
     );
     let o = orbflow(&["graph", "examples/mention-triage.yaml", "--format", "dot"]);
     let d = stdout(&o);
     assert!(d.starts_with("digraph workflow {"));
-    assert!(d.contains("triage [shape=diamond"), "{d}");
-    assert!(d.contains("subgraph cluster_tag_each"), "{d}");
-    assert!(d.contains("triage -> flag_negative [label=\"then\"];"), "{d}");
+    assert!(d.contains("\"triage\" [shape=diamond"), "{d}");
+    assert!(d.contains("subgraph \"cluster_tag_each\""), "{d}");
+    assert!(d.contains("\"triage\" -> \"flag_negative\" [label=\"then\"];"), "{d}");
     assert!(d.trim_end().ends_with('}'));
+    graphviz_reads(&d, 0);
     let p = write_tmp("bad-graph.yaml", BAD);
     assert_eq!(orbflow(&["graph", &p.to_string_lossy()]).status.code(), Some(2));
+}
+
+/// Graphviz's `dot` parses `text` and lays out `nodes` nodes (at least);
+/// required under CI=true (`.ci/run` installs it), skipped otherwise.
+fn graphviz_reads(text: &str, nodes: usize) {
+    use std::io::Write as _;
+    let Ok(mut child) = Command::new("dot")
+        .arg("-Tplain")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "graphviz's dot is required under CI=true"
+        );
+        println!("skipped: graphviz's dot is not installed");
+        return;
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "dot refused:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let laid_out = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("node "))
+        .count();
+    assert!(laid_out >= nodes, "{laid_out} nodes laid out:\n{text}");
+}
+
+#[test]
+fn steps_named_like_keywords_draw() {
+    let p = write_tmp(
+        "keywords.yaml",
+        "schemaVersion: 1\nname: kw\nsteps:\n  - {key: node, action: TRANSFORM, config: {value: 1}}\n  - {key: end, action: TRANSFORM, config: {value: 2}}\n  - key: graph\n    type: condition\n    if: \"true\"\n    then:\n      - {key: subgraph, action: TRANSFORM, config: {value: 3}}\n  - key: edge\n    type: loop\n    forEach: \"[1, 2]\"\n    steps:\n      - {key: strict, action: TRANSFORM, config: {value: 4}}\n",
+    );
+    let file = p.to_string_lossy().into_owned();
+    let o = orbflow(&["graph", &file, "--format", "dot"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    graphviz_reads(&stdout(&o), 6);
+    let o = orbflow(&["graph", &file]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m = stdout(&o);
+    // no Mermaid statement starts with a step key: `end` would close a block
+    for line in m.lines().skip(1).map(str::trim) {
+        let first = line.split([' ', '[', '{', '(']).next().unwrap();
+        assert!(
+            first.starts_with("s_") || first == "subgraph" || line == "end",
+            "{line:?} in\n{m}"
+        );
+    }
+    assert_eq!(
+        m.lines().filter(|l| l.trim() == "end").count(),
+        1,
+        "only the loop's subgraph closes:\n{m}"
+    );
+    assert!(m.contains("s_end[\"end<br/>TRANSFORM\"]"), "{m}");
 }
 
 #[test]

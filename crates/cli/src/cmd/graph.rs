@@ -1,5 +1,9 @@
 //! `orbflow graph FILE [--format mermaid|dot]`: the step graph, with
 //! conditions, switch cases and loops visible.
+//!
+//! Step keys are not used bare as node ids: a step may be called `end`
+//! (Mermaid's block closer) or `node` (a dot keyword). Mermaid ids are
+//! `s_{key}`; dot ids are quoted.
 
 use std::fmt::Write as _;
 
@@ -99,6 +103,11 @@ fn edges(rows: &[StepRow]) -> Vec<(String, String, Option<String>)> {
     out
 }
 
+/// A step's Mermaid node id (no Mermaid keyword starts with `s_`).
+fn mid(key: &str) -> String {
+    format!("s_{key}")
+}
+
 fn mermaid_text(s: &str) -> String {
     s.replace('"', "#quot;").replace('\n', "<br/>")
 }
@@ -111,12 +120,12 @@ fn mermaid(rows: &[StepRow]) -> String {
         for r in rows.iter().filter(|r| r.parent_key.as_deref() == parent) {
             let l = mermaid_text(&label(r));
             let _ = match r.step_type {
-                StepType::Action => writeln!(s, "{pad}{}[\"{l}\"]", r.key),
-                StepType::Condition | StepType::Switch => writeln!(s, "{pad}{}{{\"{l}\"}}", r.key),
-                StepType::Loop => writeln!(s, "{pad}{}([\"{l}\"])", r.key),
+                StepType::Action => writeln!(s, "{pad}{}[\"{l}\"]", mid(&r.key)),
+                StepType::Condition | StepType::Switch => writeln!(s, "{pad}{}{{\"{l}\"}}", mid(&r.key)),
+                StepType::Loop => writeln!(s, "{pad}{}([\"{l}\"])", mid(&r.key)),
             };
             if r.step_type == StepType::Loop {
-                let _ = writeln!(s, "{pad}subgraph {}_body [\"{} body\"]", r.key, r.key);
+                let _ = writeln!(s, "{pad}subgraph {}_body [\"{} body\"]", mid(&r.key), r.key);
                 nodes(rows, Some(&r.key), indent + 2, s);
                 let _ = writeln!(s, "{pad}end");
             } else {
@@ -127,8 +136,8 @@ fn mermaid(rows: &[StepRow]) -> String {
     nodes(rows, None, 2, &mut s);
     for (from, to, l) in edges(rows) {
         let _ = match l {
-            Some(l) => writeln!(s, "  {from} -- \"{}\" --> {to}", mermaid_text(&l)),
-            None => writeln!(s, "  {from} --> {to}"),
+            Some(l) => writeln!(s, "  {} -- \"{}\" --> {}", mid(&from), mermaid_text(&l), mid(&to)),
+            None => writeln!(s, "  {} --> {}", mid(&from), mid(&to)),
         };
     }
     s
@@ -148,11 +157,16 @@ fn dot(rows: &[StepRow]) -> String {
                 StepType::Condition | StepType::Switch => "diamond",
                 StepType::Loop => "hexagon",
             };
-            let _ = writeln!(s, "{pad}{} [shape={shape}, label=\"{}\"];", r.key, dot_text(&label(r)));
+            let _ = writeln!(
+                s,
+                "{pad}\"{}\" [shape={shape}, label=\"{}\"];",
+                r.key,
+                dot_text(&label(r))
+            );
             if r.step_type == StepType::Loop {
                 let _ = writeln!(
                     s,
-                    "{pad}subgraph cluster_{} {{\n{pad}  label=\"{} body\";\n{pad}  style=dashed;",
+                    "{pad}subgraph \"cluster_{}\" {{\n{pad}  label=\"{} body\";\n{pad}  style=dashed;",
                     r.key, r.key
                 );
                 nodes(rows, Some(&r.key), indent + 2, s);
@@ -165,8 +179,8 @@ fn dot(rows: &[StepRow]) -> String {
     nodes(rows, None, 2, &mut s);
     for (from, to, l) in edges(rows) {
         let _ = match l {
-            Some(l) => writeln!(s, "  {from} -> {to} [label=\"{}\"];", dot_text(&l)),
-            None => writeln!(s, "  {from} -> {to};"),
+            Some(l) => writeln!(s, "  \"{from}\" -> \"{to}\" [label=\"{}\"];", dot_text(&l)),
+            None => writeln!(s, "  \"{from}\" -> \"{to}\";"),
         };
     }
     s.push_str("}\n");
