@@ -150,6 +150,21 @@ async fn cli_clients_drive_the_fleet_through_the_api() {
     assert_eq!((code, wf["draftRevision"].as_i64()), (0, Some(2)), "{err}");
     let (_, v, _) = d.run(&["workflows", "publish", "hello"]);
     assert_eq!(v["number"], 1);
+    // the slug comes from the workflow's name, as the API derives it, not
+    // from the file's: what push created, publish finds
+    let odd = d.file(
+        "some-file.yaml",
+        "schemaVersion: 1\nname: Order Intake\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: 1}}\n",
+    );
+    let (code, wf, err) = d.run(&["workflows", "push", &odd]);
+    assert_eq!((code, wf["slug"].as_str()), (0, Some("order-intake")), "{err}");
+    let (code, v, err) = d.run(&["workflows", "publish", "order-intake"]);
+    assert_eq!((code, v["number"].as_i64()), (0, Some(1)), "{err}");
+    // an invalid file is reported where it is, before any call
+    let bad = d.file("bad.yaml", "schemaVersion: 1\nname: [x\n");
+    let (code, _, err) = d.run(&["workflows", "push", &bad]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.yaml:"), "{err}");
     // start and wait: the worker process runs it
     let (code, run, err) = d.run(&["runs", "start", "hello", "--input", r#"{"name": "Ada"}"#, "--wait"]);
     assert_eq!(code, 0, "{err}");

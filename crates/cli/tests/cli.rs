@@ -668,3 +668,45 @@ fn worker_settings_out_of_range_are_refused_before_connecting() {
         assert!(stderr(&out).contains(flag), "{flag} {value}: {}", stderr(&out));
     }
 }
+
+/// The client's flags, anywhere on the line; a missing token says how to get one.
+#[test]
+fn client_flags_go_anywhere_and_a_missing_token_is_explained() {
+    // a closed port: the call fails, but only once the flags were taken
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{closed}");
+    for args in [
+        vec!["runs", "get", "x", "--api-url", &url, "--token", "orb_t"],
+        vec!["runs", "--api-url", &url, "get", "x", "--token", "orb_t"],
+        vec!["workflows", "list", "--token", "orb_t", "--api-url", &url],
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_orbflow"));
+        let o = cmd
+            .args(&args)
+            .env_remove("ORBFLOW_TOKEN")
+            .env_remove("ORBFLOW_API_URL")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("calling the API at {url}")),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        .args(["runs", "get", "x", "--api-url", &url])
+        .env_remove("ORBFLOW_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no API token: pass --token or set ORBFLOW_TOKEN"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -602,12 +602,37 @@ impl From<Step> for StepDoc {
 }
 
 impl Workflow {
+    /// The workflow's default slug (the API's and the CLI's, alike): its
+    /// `name` in lower case with `-` between words, at most 63 characters.
+    pub fn default_slug(&self) -> String {
+        slugify(&self.name)
+    }
+
     /// Every step, depth first in document order, with its parent.
     pub fn walk(&self) -> Vec<StepRef<'_>> {
         let mut out = Vec::new();
         walk_list(&self.steps, None, &mut out);
         out
     }
+}
+
+/// A slug from a name: ASCII letters and digits in lower case, one `-`
+/// for every run of anything else, none at the ends, at most 63 characters.
+pub fn slugify(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-')
+        .chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
 }
 
 /// A step seen during a walk of the workflow.
@@ -634,5 +659,21 @@ fn walk_list<'a>(steps: &'a [Step], parent: Option<(&'a Step, BranchType)>, out:
         for (branch, _, children) in step.branches() {
             walk_list(children, Some((step, branch)), out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slugify;
+
+    #[test]
+    fn slugs_from_names() {
+        assert_eq!(slugify("Mention triage!"), "mention-triage");
+        assert_eq!(slugify("  Hello   World  "), "hello-world");
+        assert_eq!(slugify("Order Intake"), "order-intake");
+        assert_eq!(slugify("é"), "");
+        // cut at 63 characters, never ending on a dash
+        let long = format!("{}-b", "a".repeat(62));
+        assert_eq!(slugify(&long), "a".repeat(62));
     }
 }

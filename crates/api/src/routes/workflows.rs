@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orbflow_engine::admin::{NewWorkflow, Page};
 use orbflow_model::dsl::{self, Format};
+use orbflow_model::workflow::slugify;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -52,19 +53,6 @@ async fn read_document(state: &AppState, headers: &HeaderMap, body: Body) -> Res
     })?;
     let parsed = dsl::parse(&text, format).map_err(|d| Error::InvalidWorkflow(d.iter().map(Into::into).collect()))?;
     Ok((text, format, parsed.workflow.name))
-}
-
-/// A slug from a name: lower case, `-` between words.
-fn slugify(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').chars().take(63).collect()
 }
 
 fn check_slug(slug: &str) -> Result<()> {

@@ -8,15 +8,21 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::Value;
 
-/// Where the API is and who calls it.
+/// Where the API is and who calls it. Both flags go anywhere on the line
+/// (`orbflow runs get ID --token …` as well as `orbflow runs --token … get ID`).
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ClientArgs {
     /// Base URL of the API.
-    #[arg(long, env = "ORBFLOW_API_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "ORBFLOW_API_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     api_url: String,
     /// Bearer token (`orbflow token create`, or the one `orbflow dev` prints).
-    #[arg(long, env = "ORBFLOW_TOKEN", hide_env_values = true)]
-    token: String,
+    #[arg(long, global = true, env = "ORBFLOW_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 /// Arguments of `workflows`.
@@ -34,7 +40,8 @@ enum WorkflowsCommand {
     Push {
         /// Workflow file (YAML, or JSON by its extension).
         file: String,
-        /// Slug; default: the file name without its extension.
+        /// Slug; default: the workflow's `name` in lower case with `-`
+        /// between words (as the API derives it).
         #[arg(long)]
         slug: Option<String>,
     },
@@ -123,13 +130,20 @@ struct Answer {
 }
 
 impl Client {
-    fn new(a: &ClientArgs) -> anyhow::Result<Self> {
+    /// The client, or `None` (after saying why) without a token.
+    fn new(a: &ClientArgs) -> anyhow::Result<Option<Self>> {
+        let Some(token) = a.token.clone().filter(|t| !t.trim().is_empty()) else {
+            eprintln!(
+                "orbflow: no API token: pass --token or set ORBFLOW_TOKEN (`orbflow dev` prints one; `orbflow token create` issues one)"
+            );
+            return Ok(None);
+        };
         orbflow_actions::net::ensure_crypto_provider();
-        Ok(Self {
+        Ok(Some(Self {
             http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?,
             base: a.api_url.trim_end_matches('/').to_owned(),
-            token: a.token.clone(),
-        })
+            token,
+        }))
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Answer> {
@@ -208,7 +222,9 @@ fn is_ok(a: &Answer) -> bool {
 pub(crate) fn workflows(args: &WorkflowsArgs) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let c = Client::new(&args.client)?;
+        let Some(c) = Client::new(&args.client)? else {
+            return Ok(2);
+        };
         match &args.command {
             WorkflowsCommand::Push { file, slug } => push(&c, file, slug.as_deref()).await,
             WorkflowsCommand::Publish { workflow } => {
@@ -249,16 +265,25 @@ async fn push(c: &Client, file: &str, slug: Option<&str>) -> anyhow::Result<i32>
     } else {
         "application/yaml"
     };
-    let slug = slug.map_or_else(
-        || {
-            std::path::Path::new(file)
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("workflow")
-                .to_owned()
-        },
-        str::to_owned,
-    );
+    // the default slug is the API's: from the workflow's `name`, so that
+    // what `push` created is what `publish` and `runs start` name
+    let slug = match slug {
+        Some(s) => s.to_owned(),
+        None => {
+            let format = if ct == "application/json" {
+                orbflow_model::dsl::Format::Json
+            } else {
+                orbflow_model::dsl::Format::Yaml
+            };
+            match orbflow_model::dsl::parse(&text, format) {
+                Ok(p) => p.workflow.default_slug(),
+                Err(d) => {
+                    crate::output::print_human(file, &d);
+                    return Ok(2);
+                }
+            }
+        }
+    };
     let existing = c.get(&format!("/v1/workflows/{slug}")).await?;
     let a = if existing.status == 404 {
         c.send(
@@ -309,7 +334,9 @@ fn read_input(input: Option<&str>) -> anyhow::Result<Value> {
 pub(crate) fn runs(args: &RunsArgs) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let c = Client::new(&args.client)?;
+        let Some(c) = Client::new(&args.client)? else {
+            return Ok(2);
+        };
         match &args.command {
             RunsCommand::Start {
                 workflow,
