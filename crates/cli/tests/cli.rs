@@ -710,3 +710,30 @@ fn client_flags_go_anywhere_and_a_missing_token_is_explained() {
         stderr(&o)
     );
 }
+
+/// A secret that is not set fails its step with how to set it.
+#[test]
+fn a_missing_secret_says_how_to_set_it() {
+    let o = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        .args([
+            "run",
+            "examples/webhook-crm.yaml",
+            "--output",
+            "json",
+            "--input",
+            r#"{"email": "ada@example.com"}"#,
+        ])
+        .current_dir(root())
+        .env_remove("ORBFLOW_SECRET_CRM_API_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let run: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let message = run["steps"]["upsert_contact"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("secret `CRM_API_TOKEN` is not set: set ORBFLOW_SECRET_CRM_API_TOKEN"),
+        "{run}"
+    );
+}

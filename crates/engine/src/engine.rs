@@ -86,6 +86,24 @@ impl EngineConfig {
     }
 }
 
+/// The first `secrets.NAME` a config's strings name that `secrets` lacks.
+fn missing_secret(config: &Value, secrets: &HashMap<String, String>) -> Option<String> {
+    match config {
+        Value::String(s) => s.match_indices("secrets.").find_map(|(i, _)| {
+            let name: String = s[i + "secrets.".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            (!name.is_empty() && !secrets.contains_key(&name)).then_some(name)
+        }),
+        Value::Array(a) => a.iter().find_map(|v| missing_secret(v, secrets)),
+        Value::Object(o) => o.iter().find_map(|(k, v)| {
+            missing_secret(&Value::String(k.clone()), secrets).or_else(|| missing_secret(v, secrets))
+        }),
+        _ => None,
+    }
+}
+
 /// A step execution to hand to the queue.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Job {
@@ -563,7 +581,17 @@ impl Engine {
         .await
         {
             Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(ActionError::fatal(format!("template failed: {e}"))),
+            Some(Err(e)) => {
+                // a secret that is not set is the usual cause: say how to set it
+                if let Some(cfg) = &claimed.template.config
+                    && let Some(name) = missing_secret(cfg, &self.config.secrets)
+                {
+                    return Err(ActionError::fatal(format!(
+                        "template failed: secret `{name}` is not set: set ORBFLOW_SECRET_{name} in the environment of the processes that run steps (`orbflow worker`, `orbflow dev` or `orbflow run`)"
+                    )));
+                }
+                Err(ActionError::fatal(format!("template failed: {e}")))
+            }
             None => Err(ActionError::fatal("template failed: its evaluation crashed")),
         }
     }
@@ -689,6 +717,22 @@ pub fn step_view(s: &StepRecord) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_secret_a_config_names_and_lacks() {
+        let set = HashMap::from([("SET".to_owned(), "v".to_owned())]);
+        let cfg = json!({
+            "url": "https://x.example/{{ secrets.SET }}",
+            "headers": {"authorization": "Bearer {{ secrets.CRM_API_TOKEN }}"},
+        });
+        assert_eq!(missing_secret(&cfg, &set).as_deref(), Some("CRM_API_TOKEN"));
+        assert_eq!(missing_secret(&json!(["{{ secrets.SET }}", 1, null]), &set), None);
+        assert_eq!(
+            missing_secret(&json!({"{{ secrets.K }}": 1}), &set).as_deref(),
+            Some("K")
+        );
+        assert_eq!(missing_secret(&json!("secrets. alone"), &set), None);
+    }
 
     #[test]
     fn redaction_hides_every_secret_longest_first() {
