@@ -503,8 +503,9 @@ fn dev_imports_examples_serves_the_api_and_stops_cleanly_on_sigterm() {
         .unwrap()
         .to_owned();
     let token = seen
-        .split("shown once): ")
+        .split("development token (")
         .nth(1)
+        .and_then(|t| t.split("): ").nth(1))
         .unwrap()
         .split_whitespace()
         .next()

@@ -11,16 +11,14 @@ mod peers;
 use peers::free_port;
 use serde_json::Value;
 
-#[test]
-fn dev_serves_the_api_and_fires_schedules() {
-    let dir = std::env::temp_dir().join(format!("orbflow-dev-api-{}", uuid::Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
+/// Starts `orbflow dev` on `db` and `port`; returns it, what it printed up
+/// to its token, and the token.
+fn start_dev(db: &std::path::Path, port: u16) -> (std::process::Child, String, String) {
     let mut dev = Command::new(env!("CARGO_BIN_EXE_orbflow"))
         .args([
             "dev",
             "--db",
-            &dir.join("o.db").to_string_lossy(),
+            &db.to_string_lossy(),
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])
@@ -40,14 +38,28 @@ fn dev_serves_the_api_and_fires_schedules() {
         );
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
+    // keep draining its stderr so that it never blocks on a full pipe
+    std::thread::spawn(move || while matches!(err.read(&mut buf), Ok(n) if n > 0) {});
     let token = seen
-        .split("shown once): ")
+        .split("development token (")
         .nth(1)
+        .and_then(|t| t.split("): ").nth(1))
         .unwrap()
         .split_whitespace()
         .next()
         .unwrap()
         .to_owned();
+    (dev, seen, token)
+}
+
+#[test]
+fn dev_serves_the_api_and_fires_schedules() {
+    let dir = std::env::temp_dir().join(format!("orbflow-dev-api-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let db = dir.join("o.db");
+    let (mut dev, seen, token) = start_dev(&db, port);
+    assert!(seen.contains(&format!("kept in {}.token", db.display())), "{seen}");
     let client = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
             .args(args)
@@ -84,5 +96,29 @@ fn dev_serves_the_api_and_fires_schedules() {
     let _ = Command::new("kill").args(["-TERM", &dev.id().to_string()]).status();
     let status = dev.wait().unwrap();
     assert!(status.success());
+    // the token is kept beside the database, for its owner only
+    let kept = dir.join("o.db.token");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap().trim(), token);
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // a restart reuses it: no second never-expiring token
+    let (mut again, seen, second) = start_dev(&db, port);
+    assert_eq!(second, token, "{seen}");
+    assert!(seen.contains("reused from"), "{seen}");
+    let (code, tokens, e) = client(&["runs", "list", "--workflow", "tick", "--limit", "1"]);
+    assert_eq!(code, Some(0), "the kept token still works: {e} {tokens}");
+    let _ = Command::new("kill").args(["-TERM", &again.id().to_string()]).status();
+    assert!(again.wait().unwrap().success());
+    // a token that no longer validates (another database) is replaced
+    let other = dir.join("other.db");
+    std::fs::copy(&kept, dir.join("other.db.token")).unwrap();
+    let (mut third, seen, fresh) = start_dev(&other, free_port());
+    assert_ne!(fresh, token);
+    assert!(seen.contains("kept in"), "{seen}");
+    let _ = Command::new("kill").args(["-TERM", &third.id().to_string()]).status();
+    assert!(third.wait().unwrap().success());
     let _ = std::fs::remove_dir_all(&dir);
 }

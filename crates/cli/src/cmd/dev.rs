@@ -1,5 +1,6 @@
 //! `orbflow dev [--db PATH] [--listen ADDR]`: the HTTP API, the scheduler
-//! (cron triggers), the engine and a worker in one process on SQLite. Prints a development token at start.
+//! (cron triggers), the engine and a worker in one process on SQLite. Prints a development
+//! token at start, kept beside the database (`<db>.token`) and reused by the next start.
 //! Resumes every unfinished run at start; stops on SIGINT/SIGTERM after
 //! in-flight requests and attempts finish and record (nothing is lost: what
 //! did not start stays QUEUED in the database for the next start).
@@ -86,7 +87,7 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
         effects.jobs.len(),
     );
     handle.apply(effects).await;
-    let token = dev_token(&store).await?;
+    let (token, kept) = dev_token(&store, &args.db).await?;
     let state = orbflow_api::AppState::new(
         orbflow_api::Services {
             admin: store.clone(),
@@ -104,7 +105,7 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     let addr = listener.local_addr()?;
     let server = tokio::spawn(orbflow_api::serve(listener, state, shutdown.clone()));
     eprintln!("orbflow dev: API on http://{addr} (workspace `default`)");
-    eprintln!("orbflow dev: development token (all permissions; shown once): {token}");
+    eprintln!("orbflow dev: development token (all permissions, {kept}): {token}");
     let stop = crate::cmd::fleet::shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -125,14 +126,44 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// A new token with every permission in the `default` workspace.
-async fn dev_token(store: &orbflow_store::SeaStore) -> anyhow::Result<String> {
+/// The development token, with every permission in the `default`
+/// workspace: the one kept beside the database (`<db>.token`, readable by
+/// its owner only) while it is still valid, so that a restart does not
+/// mint another; a new one otherwise, kept there. Also says which.
+async fn dev_token(store: &orbflow_store::SeaStore, db: &std::path::Path) -> anyhow::Result<(String, String)> {
     use orbflow_engine::admin::Admin as _;
+    let file = PathBuf::from(format!("{}.token", db.display()));
+    if let Ok(kept) = std::fs::read_to_string(&file) {
+        let kept = kept.trim().to_owned();
+        let valid = store
+            .token_by_hash(&orbflow_api::auth::hash_token(&kept))
+            .await?
+            .is_some_and(|t| t.revoked_at.is_none());
+        if valid {
+            return Ok((kept, format!("reused from {}", file.display())));
+        }
+    }
     let ws = store.ensure_workspace("default").await?;
     let (_, secret) = orbflow_api::auth::issue_token(store, ws.id, "orbflow dev", &["*".to_owned()])
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(secret)
+    write_private(&file, &secret).with_context(|| format!("keeping the token in {}", file.display()))?;
+    Ok((secret, format!("kept in {}", file.display())))
+}
+
+/// Writes `text` to `path`, readable and writable by the owner only.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")
 }
 
 async fn import(store: &orbflow_store::SeaStore, dir: &std::path::Path) -> anyhow::Result<()> {
