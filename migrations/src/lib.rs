@@ -25,12 +25,15 @@
 //!   webhook URL as a claim, unique with `key`) and `timestamp_header`.
 //! - `m20261204_000001_run_trace`: `workflow_runs.trace_context` and
 //!   `trace_parent_span_id` (a run's own span and the span it started under).
+//! - `m20261204_000002_workspace_secrets`: `workspace_secrets`, a workspace's secrets sealed
+//!   with AES-256-GCM (unique by workspace and name).
 
 mod m20261125_000001_initial;
 mod m20261201_000001_events;
 mod m20261203_000001_run_deadline;
 mod m20261203_000002_webhook_claims;
 mod m20261204_000001_run_trace;
+mod m20261204_000002_workspace_secrets;
 mod migrator;
 
 pub use migrator::Migrator;

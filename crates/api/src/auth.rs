@@ -30,6 +30,8 @@ pub const PERMISSIONS: &[&str] = &[
     "events:write",
     "tokens:read",
     "tokens:write",
+    "secrets:read",
+    "secrets:write",
 ];
 
 /// Why a permission string is not one this server knows.

@@ -487,6 +487,45 @@ pub struct HookOut {
     pub duplicate: bool,
 }
 
+/// A secret's value (`PUT /v1/secrets/{name}`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretIn {
+    /// The value: sealed at rest, never returned, hidden (`***`) from
+    /// outputs, errors and logs of the runs that use it.
+    #[schema(max_length = 65536)]
+    pub value: String,
+}
+
+/// A workspace secret: its name and times, never its value.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretOut {
+    /// Name (`{{ secrets.NAME }}` in action configs).
+    pub name: String,
+    /// First set.
+    pub created_at: DateTime<Utc>,
+    /// Last set.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&orbflow_engine::admin::SecretRecord> for SecretOut {
+    fn from(r: &orbflow_engine::admin::SecretRecord) -> Self {
+        Self {
+            name: r.name.clone(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// The workspace's secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretList {
+    /// By name.
+    pub items: Vec<SecretOut>,
+}
+
 /// A new token.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

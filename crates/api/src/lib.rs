@@ -15,7 +15,7 @@
 //!   failed authentications per client address. `extract`: query, path and body
 //!   readers whose rejections are problems; body limits; page caps.
 //! - `routes/`: one file per resource (workflows, versions, runs, actions,
-//!   schedules, events, hooks, tokens, meta).
+//!   schedules, events, hooks, tokens, secrets, meta).
 //! - `verify`: webhook signature schemes (Standard Webhooks, GitHub, Stripe,
 //!   HMAC-SHA256), constant-time.
 //! - `observe`: a span per request (continuing `traceparent`); the runs a

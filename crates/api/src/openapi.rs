@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Doc, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{actions, events, hooks, meta, runs, schedules, tokens, versions, workflows};
+use crate::routes::{actions, events, hooks, meta, runs, schedules, secrets, tokens, versions, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use crate::routes::{actions, events, hooks, meta, runs, schedules, tokens, versi
     paths(
         meta::healthz, meta::readyz, meta::metrics, meta::openapi_json, meta::workspace,
         tokens::list, tokens::create, tokens::revoke,
+        secrets::list, secrets::get, secrets::put, secrets::delete,
         workflows::create, workflows::list, workflows::get, workflows::archive,
         workflows::get_draft, workflows::put_draft, workflows::validate,
         versions::publish, versions::list, versions::get, versions::export, versions::diff, versions::rollback,
@@ -41,6 +42,7 @@ use crate::routes::{actions, events, hooks, meta, runs, schedules, tokens, versi
         (name = "events", description = "Event triggers"),
         (name = "webhooks", description = "Webhook intake (signed, not bearer-authenticated)"),
         (name = "tokens", description = "API tokens of the workspace"),
+        (name = "secrets", description = "Secrets of the workspace (sealed; values are never returned)"),
         (name = "workspace", description = "The token's workspace"),
         (name = "meta", description = "Health and this document"),
     )

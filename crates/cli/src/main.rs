@@ -40,6 +40,9 @@ enum Command {
     Api(cmd::api::ApiArgs),
     /// Issue API tokens (straight in the database).
     Token(cmd::token::TokenArgs),
+    /// Workspace secrets through the API: set (from stdin or a file), list,
+    /// delete; rotate (re-seal under a new key, in the database).
+    Secrets(cmd::secrets::SecretsArgs),
     /// Workflows through the API: push a draft, publish, list.
     Workflows(cmd::client::WorkflowsArgs),
     /// Runs through the API: start, get, logs, cancel, retry.
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Command::Migrate(a) => cmd::migrate::run(&a),
         Command::Api(a) => cmd::api::run(&a),
         Command::Token(a) => cmd::token::run(&a),
+        Command::Secrets(a) => cmd::secrets::run(&a),
         Command::Workflows(a) => cmd::client::workflows(&a),
         Command::Runs(a) => cmd::client::runs(&a),
         Command::Scheduler(a) => cmd::scheduler::run(&a),

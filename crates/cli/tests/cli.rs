@@ -733,8 +733,11 @@ fn a_missing_secret_says_how_to_set_it() {
     let message = run["steps"]["upsert_contact"]["error"]["message"]
         .as_str()
         .unwrap_or_default();
-    assert!(
-        message.contains("secret `CRM_API_TOKEN` is not set: set ORBFLOW_SECRET_CRM_API_TOKEN"),
-        "{run}"
-    );
+    for hint in [
+        "secret `CRM_API_TOKEN` is not set",
+        "`orbflow secrets set CRM_API_TOKEN`",
+        "ORBFLOW_SECRET_CRM_API_TOKEN",
+    ] {
+        assert!(message.contains(hint), "{hint}: {run}");
+    }
 }

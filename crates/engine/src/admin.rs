@@ -28,6 +28,17 @@ pub struct WorkspaceRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A workspace secret as listed: never its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretRecord {
+    /// Its name (`secrets.NAME` in templates).
+    pub name: String,
+    /// When it was first set.
+    pub created_at: DateTime<Utc>,
+    /// When it was last set.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// An API token as stored (only its hash is kept).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRecord {
@@ -216,6 +227,15 @@ pub trait Admin: Send + Sync + 'static {
     async fn tokens(&self, workspace_id: Uuid) -> Result<Vec<TokenRecord>>;
     /// Revokes a token of the workspace; false if there is none.
     async fn revoke_token(&self, workspace_id: Uuid, id: Uuid, at: DateTime<Utc>) -> Result<bool>;
+
+    /// Sets a secret of the workspace, sealed by the store under the
+    /// operator's key ([`Error::State`](crate::Error::State) without one):
+    /// true when it is new.
+    async fn put_secret(&self, workspace_id: Uuid, name: &str, value: &str) -> Result<bool>;
+    /// The workspace's secrets by name (never their values).
+    async fn secrets(&self, workspace_id: Uuid) -> Result<Vec<SecretRecord>>;
+    /// Deletes a secret of the workspace; false if there is none.
+    async fn delete_secret(&self, workspace_id: Uuid, name: &str) -> Result<bool>;
 
     /// Creates a workflow (DRAFT) with its draft at revision 1.
     async fn create_workflow(&self, wf: &NewWorkflow) -> Result<WorkflowRecord>;

@@ -86,6 +86,16 @@ impl EngineConfig {
     }
 }
 
+/// Whether any string of a config (keys included) names `secrets`.
+fn mentions_secrets(config: &Value) -> bool {
+    match config {
+        Value::String(s) => s.contains("secrets"),
+        Value::Array(a) => a.iter().any(mentions_secrets),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains("secrets") || mentions_secrets(v)),
+        _ => false,
+    }
+}
+
 /// The first `secrets.NAME` a config's strings name that `secrets` lacks.
 fn missing_secret(config: &Value, secrets: &HashMap<String, String>) -> Option<String> {
     match config {
@@ -192,6 +202,19 @@ pub struct Claimed {
     pub workflow_id: Uuid,
     /// The number of the version the run is pinned to.
     pub version_number: i32,
+    /// The run's workspace (whose secrets its templates read).
+    pub workspace_id: Uuid,
+}
+
+/// A rendered config, and the secret values it was given: what the
+/// attempt's output, error and log lines are cleaned of (longest first;
+/// empty when the config names no secret).
+#[derive(Debug)]
+pub struct Rendered {
+    /// The config with every template resolved.
+    pub config: Value,
+    /// The values of the secrets the templates could read.
+    pub secrets: Vec<String>,
 }
 
 impl Claimed {
@@ -538,6 +561,7 @@ impl Engine {
             trace: run.trace,
             workflow_id: run.workflow_id,
             version_number: run.version_number,
+            workspace_id: run.workspace_id,
             job: Job {
                 run_id: run.id,
                 path: step.path.clone(),
@@ -566,34 +590,70 @@ impl Engine {
     /// when every expression is cheap, otherwise on a blocking thread. A
     /// template that cannot be rendered is a fatal error of the attempt.
     pub async fn render(&self, claimed: &Claimed) -> std::result::Result<Value, ActionError> {
+        self.render_with_secrets(claimed).await.map(|r| r.config)
+    }
+
+    /// [`render`](Self::render), and the secret values the templates could
+    /// read. `secrets.NAME` is the run's workspace's secret (the store's,
+    /// sealed), else the operator-wide `ORBFLOW_SECRET_NAME` fallback;
+    /// another workspace's secret is never visible.
+    pub async fn render_with_secrets(&self, claimed: &Claimed) -> std::result::Result<Rendered, ActionError> {
         let Some(cfg) = claimed.template.config.clone() else {
-            return Ok(json!({}));
+            return Ok(Rendered {
+                config: json!({}),
+                secrets: Vec::new(),
+            });
         };
         if !claimed.template.templates.any {
-            return Ok(cfg);
+            return Ok(Rendered {
+                config: cfg,
+                secrets: Vec::new(),
+            });
         }
         let mut ctx = claimed.template.ctx.clone();
-        ctx.set("secrets", json!(self.config.secrets));
+        let names_secrets = mentions_secrets(&cfg);
+        let mut secrets = self.config.secrets.clone();
+        if names_secrets {
+            match self.store.workspace_secrets(claimed.workspace_id).await {
+                Ok(own) => secrets.extend(own),
+                Err(e) => {
+                    return Err(ActionError::retryable(format!(
+                        "reading the workspace's secrets failed: {e}"
+                    )));
+                }
+            }
+        }
+        ctx.set("secrets", json!(secrets));
         let limits = self.config.expressions.capped(claimed.timeout);
-        match off_runtime(claimed.template.templates.cheap, move || {
+        let rendered = match off_runtime(claimed.template.templates.cheap, move || {
             render_value_with(&cfg, &ctx, &limits)
         })
         .await
         {
-            Some(Ok(v)) => Ok(v),
+            Some(Ok(v)) => v,
             Some(Err(e)) => {
                 // a secret that is not set is the usual cause: say how to set it
                 if let Some(cfg) = &claimed.template.config
-                    && let Some(name) = missing_secret(cfg, &self.config.secrets)
+                    && let Some(name) = missing_secret(cfg, &secrets)
                 {
                     return Err(ActionError::fatal(format!(
-                        "template failed: secret `{name}` is not set: set ORBFLOW_SECRET_{name} in the environment of the processes that run steps (`orbflow worker`, `orbflow dev` or `orbflow run`)"
+                        "template failed: secret `{name}` is not set: set it for the workspace (`orbflow secrets set {name}`, PUT /v1/secrets/{name}), or ORBFLOW_SECRET_{name} in the environment of the processes that run steps"
                     )));
                 }
-                Err(ActionError::fatal(format!("template failed: {e}")))
+                return Err(ActionError::fatal(format!("template failed: {e}")));
             }
-            None => Err(ActionError::fatal("template failed: its evaluation crashed")),
-        }
+            None => return Err(ActionError::fatal("template failed: its evaluation crashed")),
+        };
+        let mut values: Vec<String> = if names_secrets {
+            secrets.into_values().filter(|v| !v.is_empty()).collect()
+        } else {
+            Vec::new()
+        };
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        Ok(Rendered {
+            config: rendered,
+            secrets: values,
+        })
     }
 
     /// How long a claim holds its step before it must be renewed.

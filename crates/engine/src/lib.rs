@@ -37,6 +37,6 @@ mod record;
 mod recovery;
 mod retry;
 
-pub use engine::{Claimed, Effects, Engine, EngineConfig, FinishedRun, Job, StartRun, Stats, Wake};
+pub use engine::{Claimed, Effects, Engine, EngineConfig, FinishedRun, Job, Rendered, StartRun, Stats, Wake};
 pub use error::{Error, Result};
 pub use record::{Done, NextClaims, RunInline};

@@ -370,6 +370,9 @@ pub trait Store: Send + Sync + 'static {
     /// What waits, for metrics (two indexed aggregates; read every few
     /// seconds, not per step).
     async fn backlog(&self) -> Result<Backlog>;
+    /// The workspace's secrets, opened (name → value); empty when the store
+    /// has no secrets key.
+    async fn workspace_secrets(&self, workspace_id: Uuid) -> Result<std::collections::HashMap<String, String>>;
     /// Every QUEUED, RUNNING or WAITING step execution (bounded by `limit`),
     /// for recovery at start-up.
     async fn active_steps(&self, limit: u64) -> Result<Vec<StepRecord>>;

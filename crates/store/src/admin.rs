@@ -223,6 +223,18 @@ impl Admin for SeaStore {
         Ok(r.rows_affected > 0)
     }
 
+    async fn put_secret(&self, workspace_id: Uuid, name: &str, value: &str) -> EngineResult<bool> {
+        crate::secrets::put(self, workspace_id, name, value).await
+    }
+
+    async fn secrets(&self, workspace_id: Uuid) -> EngineResult<Vec<orbflow_engine::admin::SecretRecord>> {
+        crate::secrets::list(self, workspace_id).await
+    }
+
+    async fn delete_secret(&self, workspace_id: Uuid, name: &str) -> EngineResult<bool> {
+        crate::secrets::delete(self, workspace_id, name).await
+    }
+
     async fn create_workflow(&self, wf: &NewWorkflow) -> EngineResult<WorkflowRecord> {
         let now = crate::now();
         let m = workflows::Model {

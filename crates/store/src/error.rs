@@ -14,6 +14,10 @@ pub enum Error {
     /// Applying the migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(DbErr),
+    /// The secrets key is missing, malformed, or does not open a sealed
+    /// value (see `crate::sealing`).
+    #[error("{0}")]
+    Secrets(String),
     /// Any other database error.
     #[error(transparent)]
     Db(#[from] DbErr),

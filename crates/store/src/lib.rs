@@ -11,6 +11,9 @@
 //! - [`repo`]: [`SeaStore`], the engine's storage traits on these entities; `batch`: the
 //!   statements that write many step rows at once (`UPDATE … FROM (VALUES …)`); `backlog`:
 //!   queued steps and unfinished runs, for metrics.
+//! - [`sealing`]: workspace secrets sealed with AES-256-GCM under the operator's keys
+//!   (rotation: an old key opens, the current one seals); `secrets`: the
+//!   `workspace_secrets` rows (set, list, delete, open, re-seal, key check).
 //! - [`admin`]: the API's storage ([`orbflow_engine::admin::Admin`]) on the same store.
 //! - `triggers`: webhook and event trigger rows, re-synced when a version becomes active.
 //! - [`testing`]: per-test databases (temporary SQLite, or a fresh Postgres schema).
@@ -44,6 +47,8 @@ pub mod connect;
 pub mod entity;
 mod error;
 pub mod repo;
+pub mod sealing;
+mod secrets;
 pub mod testing;
 mod triggers;
 

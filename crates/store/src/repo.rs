@@ -141,12 +141,27 @@ fn step_model(s: &StepRecord, now: DateTime<Utc>) -> se::ActiveModel {
 #[derive(Debug, Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
+    /// Seals and opens workspace secrets; `None`: they are off.
+    keys: Option<Arc<crate::sealing::SecretKeys>>,
 }
 
 impl SeaStore {
-    /// Wraps a migrated connection.
+    /// Wraps a migrated connection (workspace secrets off).
     pub fn new(db: DatabaseConnection) -> Arc<Self> {
-        Arc::new(Self { db })
+        Self::with_secret_keys(db, None)
+    }
+
+    /// Wraps a migrated connection; `keys` seal and open workspace secrets.
+    pub fn with_secret_keys(db: DatabaseConnection, keys: Option<crate::sealing::SecretKeys>) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            keys: keys.map(Arc::new),
+        })
+    }
+
+    /// The secrets keys, if any.
+    pub fn secret_keys(&self) -> Option<&crate::sealing::SecretKeys> {
+        self.keys.as_deref()
     }
 
     /// The connection.
@@ -938,6 +953,10 @@ impl Store for SeaStore {
 
     async fn backlog(&self) -> EngineResult<orbflow_engine::store::Backlog> {
         crate::backlog::read(&self.db).await
+    }
+
+    async fn workspace_secrets(&self, workspace_id: Uuid) -> EngineResult<std::collections::HashMap<String, String>> {
+        crate::secrets::open_all(self, workspace_id).await
     }
 
     async fn active_steps(&self, limit: u64) -> EngineResult<Vec<StepRecord>> {

@@ -36,6 +36,7 @@ const TABLES: &[&str] = &[
     "workflow_versions",
     "workflow_webhooks",
     "workflows",
+    "workspace_secrets",
     "workspaces",
 ];
 
@@ -64,6 +65,7 @@ const INDEXES: &[&str] = &[
     "uq_workflow_webhooks_short_url_slug_key",
     "uq_workflow_webhooks_workflow_id_key",
     "uq_workflows_workspace_id_slug",
+    "uq_workspace_secrets_workspace_id_name",
 ];
 
 /// A SQLite database file in the temp directory, removed (with its WAL and SHM files) on drop.
@@ -272,6 +274,18 @@ async fn round_trip_every_table(db: &DatabaseConnection) -> Seed {
             created_at: t0,
             last_used_at: Some(t2),
             revoked_at: None,
+        }
+    );
+    round_trip!(
+        db,
+        workspace_secrets,
+        workspace_secrets::Model {
+            id: new_id(),
+            workspace_id: ws.id,
+            name: "SLACK_TOKEN".into(),
+            sealed: "v1.0123456789abcdef.AAAA".into(),
+            created_at: t0,
+            updated_at: t2,
         }
     );
     let wf = round_trip!(

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use orbflow_actions::{ActionContext, ActionError, LogLevel, LogLine, Registry, StepLogger, TracingLogger};
+use crate::redact::RedactedLogger;
+use orbflow_actions::{ActionContext, ActionError, Registry};
 use orbflow_engine::store::LeaseRef;
 use orbflow_engine::trace::{RunTrace, TraceIdOf};
 use orbflow_engine::{Claimed, Done, Effects, Engine, Job, NextClaims, RunInline};
@@ -367,14 +368,12 @@ impl Worker {
         }
         let in_flight = self.metrics.started();
         let began = std::time::Instant::now();
-        let logger = Arc::new(RedactedLogger {
-            engine: self.engine.clone(),
-            lines: Mutex::new(Vec::new()),
-        });
+        let logger = Arc::new(RedactedLogger::new(self.engine.clone()));
         let fut = async {
-            let config = self.engine.render(&c).await?;
+            let rendered = self.engine.render_with_secrets(&c).await?;
+            logger.hide(rendered.secrets);
             let ctx = ActionContext {
-                config,
+                config: rendered.config,
                 idempotency_key: c.idempotency_key.clone(),
                 attempt: u32::try_from(c.attempt).unwrap_or(1),
                 cancel: token.clone(),
@@ -394,15 +393,13 @@ impl Worker {
             },
             None => fut.instrument(span).await,
         };
+        // what the action returns cannot carry a secret it was given
+        let result = logger.scrub_result(result);
         let outcome = outcome_label(&result);
         self.metrics.finished(&c.action, outcome, began.elapsed().as_secs_f64());
         drop(in_flight);
-        let logs = logger
-            .lines
-            .lock()
-            .map(|mut l| std::mem::take(&mut *l))
-            .unwrap_or_default();
-        let error = result.as_ref().err().map(|e| self.engine.redact(&e.to_string()));
+        let logs = logger.take_lines();
+        let error = result.as_ref().err().map(ToString::to_string);
         trace.end(outcome, error.as_deref(), &logs);
         Done {
             claimed: c,
@@ -456,43 +453,6 @@ struct InlineRunner<'a> {
 impl RunInline for InlineRunner<'_> {
     async fn run(&self, claimed: Claimed) -> Done {
         self.worker.execute_with(claimed, CancellationToken::new()).await
-    }
-}
-
-/// An action's log lines, with every secret's value replaced by `***` (a
-/// LOG_EVENT whose message renders a secret logs `***`): emitted to
-/// `tracing` at once, and kept to go to the run log with the outcome.
-struct RedactedLogger {
-    engine: Arc<Engine>,
-    lines: Mutex<Vec<LogLine>>,
-}
-
-impl RedactedLogger {
-    /// `v` with every string (keys too) redacted.
-    fn redact_value(&self, v: &serde_json::Value) -> serde_json::Value {
-        use serde_json::Value;
-        match v {
-            Value::String(s) => Value::String(self.engine.redact(s)),
-            Value::Array(a) => Value::Array(a.iter().map(|x| self.redact_value(x)).collect()),
-            Value::Object(o) => Value::Object(
-                o.iter()
-                    .map(|(k, x)| (self.engine.redact(k), self.redact_value(x)))
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
-    }
-}
-
-impl StepLogger for RedactedLogger {
-    fn log(&self, level: LogLevel, message: &str, data: Option<&serde_json::Value>) {
-        let message = self.engine.redact(message);
-        let data = data.map(|d| self.redact_value(d));
-        let text = data.as_ref().map(serde_json::Value::to_string).unwrap_or_default();
-        TracingLogger::emit(level, &message, &text);
-        if let Ok(mut lines) = self.lines.lock() {
-            lines.push(LogLine { level, message, data });
-        }
     }
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod hooks;
 pub(crate) mod meta;
 pub(crate) mod runs;
 pub(crate) mod schedules;
+pub(crate) mod secrets;
 pub(crate) mod tokens;
 pub(crate) mod versions;
 pub(crate) mod workflows;
@@ -31,6 +32,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/workspace", get(meta::workspace))
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/v1/secrets", get(secrets::list))
+        .route(
+            "/v1/secrets/{name}",
+            get(secrets::get).put(secrets::put).delete(secrets::delete),
+        )
         .route("/v1/workflows", get(workflows::list).post(workflows::create))
         .route("/v1/workflows/validate", post(workflows::validate))
         .route("/v1/workflows/{workflow}", get(workflows::get))

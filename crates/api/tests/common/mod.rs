@@ -45,6 +45,8 @@ macro_rules! both {
 pub struct Setup {
     pub config: Option<Config>,
     pub secrets: HashMap<String, String>,
+    /// Start without a secrets key (workspace secrets off).
+    pub no_secrets_key: bool,
 }
 
 pub struct Harness {
@@ -77,8 +79,17 @@ impl Harness {
     pub async fn start(db: TestDb, setup: Setup) -> Self {
         orbflow_actions::net::ensure_crypto_provider();
         let conn = orbflow_store::connect(&db.url).await.unwrap();
-        let store = orbflow_store::SeaStore::new(conn);
-        let engine = Arc::new(Engine::new(store.clone(), EngineConfig::default()));
+        let keys = (!setup.no_secrets_key).then(|| {
+            orbflow_store::sealing::SecretKeys::new(&orbflow_store::sealing::SecretKeys::generate(), &[]).unwrap()
+        });
+        let store = orbflow_store::SeaStore::with_secret_keys(conn, keys);
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            EngineConfig {
+                secrets: setup.secrets.clone(),
+                ..EngineConfig::default()
+            },
+        ));
         let registry = Arc::new(
             Registry::builtin(&CatalogConfig {
                 http: HttpPolicy { allow_private: true },

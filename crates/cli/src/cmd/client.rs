@@ -116,22 +116,22 @@ enum RunsCommand {
     },
 }
 
-struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     token: String,
 }
 
 /// An answer of the API.
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     etag: Option<String>,
-    body: Value,
+    pub(crate) body: Value,
 }
 
 impl Client {
     /// The client, or `None` (after saying why) without a token.
-    fn new(a: &ClientArgs) -> anyhow::Result<Option<Self>> {
+    pub(crate) fn new(a: &ClientArgs) -> anyhow::Result<Option<Self>> {
         let Some(token) = a.token.clone().filter(|t| !t.trim().is_empty()) else {
             eprintln!(
                 "orbflow: no API token: pass --token or set ORBFLOW_TOKEN (`orbflow dev` prints one; `orbflow token create` issues one)"
@@ -167,8 +167,16 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
-    async fn get(&self, path: &str) -> anyhow::Result<Answer> {
+    pub(crate) async fn get(&self, path: &str) -> anyhow::Result<Answer> {
         self.send(self.http.get(self.url(path))).await
+    }
+
+    pub(crate) async fn put_json(&self, path: &str, body: &Value) -> anyhow::Result<Answer> {
+        self.send(self.http.put(self.url(path)).json(body)).await
+    }
+
+    pub(crate) async fn delete(&self, path: &str) -> anyhow::Result<Answer> {
+        self.send(self.http.delete(self.url(path))).await
     }
 
     async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Answer> {
@@ -177,7 +185,7 @@ impl Client {
 }
 
 /// Prints a problem answer on stderr; returns the exit code it means.
-fn report(a: &Answer, context: &str) -> i32 {
+pub(crate) fn report(a: &Answer, context: &str) -> i32 {
     let code = a.body.get("code").and_then(Value::as_str).unwrap_or("error");
     let detail = a
         .body
@@ -210,12 +218,12 @@ fn report(a: &Answer, context: &str) -> i32 {
     }
 }
 
-fn print(v: &Value) -> anyhow::Result<()> {
+pub(crate) fn print(v: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
-fn is_ok(a: &Answer) -> bool {
+pub(crate) fn is_ok(a: &Answer) -> bool {
     (200..300).contains(&a.status)
 }
 

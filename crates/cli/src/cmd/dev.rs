@@ -45,7 +45,9 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     let conn = orbflow_store::connect(&url)
         .await
         .with_context(|| format!("opening {}", args.db.display()))?;
-    let store = orbflow_store::SeaStore::new(conn);
+    let keys = dev_secrets_key(&args.db)?;
+    let store = orbflow_store::SeaStore::with_secret_keys(conn, Some(keys));
+    store.check_secret_keys().await?;
     if let Some(dir) = &args.import {
         import(&store, dir).await?;
     }
@@ -149,6 +151,28 @@ async fn dev_token(store: &orbflow_store::SeaStore, db: &std::path::Path) -> any
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     write_private(&file, &secret).with_context(|| format!("keeping the token in {}", file.display()))?;
     Ok((secret, format!("kept in {}", file.display())))
+}
+
+/// The key that seals the workspace secrets: `ORBFLOW_SECRETS_KEY` (or
+/// its file) when set, else `<db>.key` beside the database, created with a
+/// new random key on first start (owner-only).
+fn dev_secrets_key(db: &std::path::Path) -> anyhow::Result<orbflow_store::sealing::SecretKeys> {
+    use orbflow_store::sealing::SecretKeys;
+    if let Some(k) = SecretKeys::from_env()? {
+        return Ok(k);
+    }
+    let file = PathBuf::from(format!("{}.key", db.display()));
+    let key = match std::fs::read_to_string(&file) {
+        Ok(k) => k,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let k = SecretKeys::generate();
+            write_private(&file, &k).with_context(|| format!("writing the secrets key {}", file.display()))?;
+            eprintln!("orbflow dev: created the secrets key {}", file.display());
+            k
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading the secrets key {}", file.display())),
+    };
+    SecretKeys::new(&key, &[]).with_context(|| format!("the secrets key {}", file.display()))
 }
 
 /// Writes `text` to `path`, readable and writable by the owner only.

@@ -60,7 +60,11 @@ impl FleetArgs {
         let conn = orbflow_store::connect(db_url)
             .await
             .with_context(|| format!("opening {}", redact(db_url)))?;
-        let store = orbflow_store::SeaStore::new(conn);
+        // workspace secrets: sealed under ORBFLOW_SECRETS_KEY; a key that
+        // does not open what is stored stops the process here
+        let keys = orbflow_store::sealing::SecretKeys::from_env()?;
+        let store = orbflow_store::SeaStore::with_secret_keys(conn, keys);
+        store.check_secret_keys().await?;
         let queue = orbflow_queue::RedisQueue::connect(redis_url, &self.redis_prefix)
             .await
             .with_context(|| format!("connecting to {}", redact(redis_url)))?;

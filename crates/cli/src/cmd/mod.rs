@@ -12,6 +12,7 @@ pub(crate) mod migrate;
 pub(crate) mod run;
 pub(crate) mod scheduler;
 pub(crate) mod schema;
+pub(crate) mod secrets;
 pub(crate) mod token;
 pub(crate) mod validate;
 pub(crate) mod worker;

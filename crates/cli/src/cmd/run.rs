@@ -145,7 +145,9 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
     let conn = orbflow_store::connect(&url)
         .await
         .with_context(|| format!("opening the database {}", crate::cmd::fleet::redact(&url)))?;
-    let store = orbflow_store::SeaStore::new(conn);
+    let keys = orbflow_store::sealing::SecretKeys::from_env()?;
+    let store = orbflow_store::SeaStore::with_secret_keys(conn, keys);
+    store.check_secret_keys().await?;
     let document = match orbflow_model::dsl::canonical_json(&wf) {
         Ok(d) => d,
         Err(e @ orbflow_model::Error::TooLarge { .. }) => {
