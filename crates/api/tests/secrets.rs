@@ -158,7 +158,8 @@ output: "{{ 'copied': steps.copy.output }}"
         "{}",
         logs.text
     );
-    // the same workflow in another workspace cannot read acme's secret
+    // the same workflow in another workspace: acme's secret does not count
+    // at publish (a 422 naming each place that reads it) ...
     let other = h.token_in("globex", &["*"]).await;
     let create = h
         .send(
@@ -171,26 +172,82 @@ output: "{{ 'copied': steps.copy.output }}"
         .await;
     assert_eq!(create.status, 201, "{}", create.text);
     let publish = as_token(&h, &other, Method::POST, "/v1/workflows/uses/versions").await;
-    assert_eq!(publish.status, 201, "{}", publish.text);
-    let started = h
+    problem(&publish, 422, "invalid-workflow");
+    let errors = publish.body["errors"].as_array().expect("errors");
+    let places: Vec<(&str, &str, u64)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["code"].as_str().unwrap(),
+                e["path"].as_str().unwrap(),
+                e["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            ("unknown-secret", "steps[0].config.value.token", 6),
+            ("unknown-secret", "steps[0].config.value.note", 6),
+            ("unknown-secret", "steps[1].config.message", 9),
+            ("unknown-secret", "steps[1].config.data.t", 9),
+            ("unknown-secret", "steps[2].config.url", 12),
+        ],
+        "{}",
+        publish.text
+    );
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("secret `API_TOKEN` is not set"),
+        "{}",
+        publish.text
+    );
+    // ... nor when a run renders: globex's own value is used, and once
+    // globex deletes it the step fails though acme still has one
+    let sized = "schemaVersion: 1\nname: sized\nsteps:\n  - { key: n, action: TRANSFORM, config: { value: \"{{ size(secrets.API_TOKEN) }}\" } }\n";
+    assert_eq!(put(&h, &other, "API_TOKEN", "globex").await.status, 201);
+    let create = h
         .send(
             h.http
-                .post(format!("{}/v1/workflows/uses/runs", h.base))
+                .post(format!("{}/v1/workflows?slug=sized", h.base))
                 .bearer_auth(&other)
-                .json(&json!({})),
+                .header("content-type", "application/yaml")
+                .body(sized),
         )
         .await;
-    let id = started.body["id"].as_str().unwrap().to_owned();
-    let mut run = Value::Null;
-    for _ in 0..300 {
-        run = as_token(&h, &other, Method::GET, &format!("/v1/runs/{id}")).await.body;
-        if run["status"] != "PENDING" && run["status"] != "RUNNING" {
-            break;
+    assert_eq!(create.status, 201, "{}", create.text);
+    let publish = as_token(&h, &other, Method::POST, "/v1/workflows/sized/versions").await;
+    assert_eq!(publish.status, 201, "{}", publish.text);
+    let run_sized = || async {
+        let started = h
+            .send(
+                h.http
+                    .post(format!("{}/v1/workflows/sized/runs", h.base))
+                    .bearer_auth(&other)
+                    .json(&json!({})),
+            )
+            .await;
+        let id = started.body["id"].as_str().unwrap().to_owned();
+        let mut run = Value::Null;
+        for _ in 0..300 {
+            run = as_token(&h, &other, Method::GET, &format!("/v1/runs/{id}")).await.body;
+            if run["status"] != "PENDING" && run["status"] != "RUNNING" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        run
+    };
+    let run = run_sized().await;
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert_eq!(run["output"]["n"], 6, "globex's own value: {run}");
+    let gone = as_token(&h, &other, Method::DELETE, "/v1/secrets/API_TOKEN").await;
+    assert_eq!(gone.status, 204);
+    let run = run_sized().await;
     assert_eq!(run["status"], "FAILED", "{run}");
-    let message = run["stepExecutions"]["copy"]["error"]["message"].as_str().unwrap_or("");
+    let message = run["stepExecutions"]["n"]["error"]["message"].as_str().unwrap_or("");
     assert!(message.contains("secret `API_TOKEN` is not set"), "{run}");
     assert!(!run.to_string().contains(VALUE));
 }

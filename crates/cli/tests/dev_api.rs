@@ -2,55 +2,13 @@
 //! API, with the token it prints, the CLI client pushing and publishing a
 //! workflow, and its scheduler firing the workflow's cron trigger.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod peers;
 
-use peers::free_port;
+use peers::{free_port, start_dev};
 use serde_json::Value;
-
-/// Starts `orbflow dev` on `db` and `port`; returns it, what it printed up
-/// to its token, and the token.
-fn start_dev(db: &std::path::Path, port: u16) -> (std::process::Child, String, String) {
-    let mut dev = Command::new(env!("CARGO_BIN_EXE_orbflow"))
-        .args([
-            "dev",
-            "--db",
-            &db.to_string_lossy(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = dev.stderr.take().unwrap();
-    let mut seen = String::new();
-    let start = Instant::now();
-    let mut buf = [0u8; 4096];
-    while !(seen.contains("development token") && seen.ends_with('\n')) {
-        let n = err.read(&mut buf).unwrap();
-        assert!(
-            n > 0 && start.elapsed() < Duration::from_secs(30),
-            "dev did not start: {seen}"
-        );
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    // keep draining its stderr so that it never blocks on a full pipe
-    std::thread::spawn(move || while matches!(err.read(&mut buf), Ok(n) if n > 0) {});
-    let token = seen
-        .split("development token (")
-        .nth(1)
-        .and_then(|t| t.split("): ").nth(1))
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    (dev, seen, token)
-}
 
 #[test]
 fn dev_serves_the_api_and_fires_schedules() {
@@ -58,7 +16,7 @@ fn dev_serves_the_api_and_fires_schedules() {
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
     let db = dir.join("o.db");
-    let (mut dev, seen, token) = start_dev(&db, port);
+    let (mut dev, seen, token) = start_dev(&db, port, &[]);
     assert!(seen.contains(&format!("kept in {}.token", db.display())), "{seen}");
     let client = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
@@ -105,7 +63,7 @@ fn dev_serves_the_api_and_fires_schedules() {
         assert_eq!(mode, 0o600);
     }
     // a restart reuses it: no second never-expiring token
-    let (mut again, seen, second) = start_dev(&db, port);
+    let (mut again, seen, second) = start_dev(&db, port, &[]);
     assert_eq!(second, token, "{seen}");
     assert!(seen.contains("reused from"), "{seen}");
     let (code, tokens, e) = client(&["runs", "list", "--workflow", "tick", "--limit", "1"]);
@@ -115,7 +73,7 @@ fn dev_serves_the_api_and_fires_schedules() {
     // a token that no longer validates (another database) is replaced
     let other = dir.join("other.db");
     std::fs::copy(&kept, dir.join("other.db.token")).unwrap();
-    let (mut third, seen, fresh) = start_dev(&other, free_port());
+    let (mut third, seen, fresh) = start_dev(&other, free_port(), &[]);
     assert_ne!(fresh, token);
     assert!(seen.contains("kept in"), "{seen}");
     let _ = Command::new("kill").args(["-TERM", &third.id().to_string()]).status();

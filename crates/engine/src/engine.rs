@@ -96,22 +96,11 @@ fn mentions_secrets(config: &Value) -> bool {
     }
 }
 
-/// The first `secrets.NAME` a config's strings name that `secrets` lacks.
+/// The first (by name) `secrets.NAME` a config's templates read that `secrets` lacks.
 fn missing_secret(config: &Value, secrets: &HashMap<String, String>) -> Option<String> {
-    match config {
-        Value::String(s) => s.match_indices("secrets.").find_map(|(i, _)| {
-            let name: String = s[i + "secrets.".len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            (!name.is_empty() && !secrets.contains_key(&name)).then_some(name)
-        }),
-        Value::Array(a) => a.iter().find_map(|v| missing_secret(v, secrets)),
-        Value::Object(o) => o.iter().find_map(|(k, v)| {
-            missing_secret(&Value::String(k.clone()), secrets).or_else(|| missing_secret(v, secrets))
-        }),
-        _ => None,
-    }
+    orbflow_model::secrets::names_in(config)
+        .into_iter()
+        .find(|n| !secrets.contains_key(n))
 }
 
 /// A step execution to hand to the queue.

@@ -6,6 +6,7 @@
 //! - [`validate`]: every rule of DESIGN.md §5, all errors at once, each with
 //!   its path and (for YAML) line and column.
 //! - [`expr`]: CEL expressions and `{{ }}` templates, with bounded work.
+//! - [`secrets`]: which `{{ secrets.NAME }}` a workflow's action configs read, and where.
 //! - [`plan`]: flattening the nested DSL into the relational step rows and back.
 //! - [`status`]: run and step lifecycles, one `transition` function each.
 //! - [`cron`]: cron schedules with time zones and the DST policy.
@@ -18,6 +19,7 @@ pub mod dsl;
 pub mod duration;
 pub mod expr;
 pub mod plan;
+pub mod secrets;
 pub mod status;
 pub mod validate;
 pub mod workflow;

@@ -10,12 +10,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orbflow_engine::admin::{Page, VersionInfo, WorkflowRecord};
 use orbflow_model::Workflow;
+use orbflow_model::dsl::located::Locations;
 use orbflow_model::dsl::{self, Format};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::Principal;
 use crate::dto::{DiffOut, PageQuery, VersionOut, VersionPage};
+use crate::error::DiagnosticOut;
 use crate::extract::{Path, Query, next_cursor, page_size};
 use crate::routes::{find_workflow, json, with_header};
 use crate::state::AppState;
@@ -43,13 +45,59 @@ fn check_action_permissions(state: &AppState, who: &Principal, wf: &Workflow) ->
     who.require(&needed)
 }
 
+/// 422 naming every `{{ secrets.NAME }}` the workflow reads that neither its
+/// workspace nor the operator-wide fallback (`ORBFLOW_SECRET_NAME` on this
+/// process) has, each with the place that reads it.
+async fn check_secrets(
+    state: &AppState,
+    who: &Principal,
+    workflow: &Workflow,
+    locations: Option<&Locations>,
+) -> Result<()> {
+    let uses = workflow.secret_uses();
+    if uses.is_empty() {
+        return Ok(());
+    }
+    let set: BTreeSet<String> = state
+        .admin()
+        .secrets(who.workspace_id())
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    let missing: Vec<DiagnosticOut> = uses
+        .into_iter()
+        .filter(|u| !set.contains(&u.name) && state.secret(&u.name).is_none())
+        .map(|u| {
+            let pos = locations.and_then(|l| l.value(&u.path));
+            DiagnosticOut {
+                line: pos.map(|p| p.line),
+                column: pos.map(|p| p.column),
+                code: "unknown-secret".into(),
+                message: format!(
+                    "secret `{}` is not set in this workspace (set it with `orbflow secrets set {}` or PUT /v1/secrets/{})",
+                    u.name, u.name, u.name
+                ),
+                path: u.path,
+            }
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidWorkflow(missing))
+    }
+}
+
 async fn publish_document(
     state: &AppState,
     who: &Principal,
     wf: &WorkflowRecord,
     workflow: &Workflow,
+    locations: Option<&Locations>,
 ) -> Result<(StatusCode, VersionInfo)> {
     check_action_permissions(state, who, workflow)?;
+    check_secrets(state, who, workflow, locations).await?;
     let document = dsl::canonical_json(workflow).map_err(|e| match e {
         orbflow_model::Error::TooLarge { .. } => Error::Unprocessable {
             code: "document-too-large",
@@ -79,7 +127,7 @@ fn version_response(status: StatusCode, v: &VersionInfo, wf: &WorkflowRecord) ->
     responses(
         (status = 201, description = "Published as a new version", body = VersionOut),
         (status = 200, description = "The draft equals the active version: nothing new", body = VersionOut),
-        (status = 422, description = "The draft is invalid: every problem with its path, line and column", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The draft is invalid, or reads a secret the workspace does not have: every problem with its path, line and column", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks workflows:publish or a permission an action requires", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -106,7 +154,7 @@ pub(crate) async fn publish(
         check_action_permissions(&state, &who, &parsed.workflow)?;
         return Ok(version_response(StatusCode::OK, &active, &wf));
     }
-    let (status, v) = publish_document(&state, &who, &wf, &parsed.workflow).await?;
+    let (status, v) = publish_document(&state, &who, &wf, &parsed.workflow, Some(&parsed.locations)).await?;
     Ok(version_response(status, &v, &wf))
 }
 
@@ -276,7 +324,7 @@ pub(crate) async fn rollback(
         orbflow_model::Error::Invalid(d) => Error::InvalidWorkflow(d.iter().map(Into::into).collect()),
         other => Error::Internal(other.to_string()),
     })?;
-    let (status, v) = publish_document(&state, &who, &wf, &doc).await?;
+    let (status, v) = publish_document(&state, &who, &wf, &doc, None).await?;
     Ok(version_response(status, &v, &wf))
 }
 

@@ -93,3 +93,45 @@ pub fn clear_redis_prefix(redis: &str, prefix: &str) {
         }
     }
 }
+
+/// Starts `orbflow dev` on `db` and `port` with `envs` set; returns it, what it printed up
+/// to its token, and the token.
+pub fn start_dev(db: &std::path::Path, port: u16, envs: &[(&str, &str)]) -> (std::process::Child, String, String) {
+    let mut dev = std::process::Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        .args([
+            "dev",
+            "--db",
+            &db.to_string_lossy(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .envs(envs.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = dev.stderr.take().unwrap();
+    let mut seen = String::new();
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    while !(seen.contains("development token") && seen.ends_with('\n')) {
+        let n = err.read(&mut buf).unwrap();
+        assert!(
+            n > 0 && start.elapsed() < Duration::from_secs(30),
+            "dev did not start: {seen}"
+        );
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    // keep draining its stderr so that it never blocks on a full pipe
+    std::thread::spawn(move || while matches!(err.read(&mut buf), Ok(n) if n > 0) {});
+    let token = seen
+        .split("development token (")
+        .nth(1)
+        .and_then(|t| t.split("): ").nth(1))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    (dev, seen, token)
+}
