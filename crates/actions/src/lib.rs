@@ -6,7 +6,8 @@
 //!   validator each action's config schema.
 //! - one module per family: [`social`], [`notifications`], [`ai`], [`data`],
 //!   [`control`]; the real integrations live beside them: [`webhook`]
-//!   (TRIGGER_WEBHOOK), [`sentiment`] (ANALYZE_SENTIMENT) and [`net`]
+//!   (TRIGGER_WEBHOOK), [`slack`] (SEND_SLACK_MESSAGE), [`sentiment`]
+//!   (ANALYZE_SENTIMENT) and [`net`]
 //!   (outgoing HTTP that refuses private addresses).
 //! - [`docs`]: renders docs/WORKFLOW_ACTIONS.md from the registry.
 
@@ -19,6 +20,7 @@ pub mod net;
 pub mod notifications;
 pub mod registry;
 pub mod sentiment;
+pub mod slack;
 pub mod social;
 pub mod spec;
 pub mod webhook;

@@ -351,6 +351,55 @@ pub fn client(policy: &HttpPolicy) -> crate::Result<reqwest::Client> {
         .map_err(|e| crate::Error::HttpClient(e.to_string()))
 }
 
+/// An action's HTTP client, built on first use (a catalog that only
+/// validates never builds one), with the policy it obeys.
+pub struct LazyClient {
+    policy: HttpPolicy,
+    cell: std::sync::OnceLock<Result<reqwest::Client, String>>,
+}
+
+impl fmt::Debug for LazyClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LazyClient")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LazyClient {
+    /// A client obeying `policy`, built on first use.
+    pub fn new(policy: &HttpPolicy) -> Self {
+        Self {
+            policy: policy.clone(),
+            cell: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// `client` itself, which should come from [`client_builder`] with the
+    /// same `policy`.
+    pub fn with_client(policy: &HttpPolicy, client: reqwest::Client) -> Self {
+        let cell = std::sync::OnceLock::new();
+        let _ = cell.set(Ok(client));
+        Self {
+            policy: policy.clone(),
+            cell,
+        }
+    }
+
+    /// The policy (to [`check_url`] a request's URL).
+    pub fn policy(&self) -> &HttpPolicy {
+        &self.policy
+    }
+
+    /// The client, or why it could not be built.
+    pub fn get(&self) -> Result<&reqwest::Client, String> {
+        self.cell
+            .get_or_init(|| client(&self.policy).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

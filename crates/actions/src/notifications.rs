@@ -1,11 +1,11 @@
-//! Notification actions: SEND_EMAIL, SEND_SLACK_MESSAGE, CREATE_NOTIFICATION.
+//! Notification actions: SEND_EMAIL and CREATE_NOTIFICATION (SEND_SLACK_MESSAGE
+//! is [`crate::slack`]).
 //!
-//! Configs are complete; SMTP, Slack and the in-app inbox land with their own
-//! issue and fail with a fatal "not configured" error until then.
+//! Configs are complete; SMTP and the in-app inbox land with their own issue
+//! and fail with a fatal "not configured" error until then.
 
 use std::sync::Arc;
 
-use orbflow_model::validate::config as config_format;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -33,22 +33,6 @@ pub struct SendEmailConfig {
     /// A stored template to render instead of `body`.
     #[serde(default)]
     pub template_id: Option<String>,
-}
-
-/// SEND_SLACK_MESSAGE config.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SendSlackMessageConfig {
-    /// Incoming-webhook URL (http or https); keep it in a secret:
-    /// `{{ secrets.SLACK_WEBHOOK }}`.
-    #[schemars(extend("format" = config_format::HTTP_URL))]
-    pub webhook_url: String,
-    /// Message text (Slack mrkdwn).
-    #[schemars(length(min = 1))]
-    pub text: String,
-    /// Channel override, where the webhook allows it.
-    #[serde(default)]
-    pub channel: Option<String>,
 }
 
 /// Notification severity.
@@ -94,21 +78,6 @@ pub(crate) fn actions() -> Vec<(ActionSpec, Arc<dyn Action>)> {
                 implemented: false,
             },
             "an SMTP server (ORBFLOW_SMTP_URL)",
-        ),
-        not_configured(
-            ActionSpec {
-                name: "SEND_SLACK_MESSAGE",
-                description: "Post a message to Slack through an incoming webhook.",
-                category: Category::Notification,
-                config_schema: schema_of::<SendSlackMessageConfig>(),
-                example: json!({"webhookUrl": "{{ secrets.SLACK_WEBHOOK }}", "text": "Negative mention: {{ input.text }}"}),
-                required_permissions: &["notify:slack"],
-                output: "{ ok: true }",
-                security: "The webhook URL is a credential: reference it as a secret. Outgoing HTTP refuses private addresses unless ORBFLOW_HTTP_ALLOW_PRIVATE=true.",
-                block: false,
-                implemented: false,
-            },
-            "the Slack integration",
         ),
         not_configured(
             ActionSpec {

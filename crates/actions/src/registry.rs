@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::action::{Action, ActionContext, ActionError, Outcome};
 use crate::net::HttpPolicy;
 use crate::spec::ActionSpec;
-use crate::{ai, control, data, notifications, social, webhook};
+use crate::{ai, control, data, notifications, slack, social, webhook};
 
 /// Settings the built-in actions take from the environment.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +59,8 @@ impl Registry {
             r.insert(spec, action);
         }
         let (spec, action) = webhook::action(&config.http)?;
+        r.insert(spec, action);
+        let (spec, action) = slack::action(&config.http);
         r.insert(spec, action);
         Ok(r)
     }

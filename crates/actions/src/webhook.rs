@@ -18,8 +18,8 @@
 //! query (Slack webhook URLs do), and header values are never shown.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -32,7 +32,7 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use crate::action::{Action, ActionContext, ActionError, LogLevel, Outcome, OutgoingCall};
-use crate::net::{self, HttpPolicy};
+use crate::net::{self, HttpPolicy, LazyClient};
 use crate::spec::{ActionSpec, Category, schema_of};
 
 /// Largest response body accepted (10 MiB).
@@ -176,25 +176,16 @@ fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BTreeMap<String,
 }
 
 /// The TRIGGER_WEBHOOK action.
+#[derive(Debug)]
 pub struct TriggerWebhook {
-    policy: HttpPolicy,
-    client: OnceLock<Result<reqwest::Client, String>>,
-}
-
-impl std::fmt::Debug for TriggerWebhook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TriggerWebhook")
-            .field("policy", &self.policy)
-            .finish_non_exhaustive()
-    }
+    http: LazyClient,
 }
 
 impl TriggerWebhook {
     /// An action obeying `policy`; its HTTP client is built on first use.
     pub fn new(policy: &HttpPolicy) -> Self {
         Self {
-            policy: policy.clone(),
-            client: OnceLock::new(),
+            http: LazyClient::new(policy),
         }
     }
 
@@ -202,24 +193,14 @@ impl TriggerWebhook {
     /// [`net::client_builder`] with the same `policy` (literal-IP URLs are
     /// still checked against `policy` before sending).
     pub fn with_client(policy: &HttpPolicy, client: reqwest::Client) -> Self {
-        let cell = OnceLock::new();
-        let _ = cell.set(Ok(client));
         Self {
-            policy: policy.clone(),
-            client: cell,
+            http: LazyClient::with_client(policy, client),
         }
-    }
-
-    fn client(&self) -> Result<&reqwest::Client, ActionError> {
-        self.client
-            .get_or_init(|| net::client(&self.policy).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|e| ActionError::fatal(e.clone()))
     }
 }
 
 /// What the request goes to, for messages: scheme, host and port only.
-fn origin(url: &Url) -> String {
+pub(crate) fn origin(url: &Url) -> String {
     let host = match url.host() {
         Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
         Some(h) => h.to_string(),
@@ -255,7 +236,8 @@ impl TriggerWebhook {
             Url::parse(cfg.url.trim()).map_err(|e| ActionError::fatal(format!("TRIGGER_WEBHOOK: invalid URL: {e}")))?;
         let method = cfg.method.to_reqwest();
         let target = format!("{method} {}", origin(&url));
-        net::check_url(&self.policy, &url).map_err(|e| ActionError::fatal(format!("TRIGGER_WEBHOOK {target}: {e}")))?;
+        net::check_url(self.http.policy(), &url)
+            .map_err(|e| ActionError::fatal(format!("TRIGGER_WEBHOOK {target}: {e}")))?;
 
         let timeout_ms = cfg.timeout.map_or(
             u64::try_from(DEFAULT_TIMEOUT.as_millis()).unwrap_or(30_000),
@@ -302,7 +284,7 @@ impl TriggerWebhook {
         // a `traceparent` the config sets wins over the call span's own
         let own_traceparent = headers.contains_key(HeaderName::from_static("traceparent"));
         let has_type = headers.contains_key(CONTENT_TYPE);
-        let client = self.client()?;
+        let client = self.http.get().map_err(ActionError::fatal)?;
         let server = (
             url.scheme().to_owned(),
             url.host_str().unwrap_or("").to_owned(),
@@ -350,13 +332,13 @@ fn looks_sensitive(name: &str) -> bool {
 }
 
 /// A response body read up to the limit.
-struct Body {
-    bytes: Vec<u8>,
+pub(crate) struct Body {
+    pub(crate) bytes: Vec<u8>,
     /// More than [`MAX_RESPONSE_BYTES`] were sent (the rest was not read).
-    oversized: bool,
+    pub(crate) oversized: bool,
 }
 
-async fn read_body(resp: &mut reqwest::Response) -> Result<Body, reqwest::Error> {
+pub(crate) async fn read_body(resp: &mut reqwest::Response) -> Result<Body, reqwest::Error> {
     let mut bytes = Vec::new();
     if resp.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
         // Still read a little so an error message can quote it.
@@ -385,7 +367,7 @@ fn is_json(content_type: Option<&str>) -> bool {
     essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
 }
 
-fn excerpt(bytes: &[u8], secrets: &[String]) -> String {
+pub(crate) fn excerpt(bytes: &[u8], secrets: &[String]) -> String {
     let mut text = String::from_utf8_lossy(bytes).into_owned();
     for s in secrets {
         text = text.replace(s.as_str(), "[redacted]");
@@ -438,7 +420,7 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<std::time::D
 }
 
 /// Describes a transport error without its URL (it may hold secrets).
-fn describe(err: &reqwest::Error) -> String {
+pub(crate) fn describe(err: &reqwest::Error) -> String {
     let mut parts = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
     while let Some(e) = cur {

@@ -59,6 +59,69 @@ pub fn hanging_server() -> (u16, std::sync::mpsc::Receiver<bool>) {
     (port, rx)
 }
 
+/// One request as a [`scripted_server`] received it: request line, head and body.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// `POST /services/T/B/x HTTP/1.1`.
+    pub request_line: String,
+    /// The header lines, as sent.
+    pub head: String,
+    /// The body (read up to its Content-Length).
+    pub body: String,
+}
+
+/// An HTTP server answering the n-th request with `replies[n]` (the last one
+/// again after that), each `(status, extra header lines, body)`; every
+/// request goes on the channel.
+pub fn scripted_server(replies: Vec<(u16, &'static str, &'static str)>) -> (u16, std::sync::mpsc::Receiver<Received>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let (status, headers, body) = replies[n.min(replies.len() - 1)];
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let head_end = loop {
+                if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(p);
+                }
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break None,
+                    Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+            let length: usize = head
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.trim().parse().ok())
+                .unwrap_or(0);
+            let mut rest = buf[head_end + 4..].to_vec();
+            while rest.len() < length {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => rest.extend_from_slice(&chunk[..k]),
+                }
+            }
+            let _ = tx.send(Received {
+                request_line: head.lines().next().unwrap_or("").to_owned(),
+                head: head.clone(),
+                body: String::from_utf8_lossy(&rest).into_owned(),
+            });
+            let answer = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    (port, rx)
+}
+
 /// A port free on 127.0.0.1 (bound and released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

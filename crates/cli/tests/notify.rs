@@ -1,0 +1,80 @@
+//! The examples that notify, run end to end with `orbflow run` against
+//! local peers speaking the providers' documented answers: mention-triage
+//! posts a negative mention to a Slack incoming webhook.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+mod peers;
+
+use peers::scripted_server;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const NEGATIVE: &str = r#"{"text": "The update broke everything, terrible support", "platform": "linkedin"}"#;
+
+fn triage(webhook: &str) -> (Output, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        .args([
+            "run",
+            "examples/mention-triage.yaml",
+            "--input",
+            NEGATIVE,
+            "--output",
+            "json",
+        ])
+        .current_dir(root())
+        .env("ORBFLOW_SECRET_SLACK_WEBHOOK", webhook)
+        .env("ORBFLOW_HTTP_ALLOW_PRIVATE", "true")
+        .output()
+        .unwrap();
+    let run = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, run)
+}
+
+#[test]
+fn mention_triage_alerts_slack_on_a_negative_mention() {
+    let (port, seen) = scripted_server(vec![(200, "Content-Type: text/plain\r\n", "ok")]);
+    let (out, run) = triage(&format!("http://127.0.0.1:{port}/services/T000/B000/XXXX"));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert_eq!(run["steps"]["alert"]["status"], "COMPLETED", "{run}");
+    assert_eq!(run["steps"]["alert"]["output"], serde_json::json!({"ok": true}));
+    let got = seen
+        .recv_timeout(Duration::from_secs(5))
+        .expect("Slack got the message");
+    assert_eq!(got.request_line, "POST /services/T000/B000/XXXX HTTP/1.1");
+    let body: Value = serde_json::from_str(&got.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"text": "Negative mention (linkedin): The update broke everything, terrible support"})
+    );
+    assert!(
+        got.head.to_ascii_lowercase().contains("content-type: application/json"),
+        "{}",
+        got.head
+    );
+    assert_eq!(run["output"]["negative"], true);
+}
+
+#[test]
+fn a_slack_refusal_fails_the_alert_without_showing_the_webhook() {
+    let (port, _seen) = scripted_server(vec![(404, "Content-Type: text/plain\r\n", "channel_not_found")]);
+    let (out, run) = triage(&format!("http://127.0.0.1:{port}/services/T000/B000/XXXX"));
+    // `alert` has onError: continue, so the run completes with it FAILED
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let alert = &run["steps"]["alert"];
+    assert_eq!(alert["status"], "FAILED", "{run}");
+    assert_eq!(alert["attempts"], 1, "a 404 is fatal: {run}");
+    let message = alert["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("404") && message.contains("channel_not_found"),
+        "{message}"
+    );
+    assert!(!run.to_string().contains("XXXX"), "the webhook URL is a secret: {run}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("XXXX"));
+}
