@@ -27,6 +27,8 @@
 //!   `trace_parent_span_id` (a run's own span and the span it started under).
 //! - `m20261204_000002_workspace_secrets`: `workspace_secrets`, a workspace's secrets sealed
 //!   with AES-256-GCM (unique by workspace and name).
+//! - `m20261204_000003_workspace_connections`: `workspace_connections`, a workspace's
+//!   providers (kind, settings, default flag; unique by workspace and name).
 
 mod m20261125_000001_initial;
 mod m20261201_000001_events;
@@ -34,6 +36,7 @@ mod m20261203_000001_run_deadline;
 mod m20261203_000002_webhook_claims;
 mod m20261204_000001_run_trace;
 mod m20261204_000002_workspace_secrets;
+mod m20261204_000003_workspace_connections;
 mod migrator;
 
 pub use migrator::Migrator;

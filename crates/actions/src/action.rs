@@ -40,6 +40,12 @@ pub struct ActionContext {
     /// request is one, and carries its `traceparent`); `None` for an
     /// attempt outside any trace.
     pub calls: Option<Arc<dyn CallTracer>>,
+    /// The workspace connection the step uses (its settings, credentials
+    /// resolved), for actions that take one
+    /// ([`ActionSpec::connection`](crate::ActionSpec::connection)): the one
+    /// `config.connection` names, else the workspace's default of the kind;
+    /// `None` when the workspace has none.
+    pub connection: Option<Value>,
 }
 
 /// One call an action makes to the outside, as its client span names it.
@@ -244,6 +250,7 @@ impl ActionContext {
                 logger: logger.clone(),
                 now: Utc::now(),
                 calls: None,
+                connection: None,
             },
             logger,
         )

@@ -93,6 +93,12 @@ fn render_action(out: &mut String, s: &ActionSpec) {
     let _ = writeln!(out, "| Status | {status} |");
     let _ = writeln!(out, "| Execution | {} |", cell(execution));
     let _ = writeln!(out, "| Required permissions | {} |", cell(&permissions));
+    if let Some(kind) = s.connection.map(|c| c.kind) {
+        let _ = writeln!(
+            out,
+            "| Connection | a `{kind}` connection: the one `config.connection` names, else the workspace's default `{kind}` connection ([Connections](#connections)) |"
+        );
+    }
     let _ = writeln!(out, "| Output | {} |\n", cell(s.output));
 
     out.push_str("**Config schema**\n\n```json\n");
@@ -114,6 +120,29 @@ fn render_action(out: &mut String, s: &ActionSpec) {
     out.push_str("```\n\n");
 
     let _ = writeln!(out, "**Security:** {}\n", s.security);
+}
+
+fn render_connections(out: &mut String) {
+    out.push_str(
+        "## Connections\n\nA workspace configures each provider once, as a named connection \
+         (`orbflow connections set NAME --kind KIND --config @settings.json [--default]`, \
+         `PUT /v1/connections/NAME`). A step of an action that uses a kind names one in \
+         `config.connection`, or gets the workspace's default connection of that kind. \
+         Publishing a workflow whose steps need a connection the workspace lacks is a 422 \
+         (`unknown-connection`). Credential fields hold only a `{{ secrets.NAME }}` template: the \
+         value is the workspace's sealed secret, resolved when an attempt runs and hidden (`***`) \
+         from what it returns.\n\n",
+    );
+    for k in crate::connections::kinds() {
+        let _ = writeln!(out, "### `{}`\n\n{}\n", k.name, k.description);
+        let creds: Vec<String> = k.credentials.iter().map(|c| format!("`{c}`")).collect();
+        let _ = writeln!(out, "Credentials (secret templates only): {}\n", creds.join(", "));
+        out.push_str("**Settings schema**\n\n```json\n");
+        out.push_str(&pretty(&k.schema));
+        out.push_str("\n```\n\n**Example**\n\n```json\n");
+        out.push_str(&serde_json::to_string(&k.example).unwrap_or_default());
+        out.push_str("\n```\n\n");
+    }
 }
 
 /// Renders the action reference (docs/WORKFLOW_ACTIONS.md) from `registry`.
@@ -166,6 +195,7 @@ pub fn render_markdown(registry: &Registry) -> String {
             render_action(&mut out, s);
         }
     }
+    render_connections(&mut out);
     // Exactly one trailing newline.
     while out.ends_with("\n\n") {
         out.pop();

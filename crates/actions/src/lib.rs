@@ -9,10 +9,13 @@
 //!   (TRIGGER_WEBHOOK), [`slack`] (SEND_SLACK_MESSAGE), [`sentiment`]
 //!   (ANALYZE_SENTIMENT) and [`net`]
 //!   (outgoing HTTP that refuses private addresses).
+//! - [`connections`]: the kinds of workspace connection (smtp, slack) and
+//!   their settings' schemas.
 //! - [`docs`]: renders docs/WORKFLOW_ACTIONS.md from the registry.
 
 pub mod action;
 pub mod ai;
+pub mod connections;
 pub mod control;
 pub mod data;
 pub mod docs;
@@ -33,4 +36,4 @@ pub use action::{
 };
 pub use error::{Error, Result};
 pub use registry::{CatalogConfig, Registry};
-pub use spec::{ActionSpec, Category};
+pub use spec::{ActionSpec, Category, ConnectionUse};

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::action::Action;
 use crate::registry::not_configured;
-use crate::spec::{ActionSpec, Category, schema_of};
+use crate::spec::{ActionSpec, Category, ConnectionUse, schema_of};
 
 /// SEND_EMAIL config: exactly one of `body` and `templateId`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -76,6 +76,10 @@ pub(crate) fn actions() -> Vec<(ActionSpec, Arc<dyn Action>)> {
                 security: "SMTP credentials come from the server's configuration, never from the workflow. Recipients are not restricted: review workflows that template `to` from input.",
                 block: false,
                 implemented: false,
+                connection: Some(ConnectionUse {
+                    kind: "smtp",
+                    unless: &[],
+                }),
             },
             "an SMTP server (ORBFLOW_SMTP_URL)",
         ),
@@ -91,6 +95,7 @@ pub(crate) fn actions() -> Vec<(ActionSpec, Arc<dyn Action>)> {
                 security: "Notifications are scoped to the run's workspace.",
                 block: false,
                 implemented: false,
+                connection: None,
             },
             "the notification inbox",
         ),

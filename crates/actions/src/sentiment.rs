@@ -568,6 +568,7 @@ pub(crate) fn action() -> (ActionSpec, Arc<dyn Action>) {
             security: "Runs inside the worker: the text is not sent anywhere. At most 100 KiB of text is analyzed (a warning is logged when the input is cut).",
             block: false,
             implemented: true,
+            connection: None,
         },
         Arc::new(AnalyzeSentiment),
     )

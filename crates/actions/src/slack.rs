@@ -33,8 +33,9 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::action::{Action, ActionContext, ActionError, LogLevel, Outcome, OutgoingCall};
+use crate::connections::SlackConnection;
 use crate::net::{self, HttpPolicy, LazyClient};
-use crate::spec::{ActionSpec, Category, schema_of};
+use crate::spec::{ActionSpec, Category, ConnectionUse, schema_of};
 use crate::webhook::{DEFAULT_TIMEOUT, describe, excerpt, origin, parse_retry_after, read_body};
 
 /// The Web API's base URL when the config names none.
@@ -50,16 +51,23 @@ pub const RETRYABLE_CODES: [&str; 6] = [
     "fatal_error",
 ];
 
-/// SEND_SLACK_MESSAGE config: exactly one of `webhookUrl` (incoming webhook)
-/// and `token` (bot token, with `channel`).
+/// SEND_SLACK_MESSAGE config: `webhookUrl` (incoming webhook), or `token`
+/// (bot token, with `channel`), or neither: the workspace's slack connection.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(extend("oneOf" = [
     { "required": ["webhookUrl"] },
-    { "required": ["token"] }
+    { "required": ["token"] },
+    { "not": { "anyOf": [ { "required": ["webhookUrl"] }, { "required": ["token"] } ] } }
 ]))]
 #[schemars(extend("dependentRequired" = { "token": ["channel"] }))]
 pub struct SendSlackMessageConfig {
+    /// The workspace's `slack` connection to post with, when the config has
+    /// neither `webhookUrl` nor `token`. Default: the workspace's default
+    /// slack connection.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub connection: Option<String>,
     /// Incoming-webhook URL (http or https); it is a credential, keep it in a
     /// secret: `{{ secrets.SLACK_WEBHOOK }}`.
     #[serde(default)]
@@ -116,22 +124,46 @@ fn parse_url(s: &str, what: &str) -> Result<Url, ActionError> {
     Url::parse(s.trim()).map_err(|e| ActionError::fatal(format!("SEND_SLACK_MESSAGE: invalid {what}: {e}")))
 }
 
-fn target(cfg: &SendSlackMessageConfig) -> Result<Target, ActionError> {
-    match (&cfg.webhook_url, &cfg.token) {
-        (Some(u), None) => Ok(Target::Webhook(parse_url(u, "`webhookUrl`")?)),
-        (None, Some(token)) => {
-            if cfg.channel.as_deref().is_none_or(str::is_empty) {
-                return Err(ActionError::fatal("SEND_SLACK_MESSAGE: `token` needs `channel`"));
-            }
-            let base = cfg.api_url.as_deref().unwrap_or(DEFAULT_API_URL);
-            let url = parse_url(
-                &format!("{}/chat.postMessage", base.trim().trim_end_matches('/')),
-                "`apiUrl`",
-            )?;
-            Ok(Target::Api {
+/// Where the message goes and the channel it names: the config's own
+/// webhook or token, else the connection's.
+fn target(cfg: &SendSlackMessageConfig, connection: Option<&Value>) -> Result<(Target, Option<String>), ActionError> {
+    let api = |token: &str, base: Option<&str>, channel: Option<String>| {
+        if channel.as_deref().is_none_or(str::is_empty) {
+            return Err(ActionError::fatal("SEND_SLACK_MESSAGE: `token` needs `channel`"));
+        }
+        let base = base.unwrap_or(DEFAULT_API_URL);
+        let url = parse_url(
+            &format!("{}/chat.postMessage", base.trim().trim_end_matches('/')),
+            "`apiUrl`",
+        )?;
+        Ok((
+            Target::Api {
                 url,
                 token: token.trim().to_owned(),
-            })
+            },
+            channel,
+        ))
+    };
+    match (&cfg.webhook_url, &cfg.token) {
+        (Some(u), None) => Ok((Target::Webhook(parse_url(u, "`webhookUrl`")?), cfg.channel.clone())),
+        (None, Some(token)) => api(token, cfg.api_url.as_deref(), cfg.channel.clone()),
+        (None, None) => {
+            let Some(conn) = connection else {
+                return Err(ActionError::fatal(
+                    "SEND_SLACK_MESSAGE needs `webhookUrl`, `token`, or a slack connection in the workspace \
+                     (`orbflow connections set NAME --kind slack`, PUT /v1/connections/NAME)",
+                ));
+            };
+            let c: SlackConnection = serde_json::from_value(conn.clone())
+                .map_err(|e| ActionError::fatal(format!("SEND_SLACK_MESSAGE: the slack connection is invalid: {e}")))?;
+            let channel = cfg.channel.clone().or(c.channel);
+            match (c.webhook_url, c.token) {
+                (Some(u), None) => Ok((Target::Webhook(parse_url(&u, "connection `webhookUrl`")?), channel)),
+                (None, Some(token)) => api(&token, c.api_url.as_deref().or(cfg.api_url.as_deref()), channel),
+                _ => Err(ActionError::fatal(
+                    "SEND_SLACK_MESSAGE: the slack connection needs exactly one of `webhookUrl` or `token`",
+                )),
+            }
         }
         _ => Err(ActionError::fatal(
             "SEND_SLACK_MESSAGE needs exactly one of `webhookUrl` or `token`",
@@ -140,9 +172,9 @@ fn target(cfg: &SendSlackMessageConfig) -> Result<Target, ActionError> {
 }
 
 /// The message as Slack reads it (snake_case fields).
-fn payload(cfg: &SendSlackMessageConfig) -> Value {
+fn payload(cfg: &SendSlackMessageConfig, channel: Option<&str>) -> Value {
     let mut body = json!({ "text": cfg.text });
-    if let Some(c) = &cfg.channel {
+    if let Some(c) = channel {
         body["channel"] = json!(c);
     }
     if let Some(b) = &cfg.blocks {
@@ -235,7 +267,7 @@ impl Action for SendSlackMessage {
         }
         let cfg: SendSlackMessageConfig = serde_json::from_value(ctx.config.clone())
             .map_err(|e| ActionError::fatal(format!("invalid SEND_SLACK_MESSAGE config: {e}")))?;
-        let target = target(&cfg)?;
+        let (target, channel) = target(&cfg, ctx.connection.as_ref())?;
         let (url, token) = match target {
             Target::Webhook(u) => (u, None),
             Target::Api { url, token } => (url, Some(token)),
@@ -244,7 +276,7 @@ impl Action for SendSlackMessage {
         net::check_url(self.http.policy(), &url)
             .map_err(|e| ActionError::fatal(format!("SEND_SLACK_MESSAGE {label}: {e}")))?;
         let client = self.http.get().map_err(ActionError::fatal)?;
-        let body = serde_json::to_vec(&payload(&cfg))
+        let body = serde_json::to_vec(&payload(&cfg, channel.as_deref()))
             .map_err(|e| ActionError::fatal(format!("SEND_SLACK_MESSAGE: cannot encode the message: {e}")))?;
         let mut request = client
             .post(url.clone())
@@ -326,6 +358,10 @@ pub(crate) fn action(p: &HttpPolicy) -> (ActionSpec, std::sync::Arc<dyn Action>)
                        post twice. Outgoing HTTP refuses private addresses unless ORBFLOW_HTTP_ALLOW_PRIVATE=true.",
             block: false,
             implemented: true,
+            connection: Some(ConnectionUse {
+                kind: "slack",
+                unless: &["webhookUrl", "token"],
+            }),
         },
         std::sync::Arc::new(SendSlackMessage::new(p)),
     )
@@ -341,17 +377,22 @@ mod tests {
 
     #[test]
     fn the_target_is_the_webhook_or_the_api_with_a_channel() {
-        let t = target(&cfg(json!({"webhookUrl": "https://hooks.example/T/B/x", "text": "t"}))).unwrap();
-        assert!(matches!(t, Target::Webhook(u) if u.path() == "/T/B/x"));
-        let t = target(&cfg(
-            json!({"token": "xoxb-1", "channel": "C1", "text": "t", "apiUrl": "http://127.0.0.1:9/api/"}),
-        ))
+        let t = target(
+            &cfg(json!({"webhookUrl": "https://hooks.example/T/B/x", "text": "t"})),
+            None,
+        )
+        .unwrap();
+        assert!(matches!(t.0, Target::Webhook(u) if u.path() == "/T/B/x"));
+        let t = target(
+            &cfg(json!({"token": "xoxb-1", "channel": "C1", "text": "t", "apiUrl": "http://127.0.0.1:9/api/"})),
+            None,
+        )
         .unwrap();
         assert!(
-            matches!(t, Target::Api { url, token } if url.as_str() == "http://127.0.0.1:9/api/chat.postMessage" && token == "xoxb-1")
+            matches!(t.0, Target::Api { url, token } if url.as_str() == "http://127.0.0.1:9/api/chat.postMessage" && token == "xoxb-1")
         );
-        let t = target(&cfg(json!({"token": "xoxb-1", "channel": "C1", "text": "t"}))).unwrap();
-        assert!(matches!(t, Target::Api { url, .. } if url.as_str() == "https://slack.com/api/chat.postMessage"));
+        let t = target(&cfg(json!({"token": "xoxb-1", "channel": "C1", "text": "t"})), None).unwrap();
+        assert!(matches!(t.0, Target::Api { url, .. } if url.as_str() == "https://slack.com/api/chat.postMessage"));
         for bad in [
             json!({"token": "xoxb-1", "text": "t"}),
             json!({"text": "t"}),
@@ -359,24 +400,52 @@ mod tests {
             json!({"webhookUrl": "not a url", "text": "t"}),
         ] {
             assert!(
-                matches!(target(&cfg(bad.clone())), Err(ActionError::Fatal { .. })),
+                matches!(target(&cfg(bad.clone()), None), Err(ActionError::Fatal { .. })),
                 "{bad}"
             );
         }
     }
 
     #[test]
+    fn a_connection_supplies_what_the_config_leaves_out() {
+        let conn = json!({"token": "xoxb-c", "apiUrl": "http://127.0.0.1:9/api", "channel": "#alerts"});
+        let (t, channel) = target(&cfg(json!({"text": "t"})), Some(&conn)).unwrap();
+        assert!(
+            matches!(t, Target::Api { url, token } if url.as_str() == "http://127.0.0.1:9/api/chat.postMessage" && token == "xoxb-c")
+        );
+        assert_eq!(channel.as_deref(), Some("#alerts"));
+        // the step's channel wins; its own webhook wins over the connection
+        let (_, channel) = target(&cfg(json!({"text": "t", "channel": "C9"})), Some(&conn)).unwrap();
+        assert_eq!(channel.as_deref(), Some("C9"));
+        let (t, _) = target(
+            &cfg(json!({"text": "t", "webhookUrl": "https://h.example/x"})),
+            Some(&conn),
+        )
+        .unwrap();
+        assert!(matches!(t, Target::Webhook(_)));
+        let hook = json!({"webhookUrl": "https://h.example/hook"});
+        let (t, _) = target(&cfg(json!({"text": "t"})), Some(&hook)).unwrap();
+        assert!(matches!(t, Target::Webhook(u) if u.path() == "/hook"));
+        let Err(err) = target(&cfg(json!({"text": "t"})), Some(&json!({"token": "x"}))) else {
+            panic!("no channel anywhere")
+        };
+        assert!(err.to_string().contains("`token` needs `channel`"), "{err}");
+        let Err(err) = target(&cfg(json!({"text": "t"})), None) else {
+            panic!("nothing to post with")
+        };
+        assert!(err.to_string().contains("slack connection"), "{err}");
+    }
+
+    #[test]
     fn the_payload_uses_slacks_field_names() {
-        let p = payload(&cfg(json!({
+        let c = cfg(json!({
             "token": "x", "channel": "C1", "text": "hi", "threadTs": "1.2", "blocks": [{"type": "divider"}]
-        })));
+        }));
         assert_eq!(
-            p,
+            payload(&c, Some("C1")),
             json!({"text": "hi", "channel": "C1", "thread_ts": "1.2", "blocks": [{"type": "divider"}]})
         );
-        assert_eq!(
-            payload(&cfg(json!({"webhookUrl": "https://h.example/", "text": "hi"}))),
-            json!({"text": "hi"})
-        );
+        let c = cfg(json!({"webhookUrl": "https://h.example/", "text": "hi"}));
+        assert_eq!(payload(&c, None), json!({"text": "hi"}));
     }
 }

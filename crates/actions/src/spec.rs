@@ -59,6 +59,26 @@ pub struct ActionSpec {
     /// Whether a worker can execute it in this build (false: it fails with a
     /// "not configured" error until its integration lands).
     pub implemented: bool,
+    /// The workspace connection it uses, if any (see [`crate::connections`]).
+    pub connection: Option<ConnectionUse>,
+}
+
+/// How an action uses a workspace connection: a config's `connection` names
+/// one of `kind`, else the workspace's default of `kind` is used.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ConnectionUse {
+    /// The kind: `smtp`, `slack`.
+    pub kind: &'static str,
+    /// Config fields that, when set, make the connection unnecessary (a
+    /// Slack step's own `webhookUrl` or `token`).
+    pub unless: &'static [&'static str],
+}
+
+impl ConnectionUse {
+    /// Whether a step with `config` needs a connection.
+    pub fn needed_by(&self, config: Option<&Value>) -> bool {
+        !self.unless.iter().any(|f| config.and_then(|c| c.get(*f)).is_some())
+    }
 }
 
 /// The JSON Schema of a config type, inlined (no `$ref`s) so it can be

@@ -613,6 +613,7 @@ pub(crate) fn action(p: &HttpPolicy) -> crate::Result<(ActionSpec, Arc<dyn Actio
                        target's origin, never header values; keep credentials in `{{ secrets.* }}`.",
             block: false,
             implemented: true,
+            connection: None,
         },
         Arc::new(TriggerWebhook::new(p)),
     ))

@@ -32,6 +32,8 @@ pub const PERMISSIONS: &[&str] = &[
     "tokens:write",
     "secrets:read",
     "secrets:write",
+    "connections:read",
+    "connections:write",
 ];
 
 /// Why a permission string is not one this server knows.

@@ -357,6 +357,9 @@ pub struct ActionOut {
     pub block: bool,
     /// Whether this build executes it.
     pub implemented: bool,
+    /// The kind of workspace connection it uses (`smtp`, `slack`), if any:
+    /// `config.connection` names one, else the workspace's default of the kind.
+    pub connection: Option<String>,
 }
 
 /// A schedule (a cron trigger of a workflow's active version).
@@ -524,6 +527,59 @@ impl From<&orbflow_engine::admin::SecretRecord> for SecretOut {
 pub struct SecretList {
     /// By name.
     pub items: Vec<SecretOut>,
+}
+
+/// A connection's kind and settings (`PUT /v1/connections/{name}`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionIn {
+    /// `smtp` or `slack`.
+    pub kind: String,
+    /// Settings, checked against the kind's schema (docs/WORKFLOW_ACTIONS.md,
+    /// "Connections"); credential fields only as `{{ secrets.NAME }}`.
+    pub settings: Value,
+    /// Steps of its kind that name no connection use it (it replaces the
+    /// kind's previous default).
+    #[serde(default)]
+    pub default: bool,
+}
+
+/// A workspace connection.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionOut {
+    /// Name (`config.connection` in steps).
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Settings as written (credentials are secret templates, never values).
+    pub settings: Value,
+    /// The kind's default.
+    pub default: bool,
+    /// First set.
+    pub created_at: DateTime<Utc>,
+    /// Last set.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&orbflow_engine::admin::ConnectionRecord> for ConnectionOut {
+    fn from(r: &orbflow_engine::admin::ConnectionRecord) -> Self {
+        Self {
+            name: r.name.clone(),
+            kind: r.kind.clone(),
+            settings: r.settings.clone(),
+            default: r.is_default,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// The workspace's connections.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionList {
+    /// By name.
+    pub items: Vec<ConnectionOut>,
 }
 
 /// A new token.

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Doc, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{actions, events, hooks, meta, runs, schedules, secrets, tokens, versions, workflows};
+use crate::routes::{actions, connections, events, hooks, meta, runs, schedules, secrets, tokens, versions, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,7 @@ use crate::routes::{actions, events, hooks, meta, runs, schedules, secrets, toke
         meta::healthz, meta::readyz, meta::metrics, meta::openapi_json, meta::workspace,
         tokens::list, tokens::create, tokens::revoke,
         secrets::list, secrets::get, secrets::put, secrets::delete,
+        connections::list, connections::get, connections::put, connections::delete,
         workflows::create, workflows::list, workflows::get, workflows::archive,
         workflows::get_draft, workflows::put_draft, workflows::validate,
         versions::publish, versions::list, versions::get, versions::export, versions::diff, versions::rollback,
@@ -43,6 +44,7 @@ use crate::routes::{actions, events, hooks, meta, runs, schedules, secrets, toke
         (name = "webhooks", description = "Webhook intake (signed, not bearer-authenticated)"),
         (name = "tokens", description = "API tokens of the workspace"),
         (name = "secrets", description = "Secrets of the workspace (sealed; values are never returned)"),
+        (name = "connections", description = "Providers of the workspace (SMTP, Slack); credentials are secret templates"),
         (name = "workspace", description = "The token's workspace"),
         (name = "meta", description = "Health and this document"),
     )

@@ -43,6 +43,9 @@ enum Command {
     /// Workspace secrets through the API: set (from stdin or a file), list,
     /// delete; rotate (re-seal under a new key, in the database).
     Secrets(cmd::secrets::SecretsArgs),
+    /// Workspace connections (SMTP, Slack) through the API: set, list, get,
+    /// delete.
+    Connections(cmd::connections::ConnectionsArgs),
     /// Workflows through the API: push a draft, publish, list.
     Workflows(cmd::client::WorkflowsArgs),
     /// Runs through the API: start, get, logs, cancel, retry.
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::Api(a) => cmd::api::run(&a),
         Command::Token(a) => cmd::token::run(&a),
         Command::Secrets(a) => cmd::secrets::run(&a),
+        Command::Connections(a) => cmd::connections::run(&a),
         Command::Workflows(a) => cmd::client::workflows(&a),
         Command::Runs(a) => cmd::client::runs(&a),
         Command::Scheduler(a) => cmd::scheduler::run(&a),

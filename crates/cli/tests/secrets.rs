@@ -1,15 +1,16 @@
-//! `orbflow secrets` as an operator uses it against `orbflow dev`: a value
-//! set from stdin reaches a run of its workspace and never the listing; the
-//! key `orbflow dev` creates; a key change that would strand the stored
-//! values stops the process at start, and `orbflow secrets rotate` re-seals
-//! them under the new key.
+//! `orbflow secrets` and `orbflow connections` as an operator uses them
+//! against `orbflow dev`: a value set from stdin reaches a run of its
+//! workspace and never the listing; the key `orbflow dev` creates; a key
+//! change that would strand the stored values stops the process at start,
+//! and `orbflow secrets rotate` re-seals them under the new key; a Slack
+//! connection whose webhook is a secret, used by default.
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 mod peers;
 
-use peers::{free_port, start_dev};
+use peers::{free_port, scripted_server, start_dev};
 use serde_json::Value;
 
 /// base64 of 32 bytes of 0x01: a second key, for the rotation.
@@ -199,5 +200,98 @@ fn secrets_set_from_stdin_reach_runs_and_survive_a_key_rotation() {
         "",
     );
     assert_ne!(refused.code, Some(0), "{}", refused.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_default_connection_posts_a_workflows_slack_messages() {
+    let dir = std::env::temp_dir().join(format!("orbflow-conn-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let (dev, _, token) = start_dev(&dir.join("o.db"), port, &[("ORBFLOW_HTTP_ALLOW_PRIVATE", "true")]);
+    let api = format!("http://127.0.0.1:{port}");
+    let client =
+        |args: &[&str], stdin: &str| orbflow(args, &[("ORBFLOW_API_URL", &api), ("ORBFLOW_TOKEN", &token)], stdin);
+    let (slack, seen) = scripted_server(vec![(200, "Content-Type: text/plain\r\n", "ok")]);
+    let hook = format!("http://127.0.0.1:{slack}/services/T1/B1/secret-part");
+    assert_eq!(client(&["secrets", "set", "SLACK_WEBHOOK"], &hook).code, Some(0));
+
+    // settings: not JSON, or a credential in the clear: exit 2, nothing saved
+    let bad = client(
+        &["connections", "set", "team", "--kind", "slack", "--settings", "{nope"],
+        "",
+    );
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("--settings is not JSON"), "{}", bad.stderr);
+    let clear = format!(r#"{{"webhookUrl": "{hook}"}}"#);
+    let bad = client(
+        &["connections", "set", "team", "--kind", "slack", "--settings", &clear],
+        "",
+    );
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("settings.webhookUrl"), "{}", bad.stderr);
+    assert!(!bad.stderr.contains("secret-part"), "{}", bad.stderr);
+    // from a file, made the default
+    let file = dir.join("slack.json");
+    std::fs::write(&file, r#"{"webhookUrl": "{{ secrets.SLACK_WEBHOOK }}"}"#).unwrap();
+    let at = format!("@{}", file.display());
+    let set = client(
+        &[
+            "connections",
+            "set",
+            "team",
+            "--kind",
+            "slack",
+            "--settings",
+            &at,
+            "--default",
+        ],
+        "",
+    );
+    assert_eq!(set.code, Some(0), "{}", set.stderr);
+    assert!(set.stderr.contains("team: created"), "{}", set.stderr);
+    assert_eq!(set.json["default"], true);
+    let list = client(&["connections", "list"], "");
+    assert_eq!(list.json["items"][0]["name"], "team", "{}", list.json);
+    let get = client(&["connections", "get", "team"], "");
+    assert_eq!(get.json["settings"]["webhookUrl"], "{{ secrets.SLACK_WEBHOOK }}");
+
+    // a step that names no webhook posts through the default connection
+    let wf = dir.join("tell.yaml");
+    std::fs::write(
+        &wf,
+        "schemaVersion: 1\nname: tell\nsteps:\n  - { key: say, action: SEND_SLACK_MESSAGE, config: { text: \"deploy done\" } }\n",
+    )
+    .unwrap();
+    assert_eq!(client(&["workflows", "push", &wf.to_string_lossy()], "").code, Some(0));
+    let publish = client(&["workflows", "publish", "tell"], "");
+    assert_eq!(publish.code, Some(0), "{}", publish.stderr);
+    let run = client(&["runs", "start", "tell", "--wait"], "");
+    assert_eq!(run.code, Some(0), "{} {}", run.stderr, run.json);
+    assert_eq!(
+        run.json["stepExecutions"]["say"]["output"],
+        serde_json::json!({"ok": true})
+    );
+    let got = seen.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(got.request_line, "POST /services/T1/B1/secret-part HTTP/1.1");
+    assert_eq!(got.body, r#"{"text":"deploy done"}"#);
+
+    // deleted: publishing again is refused with the reason
+    let del = client(&["connections", "delete", "team"], "");
+    assert_eq!(del.code, Some(0), "{}", del.stderr);
+    std::fs::write(
+        &wf,
+        "schemaVersion: 1\nname: tell\nsteps:\n  - { key: say, action: SEND_SLACK_MESSAGE, config: { text: \"v2\" } }\n",
+    )
+    .unwrap();
+    assert_eq!(client(&["workflows", "push", &wf.to_string_lossy()], "").code, Some(0));
+    let refused = client(&["workflows", "publish", "tell"], "");
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("needs a `slack` connection"),
+        "{}",
+        refused.stderr
+    );
+    stop(dev);
     let _ = std::fs::remove_dir_all(&dir);
 }

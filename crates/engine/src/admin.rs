@@ -39,6 +39,24 @@ pub struct SecretRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A workspace connection: a provider's settings, credentials as
+/// `{{ secrets.NAME }}` templates (never values).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionRecord {
+    /// Its name (`config.connection` in steps), unique in the workspace.
+    pub name: String,
+    /// Its kind: `smtp`, `slack`.
+    pub kind: String,
+    /// Its settings, as written.
+    pub settings: serde_json::Value,
+    /// Steps of its kind that name no connection use it (one per kind).
+    pub is_default: bool,
+    /// When it was first set.
+    pub created_at: DateTime<Utc>,
+    /// When it was last set.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// An API token as stored (only its hash is kept).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRecord {
@@ -236,6 +254,15 @@ pub trait Admin: Send + Sync + 'static {
     async fn secrets(&self, workspace_id: Uuid) -> Result<Vec<SecretRecord>>;
     /// Deletes a secret of the workspace; false if there is none.
     async fn delete_secret(&self, workspace_id: Uuid, name: &str) -> Result<bool>;
+
+    /// Sets a connection of the workspace (its timestamps are the store's):
+    /// true when it is new. A default one stops being the default of
+    /// another of its kind, in the same transaction.
+    async fn put_connection(&self, workspace_id: Uuid, c: &ConnectionRecord) -> Result<bool>;
+    /// The workspace's connections by name.
+    async fn connections(&self, workspace_id: Uuid) -> Result<Vec<ConnectionRecord>>;
+    /// Deletes a connection of the workspace; false if there is none.
+    async fn delete_connection(&self, workspace_id: Uuid, name: &str) -> Result<bool>;
 
     /// Creates a workflow (DRAFT) with its draft at revision 1.
     async fn create_workflow(&self, wf: &NewWorkflow) -> Result<WorkflowRecord>;

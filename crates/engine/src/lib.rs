@@ -15,6 +15,8 @@
 //!   (private): the rows a transaction holds, read and written once.
 //! - `advance` (private): readiness counters, joins, skips, the run end;
 //!   `advance::blocks`: conditions, switches, loops.
+//! - [`connections`]: the workspace connection an attempt uses, its
+//!   credentials resolved.
 //! - [`context`]: the expression context of a step, read from the store.
 //! - [`trace`]: a run's W3C trace context (ids chosen at start, stored on
 //!   the run, read by every attempt).
@@ -22,6 +24,7 @@
 //!   [`Dispatch`](queue::Dispatch), where the effects of an engine call go.
 
 pub mod admin;
+pub mod connections;
 pub mod context;
 pub mod engine;
 pub mod plan;

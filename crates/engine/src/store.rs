@@ -373,6 +373,14 @@ pub trait Store: Send + Sync + 'static {
     /// The workspace's secrets, opened (name → value); empty when the store
     /// has no secrets key.
     async fn workspace_secrets(&self, workspace_id: Uuid) -> Result<std::collections::HashMap<String, String>>;
+    /// The workspace's connection of `kind` named `name`, or its default
+    /// one of `kind` when `name` is `None`.
+    async fn connection(
+        &self,
+        workspace_id: Uuid,
+        kind: &str,
+        name: Option<&str>,
+    ) -> Result<Option<crate::admin::ConnectionRecord>>;
     /// Every QUEUED, RUNNING or WAITING step execution (bounded by `limit`),
     /// for recovery at start-up.
     async fn active_steps(&self, limit: u64) -> Result<Vec<StepRecord>>;

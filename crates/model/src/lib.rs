@@ -32,6 +32,6 @@ pub use error::{Error, Result};
 pub use status::{IllegalTransition, RunStatus, StepStatus};
 pub use validate::{Diagnostic, Diagnostics};
 pub use workflow::{
-    Backoff, BranchType, CatchUp, OnError, RetryPolicy, SCHEMA_VERSION, Step, StepKind, StepType, SwitchCase, Trigger,
-    VerifyScheme, WebhookVerify, Workflow,
+    ActionStep, Backoff, BranchType, CatchUp, OnError, RetryPolicy, SCHEMA_VERSION, Step, StepKind, StepType,
+    SwitchCase, Trigger, VerifyScheme, WebhookVerify, Workflow,
 };

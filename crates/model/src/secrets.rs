@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::dsl::located::{join_field, join_index};
-use crate::workflow::{Step, StepKind, Workflow};
+use crate::workflow::Workflow;
 
 /// A secret a workflow reads, and where.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -86,33 +86,16 @@ fn collect(value: &Value, path: &str, out: &mut Vec<SecretUse>) {
     }
 }
 
-fn walk(steps: &[Step], base: &str, out: &mut Vec<SecretUse>) {
-    for (i, step) in steps.iter().enumerate() {
-        let path = join_index(base, i);
-        match &step.kind {
-            StepKind::Action { config: Some(c), .. } => collect(c, &format!("{path}.config"), out),
-            StepKind::Action { config: None, .. } => {}
-            StepKind::Condition { then, otherwise, .. } => {
-                walk(then, &format!("{path}.then"), out);
-                walk(otherwise, &format!("{path}.else"), out);
-            }
-            StepKind::Switch { cases, default, .. } => {
-                for (c, case) in cases.iter().enumerate() {
-                    walk(&case.steps, &format!("{path}.cases[{c}].steps"), out);
-                }
-                walk(default, &format!("{path}.default"), out);
-            }
-            StepKind::Loop { steps, .. } => walk(steps, &format!("{path}.steps"), out),
-        }
-    }
-}
-
 impl Workflow {
     /// Every secret its action configs read, where each is read, in
     /// document order.
     pub fn secret_uses(&self) -> Vec<SecretUse> {
         let mut out = Vec::new();
-        walk(&self.steps, "steps", &mut out);
+        for a in self.action_steps() {
+            if let Some(c) = a.config {
+                collect(c, &format!("{}.config", a.path), &mut out);
+            }
+        }
         out
     }
 }

@@ -608,6 +608,14 @@ impl Workflow {
         slugify(&self.name)
     }
 
+    /// Every action step, depth first in document order, with its document
+    /// path (`steps[1].then[0]`).
+    pub fn action_steps(&self) -> Vec<ActionStep<'_>> {
+        let mut out = Vec::new();
+        walk_actions(&self.steps, "steps", &mut out);
+        out
+    }
+
     /// Every step, depth first in document order, with its parent.
     pub fn walk(&self) -> Vec<StepRef<'_>> {
         let mut out = Vec::new();
@@ -646,6 +654,44 @@ pub struct StepRef<'a> {
     pub branch: Option<BranchType>,
     /// Position in its list.
     pub index: usize,
+}
+
+/// An action step and where it is written.
+#[derive(Debug, Clone)]
+pub struct ActionStep<'a> {
+    /// Its document path: `steps[1].then[0]`.
+    pub path: String,
+    /// Its key.
+    pub key: &'a str,
+    /// Its catalog name.
+    pub action: &'a str,
+    /// Its config.
+    pub config: Option<&'a Value>,
+}
+
+fn walk_actions<'a>(steps: &'a [Step], base: &str, out: &mut Vec<ActionStep<'a>>) {
+    for (i, step) in steps.iter().enumerate() {
+        let path = format!("{base}[{i}]");
+        match &step.kind {
+            StepKind::Action { action, config } => out.push(ActionStep {
+                path,
+                key: &step.key,
+                action,
+                config: config.as_ref(),
+            }),
+            StepKind::Condition { then, otherwise, .. } => {
+                walk_actions(then, &format!("{path}.then"), out);
+                walk_actions(otherwise, &format!("{path}.else"), out);
+            }
+            StepKind::Switch { cases, default, .. } => {
+                for (c, case) in cases.iter().enumerate() {
+                    walk_actions(&case.steps, &format!("{path}.cases[{c}].steps"), out);
+                }
+                walk_actions(default, &format!("{path}.default"), out);
+            }
+            StepKind::Loop { steps, .. } => walk_actions(steps, &format!("{path}.steps"), out),
+        }
+    }
 }
 
 fn walk_list<'a>(steps: &'a [Step], parent: Option<(&'a Step, BranchType)>, out: &mut Vec<StepRef<'a>>) {

@@ -235,6 +235,22 @@ impl Admin for SeaStore {
         crate::secrets::delete(self, workspace_id, name).await
     }
 
+    async fn put_connection(
+        &self,
+        workspace_id: Uuid,
+        c: &orbflow_engine::admin::ConnectionRecord,
+    ) -> EngineResult<bool> {
+        crate::connections::put(self, workspace_id, c).await
+    }
+
+    async fn connections(&self, workspace_id: Uuid) -> EngineResult<Vec<orbflow_engine::admin::ConnectionRecord>> {
+        crate::connections::list(self, workspace_id).await
+    }
+
+    async fn delete_connection(&self, workspace_id: Uuid, name: &str) -> EngineResult<bool> {
+        crate::connections::delete(self, workspace_id, name).await
+    }
+
     async fn create_workflow(&self, wf: &NewWorkflow) -> EngineResult<WorkflowRecord> {
         let now = crate::now();
         let m = workflows::Model {

@@ -14,6 +14,8 @@
 //! - [`sealing`]: workspace secrets sealed with AES-256-GCM under the operator's keys
 //!   (rotation: an old key opens, the current one seals); `secrets`: the
 //!   `workspace_secrets` rows (set, list, delete, open, re-seal, key check).
+//! - `connections`: the `workspace_connections` rows (set with one default per kind, list,
+//!   delete, find by name or default).
 //! - [`admin`]: the API's storage ([`orbflow_engine::admin::Admin`]) on the same store.
 //! - `triggers`: webhook and event trigger rows, re-synced when a version becomes active.
 //! - [`testing`]: per-test databases (temporary SQLite, or a fresh Postgres schema).
@@ -44,6 +46,7 @@ pub mod admin;
 mod backlog;
 mod batch;
 pub mod connect;
+mod connections;
 pub mod entity;
 mod error;
 pub mod repo;

@@ -959,6 +959,15 @@ impl Store for SeaStore {
         crate::secrets::open_all(self, workspace_id).await
     }
 
+    async fn connection(
+        &self,
+        workspace_id: Uuid,
+        kind: &str,
+        name: Option<&str>,
+    ) -> EngineResult<Option<orbflow_engine::admin::ConnectionRecord>> {
+        crate::connections::find(self, workspace_id, kind, name).await
+    }
+
     async fn active_steps(&self, limit: u64) -> EngineResult<Vec<StepRecord>> {
         let rows = se::Entity::find()
             .filter(se::Column::Status.is_in([

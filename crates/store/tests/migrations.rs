@@ -36,6 +36,7 @@ const TABLES: &[&str] = &[
     "workflow_versions",
     "workflow_webhooks",
     "workflows",
+    "workspace_connections",
     "workspace_secrets",
     "workspaces",
 ];
@@ -65,6 +66,7 @@ const INDEXES: &[&str] = &[
     "uq_workflow_webhooks_short_url_slug_key",
     "uq_workflow_webhooks_workflow_id_key",
     "uq_workflows_workspace_id_slug",
+    "uq_workspace_connections_workspace_id_name",
     "uq_workspace_secrets_workspace_id_name",
 ];
 
@@ -284,6 +286,20 @@ async fn round_trip_every_table(db: &DatabaseConnection) -> Seed {
             workspace_id: ws.id,
             name: "SLACK_TOKEN".into(),
             sealed: "v1.0123456789abcdef.AAAA".into(),
+            created_at: t0,
+            updated_at: t2,
+        }
+    );
+    round_trip!(
+        db,
+        workspace_connections,
+        workspace_connections::Model {
+            id: new_id(),
+            workspace_id: ws.id,
+            name: "slack-main".into(),
+            kind: "slack".into(),
+            settings: json!({ "token": "{{ secrets.SLACK_BOT_TOKEN }}", "channel": "#alerts" }),
+            is_default: true,
             created_at: t0,
             updated_at: t2,
         }

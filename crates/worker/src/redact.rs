@@ -30,12 +30,14 @@ impl RedactedLogger {
         }
     }
 
-    /// Hides these values (longest first) from now on.
+    /// Hides these values too (longest first) from now on.
     pub(crate) fn hide(&self, values: Vec<String>) {
         if !values.is_empty()
             && let Ok(mut h) = self.hidden.lock()
         {
-            *h = values;
+            h.extend(values);
+            h.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+            h.dedup();
         }
     }
 

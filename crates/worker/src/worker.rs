@@ -372,6 +372,16 @@ impl Worker {
         let fut = async {
             let rendered = self.engine.render_with_secrets(&c).await?;
             logger.hide(rendered.secrets);
+            let connection = match self.registry.spec(&c.action).and_then(|s| s.connection).map(|u| u.kind) {
+                Some(kind) => {
+                    let name = rendered.config.get("connection").and_then(|v| v.as_str());
+                    self.engine.connection_for(&c, kind, name).await?.map(|r| {
+                        logger.hide(r.secrets);
+                        r.settings
+                    })
+                }
+                None => None,
+            };
             let ctx = ActionContext {
                 config: rendered.config,
                 idempotency_key: c.idempotency_key.clone(),
@@ -380,6 +390,7 @@ impl Worker {
                 logger: logger.clone(),
                 now: chrono::Utc::now(),
                 calls: trace.calls(),
+                connection,
             };
             self.registry.execute(&c.action, ctx).await
         };

@@ -54,6 +54,7 @@ impl Runner {
             logger: Arc::new(TracingLogger),
             now: chrono::Utc::now(),
             calls: None,
+            connection: None,
         };
         self.registry.execute(&c.action, ctx).await
     }

@@ -32,6 +32,7 @@ fn out(s: &ActionSpec) -> ActionOut {
         output: s.output.into(),
         block: s.block,
         implemented: s.implemented,
+        connection: s.connection.map(|c| c.kind.to_owned()),
     }
 }
 

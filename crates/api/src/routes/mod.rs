@@ -1,6 +1,7 @@
 //! The routes, one file per resource. [`router`] mounts them all.
 
 pub(crate) mod actions;
+pub(crate) mod connections;
 pub(crate) mod events;
 pub(crate) mod hooks;
 pub(crate) mod meta;
@@ -36,6 +37,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(
             "/v1/secrets/{name}",
             get(secrets::get).put(secrets::put).delete(secrets::delete),
+        )
+        .route("/v1/connections", get(connections::list))
+        .route(
+            "/v1/connections/{name}",
+            get(connections::get).put(connections::put).delete(connections::delete),
         )
         .route("/v1/workflows", get(workflows::list).post(workflows::create))
         .route("/v1/workflows/validate", post(workflows::validate))

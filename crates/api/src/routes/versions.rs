@@ -45,17 +45,39 @@ fn check_action_permissions(state: &AppState, who: &Principal, wf: &Workflow) ->
     who.require(&needed)
 }
 
-/// 422 naming every `{{ secrets.NAME }}` the workflow reads that neither its
-/// workspace nor the operator-wide fallback (`ORBFLOW_SECRET_NAME` on this
-/// process) has, each with the place that reads it.
-async fn check_secrets(
+/// One problem of [`check_references`], placed in the source when it can be.
+fn problem(locations: Option<&Locations>, path: String, code: &str, message: String) -> DiagnosticOut {
+    let pos = locations.and_then(|l| l.value(&path));
+    DiagnosticOut {
+        line: pos.map(|p| p.line),
+        column: pos.map(|p| p.column),
+        code: code.into(),
+        message,
+        path,
+    }
+}
+
+/// 422 naming every place that reads what the workspace lacks: a
+/// `{{ secrets.NAME }}` neither the workspace nor the operator-wide
+/// fallback (`ORBFLOW_SECRET_NAME` on this process) has, a connection that
+/// does not exist or is of another kind, a step that needs a connection
+/// when its kind has no default, a connection that reads a secret nobody set.
+async fn check_references(
     state: &AppState,
     who: &Principal,
     workflow: &Workflow,
     locations: Option<&Locations>,
 ) -> Result<()> {
     let uses = workflow.secret_uses();
-    if uses.is_empty() {
+    let needing: Vec<_> = workflow
+        .action_steps()
+        .into_iter()
+        .filter_map(|a| {
+            let spec = state.registry().spec(a.action)?;
+            spec.connection.map(|u| (a, u))
+        })
+        .collect();
+    if uses.is_empty() && needing.is_empty() {
         return Ok(());
     }
     let set: BTreeSet<String> = state
@@ -65,27 +87,80 @@ async fn check_secrets(
         .into_iter()
         .map(|s| s.name)
         .collect();
-    let missing: Vec<DiagnosticOut> = uses
+    let has_secret = |n: &str| set.contains(n) || state.secret(n).is_some();
+    let mut problems: Vec<DiagnosticOut> = uses
         .into_iter()
-        .filter(|u| !set.contains(&u.name) && state.secret(&u.name).is_none())
+        .filter(|u| !has_secret(&u.name))
         .map(|u| {
-            let pos = locations.and_then(|l| l.value(&u.path));
-            DiagnosticOut {
-                line: pos.map(|p| p.line),
-                column: pos.map(|p| p.column),
-                code: "unknown-secret".into(),
-                message: format!(
-                    "secret `{}` is not set in this workspace (set it with `orbflow secrets set {}` or PUT /v1/secrets/{})",
-                    u.name, u.name, u.name
-                ),
-                path: u.path,
-            }
+            let message = format!(
+                "secret `{}` is not set in this workspace (set it with `orbflow secrets set {}` or PUT /v1/secrets/{})",
+                u.name, u.name, u.name
+            );
+            problem(locations, u.path, "unknown-secret", message)
         })
         .collect();
-    if missing.is_empty() {
+    let connections = if needing.is_empty() {
+        Vec::new()
+    } else {
+        state.admin().connections(who.workspace_id()).await?
+    };
+    for (step, usage) in needing {
+        let kind = usage.kind;
+        let named = step.config.and_then(|c| c.get("connection"));
+        let (found, at) = match named {
+            Some(serde_json::Value::String(n)) if !n.contains("{{") => {
+                let at = format!("{}.config.connection", step.path);
+                match connections.iter().find(|c| &c.name == n) {
+                    None => {
+                        let message = format!(
+                            "connection `{n}` does not exist in this workspace (set it with `orbflow connections set {n} --kind {kind}` or PUT /v1/connections/{n})"
+                        );
+                        problems.push(problem(locations, at, "unknown-connection", message));
+                        continue;
+                    }
+                    Some(c) if c.kind != kind => {
+                        let message = format!(
+                            "connection `{n}` is a `{}` connection; {} needs a `{kind}` one",
+                            c.kind, step.action
+                        );
+                        problems.push(problem(locations, at, "unknown-connection", message));
+                        continue;
+                    }
+                    Some(c) => (c, at),
+                }
+            }
+            // a template or another type: it is checked when the step runs
+            Some(_) => continue,
+            None if !usage.needed_by(step.config) => continue,
+            None => {
+                let at = format!("{}.config", step.path);
+                match connections.iter().find(|c| c.kind == kind && c.is_default) {
+                    Some(c) => (c, at),
+                    None => {
+                        let message = format!(
+                            "{} needs a `{kind}` connection: name one in `connection`, or make one the workspace's default (`orbflow connections set NAME --kind {kind} --default`)",
+                            step.action
+                        );
+                        problems.push(problem(locations, at, "unknown-connection", message));
+                        continue;
+                    }
+                }
+            }
+        };
+        for name in orbflow_model::secrets::names_in(&found.settings) {
+            if !has_secret(&name) {
+                let message = format!(
+                    "connection `{}` reads secret `{name}`, which is not set in this workspace (`orbflow secrets set {name}`)",
+                    found.name
+                );
+                problems.push(problem(locations, at.clone(), "unknown-secret", message));
+            }
+        }
+    }
+    if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error::InvalidWorkflow(missing))
+        Err(Error::InvalidWorkflow(problems))
     }
 }
 
@@ -97,7 +172,7 @@ async fn publish_document(
     locations: Option<&Locations>,
 ) -> Result<(StatusCode, VersionInfo)> {
     check_action_permissions(state, who, workflow)?;
-    check_secrets(state, who, workflow, locations).await?;
+    check_references(state, who, workflow, locations).await?;
     let document = dsl::canonical_json(workflow).map_err(|e| match e {
         orbflow_model::Error::TooLarge { .. } => Error::Unprocessable {
             code: "document-too-large",
@@ -127,7 +202,7 @@ fn version_response(status: StatusCode, v: &VersionInfo, wf: &WorkflowRecord) ->
     responses(
         (status = 201, description = "Published as a new version", body = VersionOut),
         (status = 200, description = "The draft equals the active version: nothing new", body = VersionOut),
-        (status = 422, description = "The draft is invalid, or reads a secret the workspace does not have: every problem with its path, line and column", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The draft is invalid, or reads a secret or connection the workspace does not have: every problem with its path, line and column", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks workflows:publish or a permission an action requires", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -3,6 +3,7 @@
 pub(crate) mod actions;
 pub(crate) mod api;
 pub(crate) mod client;
+pub(crate) mod connections;
 pub(crate) mod cron;
 pub(crate) mod dev;
 pub(crate) mod fleet;

@@ -13,6 +13,7 @@ pub mod workflow_steps;
 pub mod workflow_versions;
 pub mod workflow_webhooks;
 pub mod workflows;
+pub mod workspace_connections;
 pub mod workspace_secrets;
 pub mod workspaces;
 
@@ -31,6 +32,7 @@ pub mod prelude {
     pub use super::workflow_versions::Entity as WorkflowVersions;
     pub use super::workflow_webhooks::Entity as WorkflowWebhooks;
     pub use super::workflows::Entity as Workflows;
+    pub use super::workspace_connections::Entity as WorkspaceConnections;
     pub use super::workspace_secrets::Entity as WorkspaceSecrets;
     pub use super::workspaces::Entity as Workspaces;
 }

@@ -1,0 +1,186 @@
+//! Connection kinds: the providers a workspace configures once (an SMTP
+//! server, a Slack bot or webhook) and its steps then name
+//! (`config.connection: slack-main`) or use by default.
+//!
+//! A connection's settings are checked against its kind's JSON Schema when
+//! it is saved. Its credential fields (`password`, `token`, `webhookUrl`)
+//! must be `{{ secrets.NAME }}` templates: the credential itself lives in
+//! the workspace's sealed secrets and is resolved, like a step's config,
+//! only when an attempt runs, and hidden from everything it returns.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use orbflow_model::validate::config as config_format;
+
+use crate::spec::schema_of;
+
+/// One kind of connection.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionKind {
+    /// Stable name: `smtp`, `slack`.
+    pub name: &'static str,
+    /// What it connects to.
+    pub description: &'static str,
+    /// JSON Schema of its settings.
+    pub schema: Value,
+    /// Fields that hold credentials: only a `{{ secrets.NAME }}` template.
+    pub credentials: &'static [&'static str],
+    /// Settings that validate against the schema.
+    pub example: Value,
+}
+
+/// How an SMTP connection secures the session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which the server must offer (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// No TLS: only for a server on loopback or a private network (port 25).
+    None,
+}
+
+impl SmtpTls {
+    /// The usual port.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::Starttls => 587,
+            Self::Implicit => 465,
+            Self::None => 25,
+        }
+    }
+}
+
+/// Settings of an `smtp` connection.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SmtpConnection {
+    /// Server host name or address.
+    #[schemars(length(min = 1))]
+    pub host: String,
+    /// Port. Default: 587 (starttls), 465 (implicit), 25 (none).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<u16>,
+    /// `starttls` (default), `implicit` or `none`.
+    #[serde(default)]
+    pub tls: Option<SmtpTls>,
+    /// AUTH user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// AUTH password: `{{ secrets.SMTP_PASSWORD }}`.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The sender, `Name <address>` or an address, when a step sets no `from`.
+    #[schemars(length(min = 3))]
+    pub from: String,
+}
+
+/// Settings of a `slack` connection: exactly one of `token` and `webhookUrl`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    { "required": ["token"] },
+    { "required": ["webhookUrl"] }
+]))]
+pub struct SlackConnection {
+    /// Bot token: `{{ secrets.SLACK_BOT_TOKEN }}`.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Incoming-webhook URL: `{{ secrets.SLACK_WEBHOOK }}`.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// The Web API's base URL. Default: `https://slack.com/api`.
+    #[serde(default)]
+    #[schemars(extend("format" = config_format::HTTP_URL))]
+    pub api_url: Option<String>,
+    /// Channel used when a step names none.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub channel: Option<String>,
+}
+
+/// Every kind, by name.
+pub fn kinds() -> Vec<ConnectionKind> {
+    vec![
+        ConnectionKind {
+            name: "slack",
+            description: "Slack: a bot token for the Web API (chat.postMessage) or an incoming webhook.",
+            schema: schema_of::<SlackConnection>(),
+            credentials: &["token", "webhookUrl"],
+            example: serde_json::json!({"token": "{{ secrets.SLACK_BOT_TOKEN }}", "channel": "#alerts"}),
+        },
+        ConnectionKind {
+            name: "smtp",
+            description: "An SMTP server (STARTTLS, implicit TLS, or plain on a private network; AUTH).",
+            schema: schema_of::<SmtpConnection>(),
+            credentials: &["password"],
+            example: serde_json::json!({
+                "host": "smtp.example.com", "port": 587, "tls": "starttls",
+                "username": "orbflow", "password": "{{ secrets.SMTP_PASSWORD }}",
+                "from": "Orbflow <bot@example.com>"
+            }),
+        },
+    ]
+}
+
+/// The kind named `name`.
+pub fn kind(name: &str) -> Option<ConnectionKind> {
+    kinds().into_iter().find(|k| k.name == name)
+}
+
+/// Whether `s` is exactly one `{{ secrets.NAME }}` template (spaces allowed).
+pub fn is_secret_reference(s: &str) -> bool {
+    let t = s.trim();
+    let Some(inner) = t.strip_prefix("{{").and_then(|r| r.strip_suffix("}}")) else {
+        return false;
+    };
+    let inner = inner.trim();
+    inner.strip_prefix("secrets.").is_some_and(|n| {
+        !n.is_empty()
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !n.starts_with(|c: char| c.is_ascii_digit())
+    }) && !inner.contains("}}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_references_are_one_template_naming_one_secret() {
+        for ok in ["{{ secrets.SMTP_PASSWORD }}", "{{secrets.T}}", "  {{ secrets._x1 }} "] {
+            assert!(is_secret_reference(ok), "{ok}");
+        }
+        for bad in [
+            "hunter2",
+            "{{ secrets.A }}{{ secrets.B }}",
+            "Bearer {{ secrets.T }}",
+            "{{ input.x }}",
+            "{{ secrets.1A }}",
+            "{{ secrets. }}",
+            "{{ secrets.A + 'x' }}",
+        ] {
+            assert!(!is_secret_reference(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_kind_has_a_schema_its_example_meets() {
+        for k in kinds() {
+            let v = jsonschema::validator_for(&k.schema).unwrap();
+            assert!(v.is_valid(&k.example), "{}", k.name);
+            for c in k.credentials {
+                assert!(k.schema["properties"].get(*c).is_some(), "{}: {c}", k.name);
+            }
+        }
+        assert_eq!(kind("smtp").unwrap().name, "smtp");
+        assert!(kind("fax").is_none());
+        assert_eq!(SmtpTls::Implicit.default_port(), 465);
+    }
+}
