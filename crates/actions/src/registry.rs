@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::action::{Action, ActionContext, ActionError, Outcome};
 use crate::net::HttpPolicy;
 use crate::spec::ActionSpec;
-use crate::{ai, control, data, notifications, slack, social, webhook};
+use crate::{ai, control, data, email, notifications, slack, social, webhook};
 
 /// Settings the built-in actions take from the environment.
 #[derive(Debug, Clone, Default)]
@@ -61,6 +61,8 @@ impl Registry {
         let (spec, action) = webhook::action(&config.http)?;
         r.insert(spec, action);
         let (spec, action) = slack::action(&config.http);
+        r.insert(spec, action);
+        let (spec, action) = email::action(&config.http);
         r.insert(spec, action);
         Ok(r)
     }
@@ -216,9 +218,12 @@ mod tests {
     async fn not_configured_actions_fail_fatally() {
         let r = Registry::specs_only().unwrap();
         let (ctx, _) = ActionContext::for_test(serde_json::json!({}));
-        let err = r.execute("SEND_EMAIL", ctx).await.unwrap_err();
+        let err = r.execute("CREATE_NOTIFICATION", ctx).await.unwrap_err();
         assert!(!err.is_retryable());
-        assert!(err.to_string().contains("SEND_EMAIL is not configured"), "{err}");
+        assert!(
+            err.to_string().contains("CREATE_NOTIFICATION is not configured"),
+            "{err}"
+        );
         let (ctx, _) = ActionContext::for_test(serde_json::json!({}));
         let err = r.execute("NOPE", ctx).await.unwrap_err();
         assert_eq!(err, ActionError::fatal("unknown action `NOPE`"));

@@ -55,11 +55,7 @@ pub const RETRYABLE_CODES: [&str; 6] = [
 /// (bot token, with `channel`), or neither: the workspace's slack connection.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(extend("oneOf" = [
-    { "required": ["webhookUrl"] },
-    { "required": ["token"] },
-    { "not": { "anyOf": [ { "required": ["webhookUrl"] }, { "required": ["token"] } ] } }
-]))]
+#[schemars(extend("not" = { "required": ["webhookUrl", "token"] }))]
 #[schemars(extend("dependentRequired" = { "token": ["channel"] }))]
 pub struct SendSlackMessageConfig {
     /// The workspace's `slack` connection to post with, when the config has

@@ -186,12 +186,22 @@ fn other_actions_rules() {
     one_error(
         "    action: SEND_EMAIL\n    config: { to: a@example.com, subject: s }\n",
         "steps[0].config",
-        "needs exactly one of `body` or `templateId`",
+        "needs at least one of `body`, `html` or `templateId`",
     );
     one_error(
-        "    action: SEND_EMAIL\n    config: { to: a@example.com, subject: s, body: b, templateId: t }\n",
+        "    action: SEND_EMAIL\n    config: { to: [], subject: s, body: b }\n",
+        "steps[0].config.to",
+        "less than 1 item",
+    );
+    one_error(
+        "    action: SEND_SLACK_MESSAGE\n    config: { token: x, webhookUrl: \"https://h.example/\", channel: C, text: hi }\n",
         "steps[0].config",
-        "takes only one of `body` and `templateId`",
+        "takes only one of `webhookUrl` and `token`",
+    );
+    one_error(
+        "    action: SEND_SLACK_MESSAGE\n    config: { token: x, text: hi }\n",
+        "steps[0].config",
+        "missing required config field `channel`",
     );
     one_error(
         "    action: SEND_SLACK_MESSAGE\n    config: { webhookUrl: hooks.slack.com/x, text: hi }\n",

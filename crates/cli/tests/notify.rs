@@ -1,12 +1,16 @@
 //! The examples that notify, run end to end with `orbflow run` against
-//! local peers speaking the providers' documented answers: mention-triage
-//! posts a negative mention to a Slack incoming webhook.
+//! local peers speaking the providers' protocols: mention-triage posts a
+//! negative mention to a Slack incoming webhook; daily-digest mails its
+//! digest through an SMTP server (aiosmtpd) given as the operator's
+//! connection (`ORBFLOW_CONNECTION_SMTP`).
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 mod peers;
+#[path = "../../actions/tests/peer/smtp.rs"]
+mod smtp;
 
 use peers::scripted_server;
 use serde_json::Value;
@@ -77,4 +81,62 @@ fn a_slack_refusal_fails_the_alert_without_showing_the_webhook() {
     );
     assert!(!run.to_string().contains("XXXX"), "the webhook URL is a secret: {run}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("XXXX"));
+}
+
+fn digest(connection: &str) -> (Output, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        .args([
+            "run",
+            "examples/daily-digest.yaml",
+            "--input",
+            r#"{"to": "social-team@example.com", "accounts": ["@orbflow@mastodon.social", "orbflow.bsky.social"], "mentions": 12, "negative": 2}"#,
+            "--output",
+            "json",
+        ])
+        .current_dir(root())
+        .env("ORBFLOW_CONNECTION_SMTP", connection)
+        .env("ORBFLOW_HTTP_ALLOW_PRIVATE", "true")
+        .output()
+        .unwrap();
+    let run = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, run)
+}
+
+#[test]
+fn daily_digest_mails_its_digest_through_the_operators_smtp_connection() {
+    let Some(smtp) = smtp::Smtp::start(true) else { return };
+    let connection = smtp.connection(true).to_string();
+    let (out, run) = digest(&connection);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert_eq!(run["output"]["sent"], true);
+    let send = &run["steps"]["send"]["output"];
+    assert_eq!(send["accepted"], serde_json::json!(["social-team@example.com"]));
+    let m = smtp.next();
+    assert_eq!(m["to"], serde_json::json!(["social-team@example.com"]));
+    assert_eq!(m["login"], "bot");
+    let data = m["data"].as_str().unwrap();
+    assert!(
+        data.contains("Subject: Social digest: 12 mentions, 2 negative"),
+        "{data}"
+    );
+    assert!(data.contains("there were"), "{data}");
+    assert!(
+        data.contains(&format!("Message-ID: {}", send["messageId"].as_str().unwrap())),
+        "{data}"
+    );
+    // the operator's password never shows
+    assert!(!run.to_string().contains(smtp::PASSWORD) && !stderr.contains(smtp::PASSWORD));
+}
+
+#[test]
+fn a_bad_operator_connection_is_refused_at_start_naming_its_variable() {
+    let (out, _) = digest(r#"{"host": "127.0.0.1"}"#);
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ORBFLOW_CONNECTION_SMTP") && stderr.contains("`from`"),
+        "{stderr}"
+    );
 }

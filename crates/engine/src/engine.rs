@@ -31,6 +31,9 @@ pub struct EngineConfig {
     pub max_loop_items: usize,
     /// Secrets visible to action configs as `secrets.NAME`.
     pub secrets: HashMap<String, String>,
+    /// Operator-wide connections by kind (`ORBFLOW_CONNECTION_<KIND>`), used
+    /// where a workspace has no default of the kind.
+    pub connections: HashMap<String, Value>,
     /// Cost budget and time limit of every expression evaluation (a
     /// template render shares one; the step's `timeout` caps its time).
     pub expressions: Limits,
@@ -50,6 +53,7 @@ impl Default for EngineConfig {
             lease: chrono::Duration::seconds(30),
             max_loop_items: 10_000,
             secrets: HashMap::new(),
+            connections: HashMap::new(),
             expressions: Limits::default(),
             min_deliveries: 2,
             max_output_bytes: 16 * 1024 * 1024,

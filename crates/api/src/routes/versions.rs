@@ -136,6 +136,8 @@ async fn check_references(
                 let at = format!("{}.config", step.path);
                 match connections.iter().find(|c| c.kind == kind && c.is_default) {
                     Some(c) => (c, at),
+                    // the operator's connection of the kind (ORBFLOW_CONNECTION_<KIND>)
+                    None if state.engine().fallback_connection(kind).is_some() => continue,
                     None => {
                         let message = format!(
                             "{} needs a `{kind}` connection: name one in `connection`, or make one the workspace's default (`orbflow connections set NAME --kind {kind} --default`)",

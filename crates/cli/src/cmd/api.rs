@@ -104,6 +104,7 @@ pub(crate) fn run(args: &ApiArgs) -> anyhow::Result<i32> {
             fleet.store.clone(),
             EngineConfig {
                 secrets: secrets.clone(),
+                connections: EngineConfig::connections_from_env().map_err(anyhow::Error::msg)?,
                 ..EngineConfig::default()
             },
         ));

@@ -57,6 +57,7 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
         store.clone(),
         EngineConfig {
             secrets: secrets.clone(),
+            connections: EngineConfig::connections_from_env().map_err(anyhow::Error::msg)?,
             ..EngineConfig::default()
         },
     ));

@@ -163,6 +163,7 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
         store.clone(),
         EngineConfig {
             secrets: EngineConfig::secrets_from_env(),
+            connections: EngineConfig::connections_from_env().map_err(anyhow::Error::msg)?,
             ..EngineConfig::default()
         },
     ));

@@ -57,6 +57,7 @@ pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<i32> {
             EngineConfig {
                 lease: chrono::Duration::seconds(i64::from(args.lease_secs.max(1))),
                 secrets: EngineConfig::secrets_from_env(),
+                connections: EngineConfig::connections_from_env().map_err(anyhow::Error::msg)?,
                 ..EngineConfig::default()
             },
         ));

@@ -188,6 +188,18 @@ fn message(err: &ValidationError<'_>, schema: &Value) -> Option<String> {
                 format!("must be {}", forms.join(" or "))
             }
         }
+        // `not: {required: [a, b]}`: the fields exclude each other
+        Kind::Not { schema: not } => match not.get("required").and_then(Value::as_array) {
+            Some(names) if names.len() > 1 => {
+                let names: Vec<String> = names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(|n| format!("`{n}`"))
+                    .collect();
+                format!("takes only one of {}", listing(&names, "and"))
+            }
+            _ => err.to_string(),
+        },
         Kind::OneOfMultipleValid { .. } => match branches().and_then(|b| required_names(b)) {
             Some(names) => format!("takes only one of {}", listing(&names, "and")),
             None => "matches more than one of the accepted forms".to_owned(),
