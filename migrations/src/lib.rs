@@ -29,6 +29,8 @@
 //!   with AES-256-GCM (unique by workspace and name).
 //! - `m20261204_000003_workspace_connections`: `workspace_connections`, a workspace's
 //!   providers (kind, settings, default flag; unique by workspace and name).
+//! - `m20261204_000004_notifications`: `workspace_notifications`, the in-app inbox (one per
+//!   run step by its dedup key; listed by recipient).
 
 mod m20261125_000001_initial;
 mod m20261201_000001_events;
@@ -37,6 +39,7 @@ mod m20261203_000002_webhook_claims;
 mod m20261204_000001_run_trace;
 mod m20261204_000002_workspace_secrets;
 mod m20261204_000003_workspace_connections;
+mod m20261204_000004_notifications;
 mod migrator;
 
 pub use migrator::Migrator;

@@ -46,6 +46,9 @@ pub struct ActionContext {
     /// `config.connection` names, else the workspace's default of the kind;
     /// `None` when the workspace has none.
     pub connection: Option<Value>,
+    /// The run's workspace inbox (CREATE_NOTIFICATION), bound to the run
+    /// and step; `None` where the runner has none.
+    pub inbox: Option<Arc<dyn crate::notifications::Inbox>>,
 }
 
 /// One call an action makes to the outside, as its client span names it.
@@ -251,6 +254,7 @@ impl ActionContext {
                 now: Utc::now(),
                 calls: None,
                 connection: None,
+                inbox: None,
             },
             logger,
         )

@@ -218,12 +218,9 @@ mod tests {
     async fn not_configured_actions_fail_fatally() {
         let r = Registry::specs_only().unwrap();
         let (ctx, _) = ActionContext::for_test(serde_json::json!({}));
-        let err = r.execute("CREATE_NOTIFICATION", ctx).await.unwrap_err();
+        let err = r.execute("UPDATE_DATABASE", ctx).await.unwrap_err();
         assert!(!err.is_retryable());
-        assert!(
-            err.to_string().contains("CREATE_NOTIFICATION is not configured"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("UPDATE_DATABASE is not configured"), "{err}");
         let (ctx, _) = ActionContext::for_test(serde_json::json!({}));
         let err = r.execute("NOPE", ctx).await.unwrap_err();
         assert_eq!(err, ActionError::fatal("unknown action `NOPE`"));

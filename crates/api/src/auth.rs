@@ -34,6 +34,8 @@ pub const PERMISSIONS: &[&str] = &[
     "secrets:write",
     "connections:read",
     "connections:write",
+    "notifications:read",
+    "notifications:write",
 ];
 
 /// Why a permission string is not one this server knows.

@@ -582,6 +582,65 @@ pub struct ConnectionList {
     pub items: Vec<ConnectionOut>,
 }
 
+/// A notification of the workspace's in-app inbox.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationOut {
+    /// Id.
+    pub id: Uuid,
+    /// Who it is for.
+    pub recipient: String,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// `info`, `warning` or `error`.
+    pub level: String,
+    /// Where it points.
+    pub link: Option<String>,
+    /// Extra data.
+    pub data: Option<Value>,
+    /// The run that made it.
+    pub run_id: Option<Uuid>,
+    /// The step that made it.
+    pub step_path: Option<String>,
+    /// Whether it was read.
+    pub read: bool,
+    /// When it was read.
+    pub read_at: Option<DateTime<Utc>>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&orbflow_engine::admin::NotificationRecord> for NotificationOut {
+    fn from(r: &orbflow_engine::admin::NotificationRecord) -> Self {
+        Self {
+            id: r.id,
+            recipient: r.recipient.clone(),
+            title: r.title.clone(),
+            body: r.body.clone(),
+            level: r.level.clone(),
+            link: r.link.clone(),
+            data: r.data.clone(),
+            run_id: r.run_id,
+            step_path: r.step_path.clone(),
+            read: r.read_at.is_some(),
+            read_at: r.read_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A page of notifications.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationPage {
+    /// Newest first.
+    pub items: Vec<NotificationOut>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
 /// A new token.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

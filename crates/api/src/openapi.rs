@@ -8,7 +8,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Doc, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{actions, connections, events, hooks, meta, runs, schedules, secrets, tokens, versions, workflows};
+use crate::routes::{
+    actions, connections, events, hooks, meta, notifications, runs, schedules, secrets, tokens, versions, workflows,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +24,7 @@ use crate::routes::{actions, connections, events, hooks, meta, runs, schedules, 
         tokens::list, tokens::create, tokens::revoke,
         secrets::list, secrets::get, secrets::put, secrets::delete,
         connections::list, connections::get, connections::put, connections::delete,
+        notifications::list, notifications::get, notifications::read, notifications::unread,
         workflows::create, workflows::list, workflows::get, workflows::archive,
         workflows::get_draft, workflows::put_draft, workflows::validate,
         versions::publish, versions::list, versions::get, versions::export, versions::diff, versions::rollback,
@@ -44,6 +47,7 @@ use crate::routes::{actions, connections, events, hooks, meta, runs, schedules, 
         (name = "webhooks", description = "Webhook intake (signed, not bearer-authenticated)"),
         (name = "tokens", description = "API tokens of the workspace"),
         (name = "secrets", description = "Secrets of the workspace (sealed; values are never returned)"),
+        (name = "notifications", description = "The workspace's in-app inbox (CREATE_NOTIFICATION)"),
         (name = "connections", description = "Providers of the workspace (SMTP, Slack); credentials are secret templates"),
         (name = "workspace", description = "The token's workspace"),
         (name = "meta", description = "Health and this document"),

@@ -57,6 +57,66 @@ pub struct ConnectionRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A notification of a workspace's in-app inbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationRecord {
+    /// Id (UUIDv7).
+    pub id: Uuid,
+    /// Who it is for.
+    pub recipient: String,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// `info`, `warning` or `error`.
+    pub level: String,
+    /// Where it points.
+    pub link: Option<String>,
+    /// Extra data.
+    pub data: Option<serde_json::Value>,
+    /// The run that made it.
+    pub run_id: Option<Uuid>,
+    /// The step that made it.
+    pub step_path: Option<String>,
+    /// When it was read; `None`: unread.
+    pub read_at: Option<DateTime<Utc>>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A notification to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotification {
+    /// Who it is for.
+    pub recipient: String,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// `info`, `warning` or `error`.
+    pub level: String,
+    /// Where it points.
+    pub link: Option<String>,
+    /// Extra data.
+    pub data: Option<serde_json::Value>,
+    /// The run that makes it.
+    pub run_id: Option<Uuid>,
+    /// The step that makes it.
+    pub step_path: Option<String>,
+    /// One notification per key in a workspace (`run_id:step_path`): a
+    /// second create with the key returns the first one.
+    pub dedup_key: String,
+}
+
+/// Which notifications to list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NotificationFilter {
+    /// Only this recipient's.
+    pub recipient: Option<String>,
+    /// Only unread ones.
+    pub unread_only: bool,
+}
+
 /// An API token as stored (only its hash is kept).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRecord {
@@ -263,6 +323,24 @@ pub trait Admin: Send + Sync + 'static {
     async fn connections(&self, workspace_id: Uuid) -> Result<Vec<ConnectionRecord>>;
     /// Deletes a connection of the workspace; false if there is none.
     async fn delete_connection(&self, workspace_id: Uuid, name: &str) -> Result<bool>;
+
+    /// The workspace's notifications, newest first, after `page.after` (an id).
+    async fn notifications(
+        &self,
+        workspace_id: Uuid,
+        filter: &NotificationFilter,
+        page: Page<Uuid>,
+    ) -> Result<Vec<NotificationRecord>>;
+    /// One notification of the workspace.
+    async fn notification(&self, workspace_id: Uuid, id: Uuid) -> Result<Option<NotificationRecord>>;
+    /// Marks a notification read at `read_at`, or unread (`None`); `None`
+    /// when the workspace has no such notification.
+    async fn mark_notification(
+        &self,
+        workspace_id: Uuid,
+        id: Uuid,
+        read_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<NotificationRecord>>;
 
     /// Creates a workflow (DRAFT) with its draft at revision 1.
     async fn create_workflow(&self, wf: &NewWorkflow) -> Result<WorkflowRecord>;

@@ -373,6 +373,9 @@ pub trait Store: Send + Sync + 'static {
     /// The workspace's secrets, opened (name → value); empty when the store
     /// has no secrets key.
     async fn workspace_secrets(&self, workspace_id: Uuid) -> Result<std::collections::HashMap<String, String>>;
+    /// Creates a notification in the workspace's inbox, once per
+    /// `dedup_key`: returns its id and whether this call created it.
+    async fn create_notification(&self, workspace_id: Uuid, n: &crate::admin::NewNotification) -> Result<(Uuid, bool)>;
     /// The workspace's connection of `kind` named `name`, or its default
     /// one of `kind` when `name` is `None`.
     async fn connection(

@@ -251,6 +251,32 @@ impl Admin for SeaStore {
         crate::connections::delete(self, workspace_id, name).await
     }
 
+    async fn notifications(
+        &self,
+        workspace_id: Uuid,
+        filter: &orbflow_engine::admin::NotificationFilter,
+        page: Page<Uuid>,
+    ) -> EngineResult<Vec<orbflow_engine::admin::NotificationRecord>> {
+        crate::notifications::list(self, workspace_id, filter, page).await
+    }
+
+    async fn notification(
+        &self,
+        workspace_id: Uuid,
+        id: Uuid,
+    ) -> EngineResult<Option<orbflow_engine::admin::NotificationRecord>> {
+        crate::notifications::get(self, workspace_id, id).await
+    }
+
+    async fn mark_notification(
+        &self,
+        workspace_id: Uuid,
+        id: Uuid,
+        read_at: Option<DateTime<Utc>>,
+    ) -> EngineResult<Option<orbflow_engine::admin::NotificationRecord>> {
+        crate::notifications::mark(self, workspace_id, id, read_at).await
+    }
+
     async fn create_workflow(&self, wf: &NewWorkflow) -> EngineResult<WorkflowRecord> {
         let now = crate::now();
         let m = workflows::Model {

@@ -16,6 +16,8 @@
 //!   `workspace_secrets` rows (set, list, delete, open, re-seal, key check).
 //! - `connections`: the `workspace_connections` rows (set with one default per kind, list,
 //!   delete, find by name or default).
+//! - `notifications`: the in-app inbox on `workspace_notifications` (once per dedup key,
+//!   listed by recipient and read state, marked read or unread).
 //! - [`admin`]: the API's storage ([`orbflow_engine::admin::Admin`]) on the same store.
 //! - `triggers`: webhook and event trigger rows, re-synced when a version becomes active.
 //! - [`testing`]: per-test databases (temporary SQLite, or a fresh Postgres schema).
@@ -49,6 +51,7 @@ pub mod connect;
 mod connections;
 pub mod entity;
 mod error;
+mod notifications;
 pub mod repo;
 pub mod sealing;
 mod secrets;

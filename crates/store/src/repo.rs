@@ -959,6 +959,14 @@ impl Store for SeaStore {
         crate::secrets::open_all(self, workspace_id).await
     }
 
+    async fn create_notification(
+        &self,
+        workspace_id: Uuid,
+        n: &orbflow_engine::admin::NewNotification,
+    ) -> EngineResult<(Uuid, bool)> {
+        crate::notifications::create(self, workspace_id, n).await
+    }
+
     async fn connection(
         &self,
         workspace_id: Uuid,

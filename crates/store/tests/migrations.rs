@@ -37,6 +37,7 @@ const TABLES: &[&str] = &[
     "workflow_webhooks",
     "workflows",
     "workspace_connections",
+    "workspace_notifications",
     "workspace_secrets",
     "workspaces",
 ];
@@ -57,6 +58,7 @@ const INDEXES: &[&str] = &[
     "idx_workflow_steps_version_id_sequence",
     "idx_workflow_versions_workflow_id_checksum",
     "idx_workflows_workspace_id_status",
+    "idx_workspace_notifications_workspace_id_recipient_id",
     "uq_step_executions_run_id_path",
     "uq_workflow_events_workspace_id_event_id",
     "uq_workflow_runs_workflow_id_idempotency_key",
@@ -67,6 +69,7 @@ const INDEXES: &[&str] = &[
     "uq_workflow_webhooks_workflow_id_key",
     "uq_workflows_workspace_id_slug",
     "uq_workspace_connections_workspace_id_name",
+    "uq_workspace_notifications_workspace_id_dedup_key",
     "uq_workspace_secrets_workspace_id_name",
 ];
 
@@ -302,6 +305,25 @@ async fn round_trip_every_table(db: &DatabaseConnection) -> Seed {
             is_default: true,
             created_at: t0,
             updated_at: t2,
+        }
+    );
+    round_trip!(
+        db,
+        workspace_notifications,
+        workspace_notifications::Model {
+            id: new_id(),
+            workspace_id: ws.id,
+            recipient: "user_42".into(),
+            title: "Post published".into(),
+            body: "Your post is live".into(),
+            level: "warning".into(),
+            link: Some("/posts/42".into()),
+            data: Some(doc.clone()),
+            run_id: Some(new_id()),
+            step_path: Some("each[3].tell".into()),
+            dedup_key: "run:each[3].tell".into(),
+            read_at: Some(t2),
+            created_at: t0,
         }
     );
     let wf = round_trip!(

@@ -7,12 +7,14 @@
 //! - [`worker`]: the [`Worker`](worker::Worker) service: `Config` →
 //!   `run(shutdown)` → [`Handle`](worker::Handle).
 //! - [`metrics`]: the worker's step metrics in the Prometheus text format.
+//! - `inbox`: the run's workspace inbox handed to CREATE_NOTIFICATION.
 //! - `redact`: the attempt's logger, and its output and error, with every
 //!   secret it was given replaced by `***`.
 //! - `runtime`: the fetch side on apalis 1.0, an apalis worker whose
 //!   backend is the [`Queue`](queue::Queue) and whose service is one
 //!   attempt slot.
 
+mod inbox;
 pub mod metrics;
 pub mod queue;
 mod redact;

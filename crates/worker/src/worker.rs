@@ -391,6 +391,12 @@ impl Worker {
                 now: chrono::Utc::now(),
                 calls: trace.calls(),
                 connection,
+                inbox: Some(Arc::new(crate::inbox::RunInbox {
+                    engine: self.engine.clone(),
+                    workspace_id: c.workspace_id,
+                    run_id: c.job.run_id,
+                    step_path: c.job.path.clone(),
+                })),
             };
             self.registry.execute(&c.action, ctx).await
         };

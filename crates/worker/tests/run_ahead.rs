@@ -55,6 +55,7 @@ impl Runner {
             now: chrono::Utc::now(),
             calls: None,
             connection: None,
+            inbox: None,
         };
         self.registry.execute(&c.action, ctx).await
     }

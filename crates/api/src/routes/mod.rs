@@ -5,6 +5,7 @@ pub(crate) mod connections;
 pub(crate) mod events;
 pub(crate) mod hooks;
 pub(crate) mod meta;
+pub(crate) mod notifications;
 pub(crate) mod runs;
 pub(crate) mod schedules;
 pub(crate) mod secrets;
@@ -43,6 +44,10 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/connections/{name}",
             get(connections::get).put(connections::put).delete(connections::delete),
         )
+        .route("/v1/notifications", get(notifications::list))
+        .route("/v1/notifications/{id}", get(notifications::get))
+        .route("/v1/notifications/{id}/read", post(notifications::read))
+        .route("/v1/notifications/{id}/unread", post(notifications::unread))
         .route("/v1/workflows", get(workflows::list).post(workflows::create))
         .route("/v1/workflows/validate", post(workflows::validate))
         .route("/v1/workflows/{workflow}", get(workflows::get))

@@ -14,6 +14,7 @@ pub mod workflow_versions;
 pub mod workflow_webhooks;
 pub mod workflows;
 pub mod workspace_connections;
+pub mod workspace_notifications;
 pub mod workspace_secrets;
 pub mod workspaces;
 
@@ -33,6 +34,7 @@ pub mod prelude {
     pub use super::workflow_webhooks::Entity as WorkflowWebhooks;
     pub use super::workflows::Entity as Workflows;
     pub use super::workspace_connections::Entity as WorkspaceConnections;
+    pub use super::workspace_notifications::Entity as WorkspaceNotifications;
     pub use super::workspace_secrets::Entity as WorkspaceSecrets;
     pub use super::workspaces::Entity as Workspaces;
 }
