@@ -31,6 +31,8 @@
 //!   providers (kind, settings, default flag; unique by workspace and name).
 //! - `m20261204_000004_notifications`: `workspace_notifications`, the in-app inbox (one per
 //!   run step by its dedup key; listed by recipient).
+//! - `m20261204_000005_data_store`: `workspace_records` (JSON records in named collections)
+//!   and `workspace_record_writes` (one per run step that wrote, with its result).
 
 mod m20261125_000001_initial;
 mod m20261201_000001_events;
@@ -40,6 +42,7 @@ mod m20261204_000001_run_trace;
 mod m20261204_000002_workspace_secrets;
 mod m20261204_000003_workspace_connections;
 mod m20261204_000004_notifications;
+mod m20261204_000005_data_store;
 mod migrator;
 
 pub use migrator::Migrator;

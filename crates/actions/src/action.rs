@@ -49,6 +49,9 @@ pub struct ActionContext {
     /// The run's workspace inbox (CREATE_NOTIFICATION), bound to the run
     /// and step; `None` where the runner has none.
     pub inbox: Option<Arc<dyn crate::notifications::Inbox>>,
+    /// The run's workspace data store (UPDATE_DATABASE), bound to the run
+    /// and step; `None` where the runner has none.
+    pub records: Option<Arc<dyn crate::database::Records>>,
 }
 
 /// One call an action makes to the outside, as its client span names it.
@@ -255,6 +258,7 @@ impl ActionContext {
                 calls: None,
                 connection: None,
                 inbox: None,
+                records: None,
             },
             logger,
         )

@@ -1,5 +1,5 @@
-//! Data actions: TRANSFORM, LOG_EVENT, UPDATE_DATABASE.
-//! (TRIGGER_WEBHOOK lives in [`crate::webhook`].)
+//! Data actions: TRANSFORM, LOG_EVENT. (TRIGGER_WEBHOOK lives in
+//! [`crate::webhook`], UPDATE_DATABASE in [`crate::database`].)
 
 use std::sync::Arc;
 
@@ -8,7 +8,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::action::{Action, ActionContext, ActionError, LogLevel, Outcome};
-use crate::registry::not_configured;
 use crate::spec::{ActionSpec, Category, schema_of};
 
 /// TRANSFORM config.
@@ -90,43 +89,6 @@ impl Action for LogEvent {
     }
 }
 
-/// Write operations of UPDATE_DATABASE.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum DbOperation {
-    /// Insert a record.
-    Insert,
-    /// Update matching records.
-    Update,
-    /// Insert or update by key.
-    Upsert,
-    /// Delete matching records.
-    Delete,
-}
-
-/// UPDATE_DATABASE config: `insert` needs `data`, `update` and `upsert`
-/// need `data` and `where`, `delete` needs `where`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(extend("allOf" = [
-    { "if": { "properties": { "operation": { "const": "insert" } } }, "then": { "required": ["data"] } },
-    { "if": { "properties": { "operation": { "enum": ["update", "upsert"] } } }, "then": { "required": ["data", "where"] } },
-    { "if": { "properties": { "operation": { "const": "delete" } } }, "then": { "required": ["where"] } }
-]))]
-pub struct UpdateDatabaseConfig {
-    /// Collection (table) in the workspace's data store.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
-    pub table: String,
-    /// What to do.
-    pub operation: DbOperation,
-    /// Fields written.
-    #[serde(default)]
-    pub data: Option<Value>,
-    /// Equality filter selecting the records (update, upsert key, delete).
-    #[serde(default, rename = "where")]
-    pub filter: Option<Value>,
-}
-
 pub(crate) fn actions() -> Vec<(ActionSpec, Arc<dyn Action>)> {
     vec![
         (
@@ -160,22 +122,6 @@ pub(crate) fn actions() -> Vec<(ActionSpec, Arc<dyn Action>)> {
                 connection: None,
             },
             Arc::new(LogEvent),
-        ),
-        not_configured(
-            ActionSpec {
-                name: "UPDATE_DATABASE",
-                description: "Insert, update, upsert or delete records in the workspace data store.",
-                category: Category::Data,
-                config_schema: schema_of::<UpdateDatabaseConfig>(),
-                example: json!({"table": "mentions", "operation": "insert", "data": {"text": "{{ input.text }}"}}),
-                required_permissions: &["data:write"],
-                output: "{ affected: int }",
-                security: "Writes only to the run's workspace data store; table names are restricted to [a-z][a-z0-9_]*.",
-                block: false,
-                implemented: false,
-                connection: None,
-            },
-            "the workspace data store",
         ),
     ]
 }

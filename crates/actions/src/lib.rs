@@ -6,7 +6,8 @@
 //!   validator each action's config schema.
 //! - one module per family: [`social`], [`notifications`], [`ai`], [`data`],
 //!   [`control`]; the real integrations live beside them: [`webhook`]
-//!   (TRIGGER_WEBHOOK), [`slack`] (SEND_SLACK_MESSAGE), [`email`] (SEND_EMAIL), [`sentiment`]
+//!   (TRIGGER_WEBHOOK), [`slack`] (SEND_SLACK_MESSAGE), [`email`] (SEND_EMAIL),
+//!   [`database`] (UPDATE_DATABASE), [`sentiment`]
 //!   (ANALYZE_SENTIMENT) and [`net`]
 //!   (outgoing HTTP that refuses private addresses).
 //! - [`connections`]: the kinds of workspace connection (smtp, slack) and
@@ -18,6 +19,7 @@ pub mod ai;
 pub mod connections;
 pub mod control;
 pub mod data;
+pub mod database;
 pub mod docs;
 pub mod email;
 pub mod net;

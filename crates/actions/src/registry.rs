@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::action::{Action, ActionContext, ActionError, Outcome};
 use crate::net::HttpPolicy;
 use crate::spec::ActionSpec;
-use crate::{ai, control, data, email, notifications, slack, social, webhook};
+use crate::{ai, control, data, database, email, notifications, slack, social, webhook};
 
 /// Settings the built-in actions take from the environment.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +63,8 @@ impl Registry {
         let (spec, action) = slack::action(&config.http);
         r.insert(spec, action);
         let (spec, action) = email::action(&config.http);
+        r.insert(spec, action);
+        let (spec, action) = database::action();
         r.insert(spec, action);
         Ok(r)
     }
@@ -218,9 +220,9 @@ mod tests {
     async fn not_configured_actions_fail_fatally() {
         let r = Registry::specs_only().unwrap();
         let (ctx, _) = ActionContext::for_test(serde_json::json!({}));
-        let err = r.execute("UPDATE_DATABASE", ctx).await.unwrap_err();
+        let err = r.execute("GENERATE_CONTENT", ctx).await.unwrap_err();
         assert!(!err.is_retryable());
-        assert!(err.to_string().contains("UPDATE_DATABASE is not configured"), "{err}");
+        assert!(err.to_string().contains("GENERATE_CONTENT is not configured"), "{err}");
         let (ctx, _) = ActionContext::for_test(serde_json::json!({}));
         let err = r.execute("NOPE", ctx).await.unwrap_err();
         assert_eq!(err, ActionError::fatal("unknown action `NOPE`"));

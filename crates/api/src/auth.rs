@@ -36,6 +36,8 @@ pub const PERMISSIONS: &[&str] = &[
     "connections:write",
     "notifications:read",
     "notifications:write",
+    "data:read",
+    "data:write",
 ];
 
 /// Why a permission string is not one this server knows.

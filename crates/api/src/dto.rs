@@ -641,6 +641,52 @@ pub struct NotificationPage {
     pub next_cursor: Option<String>,
 }
 
+/// A record's data (`POST`/`PUT` on `/v1/collections/{name}/records`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordIn {
+    /// The record: a JSON object of at most 64 KiB.
+    pub data: Value,
+}
+
+/// A record of the workspace's data store.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordOut {
+    /// Id.
+    pub id: Uuid,
+    /// Its collection.
+    pub collection: String,
+    /// The record.
+    pub data: Value,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was last written.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&orbflow_engine::admin::RecordRow> for RecordOut {
+    fn from(r: &orbflow_engine::admin::RecordRow) -> Self {
+        Self {
+            id: r.id,
+            collection: r.collection.clone(),
+            data: r.data.clone(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A page of records.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordPage {
+    /// Oldest first.
+    pub items: Vec<RecordOut>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
 /// A new token.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

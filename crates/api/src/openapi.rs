@@ -9,7 +9,8 @@ use utoipa::openapi::{Content, OpenApi as Doc, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    actions, connections, events, hooks, meta, notifications, runs, schedules, secrets, tokens, versions, workflows,
+    actions, connections, events, hooks, meta, notifications, records, runs, schedules, secrets, tokens, versions,
+    workflows,
 };
 
 #[derive(OpenApi)]
@@ -25,6 +26,7 @@ use crate::routes::{
         secrets::list, secrets::get, secrets::put, secrets::delete,
         connections::list, connections::get, connections::put, connections::delete,
         notifications::list, notifications::get, notifications::read, notifications::unread,
+        records::list, records::insert, records::get, records::replace, records::delete,
         workflows::create, workflows::list, workflows::get, workflows::archive,
         workflows::get_draft, workflows::put_draft, workflows::validate,
         versions::publish, versions::list, versions::get, versions::export, versions::diff, versions::rollback,
@@ -47,6 +49,7 @@ use crate::routes::{
         (name = "webhooks", description = "Webhook intake (signed, not bearer-authenticated)"),
         (name = "tokens", description = "API tokens of the workspace"),
         (name = "secrets", description = "Secrets of the workspace (sealed; values are never returned)"),
+        (name = "records", description = "The workspace's data store (UPDATE_DATABASE)"),
         (name = "notifications", description = "The workspace's in-app inbox (CREATE_NOTIFICATION)"),
         (name = "connections", description = "Providers of the workspace (SMTP, Slack); credentials are secret templates"),
         (name = "workspace", description = "The token's workspace"),

@@ -245,7 +245,7 @@ fn actions_lists_the_catalog() {
     );
     assert!(
         out.lines()
-            .any(|l| l.starts_with("UPDATE_DATABASE") && l.contains("not configured"))
+            .any(|l| l.starts_with("GENERATE_CONTENT") && l.contains("not configured"))
     );
     let o = orbflow(&["actions", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();

@@ -117,6 +117,51 @@ pub struct NotificationFilter {
     pub unread_only: bool,
 }
 
+/// A record of a workspace's data store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordRow {
+    /// Id (UUIDv7).
+    pub id: Uuid,
+    /// Its collection.
+    pub collection: String,
+    /// The record: a JSON object.
+    pub data: serde_json::Value,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was last written.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a write to the data store does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOp {
+    /// Adds `data` as a new record.
+    Insert,
+    /// Merges `data` into every record matching `filter`.
+    Update,
+    /// Updates the records matching `filter`, or inserts `filter` + `data`
+    /// when none does.
+    Upsert,
+    /// Deletes the records matching `filter`.
+    Delete,
+}
+
+/// A write to a workspace's data store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordWrite {
+    /// The collection.
+    pub collection: String,
+    /// What it does.
+    pub op: RecordOp,
+    /// The fields written (a JSON object).
+    pub data: Option<serde_json::Value>,
+    /// Top-level fields a record must equal (JSON equality) to be matched.
+    pub filter: Option<serde_json::Value>,
+    /// One write per key in a workspace (`run_id:step_path`): a second
+    /// write with the key returns what the first did, writing nothing.
+    pub dedup_key: Option<String>,
+}
+
 /// An API token as stored (only its hash is kept).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRecord {
@@ -323,6 +368,21 @@ pub trait Admin: Send + Sync + 'static {
     async fn connections(&self, workspace_id: Uuid) -> Result<Vec<ConnectionRecord>>;
     /// Deletes a connection of the workspace; false if there is none.
     async fn delete_connection(&self, workspace_id: Uuid, name: &str) -> Result<bool>;
+
+    /// A collection's records, oldest first, after `page.after` (an id).
+    async fn records(&self, workspace_id: Uuid, collection: &str, page: Page<Uuid>) -> Result<Vec<RecordRow>>;
+    /// One record of a collection.
+    async fn record(&self, workspace_id: Uuid, collection: &str, id: Uuid) -> Result<Option<RecordRow>>;
+    /// Replaces a record's data; `None` when there is no such record.
+    async fn replace_record(
+        &self,
+        workspace_id: Uuid,
+        collection: &str,
+        id: Uuid,
+        data: &serde_json::Value,
+    ) -> Result<Option<RecordRow>>;
+    /// Deletes a record; false when there is none.
+    async fn delete_record(&self, workspace_id: Uuid, collection: &str, id: Uuid) -> Result<bool>;
 
     /// The workspace's notifications, newest first, after `page.after` (an id).
     async fn notifications(

@@ -373,6 +373,12 @@ pub trait Store: Send + Sync + 'static {
     /// The workspace's secrets, opened (name → value); empty when the store
     /// has no secrets key.
     async fn workspace_secrets(&self, workspace_id: Uuid) -> Result<std::collections::HashMap<String, String>>;
+    /// Writes to the workspace's data store in one transaction (once per
+    /// `dedup_key`); returns `{affected, records: [{id, data}]}`, the
+    /// records as written (or as they were, for a delete).
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for data that is
+    /// not an object, over the size limit, or past the record limit.
+    async fn write_records(&self, workspace_id: Uuid, w: &crate::admin::RecordWrite) -> Result<serde_json::Value>;
     /// Creates a notification in the workspace's inbox, once per
     /// `dedup_key`: returns its id and whether this call created it.
     async fn create_notification(&self, workspace_id: Uuid, n: &crate::admin::NewNotification) -> Result<(Uuid, bool)>;

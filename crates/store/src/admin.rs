@@ -251,6 +251,38 @@ impl Admin for SeaStore {
         crate::connections::delete(self, workspace_id, name).await
     }
 
+    async fn records(
+        &self,
+        workspace_id: Uuid,
+        collection: &str,
+        page: Page<Uuid>,
+    ) -> EngineResult<Vec<orbflow_engine::admin::RecordRow>> {
+        crate::records::list(self, workspace_id, collection, page).await
+    }
+
+    async fn record(
+        &self,
+        workspace_id: Uuid,
+        collection: &str,
+        id: Uuid,
+    ) -> EngineResult<Option<orbflow_engine::admin::RecordRow>> {
+        crate::records::get(self, workspace_id, collection, id).await
+    }
+
+    async fn replace_record(
+        &self,
+        workspace_id: Uuid,
+        collection: &str,
+        id: Uuid,
+        data: &Value,
+    ) -> EngineResult<Option<orbflow_engine::admin::RecordRow>> {
+        crate::records::put(self, workspace_id, collection, id, data).await
+    }
+
+    async fn delete_record(&self, workspace_id: Uuid, collection: &str, id: Uuid) -> EngineResult<bool> {
+        crate::records::delete(self, workspace_id, collection, id).await
+    }
+
     async fn notifications(
         &self,
         workspace_id: Uuid,

@@ -18,6 +18,8 @@
 //!   delete, find by name or default).
 //! - `notifications`: the in-app inbox on `workspace_notifications` (once per dedup key,
 //!   listed by recipient and read state, marked read or unread).
+//! - [`records`]: the workspace data store on `workspace_records` (insert, update, upsert,
+//!   delete with an equality `where`, once per run step; size and count limits).
 //! - [`admin`]: the API's storage ([`orbflow_engine::admin::Admin`]) on the same store.
 //! - `triggers`: webhook and event trigger rows, re-synced when a version becomes active.
 //! - [`testing`]: per-test databases (temporary SQLite, or a fresh Postgres schema).
@@ -52,6 +54,7 @@ mod connections;
 pub mod entity;
 mod error;
 mod notifications;
+pub mod records;
 pub mod repo;
 pub mod sealing;
 mod secrets;

@@ -959,6 +959,14 @@ impl Store for SeaStore {
         crate::secrets::open_all(self, workspace_id).await
     }
 
+    async fn write_records(
+        &self,
+        workspace_id: Uuid,
+        w: &orbflow_engine::admin::RecordWrite,
+    ) -> EngineResult<serde_json::Value> {
+        crate::records::write(self, workspace_id, w).await
+    }
+
     async fn create_notification(
         &self,
         workspace_id: Uuid,

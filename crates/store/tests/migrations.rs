@@ -38,6 +38,8 @@ const TABLES: &[&str] = &[
     "workflows",
     "workspace_connections",
     "workspace_notifications",
+    "workspace_record_writes",
+    "workspace_records",
     "workspace_secrets",
     "workspaces",
 ];
@@ -59,6 +61,7 @@ const INDEXES: &[&str] = &[
     "idx_workflow_versions_workflow_id_checksum",
     "idx_workflows_workspace_id_status",
     "idx_workspace_notifications_workspace_id_recipient_id",
+    "idx_workspace_records_workspace_id_collection_id",
     "uq_step_executions_run_id_path",
     "uq_workflow_events_workspace_id_event_id",
     "uq_workflow_runs_workflow_id_idempotency_key",
@@ -70,6 +73,7 @@ const INDEXES: &[&str] = &[
     "uq_workflows_workspace_id_slug",
     "uq_workspace_connections_workspace_id_name",
     "uq_workspace_notifications_workspace_id_dedup_key",
+    "uq_workspace_record_writes_workspace_id_dedup_key",
     "uq_workspace_secrets_workspace_id_name",
 ];
 
@@ -324,6 +328,29 @@ async fn round_trip_every_table(db: &DatabaseConnection) -> Seed {
             dedup_key: "run:each[3].tell".into(),
             read_at: Some(t2),
             created_at: t0,
+        }
+    );
+    round_trip!(
+        db,
+        workspace_records,
+        workspace_records::Model {
+            id: new_id(),
+            workspace_id: ws.id,
+            collection: "leads".into(),
+            data: doc.clone(),
+            created_at: t0,
+            updated_at: t2,
+        }
+    );
+    round_trip!(
+        db,
+        workspace_record_writes,
+        workspace_record_writes::Model {
+            id: new_id(),
+            workspace_id: ws.id,
+            dedup_key: "run:save".into(),
+            result: json!({ "affected": 1, "records": [] }),
+            created_at: t1,
         }
     );
     let wf = round_trip!(

@@ -1,13 +1,14 @@
-//! The run's workspace inbox handed to CREATE_NOTIFICATION: notifications
-//! go to the run's workspace, keyed by run and step, so a retried attempt
-//! finds the one its earlier attempt made.
+//! What an attempt's actions write to in the run's workspace: the inbox
+//! (CREATE_NOTIFICATION) and the data store (UPDATE_DATABASE), keyed by run
+//! and step, so a retried attempt finds what its earlier attempt did.
 
 use std::sync::Arc;
 
 use orbflow_actions::ActionError;
+use orbflow_actions::database::{DataWrite, DbOperation, Records};
 use orbflow_actions::notifications::{Inbox, InboxItem};
 use orbflow_engine::Engine;
-use orbflow_engine::admin::NewNotification;
+use orbflow_engine::admin::{NewNotification, RecordOp, RecordWrite};
 use uuid::Uuid;
 
 /// The inbox of one attempt's run and step.
@@ -38,5 +39,38 @@ impl Inbox for RunInbox {
             .await
             .map(|(id, _)| id.to_string())
             .map_err(|e| ActionError::retryable(format!("CREATE_NOTIFICATION: writing the notification failed: {e}")))
+    }
+}
+
+/// The data store of one attempt's run and step.
+pub(crate) struct RunRecords {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) workspace_id: Uuid,
+    pub(crate) dedup_key: String,
+}
+
+#[async_trait::async_trait]
+impl Records for RunRecords {
+    async fn write(&self, w: DataWrite) -> Result<serde_json::Value, ActionError> {
+        let op = match w.operation {
+            DbOperation::Insert => RecordOp::Insert,
+            DbOperation::Update => RecordOp::Update,
+            DbOperation::Upsert => RecordOp::Upsert,
+            DbOperation::Delete => RecordOp::Delete,
+        };
+        let write = RecordWrite {
+            collection: w.collection,
+            op,
+            data: w.data,
+            filter: w.filter,
+            dedup_key: Some(self.dedup_key.clone()),
+        };
+        match self.engine.store().write_records(self.workspace_id, &write).await {
+            Ok(v) => Ok(v),
+            Err(orbflow_engine::Error::InvalidInput(m)) => Err(ActionError::fatal(format!("UPDATE_DATABASE: {m}"))),
+            Err(e) => Err(ActionError::retryable(format!(
+                "UPDATE_DATABASE: the write failed: {e}"
+            ))),
+        }
     }
 }

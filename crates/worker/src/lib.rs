@@ -7,7 +7,8 @@
 //! - [`worker`]: the [`Worker`](worker::Worker) service: `Config` →
 //!   `run(shutdown)` → [`Handle`](worker::Handle).
 //! - [`metrics`]: the worker's step metrics in the Prometheus text format.
-//! - `inbox`: the run's workspace inbox handed to CREATE_NOTIFICATION.
+//! - `inbox`: the run's workspace inbox (CREATE_NOTIFICATION) and data store
+//!   (UPDATE_DATABASE) handed to an attempt.
 //! - `redact`: the attempt's logger, and its output and error, with every
 //!   secret it was given replaced by `***`.
 //! - `runtime`: the fetch side on apalis 1.0, an apalis worker whose

@@ -397,6 +397,11 @@ impl Worker {
                     run_id: c.job.run_id,
                     step_path: c.job.path.clone(),
                 })),
+                records: Some(Arc::new(crate::inbox::RunRecords {
+                    engine: self.engine.clone(),
+                    workspace_id: c.workspace_id,
+                    dedup_key: format!("{}:{}", c.job.run_id, c.job.path),
+                })),
             };
             self.registry.execute(&c.action, ctx).await
         };

@@ -56,6 +56,7 @@ impl Runner {
             calls: None,
             connection: None,
             inbox: None,
+            records: None,
         };
         self.registry.execute(&c.action, ctx).await
     }

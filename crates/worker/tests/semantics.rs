@@ -161,7 +161,7 @@ output: "{ 'loop': steps.each.output, 'doubles': steps.double.output }"
 
 both!(a_failed_step_fails_the_run_unless_on_error_continue);
 async fn a_failed_step_fails_the_run_unless_on_error_continue(h: Harness) {
-    let failing = "schemaVersion: 1\nname: f\nsteps:\n  - {key: a, action: UPDATE_DATABASE, config: {table: t, operation: insert, data: {a: 1}}}\n  - {key: b, action: TRANSFORM, config: {value: 1}}\n";
+    let failing = "schemaVersion: 1\nname: f\nsteps:\n  - {key: a, action: GENERATE_CONTENT, config: {prompt: p}}\n  - {key: b, action: TRANSFORM, config: {value: 1}}\n";
     let r = h.run(failing, json!({})).await;
     assert_eq!(r["status"], "FAILED", "{r:#}");
     assert_eq!(status(&r, "a"), "FAILED");
@@ -173,7 +173,7 @@ async fn a_failed_step_fails_the_run_unless_on_error_continue(h: Harness) {
             .contains("not configured")
     );
     assert_eq!(r["error"]["step"], "a");
-    let tolerant = "schemaVersion: 1\nname: f\nsteps:\n  - {key: a, onError: continue, action: UPDATE_DATABASE, config: {table: t, operation: insert, data: {a: 1}}}\n  - {key: b, action: TRANSFORM, config: {value: '{{ steps.a.status }}'}}\n";
+    let tolerant = "schemaVersion: 1\nname: f\nsteps:\n  - {key: a, onError: continue, action: GENERATE_CONTENT, config: {prompt: p}}\n  - {key: b, action: TRANSFORM, config: {value: '{{ steps.a.status }}'}}\n";
     let r = h.run(tolerant, json!({})).await;
     assert_eq!(r["status"], "COMPLETED", "{r:#}");
     assert_eq!(r["steps"]["b"]["output"], "FAILED");

@@ -6,6 +6,7 @@ pub(crate) mod events;
 pub(crate) mod hooks;
 pub(crate) mod meta;
 pub(crate) mod notifications;
+pub(crate) mod records;
 pub(crate) mod runs;
 pub(crate) mod schedules;
 pub(crate) mod secrets;
@@ -48,6 +49,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/notifications/{id}", get(notifications::get))
         .route("/v1/notifications/{id}/read", post(notifications::read))
         .route("/v1/notifications/{id}/unread", post(notifications::unread))
+        .route(
+            "/v1/collections/{name}/records",
+            get(records::list).post(records::insert),
+        )
+        .route(
+            "/v1/collections/{name}/records/{id}",
+            get(records::get).put(records::replace).delete(records::delete),
+        )
         .route("/v1/workflows", get(workflows::list).post(workflows::create))
         .route("/v1/workflows/validate", post(workflows::validate))
         .route("/v1/workflows/{workflow}", get(workflows::get))

@@ -15,6 +15,8 @@ pub mod workflow_webhooks;
 pub mod workflows;
 pub mod workspace_connections;
 pub mod workspace_notifications;
+pub mod workspace_record_writes;
+pub mod workspace_records;
 pub mod workspace_secrets;
 pub mod workspaces;
 
@@ -35,6 +37,8 @@ pub mod prelude {
     pub use super::workflows::Entity as Workflows;
     pub use super::workspace_connections::Entity as WorkspaceConnections;
     pub use super::workspace_notifications::Entity as WorkspaceNotifications;
+    pub use super::workspace_record_writes::Entity as WorkspaceRecordWrites;
+    pub use super::workspace_records::Entity as WorkspaceRecords;
     pub use super::workspace_secrets::Entity as WorkspaceSecrets;
     pub use super::workspaces::Entity as Workspaces;
 }
