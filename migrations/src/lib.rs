@@ -33,6 +33,8 @@
 //!   run step by its dedup key; listed by recipient).
 //! - `m20261204_000005_data_store`: `workspace_records` (JSON records in named collections)
 //!   and `workspace_record_writes` (one per run step that wrote, with its result).
+//! - `m20261204_000006_email_templates`: `workspace_email_templates` (subject, text, HTML;
+//!   unique by workspace and name).
 
 mod m20261125_000001_initial;
 mod m20261201_000001_events;
@@ -43,6 +45,7 @@ mod m20261204_000002_workspace_secrets;
 mod m20261204_000003_workspace_connections;
 mod m20261204_000004_notifications;
 mod m20261204_000005_data_store;
+mod m20261204_000006_email_templates;
 mod migrator;
 
 pub use migrator::Migrator;

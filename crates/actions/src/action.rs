@@ -52,6 +52,9 @@ pub struct ActionContext {
     /// The run's workspace data store (UPDATE_DATABASE), bound to the run
     /// and step; `None` where the runner has none.
     pub records: Option<Arc<dyn crate::database::Records>>,
+    /// The run's workspace email templates (SEND_EMAIL's `templateId`);
+    /// `None` where the runner has none.
+    pub email_templates: Option<Arc<dyn crate::email::EmailTemplates>>,
 }
 
 /// One call an action makes to the outside, as its client span names it.
@@ -259,6 +262,7 @@ impl ActionContext {
                 connection: None,
                 inbox: None,
                 records: None,
+                email_templates: None,
             },
             logger,
         )

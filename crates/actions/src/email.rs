@@ -5,7 +5,8 @@
 //!   list several, comma separated); `Name <address>` is accepted. Bcc
 //!   recipients are in the envelope, never in the headers.
 //! - `body` is the text part, `html` the HTML part; with both, the message
-//!   is `multipart/alternative`.
+//!   is `multipart/alternative`. `templateId` renders a stored template of
+//!   the workspace with the step's `data` for what the config leaves out.
 //! - The Message-ID is derived from the attempt's idempotency key
 //!   (`run_id:step_path`), so every attempt of a step sends the same one and
 //!   a retried send can be recognised downstream.
@@ -67,6 +68,7 @@ impl Recipients {
     { "required": ["html"] },
     { "required": ["templateId"] }
 ]))]
+#[schemars(extend("if" = { "not": { "required": ["templateId"] } }, "then" = { "required": ["subject"] }))]
 pub struct SendEmailConfig {
     /// The workspace's `smtp` connection to send with. Default: the
     /// workspace's default smtp connection.
@@ -87,17 +89,82 @@ pub struct SendEmailConfig {
     /// The sender. Default: the connection's `from`.
     #[serde(default)]
     pub from: Option<String>,
-    /// Subject line.
-    pub subject: String,
+    /// Subject line (required unless `templateId` gives one; overrides it).
+    #[serde(default)]
+    pub subject: Option<String>,
     /// Plain-text body.
     #[serde(default)]
     pub body: Option<String>,
     /// HTML body.
     #[serde(default)]
     pub html: Option<String>,
-    /// A stored email template to render instead of `body`/`html`.
+    /// A stored email template of the workspace (`/v1/email-templates`),
+    /// rendered with `data`: its subject, text and HTML, where the config
+    /// sets none.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub template_id: Option<String>,
+    /// What the template reads as `data` (`{{ data.name }}`).
+    #[serde(default)]
+    pub data: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A stored email template, as SEND_EMAIL reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailTemplate {
+    /// The subject.
+    pub subject: String,
+    /// The text body.
+    pub text: Option<String>,
+    /// The HTML body.
+    pub html: Option<String>,
+}
+
+/// The run's workspace email templates, bound by the worker.
+#[async_trait::async_trait]
+pub trait EmailTemplates: Send + Sync {
+    /// The template named `name`, if the workspace has one.
+    async fn get(&self, name: &str) -> Result<Option<EmailTemplate>, ActionError>;
+}
+
+/// Renders a template's string with `data`.
+fn render(text: &str, data: &serde_json::Value, what: &str) -> Result<String, ActionError> {
+    let ctx = orbflow_model::expr::EvalContext::new().with("data", data.clone());
+    let limits = orbflow_model::expr::budget::Limits::default();
+    match orbflow_model::expr::template::render_value_with(&serde_json::Value::String(text.to_owned()), &ctx, &limits) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        Ok(other) => Ok(other.to_string()),
+        Err(e) => Err(fatal(format!("the template's {what} failed to render: {e}"))),
+    }
+}
+
+/// The config with the template's parts filled in where it sets none.
+async fn with_template(
+    mut cfg: SendEmailConfig,
+    templates: Option<&dyn EmailTemplates>,
+) -> Result<SendEmailConfig, ActionError> {
+    let Some(name) = cfg.template_id.clone() else {
+        return Ok(cfg);
+    };
+    let Some(store) = templates else {
+        return Err(fatal(
+            "`templateId` needs the workspace's email templates, which this runner does not give",
+        ));
+    };
+    let Some(t) = store.get(&name).await? else {
+        return Err(fatal(format!(
+            "email template `{name}` does not exist in the workspace (PUT /v1/email-templates/{name})"
+        )));
+    };
+    let data = serde_json::Value::Object(cfg.data.clone().unwrap_or_default());
+    if cfg.subject.is_none() {
+        cfg.subject = Some(render(&t.subject, &data, "subject")?);
+    }
+    if cfg.body.is_none() && cfg.html.is_none() {
+        cfg.body = t.text.as_deref().map(|x| render(x, &data, "text")).transpose()?;
+        cfg.html = t.html.as_deref().map(|x| render(x, &data, "HTML")).transpose()?;
+    }
+    Ok(cfg)
 }
 
 /// The SEND_EMAIL action.
@@ -154,7 +221,7 @@ fn build(
     let id = message_id(idempotency_key, &from);
     let mut b = Message::builder()
         .from(from)
-        .subject(cfg.subject.clone())
+        .subject(cfg.subject.clone().unwrap_or_default())
         .message_id(Some(id.clone()));
     if let Some(r) = &cfg.reply_to {
         b = b.reply_to(mailbox(r, "replyTo")?);
@@ -252,10 +319,9 @@ impl Action for SendEmail {
         }
         let cfg: SendEmailConfig = serde_json::from_value(ctx.config.clone())
             .map_err(|e| ActionError::fatal(format!("invalid SEND_EMAIL config: {e}")))?;
-        if cfg.template_id.is_some() {
-            return Err(fatal(
-                "`templateId` needs stored email templates, which this build does not have: write `body` or `html`",
-            ));
+        let cfg = with_template(cfg, ctx.email_templates.as_deref()).await?;
+        if cfg.subject.is_none() {
+            return Err(fatal("needs a `subject`"));
         }
         let Some(settings) = &ctx.connection else {
             return Err(fatal(
@@ -314,7 +380,8 @@ pub(crate) fn action(p: &HttpPolicy) -> (ActionSpec, std::sync::Arc<dyn Action>)
                        secret), never from the workflow. SMTP 4xx, time-outs and connection failures retry; 5xx, TLS \
                        failures and invalid addresses are fatal. The server's address is refused when it is loopback \
                        or private unless ORBFLOW_HTTP_ALLOW_PRIVATE=true. Recipients are not restricted: review \
-                       workflows that template `to` from input. `templateId` (stored templates) is not in this build.",
+                       workflows that template `to` from input. `templateId` renders a stored template of the \
+                       workspace (/v1/email-templates) with the step's `data`.",
             block: false,
             implemented: true,
             connection: Some(ConnectionUse {

@@ -189,6 +189,11 @@ fn other_actions_rules() {
         "needs at least one of `body`, `html` or `templateId`",
     );
     one_error(
+        "    action: SEND_EMAIL\n    config: { to: a@example.com, body: b }\n",
+        "steps[0].config",
+        "missing required config field `subject`",
+    );
+    one_error(
         "    action: SEND_EMAIL\n    config: { to: [], subject: s, body: b }\n",
         "steps[0].config.to",
         "less than 1 item",

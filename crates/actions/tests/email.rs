@@ -143,3 +143,63 @@ async fn a_dead_server_is_retryable_a_private_one_refused_by_default() {
     let none = send(config, None, true).await.unwrap_err();
     assert!(none.to_string().contains("needs an smtp connection"), "{none}");
 }
+
+struct Stored;
+
+#[async_trait::async_trait]
+impl orbflow_actions::email::EmailTemplates for Stored {
+    async fn get(&self, name: &str) -> Result<Option<orbflow_actions::email::EmailTemplate>, ActionError> {
+        Ok((name == "welcome").then(|| orbflow_actions::email::EmailTemplate {
+            subject: "Welcome, {{ data.name }}".into(),
+            text: Some("Hello {{ data.name }}, you have {{ data.count }} new mentions.".into()),
+            html: Some("<p>Hello <b>{{ data.name }}</b></p>".into()),
+        }))
+    }
+}
+
+#[tokio::test]
+async fn a_stored_template_is_rendered_with_the_steps_data() {
+    let Some(smtp) = Smtp::start(false) else { return };
+    let send_with = |config: Value| {
+        let conn = smtp.connection(false);
+        async move {
+            let (mut ctx, _) = ActionContext::for_test(config);
+            ctx.connection = Some(conn);
+            ctx.email_templates = Some(std::sync::Arc::new(Stored));
+            SendEmail::new(&HttpPolicy { allow_private: true }).execute(ctx).await
+        }
+    };
+    let out = send_with(json!({"to": "ann@example.org", "templateId": "welcome", "data": {"name": "Ann", "count": 3}}))
+        .await
+        .unwrap();
+    assert!(matches!(out, Outcome::Completed(_)));
+    let data = smtp.next()["data"].as_str().unwrap().to_owned();
+    for part in [
+        "Subject: Welcome, Ann",
+        "Hello Ann, you have 3 new mentions.",
+        "<p>Hello <b>Ann</b></p>",
+        "multipart/alternative",
+    ] {
+        assert!(data.contains(part), "{part} missing in:\n{data}");
+    }
+    // the config's own subject wins
+    send_with(json!({"to": "ann@example.org", "subject": "Custom", "templateId": "welcome", "data": {"name": "A", "count": 1}}))
+        .await
+        .unwrap();
+    assert!(smtp.next()["data"].as_str().unwrap().contains("Subject: Custom"));
+    let missing = send_with(json!({"to": "ann@example.org", "templateId": "nope"}))
+        .await
+        .unwrap_err();
+    assert!(
+        !missing.is_retryable() && missing.to_string().contains("`nope` does not exist"),
+        "{missing}"
+    );
+    // a template reading data the step did not give fails, fatally
+    let err = send_with(json!({"to": "ann@example.org", "templateId": "welcome"}))
+        .await
+        .unwrap_err();
+    assert!(
+        !err.is_retryable() && err.to_string().contains("failed to render"),
+        "{err}"
+    );
+}

@@ -38,6 +38,8 @@ pub const PERMISSIONS: &[&str] = &[
     "notifications:write",
     "data:read",
     "data:write",
+    "templates:read",
+    "templates:write",
 ];
 
 /// Why a permission string is not one this server knows.

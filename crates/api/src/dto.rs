@@ -687,6 +687,59 @@ pub struct RecordPage {
     pub next_cursor: Option<String>,
 }
 
+/// An email template (`PUT /v1/email-templates/{name}`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTemplateIn {
+    /// The subject; `{{ }}` templates read the step's `data`.
+    #[schema(min_length = 1)]
+    pub subject: String,
+    /// The text body.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The HTML body.
+    #[serde(default)]
+    pub html: Option<String>,
+}
+
+/// A stored email template.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailTemplateOut {
+    /// Name (SEND_EMAIL's `templateId`).
+    pub name: String,
+    /// The subject.
+    pub subject: String,
+    /// The text body.
+    pub text: Option<String>,
+    /// The HTML body.
+    pub html: Option<String>,
+    /// First set.
+    pub created_at: DateTime<Utc>,
+    /// Last set.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&orbflow_engine::admin::EmailTemplateRecord> for EmailTemplateOut {
+    fn from(r: &orbflow_engine::admin::EmailTemplateRecord) -> Self {
+        Self {
+            name: r.name.clone(),
+            subject: r.subject.clone(),
+            text: r.text.clone(),
+            html: r.html.clone(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// The workspace's email templates.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailTemplateList {
+    /// By name.
+    pub items: Vec<EmailTemplateOut>,
+}
+
 /// A new token.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -9,8 +9,8 @@ use utoipa::openapi::{Content, OpenApi as Doc, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    actions, connections, events, hooks, meta, notifications, records, runs, schedules, secrets, tokens, versions,
-    workflows,
+    actions, connections, email_templates, events, hooks, meta, notifications, records, runs, schedules, secrets,
+    tokens, versions, workflows,
 };
 
 #[derive(OpenApi)]
@@ -27,6 +27,7 @@ use crate::routes::{
         connections::list, connections::get, connections::put, connections::delete,
         notifications::list, notifications::get, notifications::read, notifications::unread,
         records::list, records::insert, records::get, records::replace, records::delete,
+        email_templates::list, email_templates::get, email_templates::put, email_templates::delete,
         workflows::create, workflows::list, workflows::get, workflows::archive,
         workflows::get_draft, workflows::put_draft, workflows::validate,
         versions::publish, versions::list, versions::get, versions::export, versions::diff, versions::rollback,
@@ -49,6 +50,7 @@ use crate::routes::{
         (name = "webhooks", description = "Webhook intake (signed, not bearer-authenticated)"),
         (name = "tokens", description = "API tokens of the workspace"),
         (name = "secrets", description = "Secrets of the workspace (sealed; values are never returned)"),
+        (name = "email-templates", description = "Stored email templates (SEND_EMAIL's templateId)"),
         (name = "records", description = "The workspace's data store (UPDATE_DATABASE)"),
         (name = "notifications", description = "The workspace's in-app inbox (CREATE_NOTIFICATION)"),
         (name = "connections", description = "Providers of the workspace (SMTP, Slack); credentials are secret templates"),

@@ -162,6 +162,23 @@ pub struct RecordWrite {
     pub dedup_key: Option<String>,
 }
 
+/// A stored email template of a workspace (SEND_EMAIL's `templateId`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailTemplateRecord {
+    /// Its name.
+    pub name: String,
+    /// The subject; may hold `{{ }}` templates over the step's `data`.
+    pub subject: String,
+    /// The text body.
+    pub text: Option<String>,
+    /// The HTML body.
+    pub html: Option<String>,
+    /// When it was first set.
+    pub created_at: DateTime<Utc>,
+    /// When it was last set.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// An API token as stored (only its hash is kept).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRecord {
@@ -368,6 +385,14 @@ pub trait Admin: Send + Sync + 'static {
     async fn connections(&self, workspace_id: Uuid) -> Result<Vec<ConnectionRecord>>;
     /// Deletes a connection of the workspace; false if there is none.
     async fn delete_connection(&self, workspace_id: Uuid, name: &str) -> Result<bool>;
+
+    /// Sets an email template of the workspace (its timestamps are the
+    /// store's): true when it is new.
+    async fn put_email_template(&self, workspace_id: Uuid, t: &EmailTemplateRecord) -> Result<bool>;
+    /// The workspace's email templates by name.
+    async fn email_templates(&self, workspace_id: Uuid) -> Result<Vec<EmailTemplateRecord>>;
+    /// Deletes an email template; false when there is none.
+    async fn delete_email_template(&self, workspace_id: Uuid, name: &str) -> Result<bool>;
 
     /// A collection's records, oldest first, after `page.after` (an id).
     async fn records(&self, workspace_id: Uuid, collection: &str, page: Page<Uuid>) -> Result<Vec<RecordRow>>;

@@ -373,6 +373,9 @@ pub trait Store: Send + Sync + 'static {
     /// The workspace's secrets, opened (name → value); empty when the store
     /// has no secrets key.
     async fn workspace_secrets(&self, workspace_id: Uuid) -> Result<std::collections::HashMap<String, String>>;
+    /// The workspace's email template named `name`.
+    async fn email_template(&self, workspace_id: Uuid, name: &str)
+    -> Result<Option<crate::admin::EmailTemplateRecord>>;
     /// Writes to the workspace's data store in one transaction (once per
     /// `dedup_key`); returns `{affected, records: [{id, data}]}`, the
     /// records as written (or as they were, for a delete).

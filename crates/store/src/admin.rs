@@ -251,6 +251,25 @@ impl Admin for SeaStore {
         crate::connections::delete(self, workspace_id, name).await
     }
 
+    async fn put_email_template(
+        &self,
+        workspace_id: Uuid,
+        t: &orbflow_engine::admin::EmailTemplateRecord,
+    ) -> EngineResult<bool> {
+        crate::email_templates::put(self, workspace_id, t).await
+    }
+
+    async fn email_templates(
+        &self,
+        workspace_id: Uuid,
+    ) -> EngineResult<Vec<orbflow_engine::admin::EmailTemplateRecord>> {
+        crate::email_templates::list(self, workspace_id).await
+    }
+
+    async fn delete_email_template(&self, workspace_id: Uuid, name: &str) -> EngineResult<bool> {
+        crate::email_templates::delete(self, workspace_id, name).await
+    }
+
     async fn records(
         &self,
         workspace_id: Uuid,

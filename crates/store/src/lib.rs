@@ -16,6 +16,7 @@
 //!   `workspace_secrets` rows (set, list, delete, open, re-seal, key check).
 //! - `connections`: the `workspace_connections` rows (set with one default per kind, list,
 //!   delete, find by name or default).
+//! - `email_templates`: a workspace's stored email templates.
 //! - `notifications`: the in-app inbox on `workspace_notifications` (once per dedup key,
 //!   listed by recipient and read state, marked read or unread).
 //! - [`records`]: the workspace data store on `workspace_records` (insert, update, upsert,
@@ -51,6 +52,7 @@ mod backlog;
 mod batch;
 pub mod connect;
 mod connections;
+mod email_templates;
 pub mod entity;
 mod error;
 mod notifications;

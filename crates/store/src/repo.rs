@@ -959,6 +959,14 @@ impl Store for SeaStore {
         crate::secrets::open_all(self, workspace_id).await
     }
 
+    async fn email_template(
+        &self,
+        workspace_id: Uuid,
+        name: &str,
+    ) -> EngineResult<Option<orbflow_engine::admin::EmailTemplateRecord>> {
+        crate::email_templates::get(self, workspace_id, name).await
+    }
+
     async fn write_records(
         &self,
         workspace_id: Uuid,

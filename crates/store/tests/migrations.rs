@@ -37,6 +37,7 @@ const TABLES: &[&str] = &[
     "workflow_webhooks",
     "workflows",
     "workspace_connections",
+    "workspace_email_templates",
     "workspace_notifications",
     "workspace_record_writes",
     "workspace_records",
@@ -72,6 +73,7 @@ const INDEXES: &[&str] = &[
     "uq_workflow_webhooks_workflow_id_key",
     "uq_workflows_workspace_id_slug",
     "uq_workspace_connections_workspace_id_name",
+    "uq_workspace_email_templates_workspace_id_name",
     "uq_workspace_notifications_workspace_id_dedup_key",
     "uq_workspace_record_writes_workspace_id_dedup_key",
     "uq_workspace_secrets_workspace_id_name",
@@ -351,6 +353,20 @@ async fn round_trip_every_table(db: &DatabaseConnection) -> Seed {
             dedup_key: "run:save".into(),
             result: json!({ "affected": 1, "records": [] }),
             created_at: t1,
+        }
+    );
+    round_trip!(
+        db,
+        workspace_email_templates,
+        workspace_email_templates::Model {
+            id: new_id(),
+            workspace_id: ws.id,
+            name: "welcome".into(),
+            subject: "Welcome, {{ data.name }}".into(),
+            text: Some("Hi".into()),
+            html: None,
+            created_at: t0,
+            updated_at: t1,
         }
     );
     let wf = round_trip!(

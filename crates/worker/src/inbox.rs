@@ -1,11 +1,13 @@
-//! What an attempt's actions write to in the run's workspace: the inbox
+//! What an attempt's actions reach in the run's workspace: the inbox
 //! (CREATE_NOTIFICATION) and the data store (UPDATE_DATABASE), keyed by run
-//! and step, so a retried attempt finds what its earlier attempt did.
+//! and step, so a retried attempt finds what its earlier attempt did; and
+//! the email templates (SEND_EMAIL's `templateId`).
 
 use std::sync::Arc;
 
 use orbflow_actions::ActionError;
 use orbflow_actions::database::{DataWrite, DbOperation, Records};
+use orbflow_actions::email::{EmailTemplate, EmailTemplates};
 use orbflow_actions::notifications::{Inbox, InboxItem};
 use orbflow_engine::Engine;
 use orbflow_engine::admin::{NewNotification, RecordOp, RecordWrite};
@@ -72,5 +74,28 @@ impl Records for RunRecords {
                 "UPDATE_DATABASE: the write failed: {e}"
             ))),
         }
+    }
+}
+
+/// The email templates of one attempt's workspace.
+pub(crate) struct RunTemplates {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) workspace_id: Uuid,
+}
+
+#[async_trait::async_trait]
+impl EmailTemplates for RunTemplates {
+    async fn get(&self, name: &str) -> Result<Option<EmailTemplate>, ActionError> {
+        let t = self
+            .engine
+            .store()
+            .email_template(self.workspace_id, name)
+            .await
+            .map_err(|e| ActionError::retryable(format!("SEND_EMAIL: reading the email template failed: {e}")))?;
+        Ok(t.map(|t| EmailTemplate {
+            subject: t.subject,
+            text: t.text,
+            html: t.html,
+        }))
     }
 }

@@ -402,6 +402,10 @@ impl Worker {
                     workspace_id: c.workspace_id,
                     dedup_key: format!("{}:{}", c.job.run_id, c.job.path),
                 })),
+                email_templates: Some(Arc::new(crate::inbox::RunTemplates {
+                    engine: self.engine.clone(),
+                    workspace_id: c.workspace_id,
+                })),
             };
             self.registry.execute(&c.action, ctx).await
         };

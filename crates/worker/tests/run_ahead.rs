@@ -57,6 +57,7 @@ impl Runner {
             connection: None,
             inbox: None,
             records: None,
+            email_templates: None,
         };
         self.registry.execute(&c.action, ctx).await
     }

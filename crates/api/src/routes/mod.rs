@@ -2,6 +2,7 @@
 
 pub(crate) mod actions;
 pub(crate) mod connections;
+pub(crate) mod email_templates;
 pub(crate) mod events;
 pub(crate) mod hooks;
 pub(crate) mod meta;
@@ -56,6 +57,13 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(
             "/v1/collections/{name}/records/{id}",
             get(records::get).put(records::replace).delete(records::delete),
+        )
+        .route("/v1/email-templates", get(email_templates::list))
+        .route(
+            "/v1/email-templates/{name}",
+            get(email_templates::get)
+                .put(email_templates::put)
+                .delete(email_templates::delete),
         )
         .route("/v1/workflows", get(workflows::list).post(workflows::create))
         .route("/v1/workflows/validate", post(workflows::validate))

@@ -14,6 +14,7 @@ pub mod workflow_versions;
 pub mod workflow_webhooks;
 pub mod workflows;
 pub mod workspace_connections;
+pub mod workspace_email_templates;
 pub mod workspace_notifications;
 pub mod workspace_record_writes;
 pub mod workspace_records;
@@ -36,6 +37,7 @@ pub mod prelude {
     pub use super::workflow_webhooks::Entity as WorkflowWebhooks;
     pub use super::workflows::Entity as Workflows;
     pub use super::workspace_connections::Entity as WorkspaceConnections;
+    pub use super::workspace_email_templates::Entity as WorkspaceEmailTemplates;
     pub use super::workspace_notifications::Entity as WorkspaceNotifications;
     pub use super::workspace_record_writes::Entity as WorkspaceRecordWrites;
     pub use super::workspace_records::Entity as WorkspaceRecords;
