@@ -1,5 +1,5 @@
 //! Connection kinds: the providers a workspace configures once (an SMTP
-//! server, a Slack bot or webhook) and its steps then name
+//! server, a Slack bot or webhook, the inbox's delivery webhook) and its steps then name
 //! (`config.connection: slack-main`) or use by default.
 //!
 //! A connection's settings are checked against its kind's JSON Schema when
@@ -105,9 +105,28 @@ pub struct SlackConnection {
     pub channel: Option<String>,
 }
 
+/// Settings of an `inbox_webhook` connection: where CREATE_NOTIFICATION
+/// delivers each new notification, signed as Standard Webhooks.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InboxWebhookConnection {
+    /// The receiver's URL (http or https).
+    #[schemars(extend("format" = config_format::HTTP_URL))]
+    pub url: String,
+    /// The signing secret (`whsec_…` base64, or raw): `{{ secrets.INBOX_WEBHOOK_SECRET }}`.
+    pub secret: String,
+}
+
 /// Every kind, by name.
 pub fn kinds() -> Vec<ConnectionKind> {
     vec![
+        ConnectionKind {
+            name: "inbox_webhook",
+            description: "Where CREATE_NOTIFICATION delivers each new notification (POST, signed as Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature).",
+            schema: schema_of::<InboxWebhookConnection>(),
+            credentials: &["secret"],
+            example: serde_json::json!({"url": "https://app.example.com/hooks/orbflow-inbox", "secret": "{{ secrets.INBOX_WEBHOOK_SECRET }}"}),
+        },
         ConnectionKind {
             name: "slack",
             description: "Slack: a bot token for the Web API (chat.postMessage) or an incoming webhook.",

@@ -93,11 +93,22 @@ fn render_action(out: &mut String, s: &ActionSpec) {
     let _ = writeln!(out, "| Status | {status} |");
     let _ = writeln!(out, "| Execution | {} |", cell(execution));
     let _ = writeln!(out, "| Required permissions | {} |", cell(&permissions));
-    if let Some(kind) = s.connection.map(|c| c.kind) {
-        let _ = writeln!(
-            out,
-            "| Connection | a `{kind}` connection: the one `config.connection` names, else the workspace's default `{kind}` connection ([Connections](#connections)) |"
-        );
+    match s.connection {
+        Some(c) if c.optional => {
+            let _ = writeln!(
+                out,
+                "| Connection | optional: the workspace's default `{}` connection, when it has one ([Connections](#connections)) |",
+                c.kind
+            );
+        }
+        Some(c) => {
+            let _ = writeln!(
+                out,
+                "| Connection | a `{kind}` connection: the one `config.connection` names, else the workspace's default `{kind}` connection ([Connections](#connections)) |",
+                kind = c.kind
+            );
+        }
+        None => {}
     }
     let _ = writeln!(out, "| Output | {} |\n", cell(s.output));
 

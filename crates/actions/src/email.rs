@@ -387,6 +387,7 @@ pub(crate) fn action(p: &HttpPolicy) -> (ActionSpec, std::sync::Arc<dyn Action>)
             connection: Some(ConnectionUse {
                 kind: "smtp",
                 unless: &[],
+                optional: false,
             }),
         },
         std::sync::Arc::new(SendEmail::new(p)),

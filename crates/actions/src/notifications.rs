@@ -5,6 +5,12 @@
 //! The worker hands the action the run's [`Inbox`]: notifications land in
 //! the run's own workspace, once per step of a run (a retried attempt gets
 //! the notification its earlier attempt made).
+//!
+//! With an `inbox_webhook` connection, each notification is also POSTed to
+//! the workspace's receiver, signed as Standard Webhooks (`webhook-id` is
+//! the notification's id, so a re-delivery after a retry is recognised); a
+//! 5xx, 408, 429 or transport failure is retryable (the retry finds the same
+//! notification and delivers it again), another 4xx fatal.
 
 use std::sync::Arc;
 
@@ -12,8 +18,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use base64::Engine as _;
+use hmac::{KeyInit as _, Mac as _};
+
 use crate::action::{Action, ActionContext, ActionError, LogLevel, Outcome};
-use crate::spec::{ActionSpec, Category, schema_of};
+use crate::connections::InboxWebhookConnection;
+use crate::net::{self, HttpPolicy, LazyClient};
+use crate::spec::{ActionSpec, Category, ConnectionUse, schema_of};
 
 /// Notification severity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -93,8 +104,78 @@ pub trait Inbox: Send + Sync {
 }
 
 /// The CREATE_NOTIFICATION action.
-#[derive(Debug, Clone, Copy)]
-pub struct CreateNotification;
+#[derive(Debug)]
+pub struct CreateNotification {
+    http: LazyClient,
+}
+
+impl CreateNotification {
+    /// An action whose delivery webhook obeys `policy`.
+    pub fn new(policy: &HttpPolicy) -> Self {
+        Self {
+            http: LazyClient::new(policy),
+        }
+    }
+}
+
+/// The Standard Webhooks signature of `body`: `v1,` and the base64
+/// HMAC-SHA256 of `{id}.{timestamp}.{body}` under the secret (the base64
+/// after `whsec_`, else the secret's bytes).
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
+    let key = b64.decode(encoded).unwrap_or_else(|_| secret.as_bytes().to_vec());
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("HMAC takes a key of any length");
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("v1,{}", b64.encode(mac.finalize().into_bytes()))
+}
+
+impl CreateNotification {
+    /// POSTs the notification to the workspace's receiver.
+    async fn deliver(&self, ctx: &ActionContext, settings: &Value, event: &Value, id: &str) -> Result<(), ActionError> {
+        let hook: InboxWebhookConnection = serde_json::from_value(settings.clone()).map_err(|e| {
+            ActionError::fatal(format!(
+                "CREATE_NOTIFICATION: the inbox_webhook connection is invalid: {e}"
+            ))
+        })?;
+        let url = url::Url::parse(hook.url.trim())
+            .map_err(|e| ActionError::fatal(format!("CREATE_NOTIFICATION: invalid webhook URL: {e}")))?;
+        let label = format!("POST {}", crate::webhook::origin(&url));
+        net::check_url(self.http.policy(), &url)
+            .map_err(|e| ActionError::fatal(format!("CREATE_NOTIFICATION {label}: {e}")))?;
+        let client = self.http.get().map_err(ActionError::fatal)?;
+        let body = serde_json::to_vec(event).map_err(|e| ActionError::fatal(e.to_string()))?;
+        let ts = ctx.now.timestamp();
+        let request = client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", sign(&hook.secret, id, ts, &body))
+            .body(body)
+            .timeout(crate::webhook::DEFAULT_TIMEOUT);
+        let sent = tokio::select! {
+            biased;
+            () = ctx.cancel.cancelled() => return Err(ActionError::Cancelled),
+            r = request.send() => r,
+        };
+        let resp = sent.map_err(|e| match net::refusal(&e) {
+            Some(r) => ActionError::fatal(format!("CREATE_NOTIFICATION {label}: {r}")),
+            None => ActionError::retryable(format!("CREATE_NOTIFICATION {label}: {}", crate::webhook::describe(&e))),
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let message = format!("CREATE_NOTIFICATION {label} answered {}", status.as_u16());
+        if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+            Err(ActionError::retryable(message))
+        } else {
+            Err(ActionError::fatal(message))
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl Action for CreateNotification {
@@ -118,16 +199,22 @@ impl Action for CreateNotification {
             ));
         };
         let level = cfg.level.unwrap_or_default();
-        let id = inbox
-            .create(InboxItem {
-                recipient: cfg.user_id.clone(),
-                title: cfg.title,
-                body: cfg.message,
-                level,
-                link: cfg.link,
-                data: cfg.data,
-            })
-            .await?;
+        let item = InboxItem {
+            recipient: cfg.user_id.clone(),
+            title: cfg.title,
+            body: cfg.message,
+            level,
+            link: cfg.link,
+            data: cfg.data,
+        };
+        let mut event = json!({
+            "type": "notification.created",
+            "data": {
+                "recipient": item.recipient, "title": item.title, "body": item.body,
+                "level": level.as_str(), "link": item.link, "data": item.data,
+            },
+        });
+        let id = inbox.create(item).await?;
         ctx.logger.log(
             LogLevel::Info,
             &format!(
@@ -137,12 +224,22 @@ impl Action for CreateNotification {
             ),
             None,
         );
-        Ok(Outcome::Completed(json!({ "notificationId": id })))
+        let delivered = match &ctx.connection {
+            Some(settings) => {
+                event["data"]["id"] = json!(id);
+                self.deliver(&ctx, settings, &event, &id).await?;
+                true
+            }
+            None => false,
+        };
+        Ok(Outcome::Completed(
+            json!({ "notificationId": id, "delivered": delivered }),
+        ))
     }
 }
 
-pub(crate) fn actions() -> Vec<(ActionSpec, Arc<dyn Action>)> {
-    vec![(
+pub(crate) fn action(p: &HttpPolicy) -> (ActionSpec, Arc<dyn Action>) {
+    (
         ActionSpec {
             name: "CREATE_NOTIFICATION",
             description: "Create a notification in the workspace's in-app inbox (GET /v1/notifications).",
@@ -150,15 +247,21 @@ pub(crate) fn actions() -> Vec<(ActionSpec, Arc<dyn Action>)> {
             config_schema: schema_of::<CreateNotificationConfig>(),
             example: json!({"userId": "user_42", "title": "Post published", "message": "Your post is live", "level": "info", "link": "/posts/42"}),
             required_permissions: &["notify:inbox"],
-            output: "{ notificationId }",
+            output: "{ notificationId, delivered } (delivered: POSTed to the workspace's inbox_webhook connection)",
             security: "Notifications are scoped to the run's workspace. One notification per step of a run: a \
-                       retried attempt returns the one its earlier attempt made.",
+                       retried attempt returns the one its earlier attempt made. With an inbox_webhook connection \
+                       each is POSTed to its URL, signed as Standard Webhooks with the connection's secret; the \
+                       URL obeys ORBFLOW_HTTP_ALLOW_PRIVATE.",
             block: false,
             implemented: true,
-            connection: None,
+            connection: Some(ConnectionUse {
+                kind: "inbox_webhook",
+                unless: &[],
+                optional: true,
+            }),
         },
-        Arc::new(CreateNotification),
-    )]
+        Arc::new(CreateNotification::new(p)),
+    )
 }
 
 #[cfg(test)]
@@ -166,6 +269,10 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+
+    fn action() -> CreateNotification {
+        CreateNotification::new(&HttpPolicy { allow_private: true })
+    }
 
     #[derive(Default)]
     struct Memory(Mutex<Vec<InboxItem>>);
@@ -179,14 +286,33 @@ mod tests {
         }
     }
 
+    #[test]
+    fn signatures_match_the_standard_webhooks_published_vector() {
+        let body = br#"{"test": 2432232314}"#;
+        let want = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+        let id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+        assert_eq!(
+            sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id, 1614265330, body),
+            want
+        );
+        assert_eq!(sign("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id, 1614265330, body), want);
+        assert_ne!(
+            sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id, 1614265331, body),
+            want
+        );
+    }
+
     #[tokio::test]
     async fn creates_through_the_inbox_it_is_given() {
         let inbox = Arc::new(Memory::default());
         let (mut ctx, _) =
             ActionContext::for_test(json!({"userId": "u1", "title": "T", "message": "M", "data": {"k": 1}}));
         ctx.inbox = Some(inbox.clone());
-        let out = CreateNotification.execute(ctx).await.unwrap();
-        assert_eq!(out, Outcome::Completed(json!({"notificationId": "n1"})));
+        let out = action().execute(ctx).await.unwrap();
+        assert_eq!(
+            out,
+            Outcome::Completed(json!({"notificationId": "n1", "delivered": false}))
+        );
         let items = inbox.0.lock().unwrap();
         assert_eq!(items[0].level, Level::Info);
         assert_eq!(items[0].data, Some(json!({"k": 1})));
@@ -197,10 +323,10 @@ mod tests {
         let big = "x".repeat(MAX_DATA_BYTES);
         let (mut ctx, _) = ActionContext::for_test(json!({"userId": "u", "title": "T", "message": "", "data": big}));
         ctx.inbox = Some(Arc::new(Memory::default()));
-        let err = CreateNotification.execute(ctx).await.unwrap_err();
+        let err = action().execute(ctx).await.unwrap_err();
         assert!(err.to_string().contains("16384-byte limit"), "{err}");
         let (ctx, _) = ActionContext::for_test(json!({"userId": "u", "title": "T", "message": "m"}));
-        let err = CreateNotification.execute(ctx).await.unwrap_err();
+        let err = action().execute(ctx).await.unwrap_err();
         assert!(!err.is_retryable() && err.to_string().contains("inbox"), "{err}");
     }
 }

@@ -51,7 +51,6 @@ impl Registry {
         };
         for (spec, action) in social::actions()
             .into_iter()
-            .chain(notifications::actions())
             .chain(ai::actions())
             .chain(data::actions())
             .chain(control::actions())
@@ -65,6 +64,8 @@ impl Registry {
         let (spec, action) = email::action(&config.http);
         r.insert(spec, action);
         let (spec, action) = database::action();
+        r.insert(spec, action);
+        let (spec, action) = notifications::action(&config.http);
         r.insert(spec, action);
         Ok(r)
     }

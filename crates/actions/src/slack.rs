@@ -357,6 +357,7 @@ pub(crate) fn action(p: &HttpPolicy) -> (ActionSpec, std::sync::Arc<dyn Action>)
             connection: Some(ConnectionUse {
                 kind: "slack",
                 unless: &["webhookUrl", "token"],
+                optional: false,
             }),
         },
         std::sync::Arc::new(SendSlackMessage::new(p)),

@@ -72,12 +72,15 @@ pub struct ConnectionUse {
     /// Config fields that, when set, make the connection unnecessary (a
     /// Slack step's own `webhookUrl` or `token`).
     pub unless: &'static [&'static str],
+    /// The action works without one (CREATE_NOTIFICATION delivers to its
+    /// webhook only when the workspace has one).
+    pub optional: bool,
 }
 
 impl ConnectionUse {
     /// Whether a step with `config` needs a connection.
     pub fn needed_by(&self, config: Option<&Value>) -> bool {
-        !self.unless.iter().any(|f| config.and_then(|c| c.get(*f)).is_some())
+        !self.optional && !self.unless.iter().any(|f| config.and_then(|c| c.get(*f)).is_some())
     }
 }
 

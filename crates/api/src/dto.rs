@@ -533,7 +533,7 @@ pub struct SecretList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionIn {
-    /// `smtp` or `slack`.
+    /// `smtp`, `slack` or `inbox_webhook`.
     pub kind: String,
     /// Settings, checked against the kind's schema (docs/WORKFLOW_ACTIONS.md,
     /// "Connections"); credential fields only as `{{ secrets.NAME }}`.

@@ -82,7 +82,10 @@ async fn connections_are_set_checked_listed_and_deleted_per_workspace(h: Harness
     let r = put(&h, &h.token, "x", json!({"kind": "fax", "settings": {}})).await;
     problem(&r, 422, "invalid-connection");
     assert!(
-        r.body["detail"].as_str().unwrap().contains("kinds: slack, smtp"),
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("kinds: inbox_webhook, slack, smtp"),
         "{}",
         r.text
     );

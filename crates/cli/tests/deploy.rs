@@ -49,6 +49,15 @@ fn env_of(cmd: &str) -> BTreeSet<String> {
         .collect();
     if ["worker", "scheduler", "api", "dev"].contains(&cmd) {
         vars.extend(OTEL.iter().map(|v| (*v).to_owned()));
+        // read by every process that opens the store (docs/OPERATIONS.md)
+        vars.extend(
+            [
+                "ORBFLOW_SECRETS_KEY",
+                "ORBFLOW_SECRETS_KEY_FILE",
+                "ORBFLOW_SECRETS_OLD_KEYS",
+            ]
+            .map(str::to_owned),
+        );
     }
     vars
 }
@@ -124,6 +133,16 @@ fn kubernetes_manifests_match_the_binary() {
         }
         for c in pod["containers"].as_array().unwrap() {
             check_container(&rel, c, &config);
+            if kind == "Deployment" {
+                // every fleet process opens the store, which checks the secrets key at start
+                let key = c["env"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["name"] == "ORBFLOW_SECRETS_KEY")
+                    .unwrap_or_else(|| panic!("{rel}: no ORBFLOW_SECRETS_KEY"));
+                assert_eq!(key["valueFrom"]["secretKeyRef"]["key"], "ORBFLOW_SECRETS_KEY", "{rel}");
+            }
         }
     }
     for k in ["ConfigMap", "Deployment", "Job", "HorizontalPodAutoscaler"] {

@@ -23,7 +23,7 @@ enum ConnectionsCommand {
     Set {
         /// Name (`config.connection` in steps): lower-case letters, digits, `-`.
         name: String,
-        /// Kind: `smtp` or `slack` (docs/WORKFLOW_ACTIONS.md, "Connections").
+        /// Kind: `smtp`, `slack` or `inbox_webhook` (docs/WORKFLOW_ACTIONS.md, "Connections").
         #[arg(long)]
         kind: String,
         /// Settings as JSON, or `@FILE` to read them from a file.
