@@ -46,6 +46,11 @@ enum Command {
     /// Workspace connections (SMTP, Slack) through the API: set, list, get,
     /// delete.
     Connections(cmd::connections::ConnectionsArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Workflows through the API: push a draft, publish, list.
     Workflows(cmd::client::WorkflowsArgs),
     /// Runs through the API: start, get, logs, cancel, retry.
@@ -106,6 +111,15 @@ fn main() -> ExitCode {
         Command::Token(a) => cmd::token::run(&a),
         Command::Secrets(a) => cmd::secrets::run(&a),
         Command::Connections(a) => cmd::connections::run(&a),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "orbflow",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
         Command::Workflows(a) => cmd::client::workflows(&a),
         Command::Runs(a) => cmd::client::runs(&a),
         Command::Scheduler(a) => cmd::scheduler::run(&a),

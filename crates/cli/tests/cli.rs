@@ -258,6 +258,53 @@ fn actions_lists_the_catalog() {
 }
 
 #[test]
+fn completions_cover_every_subcommand() {
+    let o = orbflow(&["completions", "bash"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bash = stdout(&o);
+    assert!(bash.contains("_orbflow()"), "{bash}");
+    for sub in ["run", "validate", "secrets", "connections", "workflows", "completions"] {
+        assert!(bash.contains(sub), "{sub} missing");
+    }
+    let zsh = stdout(&orbflow(&["completions", "zsh"]));
+    assert!(zsh.starts_with("#compdef orbflow"), "{zsh}");
+    let o = orbflow(&["completions", "tcsh"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("possible values"), "{}", stderr(&o));
+}
+
+#[test]
+fn actions_name_shows_one_action() {
+    let o = orbflow(&["actions", "send_slack_message"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("SEND_SLACK_MESSAGE\n"), "{out}");
+    for want in [
+        "status:       ready",
+        "permissions:  notify:slack",
+        "connection:   slack",
+        "config schema:",
+        "\"webhookUrl\"",
+    ] {
+        assert!(out.contains(want), "{want} missing in:\n{out}");
+    }
+    let o = orbflow(&["actions", "CREATE_NOTIFICATION"]);
+    assert!(
+        stdout(&o).contains("connection:   inbox_webhook (optional)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = orbflow(&["actions", "SEND_EMAIL", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["name"], "SEND_EMAIL");
+    assert_eq!(v["connection"]["kind"], "smtp");
+    let o = orbflow(&["actions", "SEND_EMIAL"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean `SEND_EMAIL`"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
 fn graph_shows_conditions_switches_and_loops() {
     let o = orbflow(&["graph", "examples/mention-triage.yaml"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
