@@ -337,3 +337,25 @@ steps:
     let message = run["stepExecutions"]["post"]["error"]["message"].as_str().unwrap();
     assert!(message.contains("a slack connection"), "{message}");
 }
+
+both!(concurrent_defaults_leave_exactly_one);
+async fn concurrent_defaults_leave_exactly_one(h: Harness) {
+    let puts = (0..12).map(|i| {
+        let mut body = smtp(&format!("n{i}@example.org"));
+        body["default"] = json!(true);
+        let token = h.token.clone();
+        let h = &h;
+        async move { put(h, &token, &format!("mail-{i}"), body).await }
+    });
+    for a in futures_util::future::join_all(puts).await {
+        assert_eq!(a.status, 201, "{}", a.text);
+    }
+    let list = h.get("/v1/connections").await;
+    let defaults = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["default"] == true)
+        .count();
+    assert_eq!(defaults, 1, "{}", list.text);
+}

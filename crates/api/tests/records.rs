@@ -173,3 +173,16 @@ async fn one_write_per_run_step_however_often_it_is_applied(h: Harness) {
     let list = h.get("/v1/collections/events/records").await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 2);
 }
+
+both!(concurrent_writes_all_land);
+async fn concurrent_writes_all_land(h: Harness) {
+    // writers at once: each write transaction reads (the record count) and
+    // then writes; on SQLite a deferred transaction would fail to upgrade
+    let posts = (0..24).map(|i| h.post_json("/v1/collections/burst/records", json!({ "data": { "i": i } })));
+    let answers = futures_util::future::join_all(posts).await;
+    for a in &answers {
+        assert_eq!(a.status, 201, "{}", a.text);
+    }
+    let list = h.get("/v1/collections/burst/records?limit=100").await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 24);
+}

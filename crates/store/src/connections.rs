@@ -1,12 +1,13 @@
 //! Workspace connections on `workspace_connections`: set (a default one
-//! takes over its kind's default in the same transaction), listed, deleted,
-//! and found for an attempt by name or as its kind's default.
+//! takes over its kind's default in the same transaction, writers of one
+//! workspace's default taking turns), listed, deleted, and found for an
+//! attempt by name or as its kind's default.
 
 use orbflow_engine::Result as EngineResult;
 use orbflow_engine::admin::ConnectionRecord;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement};
 use uuid::Uuid;
 
 use crate::SeaStore;
@@ -25,7 +26,18 @@ fn record(m: wc::Model) -> ConnectionRecord {
 }
 
 pub(crate) async fn put(s: &SeaStore, workspace_id: Uuid, c: &ConnectionRecord) -> EngineResult<bool> {
-    let tx = s.connection().begin().await.map_err(db)?;
+    let tx = crate::repo::write_tx(s.connection()).await?;
+    if c.is_default && tx.get_database_backend() == DbBackend::Postgres {
+        // one default per kind: writers of a workspace's default take turns
+        // (SQLite's IMMEDIATE transaction already serializes them)
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [format!("orbflow:connection-default:{workspace_id}:{}", c.kind).into()],
+        ))
+        .await
+        .map_err(db)?;
+    }
     let existed = wc::Entity::find()
         .filter(wc::Column::WorkspaceId.eq(workspace_id))
         .filter(wc::Column::Name.eq(&c.name))

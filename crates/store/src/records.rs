@@ -10,7 +10,8 @@ use orbflow_engine::{Error as EngineError, Result as EngineResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -125,7 +126,19 @@ fn merged(base: &Value, patch: &Map<String, Value>) -> Value {
 }
 
 pub(crate) async fn write(s: &SeaStore, workspace_id: Uuid, w: &RecordWrite) -> EngineResult<Value> {
-    let tx = s.connection().begin().await.map_err(db)?;
+    let tx = crate::repo::write_tx(s.connection()).await?;
+    if tx.get_database_backend() == DbBackend::Postgres {
+        // a workspace's writes take turns, so that an upsert's match, the
+        // record limit and the dedup key hold under concurrent writers
+        // (SQLite's IMMEDIATE transaction already serializes them)
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [format!("orbflow:records:{workspace_id}").into()],
+        ))
+        .await
+        .map_err(db)?;
+    }
     if let Some(key) = &w.dedup_key {
         let done: Option<Value> = ww::Entity::find()
             .select_only()
