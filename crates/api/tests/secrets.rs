@@ -267,3 +267,57 @@ async fn without_a_key_secrets_cannot_be_set() {
     assert!(r.text.contains("ORBFLOW_SECRETS_KEY"), "{}", r.text);
     assert_eq!(h.get("/v1/secrets").await.body["items"], json!([]));
 }
+
+/// GitHub's signature of `body` under `key`: `sha256=` and the hex HMAC.
+fn github_signature(key: &str, body: &str) -> String {
+    use hmac::{KeyInit as _, Mac as _};
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    m.update(body.as_bytes());
+    let hex: String = m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+both!(webhook_signatures_check_against_the_workspaces_own_secret);
+async fn webhook_signatures_check_against_the_workspaces_own_secret(h: Harness) {
+    let yaml = "schemaVersion: 1\nname: inbound\ntriggers:\n  - { type: webhook, key: gh, verify: { scheme: github, secret: HOOK_KEY } }\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: 1 } }\n";
+    h.publish("inbound", yaml).await;
+    let deliver = |workspace: &'static str, signature: String| {
+        h.send(
+            h.http
+                .post(format!("{}/hooks/{workspace}/inbound/gh", h.base))
+                .header("content-type", "application/json")
+                .header("X-Hub-Signature-256", signature)
+                .header("X-GitHub-Delivery", uuid::Uuid::now_v7().to_string())
+                .body("{}"),
+        )
+    };
+    // no secret anywhere: 503, the name not shown
+    let r = deliver("acme", github_signature("acme-hook-key", "{}")).await;
+    problem(&r, 503, "unavailable");
+    assert!(!r.text.contains("HOOK_KEY"), "{}", r.text);
+    assert_eq!(put(&h, &h.token, "HOOK_KEY", "acme-hook-key").await.status, 201);
+    let r = deliver("acme", github_signature("acme-hook-key", "{}")).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    // another workspace's webhook of the same secret name checks its own value
+    let other = h.token_in("globex", &["*"]).await;
+    let create = h
+        .send(
+            h.http
+                .post(format!("{}/v1/workflows?slug=inbound", h.base))
+                .bearer_auth(&other)
+                .header("content-type", "application/yaml")
+                .body(yaml),
+        )
+        .await;
+    assert_eq!(create.status, 201, "{}", create.text);
+    assert_eq!(put(&h, &other, "HOOK_KEY", "globex-hook-key").await.status, 201);
+    let publish = as_token(&h, &other, Method::POST, "/v1/workflows/inbound/versions").await;
+    assert_eq!(publish.status, 201, "{}", publish.text);
+    problem(
+        &deliver("globex", github_signature("acme-hook-key", "{}")).await,
+        401,
+        "signature-invalid",
+    );
+    let r = deliver("globex", github_signature("globex-hook-key", "{}")).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+}

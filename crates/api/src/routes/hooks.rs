@@ -172,6 +172,28 @@ pub(crate) async fn deliver_short(
     receive(&state, hook, &headers, body).await
 }
 
+/// A webhook's signing secret: the workflow's workspace's secret of that
+/// name, else the operator-wide `ORBFLOW_SECRET_NAME`; 503 (without the
+/// name) when neither is set.
+async fn signing_secret(state: &AppState, hook: &WebhookRecord, name: &str) -> Result<String> {
+    if let Some(version) = state.engine().store().version_record(hook.version_id).await?
+        && let Some(own) = state
+            .engine()
+            .store()
+            .workspace_secrets(version.workspace_id)
+            .await?
+            .remove(name)
+    {
+        return Ok(own);
+    }
+    state.secret(name).map(str::to_owned).ok_or_else(|| {
+        Error::Unavailable(format!(
+            "secret `{name}` of webhook `{}` of workflow {} is not set",
+            hook.key, hook.workflow_id
+        ))
+    })
+}
+
 async fn receive(state: &AppState, hook: WebhookRecord, headers: &HeaderMap, body: Body) -> Result<Response> {
     let key = hook.key.clone();
     // deliveries carry no token: they are limited per workflow, before the body is read
@@ -179,13 +201,8 @@ async fn receive(state: &AppState, hook: WebhookRecord, headers: &HeaderMap, bod
     let body = read_body(headers, body, state.config().max_webhook_bytes).await?;
     let scheme = scheme_of(&hook.scheme, hook.header.as_deref(), hook.timestamp_header.as_deref())?;
     let secret = match (&scheme, hook.secret_name.as_deref()) {
-        (Scheme::None, _) => "",
-        (_, Some(name)) => state.secret(name).ok_or_else(|| {
-            Error::Unavailable(format!(
-                "secret `{name}` of webhook `{key}` of workflow {} is not set",
-                hook.workflow_id
-            ))
-        })?,
+        (Scheme::None, _) => String::new(),
+        (_, Some(name)) => signing_secret(state, &hook, name).await?,
         (_, None) => return Err(Error::Internal("signed webhook without a secret name".into())),
     };
     let tolerance = hook
@@ -194,7 +211,7 @@ async fn receive(state: &AppState, hook: WebhookRecord, headers: &HeaderMap, bod
     let verified = verify::verify(
         &scheme,
         &verify::Delivery {
-            secret,
+            secret: &secret,
             headers,
             body: &body,
         },
