@@ -121,14 +121,15 @@ impl CreateNotification {
 /// The Standard Webhooks signature of `body`: `v1,` and the base64
 /// HMAC-SHA256 of `{id}.{timestamp}.{body}` under the secret (the base64
 /// after `whsec_`, else the secret's bytes).
-pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, ActionError> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
     let key = b64.decode(encoded).unwrap_or_else(|_| secret.as_bytes().to_vec());
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("HMAC takes a key of any length");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key)
+        .map_err(|e| ActionError::fatal(format!("CREATE_NOTIFICATION: the signing secret cannot key HMAC: {e}")))?;
     mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(body);
-    format!("v1,{}", b64.encode(mac.finalize().into_bytes()))
+    Ok(format!("v1,{}", b64.encode(mac.finalize().into_bytes())))
 }
 
 impl CreateNotification {
@@ -152,7 +153,7 @@ impl CreateNotification {
             .header("content-type", "application/json")
             .header("webhook-id", id)
             .header("webhook-timestamp", ts.to_string())
-            .header("webhook-signature", sign(&hook.secret, id, ts, &body))
+            .header("webhook-signature", sign(&hook.secret, id, ts, &body)?)
             .body(body)
             .timeout(crate::webhook::DEFAULT_TIMEOUT);
         let sent = tokio::select! {
@@ -292,12 +293,15 @@ mod tests {
         let want = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
         let id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
         assert_eq!(
-            sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id, 1614265330, body),
+            sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id, 1614265330, body).unwrap(),
             want
         );
-        assert_eq!(sign("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id, 1614265330, body), want);
+        assert_eq!(
+            sign("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id, 1614265330, body).unwrap(),
+            want
+        );
         assert_ne!(
-            sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id, 1614265331, body),
+            sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id, 1614265331, body).unwrap(),
             want
         );
     }

@@ -13,16 +13,24 @@ use orbflow_engine::Engine;
 use orbflow_engine::admin::{NewNotification, RecordOp, RecordWrite};
 use uuid::Uuid;
 
-/// The inbox of one attempt's run and step.
-pub(crate) struct RunInbox {
+/// What one attempt reaches in its run's workspace: one handle, shared by
+/// the context's inbox, data store and email templates (one allocation per
+/// attempt). Writes are keyed by `run_id:step_path`.
+pub(crate) struct RunWorkspace {
     pub(crate) engine: Arc<Engine>,
     pub(crate) workspace_id: Uuid,
     pub(crate) run_id: Uuid,
     pub(crate) step_path: String,
 }
 
+impl RunWorkspace {
+    fn dedup_key(&self) -> String {
+        format!("{}:{}", self.run_id, self.step_path)
+    }
+}
+
 #[async_trait::async_trait]
-impl Inbox for RunInbox {
+impl Inbox for RunWorkspace {
     async fn create(&self, item: InboxItem) -> Result<String, ActionError> {
         let n = NewNotification {
             recipient: item.recipient,
@@ -33,7 +41,7 @@ impl Inbox for RunInbox {
             data: item.data,
             run_id: Some(self.run_id),
             step_path: Some(self.step_path.clone()),
-            dedup_key: format!("{}:{}", self.run_id, self.step_path),
+            dedup_key: self.dedup_key(),
         };
         self.engine
             .store()
@@ -44,15 +52,8 @@ impl Inbox for RunInbox {
     }
 }
 
-/// The data store of one attempt's run and step.
-pub(crate) struct RunRecords {
-    pub(crate) engine: Arc<Engine>,
-    pub(crate) workspace_id: Uuid,
-    pub(crate) dedup_key: String,
-}
-
 #[async_trait::async_trait]
-impl Records for RunRecords {
+impl Records for RunWorkspace {
     async fn write(&self, w: DataWrite) -> Result<serde_json::Value, ActionError> {
         let op = match w.operation {
             DbOperation::Insert => RecordOp::Insert,
@@ -65,7 +66,7 @@ impl Records for RunRecords {
             op,
             data: w.data,
             filter: w.filter,
-            dedup_key: Some(self.dedup_key.clone()),
+            dedup_key: Some(self.dedup_key()),
         };
         match self.engine.store().write_records(self.workspace_id, &write).await {
             Ok(v) => Ok(v),
@@ -77,14 +78,8 @@ impl Records for RunRecords {
     }
 }
 
-/// The email templates of one attempt's workspace.
-pub(crate) struct RunTemplates {
-    pub(crate) engine: Arc<Engine>,
-    pub(crate) workspace_id: Uuid,
-}
-
 #[async_trait::async_trait]
-impl EmailTemplates for RunTemplates {
+impl EmailTemplates for RunWorkspace {
     async fn get(&self, name: &str) -> Result<Option<EmailTemplate>, ActionError> {
         let t = self
             .engine

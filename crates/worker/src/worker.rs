@@ -382,6 +382,12 @@ impl Worker {
                 }
                 None => None,
             };
+            let workspace = Arc::new(crate::inbox::RunWorkspace {
+                engine: self.engine.clone(),
+                workspace_id: c.workspace_id,
+                run_id: c.job.run_id,
+                step_path: c.job.path.clone(),
+            });
             let ctx = ActionContext {
                 config: rendered.config,
                 idempotency_key: c.idempotency_key.clone(),
@@ -391,21 +397,9 @@ impl Worker {
                 now: chrono::Utc::now(),
                 calls: trace.calls(),
                 connection,
-                inbox: Some(Arc::new(crate::inbox::RunInbox {
-                    engine: self.engine.clone(),
-                    workspace_id: c.workspace_id,
-                    run_id: c.job.run_id,
-                    step_path: c.job.path.clone(),
-                })),
-                records: Some(Arc::new(crate::inbox::RunRecords {
-                    engine: self.engine.clone(),
-                    workspace_id: c.workspace_id,
-                    dedup_key: format!("{}:{}", c.job.run_id, c.job.path),
-                })),
-                email_templates: Some(Arc::new(crate::inbox::RunTemplates {
-                    engine: self.engine.clone(),
-                    workspace_id: c.workspace_id,
-                })),
+                inbox: Some(workspace.clone()),
+                records: Some(workspace.clone()),
+                email_templates: Some(workspace),
             };
             self.registry.execute(&c.action, ctx).await
         };

@@ -14,28 +14,17 @@ use serde_json::Value;
 use crate::auth::Principal;
 use crate::dto::{ConnectionIn, ConnectionList, ConnectionOut};
 use crate::extract::{Path, json_request, read_body};
-use crate::routes::json;
+use crate::routes::{NameRule, json};
 use crate::state::AppState;
 use crate::{Error, Result};
 
-/// 400 unless `name` is a slug: lower-case letters, digits and `-`, at most 63.
-fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::BadRequest {
-            code: "invalid-path",
-            detail: "a connection's name is lower-case letters, digits and `-` (at most 63), starting with a letter or digit"
-                .into(),
-        })
-    }
-}
+/// What a name in this route's path may be (400 `invalid-path` otherwise).
+const CONNECTION_NAME: NameRule = NameRule {
+    max: 63,
+    first: |c| c.is_ascii_lowercase() || c.is_ascii_digit(),
+    rest: |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+    says: "a connection's name is lower-case letters, digits and `-` (at most 63), starting with a letter or digit",
+};
 
 fn invalid(detail: String) -> Error {
     Error::Unprocessable {
@@ -100,7 +89,7 @@ async fn find(state: &AppState, who: &Principal, name: &str) -> Result<Option<Co
 )]
 pub(crate) async fn get(State(state): State<AppState>, who: Principal, Path(name): Path<String>) -> Result<Response> {
     who.require(&["connections:read"])?;
-    check_name(&name)?;
+    CONNECTION_NAME.check(&name)?;
     let c = find(&state, &who, &name)
         .await?
         .ok_or_else(|| Error::NotFound("connection".into()))?;
@@ -127,7 +116,7 @@ pub(crate) async fn put(
     body: Body,
 ) -> Result<Response> {
     who.require(&["connections:write"])?;
-    check_name(&name)?;
+    CONNECTION_NAME.check(&name)?;
     let bytes = read_body(&headers, body, state.config().max_input_bytes).await?;
     let req: ConnectionIn = json_request(&headers, &bytes, None)?;
     let Some(kind) = connections::kind(&req.kind) else {
@@ -171,7 +160,7 @@ pub(crate) async fn delete(
     Path(name): Path<String>,
 ) -> Result<Response> {
     who.require(&["connections:write"])?;
-    check_name(&name)?;
+    CONNECTION_NAME.check(&name)?;
     if state.admin().delete_connection(who.workspace_id(), &name).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {

@@ -13,27 +13,17 @@ use orbflow_model::expr::template::Template;
 use crate::auth::Principal;
 use crate::dto::{EmailTemplateIn, EmailTemplateList, EmailTemplateOut};
 use crate::extract::{Path, json_request, read_body};
-use crate::routes::json;
+use crate::routes::{NameRule, json};
 use crate::state::AppState;
 use crate::{Error, Result};
 
-/// 400 unless `name` is lower-case letters, digits, `-` and `_`, at most 63.
-fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::BadRequest {
-            code: "invalid-path",
-            detail: "an email template's name is lower-case letters, digits, `-` and `_` (at most 63)".into(),
-        })
-    }
-}
+/// What a name in this route's path may be (400 `invalid-path` otherwise).
+const TEMPLATE_NAME: NameRule = NameRule {
+    max: 63,
+    first: |c| c.is_ascii_lowercase() || c.is_ascii_digit(),
+    rest: |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_',
+    says: "an email template's name is lower-case letters, digits, `-` and `_` (at most 63)",
+};
 
 fn invalid(detail: String) -> Error {
     Error::Unprocessable {
@@ -95,7 +85,7 @@ pub(crate) async fn list(State(state): State<AppState>, who: Principal) -> Resul
 )]
 pub(crate) async fn get(State(state): State<AppState>, who: Principal, Path(name): Path<String>) -> Result<Response> {
     who.require(&["templates:read"])?;
-    check_name(&name)?;
+    TEMPLATE_NAME.check(&name)?;
     let t = find(&state, &who, &name)
         .await?
         .ok_or_else(|| Error::NotFound("email template".into()))?;
@@ -122,7 +112,7 @@ pub(crate) async fn put(
     body: Body,
 ) -> Result<Response> {
     who.require(&["templates:write"])?;
-    check_name(&name)?;
+    TEMPLATE_NAME.check(&name)?;
     let bytes = read_body(&headers, body, state.config().max_input_bytes).await?;
     let req: EmailTemplateIn = json_request(&headers, &bytes, None)?;
     check(&req)?;
@@ -158,7 +148,7 @@ pub(crate) async fn delete(
     Path(name): Path<String>,
 ) -> Result<Response> {
     who.require(&["templates:write"])?;
-    check_name(&name)?;
+    TEMPLATE_NAME.check(&name)?;
     if state.admin().delete_email_template(who.workspace_id(), &name).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {

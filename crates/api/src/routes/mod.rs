@@ -135,3 +135,31 @@ pub(crate) async fn find_workflow(state: &AppState, who: &Principal, slug_or_id:
         .await?
         .ok_or_else(|| Error::NotFound(format!("workflow `{slug_or_id}`")))
 }
+
+/// What a name in a route's path may be: 1 to `max` characters, the first
+/// one `first` accepts, the others ones `rest` accepts. One rule per kind of
+/// named workspace object (secrets, connections, email templates,
+/// collections).
+pub(crate) struct NameRule {
+    pub(crate) max: usize,
+    pub(crate) first: fn(char) -> bool,
+    pub(crate) rest: fn(char) -> bool,
+    /// The rule, in words, for the 400.
+    pub(crate) says: &'static str,
+}
+
+impl NameRule {
+    /// 400 `invalid-path`, saying the rule, unless `name` follows it.
+    pub(crate) fn check(&self, name: &str) -> Result<()> {
+        let ok =
+            !name.is_empty() && name.len() <= self.max && name.starts_with(self.first) && name.chars().all(self.rest);
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::BadRequest {
+                code: "invalid-path",
+                detail: self.says.into(),
+            })
+        }
+    }
+}

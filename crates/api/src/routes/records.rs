@@ -12,28 +12,17 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::dto::{PageQuery, RecordIn, RecordOut, RecordPage};
 use crate::extract::{Path, Query, json_request, next_cursor, page_size, read_body, uuid_cursor};
-use crate::routes::{json, with_header};
+use crate::routes::{NameRule, json, with_header};
 use crate::state::AppState;
 use crate::{Error, Result};
 
-/// 400 unless `name` is a collection name: `[a-z][a-z0-9_]*`, at most 63.
-fn check_collection(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::BadRequest {
-            code: "invalid-path",
-            detail: "a collection's name is a lower-case letter, then lower-case letters, digits or `_` (at most 63)"
-                .into(),
-        })
-    }
-}
+/// What a name in this route's path may be (400 `invalid-path` otherwise).
+const COLLECTION_NAME: NameRule = NameRule {
+    max: 63,
+    first: |c| c.is_ascii_lowercase(),
+    rest: |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
+    says: "a collection's name is a lower-case letter, then lower-case letters, digits or `_` (at most 63)",
+};
 
 /// A collection's records, oldest first.
 #[utoipa::path(
@@ -49,7 +38,7 @@ pub(crate) async fn list(
     Query(p): Query<PageQuery>,
 ) -> Result<Response> {
     who.require(&["data:read"])?;
-    check_collection(&name)?;
+    COLLECTION_NAME.check(&name)?;
     let limit = page_size(p.limit);
     let after = uuid_cursor(p.cursor.as_deref())?;
     let rows = state
@@ -85,7 +74,7 @@ pub(crate) async fn insert(
     body: Body,
 ) -> Result<Response> {
     who.require(&["data:write"])?;
-    check_collection(&name)?;
+    COLLECTION_NAME.check(&name)?;
     let bytes = read_body(&headers, body, state.config().max_input_bytes).await?;
     let req: RecordIn = json_request(&headers, &bytes, None)?;
     let write = RecordWrite {
@@ -128,7 +117,7 @@ pub(crate) async fn get(
     Path((name, id)): Path<(String, Uuid)>,
 ) -> Result<Response> {
     who.require(&["data:read"])?;
-    check_collection(&name)?;
+    COLLECTION_NAME.check(&name)?;
     let r = state
         .admin()
         .record(who.workspace_id(), &name, id)
@@ -157,7 +146,7 @@ pub(crate) async fn replace(
     body: Body,
 ) -> Result<Response> {
     who.require(&["data:write"])?;
-    check_collection(&name)?;
+    COLLECTION_NAME.check(&name)?;
     let bytes = read_body(&headers, body, state.config().max_input_bytes).await?;
     let req: RecordIn = json_request(&headers, &bytes, None)?;
     let r = state
@@ -184,7 +173,7 @@ pub(crate) async fn delete(
     Path((name, id)): Path<(String, Uuid)>,
 ) -> Result<Response> {
     who.require(&["data:write"])?;
-    check_collection(&name)?;
+    COLLECTION_NAME.check(&name)?;
     if state.admin().delete_record(who.workspace_id(), &name, id).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {

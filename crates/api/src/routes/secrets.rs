@@ -10,30 +10,20 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::Principal;
 use crate::dto::{SecretIn, SecretList, SecretOut};
 use crate::extract::{Path, json_request, read_body};
-use crate::routes::json;
+use crate::routes::{NameRule, json};
 use crate::state::AppState;
 use crate::{Error, Result};
 
 /// The largest value, in bytes.
 const MAX_VALUE: usize = 64 * 1024;
 
-/// 400 unless `name` can be read as `secrets.NAME`: a letter or `_`, then
-/// letters, digits or `_`, at most 128 characters.
-fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::BadRequest {
-            code: "invalid-path",
-            detail: "a secret's name is a letter or `_`, then letters, digits or `_` (at most 128), as `secrets.NAME` reads it"
-                .into(),
-        })
-    }
-}
+/// What a name in this route's path may be (400 `invalid-path` otherwise).
+const SECRET_NAME: NameRule = NameRule {
+    max: 128,
+    first: |c| c.is_ascii_alphabetic() || c == '_',
+    rest: |c| c.is_ascii_alphanumeric() || c == '_',
+    says: "a secret's name is a letter or `_`, then letters, digits or `_` (at most 128), as `secrets.NAME` reads it",
+};
 
 /// The workspace's secrets (names and times, never values).
 #[utoipa::path(
@@ -64,7 +54,7 @@ pub(crate) async fn list(State(state): State<AppState>, who: Principal) -> Resul
 )]
 pub(crate) async fn get(State(state): State<AppState>, who: Principal, Path(name): Path<String>) -> Result<Response> {
     who.require(&["secrets:read"])?;
-    check_name(&name)?;
+    SECRET_NAME.check(&name)?;
     let rows = state.admin().secrets(who.workspace_id()).await?;
     let s = rows
         .iter()
@@ -94,7 +84,7 @@ pub(crate) async fn put(
     body: Body,
 ) -> Result<Response> {
     who.require(&["secrets:write"])?;
-    check_name(&name)?;
+    SECRET_NAME.check(&name)?;
     let bytes = read_body(&headers, body, state.config().max_input_bytes).await?;
     let req: SecretIn = json_request(&headers, &bytes, None)?;
     if req.value.len() > MAX_VALUE {
@@ -129,7 +119,7 @@ pub(crate) async fn delete(
     Path(name): Path<String>,
 ) -> Result<Response> {
     who.require(&["secrets:write"])?;
-    check_name(&name)?;
+    SECRET_NAME.check(&name)?;
     if state.admin().delete_secret(who.workspace_id(), &name).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
