@@ -382,11 +382,14 @@ impl Worker {
                 }
                 None => None,
             };
-            let workspace = Arc::new(crate::inbox::RunWorkspace {
-                engine: self.engine.clone(),
-                workspace_id: c.workspace_id,
-                run_id: c.job.run_id,
-                step_path: c.job.path.clone(),
+            // pure steps (run inline, the hot path) touch nothing outside the run
+            let workspace = (!self.registry.is_pure(&c.action)).then(|| {
+                Arc::new(crate::inbox::RunWorkspace {
+                    engine: self.engine.clone(),
+                    workspace_id: c.workspace_id,
+                    run_id: c.job.run_id,
+                    step_path: c.job.path.clone(),
+                })
             });
             let ctx = ActionContext {
                 config: rendered.config,
@@ -397,9 +400,9 @@ impl Worker {
                 now: chrono::Utc::now(),
                 calls: trace.calls(),
                 connection,
-                inbox: Some(workspace.clone()),
-                records: Some(workspace.clone()),
-                email_templates: Some(workspace),
+                inbox: workspace.clone().map(|w| w as _),
+                records: workspace.clone().map(|w| w as _),
+                email_templates: workspace.map(|w| w as _),
             };
             self.registry.execute(&c.action, ctx).await
         };
