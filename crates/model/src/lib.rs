@@ -33,5 +33,5 @@ pub use status::{IllegalTransition, RunStatus, StepStatus};
 pub use validate::{Diagnostic, Diagnostics};
 pub use workflow::{
     ActionStep, Backoff, BranchType, CatchUp, OnError, RetryPolicy, SCHEMA_VERSION, Step, StepKind, StepType,
-    SwitchCase, Trigger, VerifyScheme, WebhookVerify, Workflow,
+    SwitchCase, Trigger, UI_MAX_BYTES, VerifyScheme, WebhookVerify, Workflow,
 };

@@ -1,7 +1,10 @@
 //! The nested DSL flattened into the seed's relational shape — one row per
 //! step with sequence, dependencies, parent, branch type and branch
 //! condition — and rebuilt from rows, losslessly (`unflatten(flatten(w))`
-//! gives back `w`'s steps).
+//! gives back `w`'s steps) but for `ui`: canvas layout metadata is not part
+//! of the plan (the engine ignores it), so rows neither carry it nor change
+//! with it, and rebuilt steps have none. The document a version stores keeps
+//! it.
 
 use std::collections::BTreeMap;
 
@@ -242,6 +245,7 @@ fn build(list: &[&StepRow], children: &Children<'_>, used: &mut usize, depth: us
             retry: r.retry.clone(),
             timeout: r.timeout,
             on_error: r.on_error,
+            ui: None,
         });
     }
     Ok(out)

@@ -7,12 +7,18 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::duration::Duration;
 
 /// The only DSL version this build understands.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Largest `ui` of one workflow or one step, in bytes of compact JSON.
+///
+/// `ui` is layout metadata for the canvas (positions, colours, notes): the
+/// engine ignores it, so it is kept small to keep documents small.
+pub const UI_MAX_BYTES: usize = 16 * 1024;
 
 /// A workflow document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -44,6 +50,11 @@ pub struct Workflow {
     /// its running steps are told to stop. Default: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
+    /// Layout metadata for the canvas (positions, colours, notes): any JSON
+    /// mapping, at most 16 KiB as compact JSON. The engine ignores it;
+    /// validation, import/export and YAML↔JSON keep it unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui: Option<Map<String, Value>>,
 }
 
 /// What starts a run.
@@ -201,6 +212,8 @@ pub struct Step {
     pub timeout: Option<Duration>,
     /// What a failure of this step does to the run.
     pub on_error: Option<OnError>,
+    /// Canvas layout metadata (any JSON mapping); the engine ignores it.
+    pub ui: Option<Map<String, Value>>,
 }
 
 /// The four kinds of step.
@@ -481,6 +494,11 @@ pub struct StepDoc {
     /// `fail` (default) or `continue`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_error: Option<OnError>,
+    /// Layout metadata for the canvas (positions, colours, notes): any JSON
+    /// mapping, at most 16 KiB as compact JSON. The engine ignores it;
+    /// validation, import/export and YAML↔JSON keep it unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui: Option<Map<String, Value>>,
 }
 
 impl JsonSchema for Step {
@@ -534,6 +552,7 @@ impl TryFrom<StepDoc> for Step {
             retry: d.retry,
             timeout: d.timeout,
             on_error: d.on_error,
+            ui: d.ui,
         })
     }
 }
@@ -561,6 +580,7 @@ impl From<Step> for StepDoc {
             retry: s.retry,
             timeout: s.timeout,
             on_error: s.on_error,
+            ui: s.ui,
         };
         let non_empty = |v: Vec<Step>| (!v.is_empty()).then_some(v);
         match s.kind {

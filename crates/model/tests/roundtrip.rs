@@ -8,7 +8,7 @@ use orbflow_model::{
     Workflow,
 };
 use proptest::prelude::*;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// Strings that tempt a YAML emitter into ambiguity.
 fn text() -> impl Strategy<Value = String> {
@@ -90,12 +90,29 @@ fn retry() -> impl Strategy<Value = Option<RetryPolicy>> {
     )
 }
 
-fn common() -> impl Strategy<Value = (Option<String>, Option<String>, Option<Vec<String>>, Option<OnError>)> {
+/// Canvas metadata: any JSON mapping (the engine ignores it).
+fn ui() -> impl Strategy<Value = Option<Map<String, Value>>> {
+    prop::option::of(
+        prop::collection::vec(("[a-zA-Z_][a-zA-Z0-9_ .-]{0,8}", json_value()), 0..4)
+            .prop_map(|kv| kv.into_iter().collect::<Map<String, Value>>()),
+    )
+}
+
+type Common = (
+    Option<String>,
+    Option<String>,
+    Option<Vec<String>>,
+    Option<OnError>,
+    Option<Map<String, Value>>,
+);
+
+fn common() -> impl Strategy<Value = Common> {
     (
         prop::option::of(text()),
         prop::option::of(text()),
         prop::option::of(prop::collection::vec("[a-z]{1,4}", 0..3)),
         prop::option::of(prop_oneof![Just(OnError::Fail), Just(OnError::Continue)]),
+        ui(),
     )
 }
 
@@ -108,7 +125,7 @@ fn action_step() -> impl Strategy<Value = Step> {
         prop::option::of(duration()),
     )
         .prop_map(
-            |((name, description, depends_on, on_error), action, config, retry, timeout)| Step {
+            |((name, description, depends_on, on_error, ui), action, config, retry, timeout)| Step {
                 key: String::new(),
                 name,
                 description,
@@ -117,6 +134,7 @@ fn action_step() -> impl Strategy<Value = Step> {
                 retry,
                 timeout,
                 on_error,
+                ui,
             },
         )
 }
@@ -127,7 +145,7 @@ fn step() -> impl Strategy<Value = Step> {
         let nonempty = prop::collection::vec(inner, 1..3);
         prop_oneof![
             (common(), text(), nonempty.clone(), list.clone()).prop_map(
-                |((n, d, dep, oe), condition, then, otherwise)| Step {
+                |((n, d, dep, oe, ui), condition, then, otherwise)| Step {
                     key: String::new(),
                     name: n,
                     description: d,
@@ -140,6 +158,7 @@ fn step() -> impl Strategy<Value = Step> {
                     retry: None,
                     timeout: None,
                     on_error: oe,
+                    ui,
                 }
             ),
             (
@@ -148,7 +167,7 @@ fn step() -> impl Strategy<Value = Step> {
                 prop::collection::vec((json_value(), nonempty.clone()), 1..3),
                 list.clone()
             )
-                .prop_map(|((n, d, dep, oe), on, cases, default)| Step {
+                .prop_map(|((n, d, dep, oe, ui), on, cases, default)| Step {
                     key: String::new(),
                     name: n,
                     description: d,
@@ -164,6 +183,7 @@ fn step() -> impl Strategy<Value = Step> {
                     retry: None,
                     timeout: None,
                     on_error: oe,
+                    ui,
                 }),
             (
                 common(),
@@ -172,21 +192,24 @@ fn step() -> impl Strategy<Value = Step> {
                 prop::option::of(1u32..50),
                 nonempty
             )
-                .prop_map(|((n, d, dep, oe), for_each, item_var, max_concurrency, steps)| Step {
-                    key: String::new(),
-                    name: n,
-                    description: d,
-                    depends_on: dep,
-                    kind: StepKind::Loop {
-                        for_each,
-                        item_var,
-                        max_concurrency,
-                        steps
-                    },
-                    retry: None,
-                    timeout: None,
-                    on_error: oe,
-                }),
+                .prop_map(
+                    |((n, d, dep, oe, ui), for_each, item_var, max_concurrency, steps)| Step {
+                        key: String::new(),
+                        name: n,
+                        description: d,
+                        depends_on: dep,
+                        kind: StepKind::Loop {
+                            for_each,
+                            item_var,
+                            max_concurrency,
+                            steps
+                        },
+                        retry: None,
+                        timeout: None,
+                        on_error: oe,
+                        ui,
+                    }
+                ),
         ]
     })
 }
@@ -261,6 +284,32 @@ fn number_keys(steps: &mut [Step], next: &mut usize) {
     }
 }
 
+/// `steps` with every `ui` removed, at every depth.
+fn without_ui(steps: &[Step]) -> Vec<Step> {
+    steps
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            s.ui = None;
+            match &mut s.kind {
+                StepKind::Action { .. } => {}
+                StepKind::Condition { then, otherwise, .. } => {
+                    *then = without_ui(then);
+                    *otherwise = without_ui(otherwise);
+                }
+                StepKind::Switch { cases, default, .. } => {
+                    for c in cases.iter_mut() {
+                        c.steps = without_ui(&c.steps);
+                    }
+                    *default = without_ui(default);
+                }
+                StepKind::Loop { steps, .. } => *steps = without_ui(steps),
+            }
+            s
+        })
+        .collect()
+}
+
 fn workflow() -> impl Strategy<Value = Workflow> {
     (
         text(),
@@ -270,20 +319,24 @@ fn workflow() -> impl Strategy<Value = Workflow> {
         prop::collection::vec(step(), 1..5),
         prop::option::of(text()),
         prop::option::of(duration()),
+        ui(),
     )
-        .prop_map(|(name, description, inputs, triggers, mut steps, output, timeout)| {
-            number_keys(&mut steps, &mut 0);
-            Workflow {
-                schema_version: 1,
-                name,
-                description,
-                inputs,
-                triggers,
-                steps,
-                output,
-                timeout,
-            }
-        })
+        .prop_map(
+            |(name, description, inputs, triggers, mut steps, output, timeout, ui)| {
+                number_keys(&mut steps, &mut 0);
+                Workflow {
+                    schema_version: 1,
+                    name,
+                    description,
+                    inputs,
+                    triggers,
+                    steps,
+                    output,
+                    timeout,
+                    ui,
+                }
+            },
+        )
 }
 
 proptest! {
@@ -304,12 +357,16 @@ proptest! {
     fn flatten_then_unflatten_is_identity(wf in workflow()) {
         let rows = flatten(&wf.steps);
         prop_assert_eq!(rows.len(), orbflow_model::plan::count(&wf.steps));
+        // `ui` is not part of the plan: the rows are those of the steps
+        // without it, and the rebuilt steps have none
+        let plain = without_ui(&wf.steps);
+        prop_assert_eq!(&rows, &flatten(&plain));
         let back = unflatten(&rows).unwrap();
-        prop_assert_eq!(&back, &wf.steps);
+        prop_assert_eq!(&back, &plain);
         // rows in any order rebuild the same steps
         let mut reversed = rows.clone();
         reversed.reverse();
-        prop_assert_eq!(unflatten(&reversed).unwrap(), wf.steps);
+        prop_assert_eq!(unflatten(&reversed).unwrap(), plain);
     }
 }
 

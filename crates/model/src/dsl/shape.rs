@@ -61,6 +61,7 @@ const WORKFLOW: &[Field] = &[
     req("steps", Kind::Steps),
     f("output", Kind::Str),
     f("timeout", Kind::Duration),
+    f("ui", Kind::Object),
 ];
 
 const TRIGGER_TYPES: &[&str] = &["manual", "schedule", "webhook", "event"];
@@ -119,6 +120,7 @@ const STEP_COMMON: &[Field] = &[
     f("retry", Kind::Retry),
     f("timeout", Kind::Duration),
     f("onError", Kind::Enum(&["fail", "continue"])),
+    f("ui", Kind::Object),
 ];
 
 fn step_fields(t: &str) -> &'static [Field] {

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::diagnostic::{Diagnostics, suggestion};
 use crate::catalog::ActionSchemas;
@@ -13,7 +13,7 @@ use crate::cron::{CronError, Schedule};
 use crate::dsl::located::join_index;
 use crate::expr::template::{Template, template_strings};
 use crate::expr::{Compiled, ExprError, compile};
-use crate::workflow::{BranchType, OnError, Step, StepKind, Trigger, VerifyScheme, Workflow};
+use crate::workflow::{BranchType, OnError, Step, StepKind, Trigger, UI_MAX_BYTES, VerifyScheme, Workflow};
 
 /// Variables every expression may read.
 const BASE_VARS: &[&str] = &["input", "trigger", "steps", "run"];
@@ -194,6 +194,9 @@ pub fn check_workflow(wf: &Workflow, idx: &StepIndex<'_>, catalog: &dyn ActionSc
     if let Some(out) = &wf.output {
         check_expr(out, "output", Place::Condition, &[], idx, d);
     }
+    if let Some(ui) = &wf.ui {
+        check_ui(ui, "ui", d);
+    }
     let mut seen: HashMap<&str, &str> = HashMap::new();
     for (i, e) in idx.entries.iter().enumerate() {
         let key = e.step.key.as_str();
@@ -215,6 +218,40 @@ pub fn check_workflow(wf: &Workflow, idx: &StepIndex<'_>, catalog: &dyn ActionSc
             seen.insert(key, &e.path);
         }
         check_step(i, idx, catalog, d);
+    }
+}
+
+/// `ui` is free JSON but bounded: at most [`UI_MAX_BYTES`] as compact JSON.
+fn check_ui(ui: &Map<String, Value>, path: &str, d: &mut Diagnostics) {
+    let size = compact_json_len(ui);
+    if size > UI_MAX_BYTES {
+        d.push(
+            path,
+            "too-large",
+            format!(
+                "`ui` is {size} bytes as compact JSON, over the limit of {UI_MAX_BYTES} bytes (16 KiB) for one workflow or step"
+            ),
+        );
+    }
+}
+
+/// Length of `ui` serialized as compact JSON, without building the text.
+fn compact_json_len(ui: &Map<String, Value>) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, ui) {
+        Ok(()) => count.0,
+        // a map of JSON values always serializes; count a failure as too large
+        Err(_) => usize::MAX,
     }
 }
 
@@ -368,6 +405,9 @@ fn check_step(i: usize, idx: &StepIndex<'_>, catalog: &dyn ActionSchemas, d: &mu
     let p = &e.path;
     let vars = idx.loop_vars(i);
     let is_action = matches!(step.kind, StepKind::Action { .. });
+    if let Some(ui) = &step.ui {
+        check_ui(ui, &format!("{p}.ui"), d);
+    }
     if !is_action {
         if step.retry.is_some() {
             d.push(
