@@ -111,6 +111,16 @@ pub enum Outcome {
         /// Output recorded when the timer fires.
         output: Value,
     },
+    /// Not yet: run the action again at `until` (a durable timer the engine
+    /// keeps in the database, surviving restarts), without counting this
+    /// attempt against the retry budget. SCHEDULE_POST waits so for a
+    /// publish time on a platform with no scheduling of its own.
+    Snooze {
+        /// When to run again.
+        until: DateTime<Utc>,
+        /// Why, for the run log.
+        reason: String,
+    },
 }
 
 /// A failed attempt, typed so the engine knows what to do next.

@@ -1,5 +1,6 @@
 //! Connection kinds: the providers a workspace configures once (an SMTP
-//! server, a Slack bot or webhook, the inbox's delivery webhook) and its steps then name
+//! server, a Slack bot or webhook, the inbox's delivery webhook, a language
+//! model, a moderation endpoint, a Mastodon, Bluesky or X account) and its steps then name
 //! (`config.connection: slack-main`) or use by default.
 //!
 //! A connection's settings are checked against its kind's JSON Schema when
@@ -117,15 +118,144 @@ pub struct InboxWebhookConnection {
     pub secret: String,
 }
 
+/// The API shape a language-model provider speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmProvider {
+    /// OpenAI-compatible Chat Completions (`POST {baseUrl}/chat/completions`):
+    /// OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp server, LM Studio.
+    #[default]
+    Openai,
+    /// Anthropic Messages (`POST {baseUrl}/v1/messages`).
+    Anthropic,
+}
+
+/// Settings of an `llm` connection: a language-model provider.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LlmConnection {
+    /// `openai` (Chat Completions, the default) or `anthropic` (Messages).
+    #[serde(default)]
+    pub provider: LlmProvider,
+    /// The API's base URL. Default: `https://api.openai.com/v1` (openai),
+    /// `https://api.anthropic.com` (anthropic); for Ollama
+    /// `http://HOST:11434/v1`.
+    #[serde(default)]
+    #[schemars(extend("format" = config_format::HTTP_URL))]
+    pub base_url: Option<String>,
+    /// The API key: `{{ secrets.OPENAI_API_KEY }}`. None for a local server
+    /// that needs none.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// The header carrying the key. Default: `Authorization: Bearer KEY`
+    /// (openai), `x-api-key` (anthropic); `api-key` for Azure OpenAI keys.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub api_key_header: Option<String>,
+    /// The model a step uses when its config names none.
+    #[schemars(length(min = 1))]
+    pub model: String,
+    /// `anthropic-version`. Default: `2023-06-01`.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub api_version: Option<String>,
+}
+
+/// Settings of a `moderation` connection: an OpenAI-moderation-compatible
+/// endpoint (`POST {baseUrl}/moderations`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModerationConnection {
+    /// The API's base URL. Default: `https://api.openai.com/v1`.
+    #[serde(default)]
+    #[schemars(extend("format" = config_format::HTTP_URL))]
+    pub base_url: Option<String>,
+    /// The API key: `{{ secrets.OPENAI_API_KEY }}`.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// The model. Default: the provider's (`omni-moderation-latest` on OpenAI).
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub model: Option<String>,
+}
+
+/// Settings of a `mastodon` connection: one account on one instance.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MastodonConnection {
+    /// The instance's URL: `https://mastodon.social`.
+    #[schemars(extend("format" = config_format::HTTP_URL))]
+    pub instance_url: String,
+    /// The account's access token (scope `write:statuses write:media`):
+    /// `{{ secrets.MASTODON_TOKEN }}`.
+    pub access_token: String,
+}
+
+/// Settings of a `bluesky` connection: one account on its PDS.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BlueskyConnection {
+    /// The account's PDS. Default: `https://bsky.social`.
+    #[serde(default)]
+    #[schemars(extend("format" = config_format::HTTP_URL))]
+    pub service_url: Option<String>,
+    /// Handle or DID: `orbflow.bsky.social`.
+    #[schemars(length(min = 1))]
+    pub identifier: String,
+    /// An app password: `{{ secrets.BLUESKY_APP_PASSWORD }}`.
+    pub app_password: String,
+}
+
+/// Settings of an `x` connection: one X (Twitter) account through API v2.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct XConnection {
+    /// The API's base URL. Default: `https://api.x.com`.
+    #[serde(default)]
+    #[schemars(extend("format" = config_format::HTTP_URL))]
+    pub api_url: Option<String>,
+    /// An OAuth 2.0 user access token (scopes `tweet.write tweet.read
+    /// users.read media.write`): `{{ secrets.X_ACCESS_TOKEN }}`.
+    pub access_token: String,
+}
+
 /// Every kind, by name.
 pub fn kinds() -> Vec<ConnectionKind> {
     vec![
+        ConnectionKind {
+            name: "bluesky",
+            description: "A Bluesky account (AT Protocol): its PDS, handle and app password.",
+            schema: schema_of::<BlueskyConnection>(),
+            credentials: &["appPassword"],
+            example: serde_json::json!({"identifier": "orbflow.bsky.social", "appPassword": "{{ secrets.BLUESKY_APP_PASSWORD }}"}),
+        },
         ConnectionKind {
             name: "inbox_webhook",
             description: "Where CREATE_NOTIFICATION delivers each new notification (POST, signed as Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature).",
             schema: schema_of::<InboxWebhookConnection>(),
             credentials: &["secret"],
             example: serde_json::json!({"url": "https://app.example.com/hooks/orbflow-inbox", "secret": "{{ secrets.INBOX_WEBHOOK_SECRET }}"}),
+        },
+        ConnectionKind {
+            name: "llm",
+            description: "A language-model provider: OpenAI-compatible Chat Completions (OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp) or Anthropic Messages.",
+            schema: schema_of::<LlmConnection>(),
+            credentials: &["apiKey"],
+            example: serde_json::json!({"provider": "openai", "apiKey": "{{ secrets.OPENAI_API_KEY }}", "model": "gpt-4o-mini"}),
+        },
+        ConnectionKind {
+            name: "mastodon",
+            description: "A Mastodon account: its instance and access token.",
+            schema: schema_of::<MastodonConnection>(),
+            credentials: &["accessToken"],
+            example: serde_json::json!({"instanceUrl": "https://mastodon.social", "accessToken": "{{ secrets.MASTODON_TOKEN }}"}),
+        },
+        ConnectionKind {
+            name: "moderation",
+            description: "An OpenAI-moderation-compatible endpoint for MODERATE_CONTENT (without one, its built-in classifier runs).",
+            schema: schema_of::<ModerationConnection>(),
+            credentials: &["apiKey"],
+            example: serde_json::json!({"apiKey": "{{ secrets.OPENAI_API_KEY }}", "model": "omni-moderation-latest"}),
         },
         ConnectionKind {
             name: "slack",
@@ -144,6 +274,13 @@ pub fn kinds() -> Vec<ConnectionKind> {
                 "username": "orbflow", "password": "{{ secrets.SMTP_PASSWORD }}",
                 "from": "Orbflow <bot@example.com>"
             }),
+        },
+        ConnectionKind {
+            name: "x",
+            description: "An X (Twitter) account through API v2: an OAuth 2.0 user access token.",
+            schema: schema_of::<XConnection>(),
+            credentials: &["accessToken"],
+            example: serde_json::json!({"accessToken": "{{ secrets.X_ACCESS_TOKEN }}"}),
         },
     ]
 }

@@ -101,11 +101,20 @@ fn render_action(out: &mut String, s: &ActionSpec) {
                 c.kind
             );
         }
+        Some(c) if c.kind_of.is_some() => {
+            let _ = writeln!(
+                out,
+                "| Connection | the connection `config.{}` names, of the kind `platform` gives ({}) ([Connections](#connections)) |",
+                c.name_field,
+                cell(c.kind)
+            );
+        }
         Some(c) => {
             let _ = writeln!(
                 out,
-                "| Connection | a `{kind}` connection: the one `config.connection` names, else the workspace's default `{kind}` connection ([Connections](#connections)) |",
-                kind = c.kind
+                "| Connection | a `{kind}` connection: the one `config.{field}` names, else the workspace's default `{kind}` connection ([Connections](#connections)) |",
+                kind = c.kind,
+                field = c.name_field
             );
         }
         None => {}
@@ -121,10 +130,15 @@ fn render_action(out: &mut String, s: &ActionSpec) {
         let _ = writeln!(out, "# parameters of a {} step", block_syntax(s.name).replace('`', ""));
         let _ = writeln!(out, "{}", serde_json::to_string(&s.example).unwrap_or_default());
     } else {
-        let _ = writeln!(out, "- key: example\n  action: {}", s.name);
         let _ = writeln!(
             out,
-            "  config: {}",
+            "schemaVersion: 1\nname: {}-example\ntriggers:\n  - type: manual\nsteps:\n  - key: example\n    action: {}",
+            s.name.to_ascii_lowercase().replace('_', "-"),
+            s.name
+        );
+        let _ = writeln!(
+            out,
+            "    config: {}",
             serde_json::to_string(&s.example).unwrap_or_default()
         );
     }
@@ -219,6 +233,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_actions_example_is_a_workflow_that_validates() {
+        let r = Registry::specs_only().unwrap();
+        let md = render_markdown(&r);
+        let workflows: Vec<&str> = md
+            .split("```yaml\n")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .filter(|b| b.starts_with("schemaVersion: 1"))
+            .collect();
+        assert_eq!(workflows.len(), r.specs().filter(|s| !s.block).count());
+        for w in workflows {
+            let loaded = orbflow_model::dsl::load(w, orbflow_model::dsl::Format::Yaml, &r);
+            assert!(loaded.is_ok(), "{w}: {:?}", loaded.err());
+        }
+    }
+
+    #[test]
     fn renders_every_action_once_and_deterministically() {
         let r = Registry::specs_only().unwrap();
         let a = render_markdown(&r);
@@ -226,7 +257,10 @@ mod tests {
         for s in r.specs() {
             assert_eq!(a.matches(&format!("\n### {}\n", s.name)).count(), 1, "{}", s.name);
         }
-        assert!(a.contains("not configured in this build"));
+        assert!(
+            a.contains("The catalog has 16 entries; 16 are implemented"),
+            "every action runs"
+        );
         assert!(a.contains(REGENERATE_COMMAND));
         assert!(a.ends_with('\n') && !a.ends_with("\n\n"), "one trailing newline");
         let contents = a.find("## Contents").unwrap();

@@ -384,11 +384,7 @@ pub(crate) fn action(p: &HttpPolicy) -> (ActionSpec, std::sync::Arc<dyn Action>)
                        workspace (/v1/email-templates) with the step's `data`.",
             block: false,
             implemented: true,
-            connection: Some(ConnectionUse {
-                kind: "smtp",
-                unless: &[],
-                optional: false,
-            }),
+            connection: Some(ConnectionUse::of("smtp")),
         },
         std::sync::Arc::new(SendEmail::new(p)),
     )

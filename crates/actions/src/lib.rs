@@ -8,20 +8,26 @@
 //!   [`control`]; the real integrations live beside them: [`webhook`]
 //!   (TRIGGER_WEBHOOK), [`slack`] (SEND_SLACK_MESSAGE), [`email`] (SEND_EMAIL),
 //!   [`database`] (UPDATE_DATABASE), [`sentiment`]
-//!   (ANALYZE_SENTIMENT) and [`net`]
-//!   (outgoing HTTP that refuses private addresses).
-//! - [`connections`]: the kinds of workspace connection (smtp, slack) and
-//!   their settings' schemas.
+//!   (ANALYZE_SENTIMENT), [`generate`] (GENERATE_CONTENT), [`moderate`]
+//!   (MODERATE_CONTENT), the [`social`] providers (Mastodon, Bluesky, X),
+//!   [`call`] (one provider call: span, time-out, rate limits, typed
+//!   errors) and [`net`] (outgoing HTTP that refuses private addresses).
+//! - [`connections`]: the kinds of workspace connection (smtp, slack,
+//!   inbox_webhook, llm, moderation, mastodon, bluesky, x) and their
+//!   settings' schemas.
 //! - [`docs`]: renders docs/WORKFLOW_ACTIONS.md from the registry.
 
 pub mod action;
 pub mod ai;
+pub mod call;
 pub mod connections;
 pub mod control;
 pub mod data;
 pub mod database;
 pub mod docs;
 pub mod email;
+pub mod generate;
+pub mod moderate;
 pub mod net;
 pub mod notifications;
 pub mod registry;

@@ -256,9 +256,9 @@ pub(crate) fn action(p: &HttpPolicy) -> (ActionSpec, Arc<dyn Action>) {
             block: false,
             implemented: true,
             connection: Some(ConnectionUse {
-                kind: "inbox_webhook",
                 unless: &[],
                 optional: true,
+                ..ConnectionUse::of("inbox_webhook")
             }),
         },
         Arc::new(CreateNotification::new(p)),

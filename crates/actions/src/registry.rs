@@ -49,9 +49,9 @@ impl Registry {
         let mut r = Self {
             entries: BTreeMap::new(),
         };
-        for (spec, action) in social::actions()
+        for (spec, action) in social::actions(&config.http)
             .into_iter()
-            .chain(ai::actions())
+            .chain(ai::actions(&config.http))
             .chain(data::actions())
             .chain(control::actions())
         {
@@ -130,30 +130,6 @@ impl orbflow_model::ActionSchemas for Registry {
 /// The pure actions ([`Registry::is_pure`]).
 pub(crate) const PURE: [&str; 4] = ["TRANSFORM", "LOG_EVENT", "DELAY", "ANALYZE_SENTIMENT"];
 
-/// An action whose integration has not landed yet: it fails every attempt
-/// with a fatal, explicit error, never a fake success.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct NotConfigured {
-    pub(crate) name: &'static str,
-    pub(crate) needs: &'static str,
-}
-
-#[async_trait::async_trait]
-impl Action for NotConfigured {
-    async fn execute(&self, _ctx: ActionContext) -> Result<Outcome, ActionError> {
-        Err(ActionError::fatal(format!(
-            "{} is not configured in this build: it needs {}",
-            self.name, self.needs
-        )))
-    }
-}
-
-/// Pairs a spec with a [`NotConfigured`] implementation.
-pub(crate) fn not_configured(spec: ActionSpec, needs: &'static str) -> (ActionSpec, Arc<dyn Action>) {
-    let name = spec.name;
-    (spec, Arc::new(NotConfigured { name, needs }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,12 +194,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn not_configured_actions_fail_fatally() {
+    async fn unknown_actions_fail_fatally() {
         let r = Registry::specs_only().unwrap();
-        let (ctx, _) = ActionContext::for_test(serde_json::json!({}));
-        let err = r.execute("GENERATE_CONTENT", ctx).await.unwrap_err();
-        assert!(!err.is_retryable());
-        assert!(err.to_string().contains("GENERATE_CONTENT is not configured"), "{err}");
+        assert!(r.specs().all(|s| s.implemented), "every action executes");
         let (ctx, _) = ActionContext::for_test(serde_json::json!({}));
         let err = r.execute("NOPE", ctx).await.unwrap_err();
         assert_eq!(err, ActionError::fatal("unknown action `NOPE`"));

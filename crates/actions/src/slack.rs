@@ -355,9 +355,9 @@ pub(crate) fn action(p: &HttpPolicy) -> (ActionSpec, std::sync::Arc<dyn Action>)
             block: false,
             implemented: true,
             connection: Some(ConnectionUse {
-                kind: "slack",
                 unless: &["webhookUrl", "token"],
                 optional: false,
+                ..ConnectionUse::of("slack")
             }),
         },
         std::sync::Arc::new(SendSlackMessage::new(p)),

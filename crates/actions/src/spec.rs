@@ -63,11 +63,17 @@ pub struct ActionSpec {
     pub connection: Option<ConnectionUse>,
 }
 
-/// How an action uses a workspace connection: a config's `connection` names
-/// one of `kind`, else the workspace's default of `kind` is used.
+/// The connection kind a step's config needs (`None`: none applies).
+pub type KindOf = fn(Option<&Value>) -> Option<&'static str>;
+
+/// How an action uses a workspace connection: a config's `connection` (or
+/// the field [`ConnectionUse::name_field`] names) names one of the kind,
+/// else the workspace's default of the kind is used.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ConnectionUse {
-    /// The kind: `smtp`, `slack`.
+    /// The kind: `smtp`, `slack`; for an action whose kind depends on its
+    /// config (a social post's `platform`), what the catalog shows
+    /// (`mastodon, bluesky or x`).
     pub kind: &'static str,
     /// Config fields that, when set, make the connection unnecessary (a
     /// Slack step's own `webhookUrl` or `token`).
@@ -75,12 +81,46 @@ pub struct ConnectionUse {
     /// The action works without one (CREATE_NOTIFICATION delivers to its
     /// webhook only when the workspace has one).
     pub optional: bool,
+    /// The config field naming the connection: `connection`, or
+    /// `accountId` for the social actions.
+    #[serde(skip)]
+    pub name_field: &'static str,
+    /// The kind a config needs, when it depends on the config (the social
+    /// actions: their `platform`); `None` in the result: no connection
+    /// applies to that config.
+    #[serde(skip)]
+    pub kind_of: Option<KindOf>,
 }
 
 impl ConnectionUse {
+    /// A use of the connection kind `kind`, named in `config.connection`,
+    /// required unless optional.
+    pub const fn of(kind: &'static str) -> Self {
+        Self {
+            kind,
+            unless: &[],
+            optional: false,
+            name_field: "connection",
+            kind_of: None,
+        }
+    }
+
     /// Whether a step with `config` needs a connection.
     pub fn needed_by(&self, config: Option<&Value>) -> bool {
         !self.optional && !self.unless.iter().any(|f| config.and_then(|c| c.get(*f)).is_some())
+    }
+
+    /// The kind of connection a step with `config` uses (`None`: none).
+    pub fn kind_for(&self, config: Option<&Value>) -> Option<&'static str> {
+        match self.kind_of {
+            Some(f) => f(config),
+            None => Some(self.kind),
+        }
+    }
+
+    /// The connection a step with `config` names, if it names one.
+    pub fn name_in<'a>(&self, config: Option<&'a Value>) -> Option<&'a Value> {
+        config.and_then(|c| c.get(self.name_field))
     }
 }
 

@@ -601,7 +601,7 @@ pub(crate) fn action(p: &HttpPolicy) -> crate::Result<(ActionSpec, Arc<dyn Actio
                 "url": "https://hooks.example.com/orbflow/mentions",
                 "method": "POST",
                 "headers": { "X-Source": "orbflow" },
-                "body": { "text": "{{ input.text }}", "score": "{{ steps.sentiment.output.score }}" },
+                "body": { "text": "{{ input.text }}", "trigger": "{{ trigger.type }}" },
                 "timeout": "10s"
             }),
             required_permissions: &["http:request"],

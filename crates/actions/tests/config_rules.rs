@@ -221,7 +221,7 @@ fn other_actions_rules() {
     one_error(
         "    action: POST_TO_SOCIAL\n    config: { platform: myspace, accountId: a, content: c }\n",
         "steps[0].config.platform",
-        "`myspace` is not one of `twitter`, `mastodon`",
+        "`myspace` is not one of `mastodon`, `bluesky`, `x` or `twitter`",
     );
     one_error(
         "    action: POST_TO_SOCIAL\n    config: { platform: mastodon, accountId: a, content: c, mediaUrls: [\"file:///etc/passwd\"] }\n",

@@ -85,7 +85,7 @@ async fn connections_are_set_checked_listed_and_deleted_per_workspace(h: Harness
         r.body["detail"]
             .as_str()
             .unwrap()
-            .contains("kinds: inbox_webhook, slack, smtp"),
+            .contains("kinds: bluesky, inbox_webhook, llm, mastodon, moderation, slack, smtp, x"),
         "{}",
         r.text
     );
@@ -235,6 +235,69 @@ steps:
     put_secret(&h, "SLACK_BOT_TOKEN", BOT_TOKEN).await;
     let r = publish().await;
     assert_eq!(r.status, 201, "{}", r.text);
+}
+
+both!(publish_checks_social_accounts_and_refuses_platforms_without_a_provider);
+async fn publish_checks_social_accounts_and_refuses_platforms_without_a_provider(h: Harness) {
+    // LinkedIn has no provider: refused by validation, with its place
+    let linkedin = "schemaVersion: 1\nname: li\nsteps:\n  - key: post\n    action: POST_TO_SOCIAL\n    config: { platform: linkedin, accountId: brand, content: hi }\n";
+    assert_eq!(
+        h.post_yaml("/v1/workflows?slug=li", linkedin).await.status,
+        201,
+        "a draft may be incomplete"
+    );
+    let r = h.post_json("/v1/workflows/li/versions", Value::Null).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let e = &r.body["errors"][0];
+    assert_eq!(e["path"], "steps[0].config.platform", "{}", r.text);
+    assert_eq!(e["line"], 6);
+    assert!(e["message"].as_str().unwrap().contains("linkedin"), "{}", r.text);
+    // the account a step names must be a connection of the platform's kind
+    let yaml = "schemaVersion: 1\nname: social\nsteps:\n  - key: post\n    action: POST_TO_SOCIAL\n    config: { platform: mastodon, accountId: brand-mastodon, content: hi }\n  - key: reply\n    action: REPLY_TO_COMMENT\n    config: { platform: twitter, accountId: brand-mastodon, commentId: '1', content: hi }\n";
+    assert_eq!(h.post_yaml("/v1/workflows?slug=social", yaml).await.status, 201);
+    let publish = || h.post_json("/v1/workflows/social/versions", Value::Null);
+    let r = publish().await;
+    problem(&r, 422, "invalid-workflow");
+    let paths: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["steps[0].config.accountId", "steps[1].config.accountId"],
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("connection `brand-mastodon` does not exist"),
+        "{}",
+        r.text
+    );
+    let mastodon = json!({"kind": "mastodon", "settings": {"instanceUrl": "https://mastodon.example", "accessToken": "{{ secrets.MASTODON_TOKEN }}"}});
+    assert_eq!(put(&h, &h.token, "brand-mastodon", mastodon).await.status, 201);
+    put_secret(&h, "MASTODON_TOKEN", "m-token").await;
+    let r = publish().await;
+    // the X reply names a mastodon account
+    assert_eq!(r.body["errors"].as_array().map(Vec::len), Some(1), "{}", r.text);
+    assert!(
+        r.text
+            .contains("is a `mastodon` connection; REPLY_TO_COMMENT needs a `x` one"),
+        "{}",
+        r.text
+    );
+    // a credential in the clear is refused for social kinds too
+    let clear = json!({"kind": "x", "settings": {"accessToken": "plain-token"}});
+    assert_eq!(put(&h, &h.token, "brand-x", clear).await.status, 422);
+    let x = json!({"kind": "x", "settings": {"accessToken": "{{ secrets.MASTODON_TOKEN }}"}});
+    assert_eq!(put(&h, &h.token, "brand-x", x).await.status, 201);
+    let fixed = yaml.replace(
+        "platform: twitter, accountId: brand-mastodon",
+        "platform: twitter, accountId: brand-x",
+    );
+    h.publish("social-fixed", &fixed.replace("name: social", "name: social-fixed"))
+        .await;
 }
 
 /// A peer answering like Slack's chat.postMessage; it records each request.

@@ -216,6 +216,72 @@ fn fmt_yaml_json_yaml_is_lossless() {
 }
 
 #[test]
+fn fmt_keeps_ui_through_yaml_json_yaml() {
+    let yaml = r##"schemaVersion: 1
+name: canvas
+ui: { zoom: 1.5, viewport: { y: 12, x: -40 } }
+steps:
+  - key: first
+    action: TRANSFORM
+    config: { value: 1 }
+    ui: { position: { x: 10, y: 20 }, colour: "#ff0000", notes: [ "a", { b: null } ] }
+  - key: check
+    type: condition
+    if: "steps.first.output == 1"
+    ui: { note: "if/else" }
+    then:
+      - { key: yes_branch, action: TRANSFORM, config: { value: 1 }, ui: { lane: 1 } }
+  - key: each
+    type: loop
+    forEach: "[1, 2]"
+    ui: { size: { w: 400, h: 200 } }
+    steps:
+      - { key: double, action: TRANSFORM, config: { value: "{{ item * 2 }}" }, ui: { zeta: 1, alpha: 2 } }
+"##;
+    let src = write_tmp("canvas-ui.yaml", yaml);
+    let valid = orbflow(&["validate", &src.to_string_lossy()]);
+    assert_eq!(valid.status.code(), Some(0), "{}", stderr(&valid));
+    let json = orbflow(&["fmt", &src.to_string_lossy(), "--to", "json"]);
+    assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("fmt --to json prints JSON");
+    assert_eq!(
+        v["ui"],
+        serde_json::json!({ "zoom": 1.5, "viewport": { "y": 12, "x": -40 } })
+    );
+    assert_eq!(
+        v["steps"][0]["ui"],
+        serde_json::json!({ "position": { "x": 10, "y": 20 }, "colour": "#ff0000", "notes": ["a", { "b": null }] })
+    );
+    assert_eq!(v["steps"][1]["ui"], serde_json::json!({ "note": "if/else" }));
+    assert_eq!(v["steps"][1]["then"][0]["ui"], serde_json::json!({ "lane": 1 }));
+    assert_eq!(
+        v["steps"][2]["ui"],
+        serde_json::json!({ "size": { "w": 400, "h": 200 } })
+    );
+    // key order inside `ui` is kept as written
+    let compact = serde_json::to_string(&v["steps"][2]["steps"][0]["ui"]).unwrap();
+    assert_eq!(compact, r#"{"zeta":1,"alpha":2}"#);
+    assert_eq!(
+        serde_json::to_string(&v["ui"]["viewport"]).unwrap(),
+        r#"{"y":12,"x":-40}"#
+    );
+    // YAML -> JSON -> YAML is lossless, `ui` included
+    let direct = orbflow(&["fmt", &src.to_string_lossy(), "--to", "yaml"]);
+    assert_eq!(direct.status.code(), Some(0), "{}", stderr(&direct));
+    assert!(stdout(&direct).contains("ui:"), "{}", stdout(&direct));
+    let p = write_tmp("canvas-ui.json", &stdout(&json));
+    let back = orbflow(&["fmt", &p.to_string_lossy(), "--to", "yaml"]);
+    assert_eq!(back.status.code(), Some(0), "{}", stderr(&back));
+    assert_eq!(
+        stdout(&back),
+        stdout(&direct),
+        "YAML -> JSON -> YAML changed the document"
+    );
+    let again = orbflow_stdin(&["fmt", "-", "--to", "json"], &stdout(&back));
+    assert_eq!(stdout(&again), stdout(&json));
+}
+
+#[test]
 fn fmt_rejects_malformed_input() {
     let o = orbflow_stdin(&["fmt", "-"], "schemaVersion: 1\nname: [\n");
     assert_eq!(o.status.code(), Some(2));
@@ -245,7 +311,7 @@ fn actions_lists_the_catalog() {
     );
     assert!(
         out.lines()
-            .any(|l| l.starts_with("GENERATE_CONTENT") && l.contains("not configured"))
+            .any(|l| l.starts_with("GENERATE_CONTENT") && l.contains("ready") && l.contains("ai:generate"))
     );
     let o = orbflow(&["actions", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use orbflow_engine::store::Store;
 
+mod peers;
+
 /// A tiny HTTP server: answers `{"ok":true}` after `delay`, counting requests per Idempotency-Key.
 struct Stub {
     port: u16,
@@ -233,5 +235,85 @@ async fn kill_9_during_a_delay_keeps_the_original_wake_time() {
         ended < restarted + chrono::Duration::milliseconds(2500),
         "the delay restarted from zero: woke {ended}, original wake {wake}, restarted {restarted}"
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// SCHEDULE_POST on X, which schedules nothing itself: the step snoozes on
+/// a durable timer until `publishAt`, survives `kill -9`, and posts once,
+/// at the time, after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_a_post_waits_for_its_time_then_restart_posts_it_once() {
+    let (port, seen) = peers::scripted_server(vec![(
+        201,
+        "Content-Type: application/json\r\n",
+        r#"{"data": {"id": "1445880548472328192", "text": "Launch day"}}"#,
+    )]);
+    let connection = format!(r#"{{"apiUrl": "http://127.0.0.1:{port}", "accessToken": "x-user-token"}}"#);
+    let dir = tmp_dir();
+    let wf = dir.join("launch.yaml");
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(4)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    std::fs::write(
+        &wf,
+        format!("schemaVersion: 1\nname: launch\nsteps:\n  - {{key: post, action: SCHEDULE_POST, config: {{platform: x, accountId: brand-x, content: Launch day, publishAt: '{at}'}}}}\n"),
+    )
+    .unwrap();
+    let db = dir.join("o.db");
+    let dbs = db.to_string_lossy().into_owned();
+    let mut run = orbflow(&["run", &wf.to_string_lossy(), "--db", &dbs])
+        .env("ORBFLOW_CONNECTION_X__BRAND_X", &connection)
+        .spawn()
+        .unwrap();
+    let store = open(&db).await;
+    let start = Instant::now();
+    let wake = loop {
+        if let Some(id) = the_run(&store).await
+            && let Some((_, steps)) = store.run_view(id).await.unwrap()
+            && let Some(s) = steps
+                .iter()
+                .find(|s| s.path == "post" && s.status.as_str() == "WAITING")
+        {
+            break s.next_attempt_at.unwrap();
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the post never waited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        wake.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        at,
+        "it waits for publishAt"
+    );
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert!(seen.try_recv().is_err(), "nothing was posted before the time");
+    let dev = orbflow(&["dev", "--db", &dbs, "--listen", "127.0.0.1:0"])
+        .env("ORBFLOW_CONNECTION_X__BRAND_X", &connection)
+        .spawn()
+        .unwrap();
+    let id = the_run(&store).await.unwrap();
+    let (run, steps) = loop {
+        let (run, steps) = store.run_view(id).await.unwrap().unwrap();
+        if run.status.is_terminal() {
+            break (run, steps);
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "run did not finish");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(terminate(dev).success());
+    assert_eq!(run.status.as_str(), "COMPLETED", "{:?}", steps[0].error);
+    let post = &steps[0];
+    assert_eq!(post.attempt, 1, "the snooze did not count as an attempt");
+    assert!(post.ended_at.unwrap() >= wake, "posted at the time, not before");
+    let out = post.output.clone().unwrap();
+    assert_eq!(out["scheduling"], "timer");
+    assert_eq!(out["postId"], "1445880548472328192");
+    let got = seen.recv_timeout(Duration::from_secs(5)).expect("X got the post");
+    assert_eq!(got.request_line, "POST /2/tweets HTTP/1.1");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&got.body).unwrap(),
+        serde_json::json!({"text": "Launch day"})
+    );
+    assert!(seen.try_recv().is_err(), "posted once");
+    let logs = store.logs(id).await.unwrap();
+    assert!(logs.iter().any(|l| l.message.contains("snoozed until")), "{logs:?}");
     let _ = std::fs::remove_dir_all(dir);
 }

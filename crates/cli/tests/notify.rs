@@ -140,3 +140,82 @@ fn a_bad_operator_connection_is_refused_at_start_naming_its_variable() {
         "{stderr}"
     );
 }
+
+/// ai-reply end to end: GENERATE_CONTENT asks an OpenAI-compatible peer
+/// (the operator's `llm` connection), the built-in moderation passes the
+/// draft, and REPLY_TO_COMMENT answers on a Mastodon peer as the account
+/// of the operator's named connection `brand-mastodon`.
+#[test]
+fn ai_reply_drafts_with_a_model_and_replies_on_mastodon() {
+    let (port, seen) = scripted_server(vec![
+        (
+            200,
+            "Content-Type: application/json\r\n",
+            r#"{"id": "chatcmpl-1", "model": "gpt-4o-mini", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Yes: orbflow runs embedded on SQLite, no servers needed."}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 30, "completion_tokens": 12}}"#,
+        ),
+        (
+            200,
+            "Content-Type: application/json\r\n",
+            r#"{"id": "110001", "url": "https://mastodon.example/@brand/110001", "in_reply_to_id": "109876"}"#,
+        ),
+    ]);
+    let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        .args([
+            "run",
+            "examples/ai-reply.yaml",
+            "--input",
+            r#"{"text": "Does orbflow run on a laptop?", "commentId": "109876"}"#,
+            "--output",
+            "json",
+        ])
+        .current_dir(root())
+        .env(
+            "ORBFLOW_CONNECTION_LLM",
+            format!(
+                r#"{{"baseUrl": "http://127.0.0.1:{port}/v1", "apiKey": "sk-e2e-secret", "model": "gpt-4o-mini"}}"#
+            ),
+        )
+        .env(
+            "ORBFLOW_CONNECTION_MASTODON__BRAND_MASTODON",
+            format!(r#"{{"instanceUrl": "http://127.0.0.1:{port}", "accessToken": "mastodon-e2e-secret"}}"#),
+        )
+        .env("ORBFLOW_HTTP_ALLOW_PRIVATE", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    let reply = "Yes: orbflow runs embedded on SQLite, no servers needed.";
+    assert_eq!(
+        run["output"],
+        serde_json::json!({"reply": reply, "posted": true, "url": "https://mastodon.example/@brand/110001"})
+    );
+    assert_eq!(run["steps"]["screen"]["output"]["provider"], "builtin");
+    assert_eq!(run["steps"]["hold"]["status"], "SKIPPED");
+    let llm = seen.recv_timeout(Duration::from_secs(5)).expect("the model was asked");
+    assert_eq!(llm.request_line, "POST /v1/chat/completions HTTP/1.1");
+    assert!(llm.head.contains("sk-e2e-secret"), "the key goes in the request");
+    let body: Value = serde_json::from_str(&llm.body).unwrap();
+    assert_eq!(
+        body["messages"][1]["content"],
+        "Reply to this mention: Does orbflow run on a laptop?"
+    );
+    let post = seen
+        .recv_timeout(Duration::from_secs(5))
+        .expect("Mastodon got the reply");
+    assert_eq!(post.request_line, "POST /api/v1/statuses HTTP/1.1");
+    assert!(
+        post.head.to_ascii_lowercase().contains("idempotency-key: "),
+        "{}",
+        post.head
+    );
+    let body: Value = serde_json::from_str(&post.body).unwrap();
+    assert_eq!(body, serde_json::json!({"status": reply, "in_reply_to_id": "109876"}));
+    for secret in ["sk-e2e-secret", "mastodon-e2e-secret"] {
+        assert!(
+            !run.to_string().contains(secret) && !stderr.contains(secret),
+            "{secret} leaked"
+        );
+    }
+}

@@ -18,16 +18,22 @@ pub const CONNECTION_ENV_PREFIX: &str = "ORBFLOW_CONNECTION_";
 
 impl EngineConfig {
     /// Operator-wide connections from `ORBFLOW_CONNECTION_<KIND>` variables
-    /// (`ORBFLOW_CONNECTION_SMTP='{"host": …, "from": …}'`), each checked
-    /// against its kind's schema: an unknown kind or bad settings is an
-    /// error naming the variable.
+    /// (`ORBFLOW_CONNECTION_SMTP='{"host": …, "from": …}'`: the kind's
+    /// default) and `ORBFLOW_CONNECTION_<KIND>__<NAME>` (a named one, for
+    /// steps that name theirs: `ORBFLOW_CONNECTION_MASTODON__BRAND` is
+    /// `accountId: brand`), each checked against its kind's schema: an
+    /// unknown kind or bad settings is an error naming the variable. Keys:
+    /// `kind`, and `kind/name` for named ones.
     pub fn connections_from_env() -> Result<HashMap<String, Value>, String> {
         let mut out = HashMap::new();
         for (var, text) in std::env::vars() {
-            let Some(kind) = var.strip_prefix(CONNECTION_ENV_PREFIX) else {
+            let Some(rest) = var.strip_prefix(CONNECTION_ENV_PREFIX) else {
                 continue;
             };
-            let kind = kind.to_ascii_lowercase();
+            let (kind, name) = match rest.split_once("__") {
+                Some((k, n)) if !n.is_empty() => (k.to_ascii_lowercase(), Some(env_name(n))),
+                _ => (rest.to_ascii_lowercase(), None),
+            };
             let Some(spec) = orbflow_actions::connections::kind(&kind) else {
                 let known: Vec<&str> = orbflow_actions::connections::kinds().iter().map(|k| k.name).collect();
                 return Err(format!(
@@ -49,16 +55,31 @@ impl EngineConfig {
                     p.message
                 ));
             }
-            out.insert(kind, settings);
+            match name {
+                Some(n) => out.insert(format!("{kind}/{n}"), settings),
+                None => out.insert(kind, settings),
+            };
         }
         Ok(out)
     }
+}
+
+/// A connection name as its variable spells it, and as a step names it:
+/// lower case, `_` and `-` alike.
+fn env_name(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
 }
 
 impl Engine {
     /// The operator-wide connection of `kind`, if one is configured.
     pub fn fallback_connection(&self, kind: &str) -> Option<&Value> {
         self.config.connections.get(kind)
+    }
+
+    /// The operator-wide connection of `kind` named `name`
+    /// (`ORBFLOW_CONNECTION_<KIND>__<NAME>`), if one is configured.
+    pub fn fallback_named(&self, kind: &str, name: &str) -> Option<&Value> {
+        self.config.connections.get(&format!("{kind}/{}", env_name(name)))
     }
 }
 
@@ -88,16 +109,29 @@ impl Engine {
             .connection(claimed.workspace_id, kind, name)
             .await
             .map_err(|e| ActionError::retryable(format!("reading the workspace's connections failed: {e}")))?;
+        let fallback = match name {
+            Some(n) => self.fallback_named(kind, n).map(|s| {
+                let var = format!(
+                    "{CONNECTION_ENV_PREFIX}{}__{}",
+                    kind.to_ascii_uppercase(),
+                    env_name(n).to_ascii_uppercase().replace('-', "_")
+                );
+                (var, s)
+            }),
+            None => self
+                .fallback_connection(kind)
+                .map(|s| (format!("{CONNECTION_ENV_PREFIX}{}", kind.to_ascii_uppercase()), s)),
+        };
         let (record_name, settings, mut hidden) = match (found, name) {
             (Some(r), _) => (r.name, r.settings, Vec::new()),
-            (None, Some(n)) => {
+            (None, Some(n)) if fallback.is_none() => {
                 return Err(ActionError::fatal(format!(
                     "connection `{n}` of kind `{kind}` does not exist in the workspace: set it with `orbflow connections set {n} --kind {kind}` (PUT /v1/connections/{n})"
                 )));
             }
-            (None, None) => match self.fallback_connection(kind) {
+            (None, _) => match fallback {
                 // the operator's: its credential fields may hold values, hidden like secrets
-                Some(s) => {
+                Some((var, s)) => {
                     let credentials = orbflow_actions::connections::kind(kind).map_or(&[][..], |k| k.credentials);
                     let hidden = credentials
                         .iter()
@@ -105,11 +139,7 @@ impl Engine {
                         .filter(|v| !v.is_empty() && !v.contains("{{"))
                         .map(str::to_owned)
                         .collect();
-                    (
-                        format!("{CONNECTION_ENV_PREFIX}{}", kind.to_ascii_uppercase()),
-                        s.clone(),
-                        hidden,
-                    )
+                    (var, s.clone(), hidden)
                 }
                 None => return Ok(None),
             },

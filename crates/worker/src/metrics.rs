@@ -48,7 +48,7 @@ pub struct Metrics {
 pub(crate) fn outcome_label(result: &Result<Outcome, ActionError>) -> &'static str {
     match result {
         Ok(Outcome::Completed(_)) => "completed",
-        Ok(Outcome::WaitUntil { .. }) => "waiting",
+        Ok(Outcome::WaitUntil { .. } | Outcome::Snooze { .. }) => "waiting",
         Err(e) if e.is_retryable() => "retryable_error",
         Err(_) => "fatal_error",
     }

@@ -79,6 +79,10 @@ impl RedactedLogger {
                 until,
                 output: self.value(&output),
             }),
+            Ok(Outcome::Snooze { until, reason }) => Ok(Outcome::Snooze {
+                until,
+                reason: self.text(&reason),
+            }),
             Err(e) => Err(self.error(e)),
         }
     }

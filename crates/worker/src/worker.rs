@@ -372,9 +372,10 @@ impl Worker {
         let fut = async {
             let rendered = self.engine.render_with_secrets(&c).await?;
             logger.hide(rendered.secrets);
-            let connection = match self.registry.spec(&c.action).and_then(|s| s.connection).map(|u| u.kind) {
-                Some(kind) => {
-                    let name = rendered.config.get("connection").and_then(|v| v.as_str());
+            let usage = self.registry.spec(&c.action).and_then(|s| s.connection);
+            let connection = match usage.and_then(|u| Some((u, u.kind_for(Some(&rendered.config))?))) {
+                Some((usage, kind)) => {
+                    let name = usage.name_in(Some(&rendered.config)).and_then(|v| v.as_str());
                     self.engine.connection_for(&c, kind, name).await?.map(|r| {
                         logger.hide(r.secrets);
                         r.settings

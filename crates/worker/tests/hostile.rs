@@ -35,6 +35,41 @@ async fn a_step_longer_than_its_lease_runs_once(h: Harness) {
     assert_eq!(hits.load(Ordering::SeqCst), 1, "the peer was called once");
 }
 
+const CHAT_ANSWER: &str = r#"{"model": "m", "choices": [{"message": {"role": "assistant", "content": "a long answer"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 3}}"#;
+
+/// A GENERATE_CONTENT call that outlasts three leases: the worker renews
+/// the lease meanwhile, so the model is called once.
+async fn a_generation_longer_than_its_lease_runs_once(db: TestDb) {
+    let (port, calls) = common::slow_server_answering(Duration::from_secs(3), "application/json", CHAT_ANSWER);
+    let config = EngineConfig {
+        connections: [(
+            "llm".to_owned(),
+            json!({"baseUrl": format!("http://127.0.0.1:{port}/v1"), "apiKey": "sk-test", "model": "m"}),
+        )]
+        .into(),
+        ..short_lease()
+    };
+    let h = common::harness_with(db, config).await;
+    let yaml = "schemaVersion: 1\nname: long-llm\nsteps:\n  - {key: draft, action: GENERATE_CONTENT, timeout: 20s, config: {prompt: 'write at length'}}\n";
+    let r = h.run(yaml, json!({})).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    assert_eq!(r["steps"]["draft"]["attempts"], 1, "{r:#}");
+    assert_eq!(r["steps"]["draft"]["output"]["text"], "a long answer");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the model was called once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generation_longer_than_its_lease_runs_once_sqlite() {
+    a_generation_longer_than_its_lease_runs_once(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generation_longer_than_its_lease_runs_once_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        a_generation_longer_than_its_lease_runs_once(db).await;
+    }
+}
+
 async fn renewal_reports_leases_that_moved_on(db: TestDb) {
     let (engine, store) = engine_only(&db, EngineConfig::default()).await;
     let version = register(

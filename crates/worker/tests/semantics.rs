@@ -170,7 +170,7 @@ async fn a_failed_step_fails_the_run_unless_on_error_continue(h: Harness) {
         r["steps"]["a"]["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("not configured")
+            .contains("GENERATE_CONTENT needs an `llm` connection")
     );
     assert_eq!(r["error"]["step"], "a");
     let tolerant = "schemaVersion: 1\nname: f\nsteps:\n  - {key: a, onError: continue, action: GENERATE_CONTENT, config: {prompt: p}}\n  - {key: b, action: TRANSFORM, config: {value: '{{ steps.a.status }}'}}\n";

@@ -105,12 +105,19 @@ async fn check_references(
         state.admin().connections(who.workspace_id()).await?
     };
     for (step, usage) in needing {
-        let kind = usage.kind;
-        let named = step.config.and_then(|c| c.get("connection"));
+        // a config whose kind has no connection (a platform we do not
+        // post to) is refused by its schema, not here
+        let Some(kind) = usage.kind_for(step.config) else {
+            continue;
+        };
+        let named = usage.name_in(step.config);
         let (found, at) = match named {
             Some(serde_json::Value::String(n)) if !n.contains("{{") => {
-                let at = format!("{}.config.connection", step.path);
+                let at = format!("{}.config.{}", step.path, usage.name_field);
                 match connections.iter().find(|c| &c.name == n) {
+                    // the operator's connection of the kind and name
+                    // (ORBFLOW_CONNECTION_<KIND>__<NAME>)
+                    None if state.engine().fallback_named(kind, n).is_some() => continue,
                     None => {
                         let message = format!(
                             "connection `{n}` does not exist in this workspace (set it with `orbflow connections set {n} --kind {kind}` or PUT /v1/connections/{n})"
@@ -140,8 +147,8 @@ async fn check_references(
                     None if state.engine().fallback_connection(kind).is_some() => continue,
                     None => {
                         let message = format!(
-                            "{} needs a `{kind}` connection: name one in `connection`, or make one the workspace's default (`orbflow connections set NAME --kind {kind} --default`)",
-                            step.action
+                            "{} needs a `{kind}` connection: name one in `{}`, or make one the workspace's default (`orbflow connections set NAME --kind {kind} --default`)",
+                            step.action, usage.name_field
                         );
                         problems.push(problem(locations, at, "unknown-connection", message));
                         continue;

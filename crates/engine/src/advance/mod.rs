@@ -217,6 +217,14 @@ impl<'e> Advance<'e> {
                 let msg = format!("waiting until {}", until.to_rfc3339());
                 self.wait(step, expect, until, ("info", msg)).await
             }
+            Ok(Outcome::Snooze { until, reason }) => {
+                // the attempt does not count: the next claim numbers the
+                // same attempt again
+                step.attempt = step.attempt.saturating_sub(1);
+                step.error = None;
+                let msg = format!("snoozed until {}: {reason}", until.max(t).to_rfc3339());
+                self.wait(step, expect, until.max(t), ("info", msg)).await
+            }
             Err(ActionError::Retryable { message, retry_after }) if step.attempt < step.max_attempts => {
                 let wait = self.backoff(&step, retry_after)?;
                 let at = t + chrono::Duration::milliseconds(i64::try_from(wait).unwrap_or(i64::MAX / 2));

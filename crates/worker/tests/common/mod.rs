@@ -166,6 +166,15 @@ pub async fn start_manual(
 /// An HTTP server on 127.0.0.1 that answers every request after `delay`,
 /// counting the requests it received.
 pub fn slow_server(delay: Duration) -> (u16, Arc<AtomicUsize>) {
+    slow_server_answering(delay, "text/plain", "ok")
+}
+
+/// [`slow_server`] answering `body` as `content_type`.
+pub fn slow_server_answering(
+    delay: Duration,
+    content_type: &'static str,
+    body: &'static str,
+) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(AtomicUsize::new(0));
@@ -178,7 +187,13 @@ pub fn slow_server(delay: Duration) -> (u16, Arc<AtomicUsize>) {
                 let mut buf = [0u8; 4096];
                 let _ = stream.read(&mut buf);
                 std::thread::sleep(delay);
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+                let _ = stream.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
             });
         }
     });
