@@ -204,19 +204,19 @@ fn depends_on_targets_must_exist_and_be_earlier() {
 
 #[test]
 fn cycles_are_named() {
-    // a waits for b explicitly; b waits for a through list order
+    // a waits for b, a later step (which itself follows a): the documented
+    // forward-dependency, not the cycle it implies, and only that
     let yaml = wf(
         "  - key: a\n    dependsOn: [b]\n    action: TRANSFORM\n    config: {value: 1}\n  - key: b\n    action: TRANSFORM\n    config: {value: 1}\n",
     );
-    expect_error(&yaml, "steps[0].dependsOn[0]", "cycle", "dependency cycle: a → b → a");
-    // two explicit edges: each key appears once, then the first again
+    expect_error(&yaml, "steps[0].dependsOn[0]", "forward-dependency", "`b` comes later");
+    assert_eq!(check(&yaml).len(), 1, "{:?}", check(&yaml));
+    // two explicit edges, one forward: reported as forward, no cycle
     let yaml = wf(
         "  - key: d\n    dependsOn: [e]\n    action: TRANSFORM\n    config: {value: 1}\n  - key: e\n    dependsOn: [d]\n    action: TRANSFORM\n    config: {value: 1}\n",
     );
-    let d = expect_error(&yaml, "steps[0].dependsOn[0]", "cycle", "dependency cycle: d → e → d");
-    assert!(d.message.ends_with("d → e → d"), "{}", d.message);
-    let cycles = check(&yaml).iter().filter(|x| x.code == "cycle").count();
-    assert_eq!(cycles, 1, "one cycle is reported once");
+    expect_error(&yaml, "steps[0].dependsOn[0]", "forward-dependency", "`e` comes later");
+    assert_eq!(check(&yaml).iter().filter(|x| x.code == "cycle").count(), 0);
     // a step inside a block depending on the block itself can never start
     let yaml = wf(
         "  - key: blk\n    type: condition\n    if: 'true'\n    then:\n      - key: inner\n        dependsOn: [blk]\n        action: TRANSFORM\n        config: {value: 1}\n",
@@ -666,4 +666,70 @@ fn a_workflow_timeout_is_a_positive_duration() {
     let d = expect_error(&with("0s"), "timeout", "invalid-value", "longer than 0s");
     assert_eq!((d.line, d.column), (Some(3), Some(10)));
     expect_error(&with("soon"), "timeout", "invalid-duration", "invalid duration `soon`");
+}
+
+#[test]
+fn one_pass_reports_shape_and_semantic_problems_together() {
+    let yaml = "schemaVersion: 1\nname: probe\ntriggers:\n  - type: schedule\n    cron: '61 * * * *'\n    timezone: Mars/Olympus\n  - type: cronjob\nsteps:\n  - key: a\n    action: TRANSFORM\n    retry: { maxAttempt: 3 }\n    timeout: soon\n    config: { value: 1 }\n  - key: b\n    action: LOG_EVENT\n    config: { message: hi, level: warning }\n  - key: c\n    action: TRANSFORM\n    config: { value: '{{ steps.zz.output }}' }\n";
+    let found: Vec<(String, String)> = check(yaml).into_iter().map(|d| (d.path, d.code.to_owned())).collect();
+    for want in [
+        ("triggers[0].cron", "invalid-cron"),
+        ("triggers[0].timezone", "invalid-timezone"),
+        ("triggers[1].type", "invalid-value"),
+        ("steps[0].retry", "missing-field"),
+        ("steps[0].retry.maxAttempt", "unknown-field"),
+        ("steps[0].timeout", "invalid-duration"),
+        // (the test catalog's LOG_EVENT has no `level`)
+        ("steps[1].config.level", "unknown-field"),
+        ("steps[2].config.value", "unknown-step"),
+    ] {
+        assert!(
+            found.iter().any(|(p, c)| p == want.0 && c == want.1),
+            "{want:?} missing from {found:#?}"
+        );
+    }
+    // a step without `action` cannot be set aside: the rules do not run
+    let broken = "schemaVersion: 1\nname: probe\nsteps:\n  - key: a\n  - key: c\n    action: TRANSFORM\n    config: { value: '{{ steps.zz.output }}' }\n";
+    let found = check(broken);
+    assert!(found.iter().any(|d| d.code == "missing-field"), "{found:?}");
+    assert!(!found.iter().any(|d| d.code == "unknown-step"), "{found:?}");
+}
+
+#[test]
+fn reading_a_step_that_may_not_have_finished_is_an_unordered_read() {
+    let yaml = wf(
+        "  - key: a\n    action: TRANSFORM\n    config: {value: 1}\n  - key: f\n    dependsOn: []\n    action: TRANSFORM\n    config: {value: '{{ steps.a.output }}'}\n  - key: blk\n    type: condition\n    if: 'steps.inner.output == 1'\n    then:\n      - key: inner\n        action: TRANSFORM\n        config: {value: '{{ steps.f.output }}'}\n    else:\n      - key: other\n        action: TRANSFORM\n        config: {value: '{{ steps.inner.status }}'}\n  - key: after\n    dependsOn: [blk, a]\n    action: TRANSFORM\n    config: {value: '{{ steps.inner.output }} {{ steps.other.status }} {{ steps.a.output }} {{ steps.f.output }}'}\n",
+    );
+    let found: Vec<(String, String)> = check(&yaml)
+        .into_iter()
+        .filter(|d| d.code == "unordered-read")
+        .map(|d| (d.path, d.message))
+        .collect();
+    let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["steps[1].config.value", "steps[2].if", "steps[2].else[0].config.value"],
+        "{found:#?}"
+    );
+    assert!(
+        found[0]
+            .1
+            .contains("`a` is not sure to have finished when `f` starts; add it to `dependsOn`")
+    );
+    assert!(
+        found[1]
+            .1
+            .contains("`inner` is inside `blk`, which reads this before its steps run")
+    );
+    // a body step reading its loop, and a step reading its own block
+    let yaml = wf(
+        "  - key: each\n    type: loop\n    forEach: '[1, 2]'\n    steps:\n      - key: body\n        action: TRANSFORM\n        config: {value: '{{ steps.each.output }}'}\n",
+    );
+    let found = check(&yaml);
+    assert!(
+        found
+            .iter()
+            .any(|d| d.code == "unordered-read" && d.message.contains("`each` encloses `body`")),
+        "{found:?}"
+    );
 }

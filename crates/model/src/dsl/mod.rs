@@ -122,18 +122,15 @@ fn load_inner(text: &str, format: Format, catalog: &dyn ActionSchemas) -> Result
     }
 }
 
-/// Parse keeping going past unknown fields: `Some((Some(wf), locs))` when a
-/// typed workflow could be built (possibly with unknown-field problems in `d`).
+/// Parse keeping going past what the shape check could mend (unknown
+/// fields, broken optional values): `Some((Some(wf), locs))` when a typed
+/// workflow could be built from the mended copy (its problems are in `d`).
 fn parse_partial(text: &str, format: Format, d: &mut Diagnostics) -> Option<(Option<Workflow>, Locations)> {
     match parse_inner(text, format) {
         Ok(p) => Some((Some(p.workflow), p.locations)),
         Err(found) => {
-            let only_unknown = found.iter().all(|x| x.code == "unknown-field");
             d.0.extend(found.0);
-            if !only_unknown {
-                return None;
-            }
-            // re-read without the unknown fields to check the rest
+            // read again, and check the rest of what the shape check mended
             let (raw, locations) = match format {
                 Format::Yaml => located::parse_yaml(text),
                 Format::Json => located::parse_json(text),
@@ -141,6 +138,9 @@ fn parse_partial(text: &str, format: Format, d: &mut Diagnostics) -> Option<(Opt
             .ok()?;
             let mut scratch = Diagnostics::default();
             let shape = shape::check(&raw, &mut scratch);
+            if shape.fatal {
+                return Some((None, locations));
+            }
             let wf = serde_json::from_value::<Workflow>(shape.cleaned).ok();
             Some((wf, locations))
         }

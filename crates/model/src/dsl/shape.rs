@@ -1,8 +1,11 @@
 //! The shape check: before typed deserialization, walk the raw document and
 //! report every unknown field (with a did-you-mean), missing required field,
-//! wrong type and bad enum value, each at its path. Unknown fields are
-//! removed so the rest can still be checked; any other shape error stops
-//! before the semantic rules.
+//! wrong type and bad enum value, each at its path. The checked copy is
+//! repaired so the rest can still be checked in the same pass: unknown
+//! fields are removed, and so is an optional field whose value is wrong
+//! (a `retry` with a typo, a bad `timeout`, a trigger of an unknown type);
+//! only a problem that no removal can mend (a step without `key` or
+//! `action`, a bad `steps` list) stops before the semantic rules.
 
 use serde_json::{Map, Value};
 
@@ -147,9 +150,9 @@ fn step_fields(t: &str) -> &'static [Field] {
 
 /// Result of the shape check.
 pub(crate) struct Shape {
-    /// The document with unknown fields removed.
+    /// The document with unknown fields and broken optional values removed.
     pub(crate) cleaned: Value,
-    /// Whether a problem other than unknown fields was found.
+    /// Whether a problem was found that removing values cannot mend.
     pub(crate) fatal: bool,
 }
 
@@ -196,16 +199,21 @@ pub(crate) fn check(doc: &Value, d: &mut Diagnostics) -> Shape {
             return Shape { cleaned, fatal: true };
         }
     }
-    let mut c = Checker { d, fatal: false };
-    c.object(obj, "", WORKFLOW, &[]);
-    let fatal = c.fatal;
+    let mut c = Checker { d };
+    let whole = c.object(obj, "", WORKFLOW, &[]);
     let _ = before;
-    Shape { cleaned, fatal }
+    Shape { cleaned, fatal: !whole }
 }
 
 struct Checker<'a> {
     d: &'a mut Diagnostics,
-    fatal: bool,
+}
+
+/// Whether a broken value of this kind may be dropped from the checked
+/// copy: step lists and cases shape the graph, so dropping them would
+/// report what the author did not write.
+fn droppable(kind: Kind) -> bool {
+    !matches!(kind, Kind::Steps | Kind::Cases)
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -220,20 +228,22 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 impl Checker<'_> {
-    fn error(&mut self, path: &str, code: &'static str, msg: String) {
+    /// Reports a problem; the value it is about is broken (`false`).
+    fn error(&mut self, path: &str, code: &'static str, msg: String) -> bool {
         self.d.push(path, code, msg);
-        self.fatal = true;
+        false
     }
 
     /// Checks `obj` against `fields`; `other` lists fields that belong to
-    /// other variants (for a better unknown-field message).
+    /// other variants (for a better unknown-field message). Broken optional
+    /// values are removed; `false` when the object itself stays broken.
     fn object(
         &mut self,
         obj: &mut Map<String, Value>,
         path: &str,
         fields: &[Field],
         other: &[(&str, &'static [Field])],
-    ) {
+    ) -> bool {
         let unknown: Vec<String> = obj
             .keys()
             .filter(|k| !fields.iter().any(|f| f.name == k.as_str()))
@@ -249,42 +259,50 @@ impl Checker<'_> {
             self.d.push(p, "unknown-field", msg);
             obj.remove(&k);
         }
+        let mut whole = true;
         for field in fields {
             let p = join_field(path, field.name);
             match obj.get_mut(field.name) {
-                None if field.required => self.error(
-                    path,
-                    "missing-field",
-                    format!("missing required field `{}`", field.name),
-                ),
+                None if field.required => {
+                    whole = self.error(
+                        path,
+                        "missing-field",
+                        format!("missing required field `{}`", field.name),
+                    );
+                }
                 None => {}
-                Some(v) => self.value(v, &p, field.kind),
-            }
-        }
-    }
-
-    fn value(&mut self, v: &mut Value, path: &str, kind: Kind) {
-        let want = |w: &str| w.to_owned();
-        match kind {
-            Kind::Any => {}
-            Kind::Str => {
-                if !v.is_string() {
-                    self.error(path, "invalid-type", format!("expected a string, got {}", kind_of(v)));
+                Some(v) => {
+                    let fine = self.value(v, &p, field.kind);
+                    if !fine && (field.required || !droppable(field.kind)) {
+                        whole = false;
+                    } else if !fine {
+                        obj.remove(field.name);
+                    }
                 }
             }
+        }
+        whole
+    }
+
+    /// Checks one value; `false` when it is broken.
+    fn value(&mut self, v: &mut Value, path: &str, kind: Kind) -> bool {
+        match kind {
+            Kind::Any => true,
+            Kind::Str => {
+                v.is_string() || self.error(path, "invalid-type", format!("expected a string, got {}", kind_of(v)))
+            }
             Kind::Bool => {
-                if !v.is_boolean() {
-                    self.error(
+                v.is_boolean()
+                    || self.error(
                         path,
                         "invalid-type",
                         format!("expected true or false, got {}", kind_of(v)),
-                    );
-                }
+                    )
             }
             Kind::UInt(min) => match v.as_u64() {
                 Some(n) if n > u64::from(u32::MAX) => self.error(path, "invalid-value", format!("{n} is too large")),
                 Some(n) if n < min => self.error(path, "invalid-value", format!("must be at least {min}, got {n}")),
-                Some(_) => {}
+                Some(_) => true,
                 None => self.error(
                     path,
                     "invalid-type",
@@ -292,16 +310,13 @@ impl Checker<'_> {
                 ),
             },
             Kind::Object => {
-                if !v.is_object() {
-                    self.error(path, "invalid-type", format!("expected a mapping, got {}", kind_of(v)));
-                }
+                v.is_object() || self.error(path, "invalid-type", format!("expected a mapping, got {}", kind_of(v)))
             }
             Kind::Duration => match v.as_str() {
-                Some(s) => {
-                    if let Err(e) = s.parse::<Duration>() {
-                        self.error(path, "invalid-duration", e.to_string());
-                    }
-                }
+                Some(s) => match s.parse::<Duration>() {
+                    Ok(_) => true,
+                    Err(e) => self.error(path, "invalid-duration", e.to_string()),
+                },
                 None => self.error(
                     path,
                     "invalid-duration",
@@ -310,15 +325,17 @@ impl Checker<'_> {
             },
             Kind::StrList => match v.as_array() {
                 Some(items) => {
+                    let mut whole = true;
                     for (i, x) in items.iter().enumerate() {
                         if !x.is_string() {
-                            self.error(
+                            whole = self.error(
                                 &join_index(path, i),
                                 "invalid-type",
                                 format!("expected a step key, got {}", kind_of(x)),
                             );
                         }
                     }
+                    whole
                 }
                 None => self.error(
                     path,
@@ -327,7 +344,7 @@ impl Checker<'_> {
                 ),
             },
             Kind::Enum(options) => match v.as_str() {
-                Some(s) if options.contains(&s) => {}
+                Some(s) if options.contains(&s) => true,
                 Some(s) => self.error(
                     path,
                     "invalid-value",
@@ -343,9 +360,9 @@ impl Checker<'_> {
                     format!("expected one of {}, got {}", list(options), kind_of(v)),
                 ),
             },
-            Kind::Steps => self.list(v, path, "steps", Self::step),
-            Kind::Triggers => self.list(v, path, "triggers", Self::trigger),
-            Kind::Cases => self.list(v, path, "cases", |c, v, p| match v.as_object_mut() {
+            Kind::Steps => self.list(v, path, ("steps", false), Self::step),
+            Kind::Triggers => self.list(v, path, ("triggers", true), Self::trigger),
+            Kind::Cases => self.list(v, path, ("cases", false), |c, v, p| match v.as_object_mut() {
                 Some(o) => c.object(o, p, CASE, &[]),
                 None => c.error(
                     p,
@@ -370,15 +387,31 @@ impl Checker<'_> {
                 ),
             },
         }
-        let _ = want;
     }
 
-    fn list(&mut self, v: &mut Value, path: &str, what: &str, item: impl Fn(&mut Self, &mut Value, &str)) {
+    /// Checks each item of a list; `(what, drop)`: broken items are
+    /// removed when `drop` (triggers), else the list is broken.
+    fn list(
+        &mut self,
+        v: &mut Value,
+        path: &str,
+        (what, drop): (&str, bool),
+        item: impl Fn(&mut Self, &mut Value, &str) -> bool,
+    ) -> bool {
         match v.as_array_mut() {
             Some(items) => {
+                let mut broken = Vec::new();
                 for (i, x) in items.iter_mut().enumerate() {
-                    item(self, x, &join_index(path, i));
+                    if !item(self, x, &join_index(path, i)) {
+                        broken.push(i);
+                    }
                 }
+                if drop {
+                    for i in broken.iter().rev() {
+                        items.remove(*i);
+                    }
+                }
+                drop || broken.is_empty()
             }
             None => self.error(
                 path,
@@ -388,7 +421,7 @@ impl Checker<'_> {
         }
     }
 
-    fn trigger(&mut self, v: &mut Value, path: &str) {
+    fn trigger(&mut self, v: &mut Value, path: &str) -> bool {
         let Some(o) = v.as_object_mut() else {
             return self.error(
                 path,
@@ -418,10 +451,10 @@ impl Checker<'_> {
                 return self.error(&join_field(path, "type"), "invalid-type", msg);
             }
         };
-        self.object(o, path, trigger_fields(&t), &[]);
+        self.object(o, path, trigger_fields(&t), &[])
     }
 
-    fn step(&mut self, v: &mut Value, path: &str) {
+    fn step(&mut self, v: &mut Value, path: &str) -> bool {
         let Some(o) = v.as_object_mut() else {
             return self.error(
                 path,
@@ -435,7 +468,7 @@ impl Checker<'_> {
             // the common-field check reports the bad value
             Some(_) => {
                 self.object(o, path, STEP_COMMON, &[]);
-                return;
+                return false;
             }
         };
         // A step without `type` that looks like a block: say so.
@@ -447,8 +480,7 @@ impl Checker<'_> {
                 ("forEach", "loop"),
             ] {
                 if o.contains_key(field) {
-                    self.error(path, "missing-field", format!("missing `type: {ty}` (a step with `{field}` is a {ty} block; an action step needs `action`)"));
-                    return;
+                    return self.error(path, "missing-field", format!("missing `type: {ty}` (a step with `{field}` is a {ty} block; an action step needs `action`)"));
                 }
             }
         }
@@ -473,7 +505,7 @@ impl Checker<'_> {
                 (label, step_fields(o))
             })
             .collect();
-        self.object(o, path, &fields, &others);
+        self.object(o, path, &fields, &others)
     }
 }
 

@@ -162,6 +162,68 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The interpreter's "Unsupported binary operator 'mul': Float(1.5),
+/// Int(19)" in the DSL's words: the operator as written, the CEL type
+/// names, and how to convert (CEL converts no number implicitly).
+fn readable(reason: String) -> String {
+    const TYPES: [(&str, &str); 8] = [
+        ("Float", "double"),
+        ("Int", "int"),
+        ("UInt", "uint"),
+        ("String", "string"),
+        ("Bool", "bool"),
+        ("List", "list"),
+        ("Map", "map"),
+        ("Null", "null"),
+    ];
+    let Some(rest) = reason.strip_prefix("Unsupported binary operator '") else {
+        return reason;
+    };
+    let Some((op, values)) = rest.split_once("': ") else {
+        return reason;
+    };
+    let symbol = match op {
+        "add" => "+",
+        "sub" => "-",
+        "mul" => "*",
+        "div" => "/",
+        "rem" => "%",
+        _ => op,
+    };
+    let kind = |v: &str| {
+        TYPES
+            .iter()
+            .find(|(k, _)| v.starts_with(&format!("{k}(")))
+            .map(|(_, t)| *t)
+    };
+    // the second operand starts at the last ", Type(" of the text
+    let split = TYPES.iter().filter_map(|(k, _)| values.rfind(&format!(", {k}("))).max();
+    let Some(at) = split else { return reason };
+    let (left, right) = (&values[..at], &values[at + 2..]);
+    let (Some(a), Some(b)) = (kind(left), kind(right)) else {
+        return reason;
+    };
+    let numbers = ["int", "uint", "double"];
+    let hint = if numbers.contains(&a) && numbers.contains(&b) {
+        "; CEL converts no number implicitly: write double(…) or int(…) around one side (JSON integers are int, other numbers double)"
+    } else {
+        ""
+    };
+    format!(
+        "`{symbol}` cannot combine {} {a} and {} {b}{hint}",
+        article(a),
+        article(b)
+    )
+}
+
+fn article(t: &str) -> &'static str {
+    if t.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 /// What an expression reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct References {
@@ -216,7 +278,7 @@ impl Compiled {
             catch_unwind(AssertUnwindSafe(|| budget::resolve(&self.instrumented, &cel_ctx)))
         })
         .map_err(|_| ExprError::new(&self.source, "evaluation crashed"))?
-        .map_err(|e| ExprError::new(&self.source, one_line(&e.to_string())))?;
+        .map_err(|e| ExprError::new(&self.source, readable(one_line(&e.to_string()))))?;
         let mut room = MAX_RESULT_BYTES;
         to_json_within(&result, &mut room).map_err(|r| ExprError::new(&self.source, r))
     }

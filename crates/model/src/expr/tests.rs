@@ -41,7 +41,23 @@ fn evaluation_errors_name_expression_and_reason() {
     assert_eq!(e.expression, "input.missing.deeper");
     assert!(e.reason.contains("missing"), "{e}");
     let e = compile("input.text + 1").unwrap().eval(&c).unwrap_err();
-    assert!(e.reason.contains("Unsupported binary operator"), "{e}");
+    assert_eq!(e.reason, "`+` cannot combine a string and an int", "{e}");
+    // mixed numbers: what to write instead, no interpreter type names
+    let e = compile("double(input.count) * input.count")
+        .unwrap()
+        .eval(&c)
+        .unwrap_err();
+    assert!(
+        e.reason
+            .starts_with("`*` cannot combine a double and an int; CEL converts no number implicitly: write double(…)"),
+        "{e}"
+    );
+    assert!(!e.reason.contains("Float("), "{e}");
+    assert_eq!(readable("something else".into()), "something else");
+    assert_eq!(
+        readable("Unsupported binary operator 'mul': garbage".into()),
+        "Unsupported binary operator 'mul': garbage"
+    );
     let e = compile("input.count").unwrap().eval_bool(&c).unwrap_err();
     assert_eq!(e.reason, "a condition must be a bool, got int");
     let e = compile("nope").unwrap().eval(&c).unwrap_err();

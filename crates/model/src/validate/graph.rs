@@ -34,13 +34,14 @@ pub fn dependencies(idx: &StepIndex<'_>) -> Vec<Vec<usize>> {
         .collect()
 }
 
-/// Checks every `dependsOn`.
+/// Checks every `dependsOn`, then that every `steps.<key>` a step reads is
+/// sure to have finished when it starts ([`check_reads`]).
 pub fn check_dependencies(_wf: &Workflow, idx: &StepIndex<'_>, d: &mut Diagnostics) {
     let n = idx.entries.len();
     let mut graph: Vec<Vec<Edge>> = (0..2 * n).map(|_| Vec::new()).collect();
     let start = |i: usize| 2 * i;
     let finish = |i: usize| 2 * i + 1;
-    // forward references that are not part of a cycle are reported after the cycle search
+    // forward references are reported after the cycle search, which leaves them out
     let mut forward: Vec<(usize, usize, usize)> = Vec::new();
     for (i, e) in idx.entries.iter().enumerate() {
         graph[finish(i)].push(Edge {
@@ -95,27 +96,31 @@ pub fn check_dependencies(_wf: &Workflow, idx: &StepIndex<'_>, d: &mut Diagnosti
                         );
                         continue;
                     }
+                    // a later step is reported as such, whatever cycle it
+                    // makes with the steps in between (they follow their
+                    // previous step, so naming a later one always closes one)
+                    if t > i && !idx.is_ancestor(i, t) && !idx.is_ancestor(t, i) {
+                        forward.push((i, j, t));
+                        continue;
+                    }
                     graph[start(i)].push(Edge {
                         to: finish(t),
                         label: Some((i, j)),
                     });
-                    if t > i && !idx.is_ancestor(i, t) && !idx.is_ancestor(t, i) {
-                        forward.push((i, j, t));
-                    }
                 }
             }
         }
     }
-    let in_cycle = report_cycles(&graph, idx, d);
+    if report_cycles(&graph, idx, d).is_empty() && forward.is_empty() {
+        check_reads(&graph, idx, d);
+    }
     for (i, j, t) in forward {
-        if !in_cycle.contains(&(i, j)) {
-            let k = &idx.entries[t].step.key;
-            d.push(
-                format!("{}.dependsOn[{j}]", idx.entries[i].path),
-                "forward-dependency",
-                format!("`{k}` comes later in the workflow; `dependsOn` may only name earlier steps or blocks"),
-            );
-        }
+        let k = &idx.entries[t].step.key;
+        d.push(
+            format!("{}.dependsOn[{j}]", idx.entries[i].path),
+            "forward-dependency",
+            format!("`{k}` comes later in the workflow; `dependsOn` may only name earlier steps or blocks"),
+        );
     }
 }
 
@@ -198,4 +203,82 @@ fn report_cycles(graph: &[Vec<Edge>], idx: &StepIndex<'_>, d: &mut Diagnostics) 
         }
     }
     on_cycle
+}
+
+/// The `steps.<key>` a step's own expressions read (its config's
+/// templates, `if`, `on`, `forEach`), each with the path it is read at.
+fn reads(e: &crate::validate::rules::Entry<'_>) -> Vec<(String, String)> {
+    use crate::expr::template::{Template, template_strings};
+    use crate::workflow::StepKind;
+    let from = |src: &str, path: String, out: &mut Vec<(String, String)>| {
+        if let Ok(c) = crate::expr::compile(src) {
+            out.extend(c.references().step_keys.iter().map(|k| (path.clone(), k.clone())));
+        }
+    };
+    let mut out = Vec::new();
+    match &e.step.kind {
+        StepKind::Action { config: Some(cfg), .. } => {
+            for (sub, s) in template_strings(cfg) {
+                let sep = if sub.starts_with('[') { "" } else { "." };
+                let path = format!("{}.config{sep}{sub}", e.path);
+                if let Ok(t) = Template::parse(s) {
+                    for c in t.expressions() {
+                        out.extend(c.references().step_keys.iter().map(|k| (path.clone(), k.clone())));
+                    }
+                }
+            }
+        }
+        StepKind::Action { config: None, .. } => {}
+        StepKind::Condition { condition, .. } => from(condition, format!("{}.if", e.path), &mut out),
+        StepKind::Switch { on, .. } => from(on, format!("{}.on", e.path), &mut out),
+        StepKind::Loop { for_each, .. } => from(for_each, format!("{}.forEach", e.path), &mut out),
+    }
+    out
+}
+
+/// Reports each `steps.<key>` a step reads where `key` is not sure to have
+/// finished when the step starts (not one of its dependencies, direct or
+/// through its blocks): it would read `null` or a stale value at run time.
+/// `graph` has an edge from each node to what it waits for; "finished
+/// before `i` starts" is "`finish(t)` reachable from `start(i)`".
+fn check_reads(graph: &[Vec<Edge>], idx: &StepIndex<'_>, d: &mut Diagnostics) {
+    let mut seen = vec![0usize; graph.len()];
+    let mut stamp = 0usize;
+    for (i, e) in idx.entries.iter().enumerate() {
+        for (path, key) in reads(e) {
+            let Some(&t) = idx.by_key.get(key.as_str()) else {
+                continue; // unknown-step, reported already
+            };
+            // a step reading itself (its own retries' view) is not an ordering question
+            if t == i {
+                continue;
+            }
+            stamp += 1;
+            let target = 2 * t + 1;
+            let mut stack = vec![2 * i];
+            let mut found = false;
+            while let Some(node) = stack.pop() {
+                if node == target {
+                    found = true;
+                    break;
+                }
+                if seen[node] == stamp {
+                    continue;
+                }
+                seen[node] = stamp;
+                stack.extend(graph[node].iter().map(|edge| edge.to));
+            }
+            if !found {
+                let (k, me) = (&idx.entries[t].step.key, &e.step.key);
+                let why = if idx.is_ancestor(i, t) {
+                    format!("`{k}` is inside `{me}`, which reads this before its steps run")
+                } else if idx.is_ancestor(t, i) {
+                    format!("`{k}` encloses `{me}` and finishes only after it")
+                } else {
+                    format!("`{k}` is not sure to have finished when `{me}` starts; add it to `dependsOn`")
+                };
+                d.push(path, "unordered-read", format!("`steps.{k}` is read here, but {why}"));
+            }
+        }
+    }
 }

@@ -270,7 +270,13 @@ fn check_triggers(wf: &Workflow, idx: &StepIndex<'_>, d: &mut Diagnostics) {
             Trigger::Manual {} => {}
             Trigger::Schedule { cron, timezone, .. } => match Schedule::parse(cron, timezone.as_deref()) {
                 Ok(_) => {}
-                Err(e @ CronError::Expression { .. }) => d.push(format!("{p}.cron"), "invalid-cron", e.to_string()),
+                Err(e @ CronError::Expression { .. }) => {
+                    d.push(format!("{p}.cron"), "invalid-cron", e.to_string());
+                    // the zone is checked on its own too: one pass tells both
+                    if let Err(e @ CronError::TimeZone { .. }) = Schedule::parse("* * * * *", timezone.as_deref()) {
+                        d.push(format!("{p}.timezone"), "invalid-timezone", e.to_string());
+                    }
+                }
                 Err(e @ CronError::TimeZone { .. }) => {
                     d.push(format!("{p}.timezone"), "invalid-timezone", e.to_string())
                 }
