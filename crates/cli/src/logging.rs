@@ -9,9 +9,11 @@
 //! terminal). A JSON line carries the fields of the spans it was logged in
 //! (an attempt's `run_id`, `step`, `attempt` and `action`).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 /// How lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,9 +57,14 @@ impl Settings {
     /// Installs the subscriber for the whole process (a second call, as in
     /// tests, leaves the first in place).
     pub(crate) fn install(self) {
+        let writer = if std::io::stderr().is_terminal() {
+            BoxMakeWriter::new(ClearingStderr)
+        } else {
+            BoxMakeWriter::new(std::io::stderr)
+        };
         let builder = tracing_subscriber::fmt()
             .with_env_filter(self.filter)
-            .with_writer(std::io::stderr);
+            .with_writer(writer);
         let _ = match self.format {
             Format::Json => builder
                 .json()
@@ -67,5 +74,38 @@ impl Settings {
                 .try_init(),
             Format::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
         };
+    }
+}
+
+/// Stderr on a terminal, clearing the line before each log line: a status
+/// line drawn in place (`orbflow run`'s) gives way to the log line instead
+/// of running into it, and is drawn again below it.
+struct ClearingStderr;
+
+impl MakeWriter<'_> for ClearingStderr {
+    type Writer = ClearingWriter;
+
+    fn make_writer(&self) -> Self::Writer {
+        ClearingWriter { started: false }
+    }
+}
+
+/// One log line's writer of [`ClearingStderr`].
+struct ClearingWriter {
+    started: bool,
+}
+
+impl Write for ClearingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut err = std::io::stderr().lock();
+        if !self.started {
+            self.started = true;
+            err.write_all(b"\r\x1b[2K")?;
+        }
+        err.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }

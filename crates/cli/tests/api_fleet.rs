@@ -171,7 +171,7 @@ async fn cli_clients_drive_the_fleet_through_the_api() {
     assert_eq!(run["status"], "COMPLETED");
     assert_eq!(run["output"]["greeting"], "Hello, Ada!");
     let id = run["id"].as_str().unwrap().to_owned();
-    let (code, got, _) = d.run(&["runs", "get", &id]);
+    let (code, got, _) = d.run(&["runs", "get", &id, "--output", "json"]);
     assert_eq!(code, 0);
     assert_eq!(got["stepExecutions"]["greeting"]["status"], "COMPLETED");
     let (code, logs, _) = d.run(&["runs", "logs", &id]);
@@ -209,7 +209,7 @@ async fn cli_clients_drive_the_fleet_through_the_api() {
     let out = d
         .orbflow()
         .env("ORBFLOW_TOKEN", "orb_wrong")
-        .args(["runs", "get", &id])
+        .args(["runs", "get", &id, "--output", "json"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -269,7 +269,7 @@ async fn cancelling_through_the_api_stops_the_action_on_the_worker() {
     let id = started["id"].as_str().unwrap().to_owned();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, run, _) = d.run(&["runs", "get", &id]);
+        let (_, run, _) = d.run(&["runs", "get", &id, "--output", "json"]);
         if run["stepExecutions"]["call"]["status"] == "RUNNING" {
             break;
         }
@@ -290,7 +290,7 @@ async fn cancelling_through_the_api_stops_the_action_on_the_worker() {
     let (_, q, _) = d.run(&["runs", "start", "quick"]);
     let qid = q["id"].as_str().unwrap().to_owned();
     loop {
-        let (_, run, _) = d.run(&["runs", "get", &qid]);
+        let (_, run, _) = d.run(&["runs", "get", &qid, "--output", "json"]);
         if run["status"] == "COMPLETED" {
             break;
         }

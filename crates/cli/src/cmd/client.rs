@@ -8,6 +8,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::Value;
 
+use crate::cmd::run::RunOutput;
+use crate::cmd::runs_view;
+
 /// Where the API is and who calls it. Both flags go anywhere on the line
 /// (`orbflow runs get ID --token …` as well as `orbflow runs --token … get ID`).
 #[derive(Debug, Clone, clap::Args)]
@@ -84,17 +87,31 @@ enum RunsCommand {
         /// Only this workflow's (slug or id).
         #[arg(long)]
         workflow: Option<String>,
-        /// Only this status (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED).
+        /// Only this status (pending, running, completed, failed, cancelled;
+        /// any case).
         #[arg(long)]
         status: Option<String>,
+        /// Only runs created at or after: RFC 3339, or a duration ago (`2h`, `7d`).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only runs created before: RFC 3339, or a duration ago.
+        #[arg(long)]
+        until: Option<String>,
         /// Page size.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// `text`: a table; `json`: the API's page.
+        #[arg(long, value_enum, default_value_t = RunOutput::Text)]
+        output: RunOutput,
     },
-    /// Print a run record (with its step executions).
+    /// Print a run: its step timeline, or with `--output json` the run
+    /// record with its step executions.
     Get {
         /// Run id.
         id: String,
+        /// `text`: the step timeline; `json`: the API's run record.
+        #[arg(long, value_enum, default_value_t = RunOutput::Text)]
+        output: RunOutput,
     },
     /// Print a run's log.
     Logs {
@@ -390,28 +407,32 @@ pub(crate) fn runs(args: &RunsArgs) -> anyhow::Result<i32> {
             RunsCommand::List {
                 workflow,
                 status,
+                since,
+                until,
                 limit,
+                output,
             } => {
-                let mut path = format!("/v1/runs?limit={limit}");
-                if let Some(w) = workflow {
-                    path.push_str(&format!("&workflow={}", encode(w)));
-                }
-                if let Some(s) = status {
-                    path.push_str(&format!("&status={}", encode(s)));
-                }
-                let a = c.get(&path).await?;
-                if !is_ok(&a) {
-                    return Ok(report(&a, "runs"));
-                }
-                print(&a.body)?;
-                Ok(0)
+                let filter = ListFilter {
+                    workflow: workflow.as_deref(),
+                    status: status.as_deref(),
+                    since: since.as_deref(),
+                    until: until.as_deref(),
+                    limit: *limit,
+                };
+                list(&c, &filter, *output).await
             }
-            RunsCommand::Get { id } => {
+            RunsCommand::Get { id, output } => {
                 let a = c.get(&format!("/v1/runs/{id}")).await?;
                 if !is_ok(&a) {
                     return Ok(report(&a, id));
                 }
-                print(&a.body)?;
+                match output {
+                    RunOutput::Json => print(&a.body)?,
+                    RunOutput::Text => {
+                        let starts = first_starts(&c, id).await?;
+                        print!("{}", runs_view::timeline(&a.body, &starts));
+                    }
+                }
                 Ok(0)
             }
             RunsCommand::Logs { id, follow } => logs(&c, id, *follow).await,
@@ -430,6 +451,95 @@ pub(crate) fn runs(args: &RunsArgs) -> anyhow::Result<i32> {
             }
         }
     })
+}
+
+/// When each step's first attempt started, from the run's log (a step
+/// execution's `startedAt` is its last attempt's); at most 50 pages read.
+async fn first_starts(c: &Client, id: &str) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    let mut starts = std::collections::HashMap::new();
+    let mut after: Option<String> = None;
+    for _ in 0..50 {
+        let path = match &after {
+            Some(a) => format!("/v1/runs/{id}/logs?limit=200&after={}", encode(a)),
+            None => format!("/v1/runs/{id}/logs?limit=200"),
+        };
+        let a = c.get(&path).await?;
+        if !is_ok(&a) {
+            break;
+        }
+        for l in a.body.get("items").and_then(Value::as_array).into_iter().flatten() {
+            if let (Some(p), Some(t), true) = (
+                l.get("stepPath").and_then(Value::as_str),
+                l.get("createdAt").and_then(Value::as_str),
+                l.get("message")
+                    .and_then(Value::as_str)
+                    .is_some_and(|m| m.starts_with("step started")),
+            ) {
+                starts.entry(p.to_owned()).or_insert_with(|| t.to_owned());
+            }
+        }
+        after = a.body.get("nextCursor").and_then(Value::as_str).map(str::to_owned);
+        if after.is_none() {
+            break;
+        }
+    }
+    Ok(starts)
+}
+
+/// The filters of `runs list`.
+struct ListFilter<'a> {
+    workflow: Option<&'a str>,
+    status: Option<&'a str>,
+    since: Option<&'a str>,
+    until: Option<&'a str>,
+    limit: u32,
+}
+
+/// `runs list`: the filters checked and passed to the API; a table, or the
+/// page as JSON.
+async fn list(c: &Client, f: &ListFilter<'_>, output: RunOutput) -> anyhow::Result<i32> {
+    let now = chrono::Utc::now();
+    let mut path = format!("/v1/runs?limit={}", f.limit);
+    let checked = [
+        ("workflow", f.workflow.map(|w| Ok(w.to_owned()))),
+        ("status", f.status.map(runs_view::status)),
+        ("since", f.since.map(|s| runs_view::when(s, now))),
+        ("until", f.until.map(|s| runs_view::when(s, now))),
+    ];
+    for (name, value) in checked {
+        match value {
+            Some(Ok(v)) => path.push_str(&format!("&{name}={}", encode(&v))),
+            Some(Err(e)) => {
+                eprintln!("orbflow: --{name}: {e}");
+                return Ok(2);
+            }
+            None => {}
+        }
+    }
+    let a = c.get(&path).await?;
+    if !is_ok(&a) {
+        return Ok(report(&a, "runs"));
+    }
+    if output == RunOutput::Json {
+        print(&a.body)?;
+        return Ok(0);
+    }
+    // workflow ids to slugs, best effort (the table shows the id otherwise)
+    let mut slugs = std::collections::HashMap::new();
+    if let Ok(w) = c.get("/v1/workflows?limit=200").await
+        && is_ok(&w)
+    {
+        for item in w.body.get("items").and_then(Value::as_array).into_iter().flatten() {
+            if let (Some(id), Some(slug)) = (
+                item.get("id").and_then(Value::as_str),
+                item.get("slug").and_then(Value::as_str),
+            ) {
+                slugs.insert(id.to_owned(), slug.to_owned());
+            }
+        }
+    }
+    print!("{}", runs_view::table(&a.body, &slugs));
+    Ok(0)
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).

@@ -11,6 +11,7 @@ pub(crate) mod fmt;
 pub(crate) mod graph;
 pub(crate) mod migrate;
 pub(crate) mod run;
+pub(crate) mod runs_view;
 pub(crate) mod scheduler;
 pub(crate) mod schema;
 pub(crate) mod secrets;

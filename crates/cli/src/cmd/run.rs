@@ -8,6 +8,13 @@
 //! run through the engine and hands the cancellation on (to the in-process
 //! worker, or broadcast to the fleet's workers as the API does), then the
 //! final CANCELLED record is printed and the exit code is 1.
+//!
+//! While it waits, `watch` shows the run on stderr (a status line on a
+//! terminal, one line per notable transition, every log line with
+//! `--verbose`); at the end `summary` says how it went.
+
+pub(crate) mod summary;
+mod watch;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -18,7 +25,7 @@ use anyhow::Context as _;
 use orbflow_engine::queue::{Dispatch as _, QueueDispatch};
 use orbflow_engine::store::{RunRecord, StepRecord, Store};
 use orbflow_engine::{Engine, EngineConfig, StartRun};
-use orbflow_model::{RunStatus, StepStatus};
+use orbflow_model::RunStatus;
 use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
 
 use serde_json::{Map, Value, json};
@@ -49,6 +56,10 @@ pub(crate) struct RunArgs {
     /// Output format of stdout.
     #[arg(long, value_enum, default_value_t = RunOutput::Text)]
     output: RunOutput,
+    /// Stream the run log to stderr as it happens: every attempt, retry,
+    /// action log line and failure.
+    #[arg(short, long)]
+    verbose: bool,
     /// Attempts executed at once (embedded default).
     #[arg(long, default_value_t = 8, env = "ORBFLOW_CONCURRENCY")]
     concurrency: usize,
@@ -119,6 +130,10 @@ impl Mode {
             Mode::Embedded { handle, .. } => handle.apply(effects).await,
             Mode::Fleet { dispatch } => dispatch.apply(effects).await,
         }
+    }
+
+    fn is_fleet(&self) -> bool {
+        matches!(self, Mode::Fleet { .. })
     }
 
     async fn stop(self) {
@@ -221,33 +236,63 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
         Err(e) => return Err(e.into()),
     };
     mode.apply(effects).await;
+    let shape = watch::Shape::of(&wf);
+    let waited = wait(args, &store, &engine, &mode, run_id, shape, &mut stop).await;
+    mode.stop().await;
+    let (run, steps) = waited?;
+    let record = run_record(&run, &steps);
+    match args.output {
+        RunOutput::Json => println!("{}", serde_json::to_string_pretty(&record)?),
+        RunOutput::Text => {
+            if let Some(o) = &run.output {
+                println!("{}", serde_json::to_string_pretty(o)?);
+            }
+        }
+    }
+    Ok(if run.status == RunStatus::Completed { 0 } else { 1 })
+}
+
+/// Waits for the run to end, showing it on stderr, cancelling it on a
+/// signal; prints the summary; returns the final run and steps.
+async fn wait(
+    args: &RunArgs,
+    store: &orbflow_store::SeaStore,
+    engine: &Engine,
+    mode: &Mode,
+    run_id: uuid::Uuid,
+    shape: watch::Shape,
+    stop: &mut Interrupts,
+) -> anyhow::Result<(RunRecord, Vec<StepRecord>)> {
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
-    // the trace id takes an operator from this run to its spans
-    let trace = match store.run_view(run_id).await? {
-        Some((r, _)) => r.trace.map(|t| format!(", trace {}", t.span.trace_id_hex())),
-        None => None,
+    let Some((first, _)) = store.run_view(run_id).await? else {
+        anyhow::bail!("run {run_id} disappeared");
     };
+    // the trace id takes an operator from this run to its spans
+    let trace = first.trace.map(|t| format!(", trace {}", t.span.trace_id_hex()));
     eprintln!(
         "run {run_id} started ({}{}{})",
         args.file,
-        if fleet { ", on the fleet" } else { "" },
+        if mode.is_fleet() { ", on the fleet" } else { "" },
         trace.unwrap_or_default()
     );
-    let mut progress = Progress::default();
+    let mut watcher = watch::Watcher::new(shape, args.verbose, tty, first.created_at);
     let mut cancelled = false;
-    let (run, steps) = loop {
+    let (run, steps, logs) = loop {
         let Some((run, steps)) = store.run_view(run_id).await? else {
             anyhow::bail!("run {run_id} disappeared");
         };
-        progress.show(&steps, started.elapsed(), tty);
+        let logs = store.logs(run_id).await?;
+        let lines = watcher.poll(&steps, &logs);
+        watcher.show(&lines, &steps, started.elapsed());
         if run.status.is_terminal() {
-            break (run, steps);
+            break (run, steps, logs);
         }
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(if tty { 100 } else { 50 })) => {}
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
             signal = stop.next(), if !cancelled => {
-                eprintln!("\n{signal}: cancelling run {run_id}");
+                watcher.clear();
+                eprintln!("{signal}: cancelling run {run_id}");
                 // The run is CANCELLED when this commits; the effects stop
                 // its running attempts wherever they run.
                 let effects = engine.cancel(run_id).await?;
@@ -256,28 +301,19 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
             }
         }
     };
-    if tty {
-        eprintln!();
-    }
-    mode.stop().await;
+    watcher.clear();
     eprintln!(
         "run {run_id} {} in {:.2}s",
         run.status.as_str(),
         started.elapsed().as_secs_f64()
     );
-    let record = run_record(&run, &steps);
-    match args.output {
-        RunOutput::Json => println!("{}", serde_json::to_string_pretty(&record)?),
-        RunOutput::Text => {
-            if let Some(o) = &run.output {
-                println!("{}", serde_json::to_string_pretty(o)?);
-            }
-            if let Some(e) = &run.error {
-                eprintln!("error: {}", serde_json::to_string(e)?);
-            }
-        }
+    for line in summary::lines(&steps, &logs, watcher.shape()) {
+        eprintln!("{line}");
     }
-    Ok(if run.status == RunStatus::Completed { 0 } else { 1 })
+    if let Some(v) = summary::verdict(&run) {
+        eprintln!("{v}");
+    }
+    Ok((run, steps))
 }
 
 /// SIGINT and SIGTERM, listened to for the whole command.
@@ -318,40 +354,6 @@ pub(crate) fn run_record(run: &RunRecord, steps: &[StepRecord]) -> Value {
         "error": run.error.clone().unwrap_or(Value::Null),
         "steps": Value::Object(map),
     })
-}
-
-#[derive(Default)]
-struct Progress {
-    reported: std::collections::HashSet<String>,
-}
-
-impl Progress {
-    fn show(&mut self, steps: &[StepRecord], elapsed: Duration, tty: bool) {
-        let real: Vec<&StepRecord> = steps.iter().filter(|s| !s.path.ends_with(']')).collect();
-        let done = real.iter().filter(|s| s.status.is_terminal()).count();
-        if tty {
-            let current = real
-                .iter()
-                .find(|s| s.status == StepStatus::Running)
-                .map_or("", |s| s.path.as_str());
-            eprint!(
-                "\r\x1b[2K[{done}/{}] {:.1}s {current}",
-                real.len(),
-                elapsed.as_secs_f64()
-            );
-            return;
-        }
-        for s in real {
-            if s.status.is_terminal() && self.reported.insert(s.path.clone()) {
-                let attempts = if s.attempt > 1 {
-                    format!(" after {} attempts", s.attempt)
-                } else {
-                    String::new()
-                };
-                eprintln!("  {} {}{attempts}", s.path, s.status.as_str());
-            }
-        }
-    }
 }
 
 /// A temporary database file, removed on drop.
