@@ -12,6 +12,7 @@ pub(crate) mod runs;
 pub(crate) mod schedules;
 pub(crate) mod secrets;
 pub(crate) mod tokens;
+pub(crate) mod ui;
 pub(crate) mod versions;
 pub(crate) mod workflows;
 
@@ -30,6 +31,8 @@ use crate::{Error, Result};
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/openapi.json", get(meta::openapi_json))
+        // the browser pages: not API operations, so not in the OpenAPI document
+        .merge(ui::pages())
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/metrics", get(meta::metrics))

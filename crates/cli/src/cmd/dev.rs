@@ -108,6 +108,7 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     let addr = listener.local_addr()?;
     let server = tokio::spawn(orbflow_api::serve(listener, state, shutdown.clone()));
     eprintln!("orbflow dev: API on http://{addr} (workspace `default`)");
+    eprintln!("orbflow dev: run view on http://{addr}/ui/, API reference on http://{addr}/docs");
     eprintln!("orbflow dev: development token (all permissions, {kept}): {token}");
     let stop = crate::cmd::fleet::shutdown_signal();
     tokio::pin!(stop);
