@@ -153,7 +153,8 @@ fn dev_serves_the_api_and_fires_schedules() {
     let (code, tokens, e) = client(&["runs", "list", "--workflow", "tick", "--limit", "1", "--output", "json"]);
     assert_eq!(code, Some(0), "the kept token still works: {e} {tokens}");
     let _ = Command::new("kill").args(["-TERM", &again.id().to_string()]).status();
-    assert!(again.wait().unwrap().success());
+    let status = again.wait().unwrap();
+    assert!(status.success(), "{status:?}: {seen}");
     // a token that no longer validates (another database) is replaced
     let other = dir.join("other.db");
     std::fs::copy(&kept, dir.join("other.db.token")).unwrap();
@@ -161,6 +162,23 @@ fn dev_serves_the_api_and_fires_schedules() {
     assert_ne!(fresh, token);
     assert!(seen.contains("kept in"), "{seen}");
     let _ = Command::new("kill").args(["-TERM", &third.id().to_string()]).status();
-    assert!(third.wait().unwrap().success());
+    let status = third.wait().unwrap();
+    assert!(status.success(), "{status:?}: {seen}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGTERM right after `orbflow dev` says it is up is a graceful stop: the
+/// handlers are installed before the start-up lines (they used to be
+/// installed on the first poll, after them, and a quick SIGTERM killed it).
+#[test]
+fn a_sigterm_right_after_start_up_stops_dev_gracefully() {
+    let dir = std::env::temp_dir().join(format!("orbflow-sigterm-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for n in 0..5 {
+        let (mut dev, seen, _) = start_dev(&dir.join(format!("{n}.db")), free_port(), &[]);
+        let _ = Command::new("kill").args(["-TERM", &dev.id().to_string()]).status();
+        let status = dev.wait().unwrap();
+        assert!(status.success(), "start {n}: {status:?}\n{seen}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

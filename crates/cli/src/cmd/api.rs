@@ -9,7 +9,7 @@ use orbflow_api::{AppState, Config, QueueDispatch, RateLimit, Services};
 use orbflow_engine::{Engine, EngineConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::fleet::{FleetArgs, shutdown_signal};
+use crate::cmd::fleet::{FleetArgs, shutdown_listener};
 
 /// Limits of the API (shared by `api` and `dev`).
 #[derive(Debug, Clone, clap::Args)]
@@ -139,9 +139,10 @@ pub(crate) fn run(args: &ApiArgs) -> anyhow::Result<i32> {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
+        let stop = shutdown_listener()?;
         eprintln!("orbflow api: serving on http://{}", listener.local_addr()?);
         let server = tokio::spawn(orbflow_api::serve(listener, state, shutdown.clone()));
-        shutdown_signal().await?;
+        stop.await;
         eprintln!("orbflow api: stopping");
         shutdown.cancel();
         server.await??;

@@ -107,17 +107,15 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(orbflow_api::serve(listener, state, shutdown.clone()));
+    // listening for signals before saying we are up
+    let stop = crate::cmd::fleet::shutdown_listener()?;
     eprintln!("orbflow dev: API on http://{addr} (workspace `default`)");
     eprintln!("orbflow dev: run view on http://{addr}/ui/, API reference on http://{addr}/docs");
     eprintln!("orbflow dev: development token (all permissions, {kept}): {token}");
-    let stop = crate::cmd::fleet::shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
-            r = &mut stop => {
-                r?;
-                break;
-            }
+            () = &mut stop => break,
             Ok((id, status)) = finished.recv() => eprintln!("run {id} {}", status.as_str()),
         }
     }

@@ -81,14 +81,20 @@ impl FleetArgs {
     }
 }
 
-/// Waits for SIGINT or SIGTERM.
-pub(crate) async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    Ok(())
+/// Listens for SIGTERM and SIGINT from now on (the handlers are installed
+/// when this returns, not when the future is first polled: a signal that
+/// comes right after a start-up message is a graceful stop, never the
+/// default action that kills the process); the future ends at the first.
+pub(crate) fn shutdown_listener() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 #[cfg(test)]

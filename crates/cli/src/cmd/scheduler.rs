@@ -10,7 +10,7 @@ use orbflow_engine::{Engine, EngineConfig};
 use orbflow_scheduler::{Scheduler, SchedulerConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::fleet::{FleetArgs, redact, shutdown_signal};
+use crate::cmd::fleet::{FleetArgs, redact, shutdown_listener};
 
 /// Arguments of `scheduler`.
 #[derive(Debug, clap::Args)]
@@ -61,8 +61,9 @@ pub(crate) fn run(args: &SchedulerArgs) -> anyhow::Result<i32> {
         let name = config.name.clone();
         let scheduler = Scheduler::new(engine, fleet.queue, leases, config);
         let task = tokio::spawn(scheduler.run(shutdown.clone()));
+        let stop = shutdown_listener()?;
         eprintln!("orbflow scheduler {name}: started");
-        shutdown_signal().await?;
+        stop.await;
         shutdown.cancel();
         let _ = task.await;
         eprintln!("orbflow scheduler {name}: stopped");

@@ -9,7 +9,7 @@ use orbflow_engine::{Engine, EngineConfig};
 use orbflow_worker::{Worker, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::fleet::{FleetArgs, shutdown_signal};
+use crate::cmd::fleet::{FleetArgs, shutdown_listener};
 
 /// Arguments of `worker`.
 #[derive(Debug, clap::Args)]
@@ -80,11 +80,12 @@ pub(crate) fn run(args: &WorkerArgs) -> anyhow::Result<i32> {
         }
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(worker.run(shutdown.clone()));
+        let stop = shutdown_listener()?;
         eprintln!(
             "orbflow worker {name}: {} attempts at once, queue {}queue",
             args.concurrency, args.fleet.redis_prefix
         );
-        shutdown_signal().await?;
+        stop.await;
         eprintln!("orbflow worker {name}: draining");
         shutdown.cancel();
         let _ = task.await;
