@@ -11,7 +11,7 @@ use crate::spec::ActionSpec;
 pub(crate) fn actions(p: &HttpPolicy) -> Vec<(ActionSpec, Arc<dyn Action>)> {
     vec![
         crate::generate::action(p),
-        crate::sentiment::action(),
+        crate::sentiment::action(p),
         crate::moderate::action(p),
     ]
 }

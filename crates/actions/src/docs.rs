@@ -101,6 +101,13 @@ fn render_action(out: &mut String, s: &ActionSpec) {
                 c.kind
             );
         }
+        Some(c) if c.kind_of.is_some() && c.name_field == "connection" => {
+            let _ = writeln!(
+                out,
+                "| Connection | only with `provider: llm`: a `{kind}` connection, the one `config.connection` names, else the workspace's default `{kind}` connection ([Connections](#connections)); such a step is not pure and goes through the queue |",
+                kind = c.kind
+            );
+        }
         Some(c) if c.kind_of.is_some() => {
             let _ = writeln!(
                 out,

@@ -77,12 +77,12 @@ pub struct GenerateContentConfig {
 
 /// What a provider generated.
 #[derive(Debug, PartialEq)]
-struct Generated {
-    text: String,
-    model: String,
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-    finish_reason: Option<String>,
+pub(crate) struct Generated {
+    pub(crate) text: String,
+    pub(crate) model: String,
+    pub(crate) input_tokens: Option<u64>,
+    pub(crate) output_tokens: Option<u64>,
+    pub(crate) finish_reason: Option<String>,
 }
 
 /// The GENERATE_CONTENT action.
@@ -192,7 +192,8 @@ fn parse_anthropic(v: &Value, asked: &str) -> Result<Generated, String> {
 }
 
 impl GenerateContent {
-    async fn generate(
+    /// One completion of `cfg` through the provider of `conn`.
+    pub(crate) async fn generate(
         &self,
         ctx: &ActionContext,
         cfg: &GenerateContentConfig,

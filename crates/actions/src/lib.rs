@@ -32,6 +32,7 @@ pub mod net;
 pub mod notifications;
 pub mod registry;
 pub mod sentiment;
+pub mod sentiment_model;
 pub mod slack;
 pub mod social;
 pub mod spec;

@@ -104,6 +104,14 @@ impl Registry {
         PURE.contains(&name) && self.entries.contains_key(name)
     }
 
+    /// Whether a step of `name` with `config` (as written, templates
+    /// unresolved) is pure: [`Registry::is_pure`], except an
+    /// ANALYZE_SENTIMENT step that asks a language model (`provider: llm`),
+    /// which calls out and so goes through the queue like any other call.
+    pub fn is_pure_step(&self, name: &str, config: Option<&Value>) -> bool {
+        self.is_pure(name) && !(name == "ANALYZE_SENTIMENT" && crate::sentiment_model::uses_model(config))
+    }
+
     /// Runs one attempt of `name`.
     pub async fn execute(&self, name: &str, ctx: ActionContext) -> Result<Outcome, ActionError> {
         match self.get(name) {
@@ -181,6 +189,16 @@ mod tests {
         for n in ["TRANSFORM", "LOG_EVENT", "DELAY", "ANALYZE_SENTIMENT"] {
             assert!(r.is_pure(n), "{n}");
         }
+        // a sentiment step that asks the model calls out: not inline
+        let offline = serde_json::json!({"text": "x"});
+        let model = serde_json::json!({"text": "x", "provider": "llm"});
+        assert!(r.is_pure_step("ANALYZE_SENTIMENT", Some(&offline)));
+        assert!(!r.is_pure_step("ANALYZE_SENTIMENT", Some(&model)));
+        assert!(
+            r.is_pure_step("TRANSFORM", Some(&model)),
+            "only sentiment reads `provider`"
+        );
+        assert!(!r.is_pure_step("TRIGGER_WEBHOOK", None));
         for n in [
             "TRIGGER_WEBHOOK",
             "SEND_EMAIL",

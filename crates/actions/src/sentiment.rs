@@ -504,12 +504,32 @@ pub fn analyze(text: &str) -> Sentiment {
     }
 }
 
+/// Who scores the text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SentimentProvider {
+    /// The offline lexicon scorer, on the worker (default).
+    #[default]
+    Builtin,
+    /// The workspace's `llm` connection (GENERATE_CONTENT's providers).
+    Llm,
+}
+
 /// ANALYZE_SENTIMENT config.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyzeSentimentConfig {
     /// The text to score (at most 100 KiB are analyzed).
     pub text: String,
+    /// `builtin` (default: offline, inline) or `llm` (the workspace's
+    /// language model; the step then goes through the queue).
+    #[serde(default)]
+    pub provider: SentimentProvider,
+    /// With `provider: llm`, the `llm` connection to use. Default: the
+    /// workspace's default one.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub connection: Option<String>,
 }
 
 /// The ANALYZE_SENTIMENT action.
@@ -555,22 +575,25 @@ impl Action for AnalyzeSentiment {
     }
 }
 
-pub(crate) fn action() -> (ActionSpec, Arc<dyn Action>) {
+pub(crate) fn action(p: &crate::net::HttpPolicy) -> (ActionSpec, Arc<dyn Action>) {
     (
         ActionSpec {
             name: "ANALYZE_SENTIMENT",
-            description: "Score the sentiment of a text, offline (lexicon-based, VADER-style: negation, intensifiers, \"but\", emphasis, emoji).",
+            description: "Score the sentiment of a text: offline by default (lexicon-based, VADER-style: negation, intensifiers, \"but\", emphasis, emoji), or with the workspace's language model (`provider: llm`).",
             category: Category::Ai,
             config_schema: schema_of::<AnalyzeSentimentConfig>(),
             example: json!({"text": "{{ input.text }}"}),
             required_permissions: &["ai:analyze"],
-            output: "{ score: -1..1 (4 decimals), label: \"positive\" (score >= 0.05) | \"negative\" (<= -0.05) | \"neutral\", positive: count, negative: count }",
-            security: "Runs inside the worker: the text is not sent anywhere. At most 100 KiB of text is analyzed (a warning is logged when the input is cut).",
+            output: "{ score: -1..1 (4 decimals), label: \"positive\" (score >= 0.05) | \"negative\" (<= -0.05) | \"neutral\", positive: count, negative: count } offline; { score, label, provider: llm, model, usage } with provider: llm",
+            security: "Offline (the default) it runs inside the worker and the text is not sent anywhere. With `provider: llm` the text goes to the workspace's language-model provider, as GENERATE_CONTENT's prompt does. At most 100 KiB of text is analyzed (a warning is logged when the input is cut).",
             block: false,
             implemented: true,
-            connection: None,
+            connection: Some(crate::spec::ConnectionUse {
+                kind_of: Some(crate::sentiment_model::model_kind),
+                ..crate::spec::ConnectionUse::of("llm")
+            }),
         },
-        Arc::new(AnalyzeSentiment),
+        Arc::new(crate::sentiment_model::AnalyzeSentimentAction::new(p)),
     )
 }
 

@@ -314,3 +314,79 @@ async fn a_moderation_provider_error_is_typed() {
         }
     );
 }
+
+async fn sentiment(config: Value, connection: Option<Value>) -> Result<Outcome, ActionError> {
+    let (mut ctx, _) = ActionContext::for_test(config);
+    ctx.connection = connection;
+    orbflow_actions::Registry::builtin(&orbflow_actions::CatalogConfig { http: POLICY })
+        .unwrap()
+        .execute("ANALYZE_SENTIMENT", ctx)
+        .await
+}
+
+#[tokio::test]
+async fn sentiment_uses_the_model_when_asked_and_the_lexicon_otherwise() {
+    let server = Server::start(|_, _| {
+        Reply::json(
+            200,
+            &json!({"model": "gpt-4o-mini", "choices": [{"message": {"role": "assistant", "content": "```json\n{\"score\": -0.72}\n```"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 40, "completion_tokens": 9}}),
+        )
+    })
+    .await;
+    let conn = json!({"baseUrl": server.url("/v1"), "apiKey": KEY, "model": "gpt-4o-mini"});
+    let out = completed(
+        sentiment(
+            json!({"text": "Not great, honestly.", "provider": "llm"}),
+            Some(conn.clone()),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(
+        out,
+        json!({"score": -0.72, "label": "negative", "provider": "llm", "model": "gpt-4o-mini", "usage": {"inputTokens": 40, "outputTokens": 9}})
+    );
+    let body: Value = serde_json::from_slice(&server.requests()[0].body).unwrap();
+    assert_eq!(
+        body["messages"][0]["content"],
+        orbflow_actions::sentiment_model::SYSTEM_PROMPT
+    );
+    assert_eq!(
+        body["messages"][1],
+        json!({"role": "user", "content": "Not great, honestly."})
+    );
+    assert_eq!(body["temperature"], 0.0);
+    // offline by default, even with a connection at hand: no call
+    let out = completed(sentiment(json!({"text": "I love it!"}), Some(conn)).await.unwrap());
+    assert_eq!(out["label"], "positive");
+    assert!(
+        out.get("provider").is_none() && out["positive"].as_u64() > Some(0),
+        "{out}"
+    );
+    assert_eq!(server.requests().len(), 1);
+    // a model that chats instead of answering the object: retried
+    let chatty = Server::start(|_, _| {
+        Reply::json(
+            200,
+            &json!({"model": "m", "choices": [{"message": {"content": "It sounds fairly negative to me."}}]}),
+        )
+    })
+    .await;
+    let e = sentiment(
+        json!({"text": "meh", "provider": "llm"}),
+        Some(json!({"baseUrl": chatty.url("/v1"), "model": "m"})),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.is_retryable() && e.to_string().contains("did not answer {\"score\": -1..1}"),
+        "{e}"
+    );
+    let e = sentiment(json!({"text": "meh", "provider": "llm"}), None)
+        .await
+        .unwrap_err();
+    assert!(
+        !e.is_retryable() && e.to_string().contains("needs an `llm` connection"),
+        "{e}"
+    );
+}

@@ -300,6 +300,24 @@ async fn publish_checks_social_accounts_and_refuses_platforms_without_a_provider
         .await;
 }
 
+both!(publish_asks_for_an_llm_connection_only_where_sentiment_uses_the_model);
+async fn publish_asks_for_an_llm_connection_only_where_sentiment_uses_the_model(h: Harness) {
+    let yaml = "schemaVersion: 1\nname: mood\nsteps:\n  - key: quick\n    action: ANALYZE_SENTIMENT\n    config: { text: hi }\n  - key: deep\n    action: ANALYZE_SENTIMENT\n    config: { text: hi, provider: llm }\n";
+    assert_eq!(h.post_yaml("/v1/workflows?slug=mood", yaml).await.status, 201);
+    let r = h.post_json("/v1/workflows/mood/versions", Value::Null).await;
+    problem(&r, 422, "invalid-workflow");
+    let errors = r.body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{}", r.text);
+    assert_eq!(errors[0]["path"], "steps[1].config");
+    assert_eq!(errors[0]["code"], "unknown-connection");
+    assert!(r.text.contains("needs a `llm` connection"), "{}", r.text);
+    let llm =
+        json!({"kind": "llm", "default": true, "settings": {"baseUrl": "https://llm.example.com/v1", "model": "m"}});
+    assert_eq!(put(&h, &h.token, "local-llm", llm).await.status, 201);
+    let r = h.post_json("/v1/workflows/mood/versions", Value::Null).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
 /// A peer answering like Slack's chat.postMessage; it records each request.
 async fn slack_peer() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -211,6 +211,11 @@ pub struct Rendered {
 }
 
 impl Claimed {
+    /// The step's config as written in its version (templates unrendered).
+    pub fn raw_config(&self) -> Option<&Value> {
+        self.template.config.as_ref()
+    }
+
     /// The lease this attempt holds (what its worker renews).
     pub fn lease(&self) -> crate::store::LeaseRef {
         crate::store::LeaseRef {

@@ -57,7 +57,7 @@ pub struct NextClaims<'a> {
     pub max: usize,
     /// Beyond the first, only steps whose action this accepts (the pure
     /// actions the caller runs inline).
-    pub inline: &'a (dyn Fn(&str) -> bool + Sync),
+    pub inline: &'a (dyn Fn(&str, Option<&serde_json::Value>) -> bool + Sync),
     /// Runs pure steps inside the recording transaction: while every step
     /// the outcomes readied and the transaction claimed is one `inline`
     /// accepts, they are run by this and recorded in the same transaction
@@ -77,7 +77,7 @@ impl NextClaims<'_> {
         NextClaims {
             worker: "",
             max: 0,
-            inline: &|_| false,
+            inline: &|_, _| false,
             run: None,
             window: std::time::Duration::ZERO,
         }
@@ -140,7 +140,10 @@ impl Engine {
         let Some(runner) = next.run else {
             return self.record_batch_plain(done, next).await;
         };
-        if done.iter().all(|d| (next.inline)(&d.claimed.action)) {
+        if done
+            .iter()
+            .all(|d| (next.inline)(&d.claimed.action, d.claimed.raw_config()))
+        {
             return self.record_batch_plain(done, next).await;
         }
         let plain = NextClaims {
@@ -149,7 +152,10 @@ impl Engine {
             ..*next
         };
         let (mut effects, claims) = self.record_batch_plain(done, &plain).await?;
-        if claims.is_empty() || !claims.iter().all(|c| (next.inline)(&c.action)) || next.window.is_zero() {
+        if claims.is_empty()
+            || !claims.iter().all(|c| (next.inline)(&c.action, c.raw_config()))
+            || next.window.is_zero()
+        {
             return Ok((effects, claims));
         }
         // the claims are committed: run them, then record them running ahead
@@ -235,7 +241,7 @@ impl Engine {
             && ran + g.claims.len() <= next.max
             && !next.window.is_zero()
             && (ran == 0 || began.elapsed() < next.window)
-            && g.claims.iter().all(|c| (next.inline)(&c.action))
+            && g.claims.iter().all(|c| (next.inline)(&c.action, c.raw_config()))
         {
             let mut round = Vec::with_capacity(g.claims.len());
             for c in std::mem::take(&mut g.claims) {
@@ -368,7 +374,7 @@ impl Engine {
                 self.claim_ready(tx.as_mut(), ready, &mut eff, (next, &mut g.claims))
                     .await?;
                 // only when the claims will run here (an effectful one ends the run-ahead)
-                if next.run.is_some() && g.claims.iter().all(|c| (next.inline)(&c.action)) {
+                if next.run.is_some() && g.claims.iter().all(|c| (next.inline)(&c.action, c.raw_config())) {
                     self.read_ahead(tx.as_mut(), &run, &plan, g).await?;
                 }
             }
@@ -406,7 +412,7 @@ impl Engine {
                 || plan
                     .by_key
                     .get(&step.step_key)
-                    .is_some_and(|&ix| (next.inline)(&plan.rows[ix].action));
+                    .is_some_and(|&ix| (next.inline)(&plan.rows[ix].action, plan.rows[ix].config.as_ref()));
             if step.status == StepStatus::Queued
                 && step.wait_output.is_none()
                 && accepted

@@ -286,7 +286,7 @@ impl Worker {
         self.apply(effects).await;
         let Some(first) = claimed else { return next };
         let registry = self.registry.clone();
-        let inline = move |action: &str| registry.is_pure(action);
+        let inline = move |action: &str, config: Option<&serde_json::Value>| registry.is_pure_step(action, config);
         let mut batch = vec![first];
         loop {
             let mut done = Vec::with_capacity(batch.len());
@@ -384,7 +384,7 @@ impl Worker {
                 None => None,
             };
             // pure steps (run inline, the hot path) touch nothing outside the run
-            let workspace = (!self.registry.is_pure(&c.action)).then(|| {
+            let workspace = (!self.registry.is_pure_step(&c.action, c.raw_config())).then(|| {
                 Arc::new(crate::inbox::RunWorkspace {
                     engine: self.engine.clone(),
                     workspace_id: c.workspace_id,

@@ -58,6 +58,44 @@ async fn a_generation_longer_than_its_lease_runs_once(db: TestDb) {
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the model was called once");
 }
 
+const SCORE_ANSWER: &str = r#"{"model": "m", "choices": [{"message": {"role": "assistant", "content": "{\"score\": 0.6}"}, "finish_reason": "stop"}]}"#;
+
+/// ANALYZE_SENTIMENT with `provider: llm` in a run: the worker resolves the
+/// `llm` connection for it (the offline steps around it need none) and the
+/// step leaves the inline path.
+async fn a_model_backed_sentiment_step_runs_in_a_workflow(db: TestDb) {
+    let (port, calls) = common::slow_server_answering(Duration::ZERO, "application/json", SCORE_ANSWER);
+    let config = EngineConfig {
+        connections: [(
+            "llm".to_owned(),
+            json!({"baseUrl": format!("http://127.0.0.1:{port}/v1"), "model": "m"}),
+        )]
+        .into(),
+        ..EngineConfig::default()
+    };
+    let h = common::harness_with(db, config).await;
+    let yaml = "schemaVersion: 1\nname: mood\nsteps:\n  - {key: quick, action: ANALYZE_SENTIMENT, config: {text: 'I love it'}}\n  - {key: deep, action: ANALYZE_SENTIMENT, config: {text: 'I love it', provider: llm}}\n";
+    let r = h.run(yaml, json!({})).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    assert_eq!(r["steps"]["deep"]["output"]["provider"], "llm");
+    assert_eq!(r["steps"]["deep"]["output"]["score"], 0.6);
+    assert_eq!(r["steps"]["quick"]["output"]["label"], "positive");
+    assert!(r["steps"]["quick"]["output"].get("provider").is_none());
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "only the llm step called the model");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_backed_sentiment_step_runs_in_a_workflow_sqlite() {
+    a_model_backed_sentiment_step_runs_in_a_workflow(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_backed_sentiment_step_runs_in_a_workflow_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        a_model_backed_sentiment_step_runs_in_a_workflow(db).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generation_longer_than_its_lease_runs_once_sqlite() {
     a_generation_longer_than_its_lease_runs_once(TestDb::sqlite()).await;

@@ -63,7 +63,7 @@ async fn setup(
 async fn batch_records_all_and_claims_pure_steps(db: TestDb) {
     let (engine, store, root) = setup(&db).await;
     let registry = Registry::specs_only().unwrap();
-    let inline = |a: &str| registry.is_pure(a);
+    let inline = |a: &str, c: Option<&serde_json::Value>| registry.is_pure_step(a, c);
     let next = NextClaims {
         worker: "w",
         max: 32,
@@ -151,7 +151,7 @@ async fn a_poison_row_does_not_block_its_batch_mates(db: TestDb) {
     use orbflow_store::entity::step_executions as se;
     let (engine, store, root) = setup(&db).await;
     let registry = Registry::specs_only().unwrap();
-    let inline = |a: &str| registry.is_pure(a);
+    let inline = |a: &str, c: Option<&serde_json::Value>| registry.is_pure_step(a, c);
     let next = NextClaims {
         worker: "w",
         max: 3,

@@ -108,9 +108,11 @@ fn runner(engine: &Arc<Engine>, fail: Option<&'static str>) -> Runner {
     }
 }
 
-fn pure(a: &str) -> bool {
+fn pure(a: &str, config: Option<&serde_json::Value>) -> bool {
     static CATALOG: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
-    CATALOG.get_or_init(|| Registry::specs_only().unwrap()).is_pure(a)
+    CATALOG
+        .get_or_init(|| Registry::specs_only().unwrap())
+        .is_pure_step(a, config)
 }
 
 /// Claims for worker `w`, at most `max` per transaction, run ahead by `r`
