@@ -105,11 +105,16 @@ impl Registry {
     }
 
     /// Whether a step of `name` with `config` (as written, templates
-    /// unresolved) is pure: [`Registry::is_pure`], except an
-    /// ANALYZE_SENTIMENT step that asks a language model (`provider: llm`),
-    /// which calls out and so goes through the queue like any other call.
+    /// unresolved) is pure: [`Registry::is_pure`], unless that config needs
+    /// a connection (ANALYZE_SENTIMENT with `provider: llm`): a step that
+    /// reaches a provider calls out, so it goes through the queue like any
+    /// other call.
     pub fn is_pure_step(&self, name: &str, config: Option<&Value>) -> bool {
-        self.is_pure(name) && !(name == "ANALYZE_SENTIMENT" && crate::sentiment_model::uses_model(config))
+        self.is_pure(name)
+            && self
+                .spec(name)
+                .and_then(|s| s.connection)
+                .is_none_or(|u| u.kind_for(config).is_none())
     }
 
     /// Runs one attempt of `name`.

@@ -21,22 +21,19 @@
 //! Slack has no idempotency key: an attempt that timed out after Slack
 //! posted the message posts it again when retried.
 
-use std::sync::atomic::{AtomicU16, Ordering};
-
-use chrono::Utc;
 use orbflow_model::validate::config as config_format;
-use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::action::{Action, ActionContext, ActionError, LogLevel, Outcome, OutgoingCall};
+use crate::action::{Action, ActionContext, ActionError, LogLevel, Outcome};
+use crate::call::{Answer, Endpoint, failure, sensitive};
 use crate::connections::SlackConnection;
-use crate::net::{self, HttpPolicy, LazyClient};
+use crate::net::{HttpPolicy, LazyClient};
 use crate::spec::{ActionSpec, Category, ConnectionUse, schema_of};
-use crate::webhook::{DEFAULT_TIMEOUT, describe, excerpt, origin, parse_retry_after, read_body};
+use crate::webhook::{DEFAULT_TIMEOUT, excerpt};
 
 /// The Web API's base URL when the config names none.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
@@ -182,72 +179,30 @@ fn payload(cfg: &SendSlackMessageConfig, channel: Option<&str>) -> Value {
     body
 }
 
-/// What an HTTP answer means, before Slack's own codes.
-fn http_failure(status: StatusCode, headers: &reqwest::header::HeaderMap, message: String) -> ActionError {
-    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
-        let retry_after = headers
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, Utc::now()));
-        return ActionError::Retryable { message, retry_after };
-    }
-    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-        ActionError::retryable(message)
-    } else {
-        ActionError::fatal(message)
-    }
-}
-
-async fn exchange(
-    request: reqwest::RequestBuilder,
-    api: bool,
-    label: &str,
-    secrets: &[String],
-    answered: &AtomicU16,
-) -> Result<Outcome, ActionError> {
-    let mut resp = request.send().await.map_err(|e| {
-        if let Some(r) = net::refusal(&e) {
-            return ActionError::fatal(format!("SEND_SLACK_MESSAGE {label}: {r}"));
-        }
-        let what = describe(&e);
-        if e.is_builder() || e.is_redirect() || net::is_too_many_redirects(&e) {
-            ActionError::fatal(format!("SEND_SLACK_MESSAGE {label}: {what}"))
-        } else {
-            ActionError::retryable(format!("SEND_SLACK_MESSAGE {label}: {what}"))
-        }
-    })?;
-    let status = resp.status();
-    answered.store(status.as_u16(), Ordering::Relaxed);
-    let headers = resp.headers().clone();
-    let body = read_body(&mut resp)
-        .await
-        .map_err(|e| ActionError::retryable(format!("SEND_SLACK_MESSAGE {label}: {}", describe(&e))))?;
-    let quoted = excerpt(&body.bytes, secrets);
-    if !status.is_success() {
-        let mut message = format!("SEND_SLACK_MESSAGE {label} answered {}", status.as_u16());
-        if !quoted.is_empty() {
-            message.push_str(": ");
-            message.push_str(&quoted);
-        }
-        return Err(http_failure(status, &headers, message));
+/// Slack's answer: a webhook's `ok`, or the Web API's `{ok, channel, ts}`
+/// and its error codes.
+fn outcome(label: &str, answer: &Answer, api: bool, secrets: &[String]) -> Result<Outcome, ActionError> {
+    if !answer.status.is_success() {
+        return Err(failure(label, answer, None, secrets));
     }
     if !api {
         return Ok(Outcome::Completed(json!({ "ok": true })));
     }
-    let answer: Value = serde_json::from_slice(&body.bytes).map_err(|_| {
+    let v: Value = serde_json::from_slice(&answer.body).map_err(|_| {
         ActionError::retryable(format!(
-            "SEND_SLACK_MESSAGE {label}: the answer is not Slack's JSON: {quoted}"
+            "{label}: the answer is not Slack's JSON: {}",
+            excerpt(&answer.body, secrets)
         ))
     })?;
-    if answer["ok"] == json!(true) {
+    if v["ok"] == json!(true) {
         return Ok(Outcome::Completed(json!({
             "ok": true,
-            "channel": answer["channel"],
-            "ts": answer["ts"],
+            "channel": v["channel"],
+            "ts": v["ts"],
         })));
     }
-    let code = answer["error"].as_str().unwrap_or("unknown_error");
-    let message = format!("SEND_SLACK_MESSAGE {label}: Slack answered `{code}`");
+    let code = v["error"].as_str().unwrap_or("unknown_error");
+    let message = format!("{label}: Slack answered `{code}`");
     if RETRYABLE_CODES.contains(&code) {
         Err(ActionError::retryable(message))
     } else {
@@ -268,50 +223,30 @@ impl Action for SendSlackMessage {
             Target::Webhook(u) => (u, None),
             Target::Api { url, token } => (url, Some(token)),
         };
-        let label = format!("POST {}", origin(&url));
-        net::check_url(self.http.policy(), &url)
-            .map_err(|e| ActionError::fatal(format!("SEND_SLACK_MESSAGE {label}: {e}")))?;
-        let client = self.http.get().map_err(ActionError::fatal)?;
+        let endpoint = Endpoint::post("SEND_SLACK_MESSAGE", url);
+        let label = endpoint.label();
         let body = serde_json::to_vec(&payload(&cfg, channel.as_deref()))
             .map_err(|e| ActionError::fatal(format!("SEND_SLACK_MESSAGE: cannot encode the message: {e}")))?;
-        let mut request = client
-            .post(url.clone())
-            .header(CONTENT_TYPE, "application/json; charset=utf-8")
-            .body(body);
-        let mut secrets = Vec::new();
-        if let Some(t) = &token {
-            let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
-                .map_err(|_| ActionError::fatal("SEND_SLACK_MESSAGE: `token` is not a valid header value"))?;
-            v.set_sensitive(true);
-            request = request.header(AUTHORIZATION, v);
-            secrets.push(t.clone());
-        }
-        let span = ctx.calls.as_ref().map(|calls| {
-            calls.start(&OutgoingCall {
-                method: "POST",
-                scheme: url.scheme(),
-                host: url.host_str().unwrap_or(""),
-                port: url.port_or_known_default(),
+        let auth = token
+            .as_deref()
+            .map(|t| sensitive("SEND_SLACK_MESSAGE", &format!("Bearer {t}")))
+            .transpose()?;
+        let secrets: Vec<String> = token.iter().cloned().collect();
+        let result = match endpoint
+            .send(&ctx, &self.http, DEFAULT_TIMEOUT, |mut r| {
+                r = r.header(CONTENT_TYPE, "application/json; charset=utf-8").body(body);
+                if let Some(a) = auth {
+                    r = r.header(AUTHORIZATION, a);
+                }
+                r
             })
-        });
-        if let Some(s) = &span {
-            request = request.header("traceparent", s.traceparent());
-        }
-        let answered = AtomicU16::new(0);
-        let result = tokio::select! {
-            biased;
-            () = ctx.cancel.cancelled() => Err(ActionError::Cancelled),
-            r = tokio::time::timeout(DEFAULT_TIMEOUT, exchange(request, token.is_some(), &label, &secrets, &answered)) => match r {
-                Ok(result) => result,
-                Err(_) => Err(ActionError::retryable(format!(
-                    "SEND_SLACK_MESSAGE {label}: timed out after {}s", DEFAULT_TIMEOUT.as_secs()
-                ))),
-            },
+            .await
+        {
+            Ok(answer) => outcome(&label, &answer, token.is_some(), &secrets),
+            Err(e) => Err(e),
         };
         match &result {
-            Ok(_) => ctx
-                .logger
-                .log(LogLevel::Info, &format!("SEND_SLACK_MESSAGE {label}: sent"), None),
+            Ok(_) => ctx.logger.log(LogLevel::Info, &format!("{label}: sent"), None),
             Err(ActionError::Cancelled) => {}
             Err(e) => ctx.logger.log(
                 if e.is_retryable() {
@@ -322,14 +257,6 @@ impl Action for SendSlackMessage {
                 &e.to_string(),
                 None,
             ),
-        }
-        if let Some(span) = span {
-            let status = Some(answered.load(Ordering::Relaxed)).filter(|s| *s != 0);
-            let error = match (&result, status) {
-                (Err(e), None) => Some(e.to_string()),
-                _ => None,
-            };
-            span.end(status, error.as_deref());
         }
         result
     }

@@ -340,9 +340,29 @@ async fn bluesky_posts_once_under_a_record_key_derived_from_the_step() {
         format!("https://bsky.app/profile/brand.bsky.social/post/{rkey}")
     );
     // the retry: the PDS refuses the taken key, the post found there is ours
-    let again = done(run("POST_TO_SOCIAL", config, bsky_conn(&p), key).await.unwrap());
+    let again = done(run("POST_TO_SOCIAL", config.clone(), bsky_conn(&p), key).await.unwrap());
     assert_eq!(again, first);
     assert_eq!(*p.created.lock().unwrap(), 1, "posted once");
+    // a later attempt finds the post before anything else: no image is
+    // fetched or uploaded again, no create is tried
+    let before = p.server.requests().len();
+    let (mut ctx, _) = ActionContext::for_test(config.clone());
+    ctx.connection = Some(bsky_conn(&p));
+    ctx.idempotency_key = key.to_owned();
+    ctx.attempt = 2;
+    let third = done(registry().execute("POST_TO_SOCIAL", ctx).await.unwrap());
+    assert_eq!(third, first);
+    let paths: Vec<String> = p.server.requests()[before..]
+        .iter()
+        .map(|r| r.path.split('?').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/xrpc/com.atproto.server.createSession",
+            "/xrpc/com.atproto.repo.getRecord"
+        ]
+    );
     let reqs = p.server.requests();
     let session = reqs.iter().find(|r| r.path.ends_with("createSession")).unwrap();
     assert_eq!(

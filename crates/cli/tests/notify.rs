@@ -219,3 +219,51 @@ fn ai_reply_drafts_with_a_model_and_replies_on_mastodon() {
         );
     }
 }
+
+/// switch-platform as its header says: the mastodon case posts through the
+/// operator's named connection `brand-mastodon`, the other cases are skipped.
+#[test]
+fn switch_platform_posts_on_mastodon_through_its_named_connection() {
+    let (port, seen) = scripted_server(vec![(
+        200,
+        "Content-Type: application/json\r\n",
+        r#"{"id": "110002", "url": "https://mastodon.example/@brand/110002"}"#,
+    )]);
+    let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        .args([
+            "run",
+            "examples/switch-platform.yaml",
+            "--input",
+            r#"{"platform": "mastodon", "text": "hello"}"#,
+            "--output",
+            "json",
+        ])
+        .current_dir(root())
+        .env(
+            "ORBFLOW_CONNECTION_MASTODON__BRAND_MASTODON",
+            format!(r#"{{"instanceUrl": "http://127.0.0.1:{port}", "accessToken": "switch-secret"}}"#),
+        )
+        .env("ORBFLOW_HTTP_ALLOW_PRIVATE", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert_eq!(run["output"]["published"], true, "{run}");
+    assert_eq!(run["steps"]["post_mastodon"]["output"]["postId"], "110002");
+    for skipped in ["reply_bluesky", "post_x", "unsupported"] {
+        assert_eq!(run["steps"][skipped]["status"], "SKIPPED", "{skipped}: {run}");
+    }
+    let post = seen
+        .recv_timeout(Duration::from_secs(5))
+        .expect("Mastodon got the post");
+    assert_eq!(post.request_line, "POST /api/v1/statuses HTTP/1.1");
+    assert!(
+        post.head.contains("switch-secret"),
+        "the account's token authenticates the post"
+    );
+    let body: Value = serde_json::from_str(&post.body).unwrap();
+    assert_eq!(body, serde_json::json!({"status": "hello"}));
+    assert!(!run.to_string().contains("switch-secret") && !stderr.contains("switch-secret"));
+}

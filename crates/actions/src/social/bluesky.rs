@@ -272,25 +272,43 @@ impl Client<'_> {
     /// Creates the post under `rkey`; a key already taken by this step's
     /// earlier attempt (same text) answers that post.
     async fn create(&self, s: &Session, post: &Post<'_>, rkey: &str) -> Result<Result<Posted, Answer>, ActionError> {
+        // a later attempt first looks for the post an earlier one made, so
+        // a retry re-reads nothing and re-uploads no image
+        if self.call.ctx.attempt > 1
+            && let Some(posted) = self.existing(s, post, rkey).await?
+        {
+            return Ok(Ok(posted));
+        }
         let record = self.record(s, post).await?;
         let e = self.endpoint("com.atproto.repo.createRecord", true)?;
         let body = json!({"repo": s.did, "collection": POST_COLLECTION, "rkey": rkey, "record": record});
         let answer = self.send(&e, Some(&s.access_jwt), |r| r.json(&body)).await?;
-        let posted = |uri: Option<&str>| Posted {
-            id: uri.unwrap_or_default().to_owned(),
-            url: Some(format!("https://bsky.app/profile/{}/post/{rkey}", s.handle)),
-        };
         if answer.status.is_success() {
             let v = answer.json();
-            return Ok(Ok(posted(v.get("uri").and_then(Value::as_str))));
+            return Ok(Ok(posted_at(s, rkey, v.get("uri").and_then(Value::as_str))));
         }
         if matches!(answer.status.as_u16(), 400 | 409)
-            && let Some(existing) = self.get_record(s, &s.did, rkey).await?
-            && existing.pointer("/value/text").and_then(Value::as_str) == Some(post.text)
+            && let Some(posted) = self.existing(s, post, rkey).await?
         {
-            return Ok(Ok(posted(existing.get("uri").and_then(Value::as_str))));
+            return Ok(Ok(posted));
         }
         Ok(Err(answer))
+    }
+
+    /// The post under `rkey` in the account's repo, if it holds this text
+    /// (this step's, made by an earlier attempt).
+    async fn existing(&self, s: &Session, post: &Post<'_>, rkey: &str) -> Result<Option<Posted>, ActionError> {
+        let found = self.get_record(s, &s.did, rkey).await?;
+        Ok(found
+            .filter(|r| r.pointer("/value/text").and_then(Value::as_str) == Some(post.text))
+            .map(|r| posted_at(s, rkey, r.get("uri").and_then(Value::as_str))))
+    }
+}
+
+fn posted_at(s: &Session, rkey: &str, uri: Option<&str>) -> Posted {
+    Posted {
+        id: uri.unwrap_or_default().to_owned(),
+        url: Some(format!("https://bsky.app/profile/{}/post/{rkey}", s.handle)),
     }
 }
 
