@@ -25,7 +25,7 @@ use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use cel::common::ast::{CallExpr, Expr, IdedExpr, operators};
-use cel::common::types::{CelInt, CelString};
+use cel::common::types::{CelDouble, CelInt, CelString, CelUInt};
 use cel::common::value::CowVal;
 use cel::{ExecutionError, Value as CelValue};
 
@@ -149,6 +149,10 @@ pub(super) fn register(env: &mut cel::Env) {
     let _ = env.add_overload(SQUARE, "orbflow_square", vec![d()], square);
     let _ = env.add_overload(REPLACE, "orbflow_replace", vec![d(), d(), d()], replace);
     let _ = env.add_overload(REPLACE, "orbflow_replace_n", vec![d(), d(), d(), d()], replace);
+    let _ = env.add_overload(ADD, "orbflow_add", vec![d(), d()], add);
+    let _ = env.add_overload(SUB, "orbflow_sub", vec![d(), d()], sub);
+    let _ = env.add_overload(MUL, "orbflow_mul", vec![d(), d()], mul);
+    let _ = env.add_overload(DIV, "orbflow_div", vec![d(), d()], div);
 }
 
 const ITER: &str = "@orbflow_iter";
@@ -156,6 +160,10 @@ const TICK: &str = "@orbflow_tick";
 const COUNT: &str = "@orbflow_count";
 const SQUARE: &str = "@orbflow_square";
 const REPLACE: &str = "@orbflow_replace";
+const ADD: &str = "@orbflow_add";
+const SUB: &str = "@orbflow_sub";
+const MUL: &str = "@orbflow_mul";
+const DIV: &str = "@orbflow_div";
 
 fn size_of(v: &CowVal<'_, '_>) -> u64 {
     v.as_sizer()
@@ -238,6 +246,127 @@ fn replace<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Executio
         None => s.replace(old.as_str(), &new),
     };
     Ok(CowVal::owned(CelString::from(out)))
+}
+
+/// The two operands of an arithmetic operator.
+fn operands<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<(CowVal<'b, 'v>, CowVal<'b, 'v>), ExecutionError> {
+    let mut it = args.into_iter();
+    match (it.next(), it.next()) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(ExecutionError::function_error("arithmetic", "expects two operands")),
+    }
+}
+
+/// `a` and `b` as doubles when one is a double and the other an int or a
+/// uint: the promotion the DSL applies to mixed arithmetic.
+fn promoted(a: &CowVal<'_, '_>, b: &CowVal<'_, '_>) -> Option<(f64, f64)> {
+    let double = |v: &CowVal<'_, '_>| v.downcast_ref::<CelDouble>().map(|d| *d.inner());
+    #[allow(clippy::cast_precision_loss)] // as CEL's own double(int) conversion
+    let integer = |v: &CowVal<'_, '_>| {
+        v.downcast_ref::<CelInt>()
+            .map(|i| *i.inner() as f64)
+            .or_else(|| v.downcast_ref::<CelUInt>().map(|u| *u.inner() as f64))
+    };
+    match (double(a), double(b)) {
+        (Some(x), None) => integer(b).map(|y| (x, y)),
+        (None, Some(y)) => integer(a).map(|x| (x, y)),
+        _ => None,
+    }
+}
+
+/// An arithmetic operator the DSL promotes.
+#[derive(Clone, Copy)]
+enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Add => "add",
+            Op::Sub => "sub",
+            Op::Mul => "mul",
+            Op::Div => "div",
+        }
+    }
+
+    /// `a op b`: an int (or uint) and a double combine as doubles (so
+    /// `7 / 2.0` is `3.5`, while `7 / 2` stays the int `3`); every other pair
+    /// as CEL combines it.
+    fn apply<'b, 'v>(self, args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+        let (a, b) = operands(args)?;
+        if let Some((x, y)) = promoted(&a, &b) {
+            let r = match self {
+                Op::Add => x + y,
+                Op::Sub => x - y,
+                Op::Mul => x * y,
+                Op::Div => x / y,
+            };
+            return Ok(CowVal::owned(CelDouble::from(r)));
+        }
+        let unsupported = || {
+            ExecutionError::UnsupportedBinaryOperator(
+                self.name(),
+                CelValue::try_from(a.as_ref()).unwrap_or(CelValue::Null),
+                CelValue::try_from(b.as_ref()).unwrap_or(CelValue::Null),
+            )
+        };
+        let out = match self {
+            Op::Add => a.as_adder().ok_or_else(unsupported)?.add(b.as_ref())?,
+            Op::Sub => a.as_subtractor().ok_or_else(unsupported)?.sub(b.as_ref())?,
+            Op::Mul => a.as_multiplier().ok_or_else(unsupported)?.mul(b.as_ref())?,
+            Op::Div => a.as_divider().ok_or_else(unsupported)?.div(b.as_ref())?,
+        };
+        Ok(CowVal::Owned(out.into_owned()))
+    }
+}
+
+fn add<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    Op::Add.apply(args)
+}
+
+fn sub<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    Op::Sub.apply(args)
+}
+
+fn mul<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    Op::Mul.apply(args)
+}
+
+fn div<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    Op::Div.apply(args)
+}
+
+/// The promoting function for an arithmetic operator call `call` (`_+_`,
+/// `_-_`, `_*_`, `_/_`), unless an operand is surely not a number (a string,
+/// list or map literal, or a comprehension's accumulator: the map/filter
+/// append `@result + [x]` and `exists_one`'s count keep the interpreter's
+/// own operator and its fast paths).
+fn arithmetic(call: &CallExpr) -> Option<&'static str> {
+    use cel::common::ast::LiteralValue;
+    if call.target.is_some() || call.args.len() != 2 {
+        return None;
+    }
+    let f = match call.func_name.as_str() {
+        operators::ADD => ADD,
+        operators::SUBSTRACT => SUB,
+        operators::MULTIPLY => MUL,
+        operators::DIVIDE => DIV,
+        _ => return None,
+    };
+    let maybe_number = |e: &IdedExpr| match &e.expr {
+        Expr::Literal(l) => matches!(
+            l,
+            LiteralValue::Int(_) | LiteralValue::UInt(_) | LiteralValue::Double(_)
+        ),
+        Expr::List(_) | Expr::Map(_) | Expr::Struct(_) => false,
+        Expr::Ident(n) => !n.starts_with('@'),
+        _ => true,
+    };
+    call.args.iter().all(maybe_number).then_some(f)
 }
 
 /// Ids for the nodes [`instrument`] adds (far above the parser's), and
@@ -334,7 +463,12 @@ fn walk(e: &mut IdedExpr, ids: &mut Ids) {
                         call.args = args;
                     }
                 }
-                _ => {}
+                _ => {
+                    // not a cost checkpoint: `cheap` is unchanged
+                    if let Some(f) = arithmetic(call) {
+                        call.func_name = f.to_owned();
+                    }
+                }
             }
         }
         Expr::List(l) => l.elements.iter_mut().for_each(|x| walk(x, ids)),

@@ -162,9 +162,9 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The interpreter's "Unsupported binary operator 'mul': Float(1.5),
+/// The interpreter's "Unsupported binary operator 'rem': Float(1.5),
 /// Int(19)" in the DSL's words: the operator as written, the CEL type
-/// names, and how to convert (CEL converts no number implicitly).
+/// names, and how to convert where numbers are involved.
 fn readable(reason: String) -> String {
     const TYPES: [(&str, &str); 8] = [
         ("Float", "double"),
@@ -176,20 +176,32 @@ fn readable(reason: String) -> String {
         ("Map", "map"),
         ("Null", "null"),
     ];
+    fn symbol(op: &str) -> &str {
+        match op {
+            "add" => "+",
+            "sub" => "-",
+            "mul" => "*",
+            "div" => "/",
+            "rem" => "%",
+            _ => op,
+        }
+    }
+    if let Some(rest) = reason.strip_prefix("Overflow from binary operator '")
+        && let Some((op, values)) = rest.split_once("': ")
+    {
+        let range = if values.starts_with("UInt(") { "uint" } else { "int" };
+        return format!(
+            "`{}` overflows: the result is outside the {range} range (write double(…) around one side for a double result)",
+            symbol(op)
+        );
+    }
     let Some(rest) = reason.strip_prefix("Unsupported binary operator '") else {
         return reason;
     };
     let Some((op, values)) = rest.split_once("': ") else {
         return reason;
     };
-    let symbol = match op {
-        "add" => "+",
-        "sub" => "-",
-        "mul" => "*",
-        "div" => "/",
-        "rem" => "%",
-        _ => op,
-    };
+    let symbol = symbol(op);
     let kind = |v: &str| {
         TYPES
             .iter()
@@ -204,10 +216,13 @@ fn readable(reason: String) -> String {
         return reason;
     };
     let numbers = ["int", "uint", "double"];
-    let hint = if numbers.contains(&a) && numbers.contains(&b) {
-        "; CEL converts no number implicitly: write double(…) or int(…) around one side (JSON integers are int, other numbers double)"
-    } else {
+    let hint = if !(numbers.contains(&a) && numbers.contains(&b)) {
         ""
+    } else if a == "double" || b == "double" {
+        // an int and a double are promoted (budget::Op) except under `%`
+        "; `%` takes ints: write int(…) around the double"
+    } else {
+        "; an int and a uint are not converted implicitly: write int(…) or uint(…) around one side"
     };
     format!(
         "`{symbol}` cannot combine {} {a} and {} {b}{hint}",
@@ -217,11 +232,7 @@ fn readable(reason: String) -> String {
 }
 
 fn article(t: &str) -> &'static str {
-    if t.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    }
+    if t.starts_with(['a', 'e', 'i', 'o']) { "an" } else { "a" }
 }
 
 /// What an expression reads.

@@ -35,6 +35,57 @@ fn json_integers_are_cel_ints_and_others_doubles() {
 }
 
 #[test]
+fn an_int_and_a_double_combine_as_doubles() {
+    let c = ctx();
+    let eval = |src: &str| compile(src).unwrap().eval(&c).unwrap();
+    // both orders, every operator, operands read from the input
+    assert_eq!(eval("double(input.count) * input.count"), json!(9.0));
+    assert_eq!(eval("input.count * input.ratio"), json!(1.5));
+    assert_eq!(eval("input.ratio + input.count"), json!(3.5));
+    assert_eq!(eval("input.count - input.ratio"), json!(2.5));
+    assert_eq!(eval("input.ratio - input.count"), json!(-2.5));
+    assert_eq!(eval("input.count / 2.0"), json!(1.5));
+    assert_eq!(eval("1.0 / input.count * 3"), json!(1.0));
+    assert_eq!(eval("2u * 0.25"), json!(0.5));
+    let e = compile("input.ratio / 0").unwrap().eval(&c).unwrap_err();
+    assert_eq!(e.reason, "the result inf is not a finite number");
+    // same-type arithmetic keeps CEL's meaning
+    assert_eq!(eval("input.count / 2"), json!(1));
+    assert_eq!(eval("type(input.count * 2) == int"), json!(true));
+    assert_eq!(eval("type(input.count * 2.0) == double"), json!(true));
+    assert_eq!(eval("'a' + input.text"), json!("ahello"));
+    assert_eq!(eval("[1] + [input.count]"), json!([1, 3]));
+    assert_eq!(eval("duration('1h') + duration('30m') == duration('90m')"), json!(true));
+    let e = compile("9223372036854775807 + input.count")
+        .unwrap()
+        .eval(&c)
+        .unwrap_err();
+    assert_eq!(
+        e.reason,
+        "`+` overflows: the result is outside the int range (write double(…) around one side for a double result)"
+    );
+    assert_eq!(
+        eval("9223372036854775807 + double(input.count)"),
+        json!(9.223372036854776e18)
+    );
+    let e = compile("18446744073709551615u * 2u").unwrap().eval(&c).unwrap_err();
+    assert!(
+        e.reason
+            .starts_with("`*` overflows: the result is outside the uint range"),
+        "{e}"
+    );
+    let e = compile("input.count / 0").unwrap().eval(&c).unwrap_err();
+    assert!(e.reason.contains("zero"), "{e}");
+    // inside the list macros (whose accumulator append is left alone)
+    assert_eq!(eval("[1, 2, 3].map(x, x * 1.5)"), json!([1.5, 3.0, 4.5]));
+    assert_eq!(eval("[1, 2, 3].filter(x, x * 0.5 >= 1)"), json!([2, 3]));
+    assert_eq!(eval("[1, 2, 3].exists_one(x, x + 0.5 == 2.5)"), json!(true));
+    assert_eq!(eval("[0.5, 1.5].all(x, x + 1 > 1)"), json!(true));
+    // promotion is not a cost checkpoint: such expressions stay cheap
+    assert!(compile("input.count * input.ratio + 1").unwrap().is_cheap());
+}
+
+#[test]
 fn evaluation_errors_name_expression_and_reason() {
     let c = ctx();
     let e = compile("input.missing.deeper").unwrap().eval(&c).unwrap_err();
@@ -42,17 +93,19 @@ fn evaluation_errors_name_expression_and_reason() {
     assert!(e.reason.contains("missing"), "{e}");
     let e = compile("input.text + 1").unwrap().eval(&c).unwrap_err();
     assert_eq!(e.reason, "`+` cannot combine a string and an int", "{e}");
-    // mixed numbers: what to write instead, no interpreter type names
-    let e = compile("double(input.count) * input.count")
-        .unwrap()
-        .eval(&c)
-        .unwrap_err();
-    assert!(
-        e.reason
-            .starts_with("`*` cannot combine a double and an int; CEL converts no number implicitly: write double(…)"),
+    // numbers that do not combine: what to write instead, no interpreter type names
+    let e = compile("input.ratio % 2").unwrap().eval(&c).unwrap_err();
+    assert_eq!(
+        e.reason, "`%` cannot combine a double and an int; `%` takes ints: write int(…) around the double",
         "{e}"
     );
-    assert!(!e.reason.contains("Float("), "{e}");
+    let e = compile("input.count - 1u").unwrap().eval(&c).unwrap_err();
+    assert_eq!(
+        e.reason,
+        "`-` cannot combine an int and a uint; an int and a uint are not converted implicitly: write int(…) or uint(…) around one side",
+        "{e}"
+    );
+    assert!(!e.reason.contains("Int("), "{e}");
     assert_eq!(readable("something else".into()), "something else");
     assert_eq!(
         readable("Unsupported binary operator 'mul': garbage".into()),
