@@ -35,6 +35,8 @@
 //!   and `workspace_record_writes` (one per run step that wrote, with its result).
 //! - `m20261204_000006_email_templates`: `workspace_email_templates` (subject, text, HTML;
 //!   unique by workspace and name).
+//! - `m20261205_000001_workflow_audit`: `workflows.description`, `created_by` and
+//!   `updated_by` (nullable), and the index of a workspace's runs by trigger type and time.
 
 mod m20261125_000001_initial;
 mod m20261201_000001_events;
@@ -46,6 +48,7 @@ mod m20261204_000003_workspace_connections;
 mod m20261204_000004_notifications;
 mod m20261204_000005_data_store;
 mod m20261204_000006_email_templates;
+mod m20261205_000001_workflow_audit;
 mod migrator;
 
 pub use migrator::Migrator;

@@ -6,6 +6,7 @@ use crate::{
     m20261125_000001_initial, m20261201_000001_events, m20261203_000001_run_deadline, m20261203_000002_webhook_claims,
     m20261204_000001_run_trace, m20261204_000002_workspace_secrets, m20261204_000003_workspace_connections,
     m20261204_000004_notifications, m20261204_000005_data_store, m20261204_000006_email_templates,
+    m20261205_000001_workflow_audit,
 };
 
 /// Every orbflow migration, oldest first. Apply with `Migrator::up(&db, None)`; roll back
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000004_notifications::Migration),
             Box::new(m20261204_000005_data_store::Migration),
             Box::new(m20261204_000006_email_templates::Migration),
+            Box::new(m20261205_000001_workflow_audit::Migration),
         ]
     }
 }

@@ -150,6 +150,12 @@ impl Principal {
         }
     }
 
+    /// Who acts, for a workflow's `created_by` / `updated_by`: the
+    /// token's id (tokens carry no member name).
+    pub fn actor(&self) -> String {
+        self.token.id.to_string()
+    }
+
     /// A label for audit fields (`published_by`).
     pub fn label(&self) -> String {
         format!("token:{} ({})", self.token.prefix, self.token.name)

@@ -13,6 +13,10 @@ use uuid::Uuid;
 
 use crate::error::DiagnosticOut;
 
+mod trigger;
+
+pub use trigger::TriggerTypeQ;
+
 /// The token's workspace.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -45,6 +49,14 @@ pub struct WorkflowOut {
     pub draft_revision: i64,
     /// `yaml` or `json`.
     pub draft_format: String,
+    /// The draft document's `description`.
+    pub description: Option<String>,
+    /// Id of the API token that created it; null for workflows created
+    /// without a token (`orbflow run` / `dev`) or before this was recorded.
+    pub created_by: Option<String>,
+    /// Id of the API token that last wrote its draft (create or save);
+    /// null as for `createdBy`.
+    pub updated_by: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -61,6 +73,9 @@ impl From<&WorkflowRecord> for WorkflowOut {
             active_version: w.active_version,
             draft_revision: w.draft_revision,
             draft_format: w.draft_format.clone(),
+            description: w.description.clone(),
+            created_by: w.created_by.clone(),
+            updated_by: w.updated_by.clone(),
             created_at: w.created_at,
             updated_at: w.updated_at,
         }

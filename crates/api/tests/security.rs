@@ -393,6 +393,7 @@ async fn pages_are_capped_and_unknown_routes_are_problems() {
                 name: format!("w{i}"),
                 draft_document: HELLO.into(),
                 draft_format: "yaml".into(),
+                ..NewWorkflow::default()
             })
             .await
             .unwrap();

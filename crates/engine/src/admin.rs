@@ -221,14 +221,22 @@ pub struct WorkflowRecord {
     pub draft_format: String,
     /// Optimistic-concurrency revision of the draft.
     pub draft_revision: i64,
+    /// The draft document's `description`.
+    pub description: Option<String>,
+    /// Who created it (the API token's id); `None` for workflows created
+    /// without a token (`orbflow run` / `dev`) or before it was recorded.
+    pub created_by: Option<String>,
+    /// Who last wrote its draft (created or saved it); `None` as for
+    /// `created_by`.
+    pub updated_by: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
 }
 
-/// A new workflow.
-#[derive(Debug, Clone, PartialEq)]
+/// A new workflow, or a new draft of one.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NewWorkflow {
     /// Workspace.
     pub workspace_id: Uuid,
@@ -240,6 +248,11 @@ pub struct NewWorkflow {
     pub draft_document: String,
     /// `yaml` or `json`.
     pub draft_format: String,
+    /// The draft document's `description`.
+    pub description: Option<String>,
+    /// Who writes it (the API token's id): `created_by` and `updated_by`
+    /// of a new workflow, `updated_by` of a saved draft.
+    pub actor: Option<String>,
 }
 
 /// A published version.
@@ -333,6 +346,9 @@ pub struct RunFilter {
     pub since: Option<DateTime<Utc>>,
     /// Created before.
     pub until: Option<DateTime<Utc>>,
+    /// Only runs started by this kind of trigger: `manual`, `schedule`,
+    /// `webhook` or `event`.
+    pub trigger_type: Option<String>,
 }
 
 /// One page of a keyset-paginated listing.

@@ -55,6 +55,9 @@ fn workflow_from(m: workflows::Model) -> WorkflowRecord {
         draft_document: m.draft_document,
         draft_format: m.draft_format,
         draft_revision: m.draft_revision,
+        description: m.description,
+        created_by: m.created_by,
+        updated_by: m.updated_by,
         created_at: m.created_at,
         updated_at: m.updated_at,
     }
@@ -340,6 +343,9 @@ impl Admin for SeaStore {
             draft_document: wf.draft_document.clone(),
             draft_format: wf.draft_format.clone(),
             draft_revision: 1,
+            description: wf.description.clone(),
+            created_by: wf.actor.clone(),
+            updated_by: wf.actor.clone(),
             created_at: now,
             updated_at: now,
         };
@@ -353,6 +359,9 @@ impl Admin for SeaStore {
             draft_document: Set(m.draft_document.clone()),
             draft_format: Set(m.draft_format.clone()),
             draft_revision: Set(1),
+            description: Set(m.description.clone()),
+            created_by: Set(m.created_by.clone()),
+            updated_by: Set(m.updated_by.clone()),
             created_at: Set(now),
             updated_at: Set(now),
         })
@@ -408,6 +417,8 @@ impl Admin for SeaStore {
             )
             .col_expr(workflows::Column::DraftFormat, Expr::value(draft.draft_format.clone()))
             .col_expr(workflows::Column::Name, Expr::value(draft.name.clone()))
+            .col_expr(workflows::Column::Description, Expr::value(draft.description.clone()))
+            .col_expr(workflows::Column::UpdatedBy, Expr::value(draft.actor.clone()))
             .col_expr(
                 workflows::Column::DraftRevision,
                 Expr::col(workflows::Column::DraftRevision).add(1),
@@ -613,6 +624,9 @@ impl Admin for SeaStore {
         }
         if let Some(t) = filter.until {
             q = q.filter(runs::Column::CreatedAt.lt(crate::truncate_to_micros(t)));
+        }
+        if let Some(t) = &filter.trigger_type {
+            q = q.filter(runs::Column::TriggerType.eq(t.as_str()));
         }
         if let Some(after) = page.after {
             q = q.filter(runs::Column::Id.lt(after));

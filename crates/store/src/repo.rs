@@ -209,6 +209,10 @@ impl SeaStore {
             draft_document: Set(document.to_owned()),
             draft_format: Set("json".into()),
             draft_revision: Set(1),
+            description: Set(document_description(document)),
+            // `orbflow run` / `dev`: no token, no one to record
+            created_by: Set(None),
+            updated_by: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         })
@@ -250,6 +254,15 @@ impl SeaStore {
         tx.commit().await.map_err(sql)?;
         Ok(record(model))
     }
+}
+
+/// The `description` of a canonical JSON workflow document, if it has one.
+fn document_description(document: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(document)
+        .ok()?
+        .get("description")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// Begins a write transaction (IMMEDIATE on SQLite).
@@ -542,7 +555,9 @@ impl Tx for SeaTx {
         if self.backend == DbBackend::Postgres {
             q = q.lock(LockType::Update);
         }
-        let rows = q.all(&self.tx).await.map_err(sql)?;
+        let mut rows = q.all(&self.tx).await.map_err(sql)?;
+        // path order is byte order; the database's collation may differ
+        rows.sort_by(|a, b| a.path.cmp(&b.path));
         rows.into_iter()
             .filter(|r| r.path.starts_with(prefix))
             .map(step_from)
@@ -588,8 +603,10 @@ impl Tx for SeaTx {
         if !prefix.is_empty() {
             q = q.filter(se::Column::Path.starts_with(prefix));
         }
-        let rows: Vec<(String, Option<i32>, Option<serde_json::Value>)> =
+        let mut rows: Vec<(String, Option<i32>, Option<serde_json::Value>)> =
             q.into_tuple().all(&self.tx).await.map_err(sql)?;
+        // path order is byte order; the database's collation may differ
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(rows
             .into_iter()
             .filter(|(path, ..)| path.starts_with(prefix))

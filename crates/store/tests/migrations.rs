@@ -57,6 +57,7 @@ const INDEXES: &[&str] = &[
     "idx_workflow_runs_status_updated_at",
     "idx_workflow_runs_workflow_id_created_at",
     "idx_workflow_runs_workspace_id_created_at",
+    "idx_workflow_runs_workspace_id_trigger_type_created_at",
     "idx_workflow_schedules_enabled_next_fire_at",
     "idx_workflow_steps_version_id_sequence",
     "idx_workflow_versions_workflow_id_checksum",
@@ -382,6 +383,9 @@ async fn round_trip_every_table(db: &DatabaseConnection) -> Seed {
             draft_document: "schemaVersion: 1\nname: mention-triage\n".into(),
             draft_format: "yaml".into(),
             draft_revision: 7,
+            description: Some("Route new mentions by sentiment".into()),
+            created_by: Some("0191d0c6-0000-7000-8000-000000000001".into()),
+            updated_by: None,
             created_at: t0,
             updated_at: t1,
         }

@@ -178,6 +178,10 @@ pub(crate) struct RunsQuery {
     since: Option<DateTime<Utc>>,
     /// Created before (RFC 3339).
     until: Option<DateTime<Utc>>,
+    /// Only runs started by this kind of trigger.
+    #[serde(rename = "triggerType")]
+    #[param(inline)]
+    trigger_type: Option<crate::dto::TriggerTypeQ>,
 }
 
 /// Lists the workspace's runs, newest first.
@@ -210,6 +214,7 @@ pub(crate) async fn list(
                 status,
                 since: q.since,
                 until: q.until,
+                trigger_type: q.trigger_type.map(|t| t.as_str().to_owned()),
             },
             Page { after, limit },
         )

@@ -42,9 +42,21 @@ fn format_name(f: Format) -> &'static str {
     }
 }
 
+/// A document read from a request body.
+struct Document {
+    /// The text, as sent.
+    text: String,
+    /// Its format.
+    format: Format,
+    /// Its `name`.
+    name: String,
+    /// Its `description`.
+    description: Option<String>,
+}
+
 /// Reads a document body: text within the document limit, parsed (shape
 /// and types; semantic rules are for publish).
-async fn read_document(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(String, Format, String)> {
+async fn read_document(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Document> {
     let format = format_of(headers)?;
     let bytes = read_body(headers, body, state.config().max_document_bytes).await?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| Error::BadRequest {
@@ -52,7 +64,12 @@ async fn read_document(state: &AppState, headers: &HeaderMap, body: Body) -> Res
         detail: "the workflow document is not UTF-8".into(),
     })?;
     let parsed = dsl::parse(&text, format).map_err(|d| Error::InvalidWorkflow(d.iter().map(Into::into).collect()))?;
-    Ok((text, format, parsed.workflow.name))
+    Ok(Document {
+        text,
+        format,
+        name: parsed.workflow.name,
+        description: parsed.workflow.description,
+    })
 }
 
 fn check_slug(slug: &str) -> Result<()> {
@@ -114,17 +131,19 @@ pub(crate) async fn create(
     body: Body,
 ) -> Result<Response> {
     who.require(&["workflows:write"])?;
-    let (text, format, name) = read_document(&state, &headers, body).await?;
-    let slug = q.slug.unwrap_or_else(|| slugify(&name));
+    let doc = read_document(&state, &headers, body).await?;
+    let slug = q.slug.unwrap_or_else(|| slugify(&doc.name));
     check_slug(&slug)?;
     let wf = state
         .admin()
         .create_workflow(&NewWorkflow {
             workspace_id: who.workspace_id(),
             slug,
-            name,
-            draft_document: text,
-            draft_format: format_name(format).into(),
+            name: doc.name,
+            draft_document: doc.text,
+            draft_format: format_name(doc.format).into(),
+            description: doc.description,
+            actor: Some(who.actor()),
         })
         .await?;
     let res = json(StatusCode::CREATED, &WorkflowOut::from(&wf));
@@ -349,7 +368,7 @@ pub(crate) async fn put_draft(
     who.require(&["workflows:write"])?;
     let wf = find_workflow(&state, &who, &slug).await?;
     let revision = matched_revision(&if_match(&headers)?, wf.draft_revision)?;
-    let (text, format, name) = read_document(&state, &headers, body).await?;
+    let doc = read_document(&state, &headers, body).await?;
     let saved = state
         .admin()
         .save_draft(
@@ -358,9 +377,11 @@ pub(crate) async fn put_draft(
             &NewWorkflow {
                 workspace_id: wf.workspace_id,
                 slug: wf.slug.clone(),
-                name,
-                draft_document: text,
-                draft_format: format_name(format).into(),
+                name: doc.name,
+                draft_document: doc.text,
+                draft_format: format_name(doc.format).into(),
+                description: doc.description,
+                actor: Some(who.actor()),
             },
         )
         .await?

@@ -91,6 +91,10 @@ enum RunsCommand {
         /// any case).
         #[arg(long)]
         status: Option<String>,
+        /// Only runs started by this kind of trigger (manual, schedule,
+        /// webhook, event; any case).
+        #[arg(long)]
+        trigger_type: Option<String>,
         /// Only runs created at or after: RFC 3339, or a duration ago (`2h`, `7d`).
         #[arg(long)]
         since: Option<String>,
@@ -407,6 +411,7 @@ pub(crate) fn runs(args: &RunsArgs) -> anyhow::Result<i32> {
             RunsCommand::List {
                 workflow,
                 status,
+                trigger_type,
                 since,
                 until,
                 limit,
@@ -415,6 +420,7 @@ pub(crate) fn runs(args: &RunsArgs) -> anyhow::Result<i32> {
                 let filter = ListFilter {
                     workflow: workflow.as_deref(),
                     status: status.as_deref(),
+                    trigger_type: trigger_type.as_deref(),
                     since: since.as_deref(),
                     until: until.as_deref(),
                     limit: *limit,
@@ -490,6 +496,7 @@ async fn first_starts(c: &Client, id: &str) -> anyhow::Result<std::collections::
 struct ListFilter<'a> {
     workflow: Option<&'a str>,
     status: Option<&'a str>,
+    trigger_type: Option<&'a str>,
     since: Option<&'a str>,
     until: Option<&'a str>,
     limit: u32,
@@ -500,17 +507,23 @@ struct ListFilter<'a> {
 async fn list(c: &Client, f: &ListFilter<'_>, output: RunOutput) -> anyhow::Result<i32> {
     let now = chrono::Utc::now();
     let mut path = format!("/v1/runs?limit={}", f.limit);
+    // (query parameter, flag, value)
     let checked = [
-        ("workflow", f.workflow.map(|w| Ok(w.to_owned()))),
-        ("status", f.status.map(runs_view::status)),
-        ("since", f.since.map(|s| runs_view::when(s, now))),
-        ("until", f.until.map(|s| runs_view::when(s, now))),
+        ("workflow", "workflow", f.workflow.map(|w| Ok(w.to_owned()))),
+        ("status", "status", f.status.map(runs_view::status)),
+        (
+            "triggerType",
+            "trigger-type",
+            f.trigger_type.map(runs_view::trigger_type),
+        ),
+        ("since", "since", f.since.map(|s| runs_view::when(s, now))),
+        ("until", "until", f.until.map(|s| runs_view::when(s, now))),
     ];
-    for (name, value) in checked {
+    for (name, flag, value) in checked {
         match value {
             Some(Ok(v)) => path.push_str(&format!("&{name}={}", encode(&v))),
             Some(Err(e)) => {
-                eprintln!("orbflow: --{name}: {e}");
+                eprintln!("orbflow: --{flag}: {e}");
                 return Ok(2);
             }
             None => {}

@@ -1,6 +1,6 @@
 //! How `orbflow runs get` and `orbflow runs list` show what the API returns
 //! to people: a run's step timeline, a table of runs; and the `--since` /
-//! `--until` / `--status` filters of the listing.
+//! `--until` / `--status` / `--trigger-type` filters of the listing.
 
 use std::collections::HashMap;
 
@@ -167,6 +167,18 @@ pub(crate) fn status(arg: &str) -> Result<String, String> {
     }
 }
 
+/// `--trigger-type` in any case, as the API spells it; an unknown one is
+/// an error.
+pub(crate) fn trigger_type(arg: &str) -> Result<String, String> {
+    let low = arg.trim().to_ascii_lowercase();
+    match low.as_str() {
+        "manual" | "schedule" | "webhook" | "event" => Ok(low),
+        _ => Err(format!(
+            "`{arg}` is not a trigger type (manual, schedule, webhook, event)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +230,9 @@ mod tests {
         assert!(when("yesterday", now).is_err());
         assert_eq!(status("failed").unwrap(), "FAILED");
         assert!(status("done").is_err());
+        assert_eq!(trigger_type("Webhook").unwrap(), "webhook");
+        assert_eq!(trigger_type(" event ").unwrap(), "event");
+        let e = trigger_type("cron").unwrap_err();
+        assert!(e.contains("manual, schedule, webhook, event"), "{e}");
     }
 }

@@ -31,6 +31,16 @@ pub struct Model {
     pub draft_format: String,
     /// Optimistic-concurrency counter of the draft, incremented on every save.
     pub draft_revision: i64,
+    /// The draft document's `description` (null before migration
+    /// `m20261205_000001_workflow_audit` until the next save).
+    #[sea_orm(column_type = "Text")]
+    pub description: Option<String>,
+    /// Who created the workflow (the API token's id); null without a token.
+    #[sea_orm(column_type = "Text")]
+    pub created_by: Option<String>,
+    /// Who last wrote the draft (the API token's id); null without a token.
+    #[sea_orm(column_type = "Text")]
+    pub updated_by: Option<String>,
     /// When the workflow was created.
     pub created_at: DateTimeUtc,
     /// Last change to the row.
