@@ -109,7 +109,7 @@ pub(crate) async fn mark(
     read_at: Option<DateTime<Utc>>,
 ) -> EngineResult<Option<NotificationRecord>> {
     let mut update = wn::Entity::update_many()
-        .col_expr(wn::Column::ReadAt, Expr::value(read_at))
+        .col_expr(wn::Column::ReadAt, Expr::value(read_at.map(crate::truncate_to_micros)))
         .filter(wn::Column::WorkspaceId.eq(workspace_id))
         .filter(wn::Column::Id.eq(id));
     if read_at.is_some() {
