@@ -6,6 +6,10 @@
 //!   [`LocalQueue`](queue::LocalQueue) of the embedded default.
 //! - [`worker`]: the [`Worker`](worker::Worker) service: `Config` →
 //!   `run(shutdown)` → [`Handle`](worker::Handle).
+//! - [`embedded`]: the embedded wiring, [`Embedded::builder`](embedded::Embedded::builder)
+//!   → `build()` → a cheap [`Embedded`](embedded::Embedded) handle: store,
+//!   engine, built-in actions, local queue and a worker in one process
+//!   (`orbflow dev`, `orbflow run`, the test harnesses, the benches).
 //! - [`metrics`]: the worker's step metrics in the Prometheus text format.
 //! - `inbox`: the run's workspace inbox (CREATE_NOTIFICATION) and data store
 //!   (UPDATE_DATABASE) handed to an attempt.
@@ -15,6 +19,7 @@
 //!   backend is the [`Queue`](queue::Queue) and whose service is one
 //!   attempt slot.
 
+pub mod embedded;
 mod inbox;
 pub mod metrics;
 pub mod queue;
@@ -22,6 +27,13 @@ mod redact;
 mod runtime;
 pub mod worker;
 
+pub use embedded::{Embedded, EmbeddedBuilder};
+
+/// The worker crate's error: building the embedded wiring (the worker
+/// service itself reports through the engine's errors).
+pub use embedded::Error;
+/// A result with the worker crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
 pub use metrics::Metrics;
 pub use queue::{LocalQueue, Queue};
 pub use worker::{Handle, Worker, WorkerConfig};

@@ -1,6 +1,7 @@
 //! Shared harness of the API's tests: the real server on 127.0.0.1 over a
 //! real database (SQLite, or a fresh Postgres schema), the engine and an
-//! in-process worker executing the real actions, and a real HTTP client.
+//! in-process worker executing the real actions (wired by `Embedded`), and a
+//! real HTTP client.
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
@@ -8,12 +9,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use orbflow_actions::{CatalogConfig, Registry, net::HttpPolicy};
+use orbflow_actions::{CatalogConfig, net::HttpPolicy};
 use orbflow_api::{AppState, Config, Services};
+use orbflow_engine::EngineConfig;
 use orbflow_engine::admin::Admin;
-use orbflow_engine::{Engine, EngineConfig};
 pub use orbflow_store::testing::TestDb;
-use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
+use orbflow_worker::Embedded;
 use reqwest::Method;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +58,7 @@ pub struct Harness {
     pub store: Arc<orbflow_store::SeaStore>,
     pub workspace: uuid::Uuid,
     pub shutdown: CancellationToken,
+    _embedded: Embedded,
     _db: TestDb,
 }
 
@@ -78,42 +80,31 @@ impl Res {
 impl Harness {
     pub async fn start(db: TestDb, setup: Setup) -> Self {
         orbflow_actions::net::ensure_crypto_provider();
-        let conn = orbflow_store::connect(&db.url).await.unwrap();
         let keys = (!setup.no_secrets_key).then(|| {
             orbflow_store::sealing::SecretKeys::new(&orbflow_store::sealing::SecretKeys::generate(), &[]).unwrap()
         });
-        let store = orbflow_store::SeaStore::with_secret_keys(conn, keys);
-        let engine = Arc::new(Engine::new(
-            store.clone(),
-            EngineConfig {
+        let embedded = Embedded::builder()
+            .database_url(&db.url)
+            .secret_keys(keys)
+            .engine(EngineConfig {
                 secrets: setup.secrets.clone(),
                 ..EngineConfig::default()
-            },
-        ));
-        let registry = Arc::new(
-            Registry::builtin(&CatalogConfig {
+            })
+            .catalog(CatalogConfig {
                 http: HttpPolicy { allow_private: true },
             })
-            .unwrap(),
-        );
-        let worker = Worker::new(
-            engine.clone(),
-            registry.clone(),
-            Arc::new(LocalQueue::new()),
-            WorkerConfig {
-                concurrency: 4,
-                ..WorkerConfig::default()
-            },
-        );
-        let handle = worker.handle();
-        let shutdown = CancellationToken::new();
-        tokio::spawn(worker.run(shutdown.clone()));
+            .concurrency(4)
+            .build()
+            .await
+            .unwrap();
+        let store = embedded.store().clone();
+        let shutdown = embedded.shutdown_token();
         let state = AppState::new(
             Services {
                 admin: store.clone(),
-                engine,
-                dispatch: Arc::new(handle),
-                registry,
+                engine: embedded.engine().clone(),
+                dispatch: embedded.dispatch(),
+                registry: embedded.registry().clone(),
                 secrets: setup.secrets,
                 ready: None,
             },
@@ -136,6 +127,7 @@ impl Harness {
             store,
             workspace: ws.id,
             shutdown,
+            _embedded: embedded,
             _db: db,
         }
     }

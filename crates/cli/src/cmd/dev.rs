@@ -6,13 +6,11 @@
 //! did not start stays QUEUED in the database for the next start).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context as _;
+use orbflow_engine::EngineConfig;
 use orbflow_engine::store::Store;
-use orbflow_engine::{Engine, EngineConfig};
-use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
-use tokio_util::sync::CancellationToken;
+use orbflow_worker::Embedded;
 
 use crate::output;
 
@@ -41,45 +39,32 @@ pub(crate) fn run(args: &DevArgs) -> anyhow::Result<i32> {
 }
 
 async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
-    let url = format!("sqlite://{}?mode=rwc", args.db.display());
-    let conn = orbflow_store::connect(&url)
-        .await
-        .with_context(|| format!("opening {}", args.db.display()))?;
-    let keys = dev_secrets_key(&args.db)?;
-    let store = orbflow_store::SeaStore::with_secret_keys(conn, Some(keys));
-    store.check_secret_keys().await?;
-    if let Some(dir) = &args.import {
-        import(&store, dir).await?;
-    }
-    let api_config = args.limits.config()?;
     let secrets = EngineConfig::secrets_from_env();
-    let engine = Arc::new(Engine::new(
-        store.clone(),
-        EngineConfig {
+    let embedded = Embedded::builder()
+        .sqlite(&args.db)
+        .secret_keys(Some(dev_secrets_key(&args.db)?))
+        .engine(EngineConfig {
             secrets: secrets.clone(),
             connections: EngineConfig::connections_from_env().map_err(anyhow::Error::msg)?,
             ..EngineConfig::default()
-        },
-    ));
-    let registry = Arc::new(orbflow_actions::Registry::builtin(
-        &orbflow_actions::CatalogConfig::from_env(),
-    )?);
-    let queue = Arc::new(LocalQueue::new());
-    let worker = Worker::new(
+        })
+        .catalog(orbflow_actions::CatalogConfig::from_env())
+        .concurrency(args.concurrency)
+        .build()
+        .await?;
+    let (store, engine) = (embedded.store(), embedded.engine());
+    if let Some(dir) = &args.import {
+        import(store, dir).await?;
+    }
+    let api_config = args.limits.config()?;
+    let mut finished = embedded.worker().subscribe();
+    // the API and the scheduler stop with the worker
+    let shutdown = embedded.shutdown_token();
+    let scheduler = orbflow_scheduler::Scheduler::exclusive(
         engine.clone(),
-        registry.clone(),
-        queue.clone(),
-        WorkerConfig {
-            concurrency: args.concurrency.max(1),
-            ..WorkerConfig::default()
-        },
+        embedded.queue(),
+        orbflow_scheduler::SchedulerConfig::default(),
     );
-    let handle = worker.handle();
-    let mut finished = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(worker.run(shutdown.clone()));
-    let scheduler =
-        orbflow_scheduler::Scheduler::exclusive(engine.clone(), queue, orbflow_scheduler::SchedulerConfig::default());
     let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
     let unfinished = store.unfinished_runs().await?;
     let effects = engine.recover_exclusive().await?;
@@ -89,14 +74,14 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
         unfinished.len(),
         effects.jobs.len(),
     );
-    handle.apply(effects).await;
-    let (token, kept) = dev_token(&store, &args.db).await?;
+    embedded.worker().apply(effects).await;
+    let (token, kept) = dev_token(store, &args.db).await?;
     let state = orbflow_api::AppState::new(
         orbflow_api::Services {
             admin: store.clone(),
             engine: engine.clone(),
-            dispatch: Arc::new(handle.clone()),
-            registry,
+            dispatch: embedded.dispatch(),
+            registry: embedded.registry().clone(),
             secrets,
             ready: None,
         },
@@ -123,7 +108,7 @@ async fn dev(args: &DevArgs) -> anyhow::Result<i32> {
     shutdown.cancel();
     let _ = server.await;
     let _ = scheduler.await;
-    let _ = task.await;
+    embedded.shutdown().await;
     eprintln!("orbflow dev: stopped");
     Ok(0)
 }

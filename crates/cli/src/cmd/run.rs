@@ -23,13 +23,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use orbflow_engine::queue::{Dispatch as _, QueueDispatch};
-use orbflow_engine::store::{RunRecord, StepRecord, Store};
+use orbflow_engine::store::{RunRecord, StepRecord, Store, VersionRecord};
 use orbflow_engine::{Engine, EngineConfig, StartRun};
 use orbflow_model::RunStatus;
-use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
-
+use orbflow_worker::Embedded;
 use serde_json::{Map, Value, json};
-use tokio_util::sync::CancellationToken;
 
 use crate::output;
 
@@ -112,34 +110,88 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<i32> {
 
 /// Where the run's steps execute.
 enum Mode {
-    /// In this process, on SQLite.
-    Embedded {
-        handle: orbflow_worker::Handle,
-        shutdown: CancellationToken,
-        task: tokio::task::JoinHandle<()>,
-        _tmp: Option<TempDb>,
-    },
-    /// On the fleet's workers: this process only submits and waits; jobs go
-    /// to Redis and cancellations are broadcast to the workers.
-    Fleet { dispatch: orbflow_telemetry::Traced },
+    /// In this process (on SQLite): store, engine and worker.
+    Embedded(Embedded),
+    /// On the fleet's workers: this process only submits and waits.
+    Fleet(Fleet),
+}
+
+/// The fleet as `orbflow run` reaches it: its database, an engine on it,
+/// and the dispatch the API uses too (jobs to Redis, cancellations
+/// broadcast to the workers).
+struct Fleet {
+    store: Arc<orbflow_store::SeaStore>,
+    engine: Arc<Engine>,
+    dispatch: orbflow_telemetry::Traced,
 }
 
 impl Mode {
+    /// The fleet when `--database-url` is given, else the embedded default;
+    /// `None` (after saying why) when the fleet misses its Redis URL.
+    async fn open(args: &RunArgs) -> anyhow::Result<Option<Self>> {
+        let engine = EngineConfig {
+            secrets: EngineConfig::secrets_from_env(),
+            connections: EngineConfig::connections_from_env().map_err(anyhow::Error::msg)?,
+            ..EngineConfig::default()
+        };
+        match (&args.fleet.database_url, &args.fleet.redis_url) {
+            (Some(db), Some(redis)) => {
+                let fleet = args.fleet.connect((db, redis), None).await?;
+                Ok(Some(Mode::Fleet(Fleet {
+                    engine: Arc::new(Engine::new(fleet.store.clone(), engine)),
+                    store: fleet.store,
+                    dispatch: orbflow_telemetry::Traced(Arc::new(QueueDispatch(fleet.queue))),
+                })))
+            }
+            (Some(_), None) => {
+                eprintln!("orbflow: --database-url needs --redis-url (ORBFLOW_REDIS_URL) to reach the fleet");
+                Ok(None)
+            }
+            (None, _) => {
+                let mut builder = Embedded::builder()
+                    .secret_keys(orbflow_store::sealing::SecretKeys::from_env()?)
+                    .engine(engine)
+                    .catalog(orbflow_actions::CatalogConfig::from_env())
+                    .concurrency(args.concurrency);
+                if let Some(path) = &args.db {
+                    builder = builder.sqlite(path);
+                }
+                Ok(Some(Mode::Embedded(builder.build().await?)))
+            }
+        }
+    }
+
+    fn store(&self) -> &orbflow_store::SeaStore {
+        match self {
+            Mode::Embedded(e) => e.store(),
+            Mode::Fleet(f) => &f.store,
+        }
+    }
+
+    fn engine(&self) -> &Engine {
+        match self {
+            Mode::Embedded(e) => e.engine(),
+            Mode::Fleet(f) => &f.engine,
+        }
+    }
+
+    /// Hands on what a committed engine call asks for: to the in-process
+    /// worker, or jobs to Redis and cancellations to every worker.
     async fn apply(&self, effects: orbflow_engine::Effects) {
         match self {
-            Mode::Embedded { handle, .. } => handle.apply(effects).await,
-            Mode::Fleet { dispatch } => dispatch.apply(effects).await,
+            Mode::Embedded(e) => e.worker().apply(effects).await,
+            Mode::Fleet(f) => f.dispatch.apply(effects).await,
         }
     }
 
     fn is_fleet(&self) -> bool {
-        matches!(self, Mode::Fleet { .. })
+        matches!(self, Mode::Fleet(_))
     }
 
+    /// Stops the in-process worker (its attempts record first).
     async fn stop(self) {
-        if let Mode::Embedded { shutdown, task, .. } = self {
-            shutdown.cancel();
-            let _ = task.await;
+        if let Mode::Embedded(e) = self {
+            e.shutdown().await;
         }
     }
 }
@@ -148,21 +200,6 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
     // Listen before anything starts, so that a signal that arrives while
     // the run is being set up is kept and cancels it once it exists.
     let mut stop = Interrupts::listen()?;
-    let fleet = args.fleet.database_url.is_some();
-    let (url, tmp) = match (&args.fleet.database_url, &args.db) {
-        (Some(u), _) => (u.clone(), None),
-        (None, Some(p)) => (format!("sqlite://{}?mode=rwc", p.display()), None),
-        (None, None) => {
-            let t = TempDb::new()?;
-            (format!("sqlite://{}?mode=rwc", t.path.display()), Some(t))
-        }
-    };
-    let conn = orbflow_store::connect(&url)
-        .await
-        .with_context(|| format!("opening the database {}", crate::cmd::fleet::redact(&url)))?;
-    let keys = orbflow_store::sealing::SecretKeys::from_env()?;
-    let store = orbflow_store::SeaStore::with_secret_keys(conn, keys);
-    store.check_secret_keys().await?;
     let document = match orbflow_model::dsl::canonical_json(&wf) {
         Ok(d) => d,
         Err(e @ orbflow_model::Error::TooLarge { .. }) => {
@@ -171,52 +208,33 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
         }
         Err(e) => return Err(e.into()),
     };
-    let version = store
+    let Some(mode) = Mode::open(args).await? else {
+        return Ok(2);
+    };
+    let version = mode
+        .store()
         .ensure_version("default", &slug(&wf.name), &wf.name, &document)
         .await?;
-    let engine = Arc::new(Engine::new(
-        store.clone(),
-        EngineConfig {
-            secrets: EngineConfig::secrets_from_env(),
-            connections: EngineConfig::connections_from_env().map_err(anyhow::Error::msg)?,
-            ..EngineConfig::default()
-        },
-    ));
-    let mode = if fleet {
-        let Some(redis) = &args.fleet.redis_url else {
-            eprintln!("orbflow: --database-url needs --redis-url (ORBFLOW_REDIS_URL) to reach the fleet");
-            return Ok(2);
-        };
-        let queue = orbflow_queue::RedisQueue::connect(redis, &args.fleet.redis_prefix)
-            .await
-            .with_context(|| format!("connecting to Redis {}", crate::cmd::fleet::redact(redis)))?;
-        Mode::Fleet {
-            dispatch: orbflow_telemetry::Traced(Arc::new(QueueDispatch(Arc::new(queue)))),
-        }
-    } else {
-        let registry = Arc::new(orbflow_actions::Registry::builtin(
-            &orbflow_actions::CatalogConfig::from_env(),
-        )?);
-        let worker = Worker::new(
-            engine.clone(),
-            registry,
-            Arc::new(LocalQueue::new()),
-            WorkerConfig {
-                concurrency: args.concurrency.max(1),
-                ..WorkerConfig::default()
-            },
-        );
-        let handle = worker.handle();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(worker.run(shutdown.clone()));
-        Mode::Embedded {
-            handle,
-            shutdown,
-            task,
-            _tmp: tmp,
-        }
+    let Some(run_id) = start(&mode, version, input).await? else {
+        mode.stop().await;
+        return Ok(2);
     };
-    let (run_id, effects) = match engine
+    let watched = Watched {
+        run_id,
+        shape: watch::Shape::of(&wf),
+    };
+    let waited = wait(args, &mode, watched, &mut stop).await;
+    mode.stop().await;
+    let (run, steps) = waited?;
+    print_result(args.output, &run, &steps)?;
+    Ok(if run.status == RunStatus::Completed { 0 } else { 1 })
+}
+
+/// Starts the run and hands its first steps on; `None` (after saying why)
+/// when the engine refuses the input.
+async fn start(mode: &Mode, version: VersionRecord, input: Value) -> anyhow::Result<Option<uuid::Uuid>> {
+    let started = mode
+        .engine()
         .start_run(StartRun {
             version,
             input,
@@ -225,44 +243,49 @@ async fn run_async(args: &RunArgs, wf: orbflow_model::Workflow, input: Value) ->
             idempotency_key: None,
             trace_parent: None,
         })
-        .await
-    {
-        Ok(x) => x,
+        .await;
+    match started {
+        Ok((run_id, effects)) => {
+            mode.apply(effects).await;
+            Ok(Some(run_id))
+        }
         Err(orbflow_engine::Error::InvalidInput(e)) => {
             eprintln!("orbflow: invalid input: {e}");
-            mode.stop().await;
-            return Ok(2);
+            Ok(None)
         }
-        Err(e) => return Err(e.into()),
-    };
-    mode.apply(effects).await;
-    let shape = watch::Shape::of(&wf);
-    let waited = wait(args, &store, &engine, &mode, run_id, shape, &mut stop).await;
-    mode.stop().await;
-    let (run, steps) = waited?;
-    let record = run_record(&run, &steps);
-    match args.output {
-        RunOutput::Json => println!("{}", serde_json::to_string_pretty(&record)?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// stdout at the end: the run record (`--output json`), or the run's output.
+fn print_result(output: RunOutput, run: &RunRecord, steps: &[StepRecord]) -> anyhow::Result<()> {
+    match output {
+        RunOutput::Json => println!("{}", serde_json::to_string_pretty(&run_record(run, steps))?),
         RunOutput::Text => {
             if let Some(o) = &run.output {
                 println!("{}", serde_json::to_string_pretty(o)?);
             }
         }
     }
-    Ok(if run.status == RunStatus::Completed { 0 } else { 1 })
+    Ok(())
+}
+
+/// The run being waited for.
+struct Watched {
+    run_id: uuid::Uuid,
+    shape: watch::Shape,
 }
 
 /// Waits for the run to end, showing it on stderr, cancelling it on a
 /// signal; prints the summary; returns the final run and steps.
 async fn wait(
     args: &RunArgs,
-    store: &orbflow_store::SeaStore,
-    engine: &Engine,
     mode: &Mode,
-    run_id: uuid::Uuid,
-    shape: watch::Shape,
+    watched: Watched,
     stop: &mut Interrupts,
 ) -> anyhow::Result<(RunRecord, Vec<StepRecord>)> {
+    let Watched { run_id, shape } = watched;
+    let store = mode.store();
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let Some((first, _)) = store.run_view(run_id).await? else {
@@ -295,7 +318,7 @@ async fn wait(
                 eprintln!("{signal}: cancelling run {run_id}");
                 // The run is CANCELLED when this commits; the effects stop
                 // its running attempts wherever they run.
-                let effects = engine.cancel(run_id).await?;
+                let effects = mode.engine().cancel(run_id).await?;
                 mode.apply(effects).await;
                 cancelled = true;
             }
@@ -354,34 +377,4 @@ pub(crate) fn run_record(run: &RunRecord, steps: &[StepRecord]) -> Value {
         "error": run.error.clone().unwrap_or(Value::Null),
         "steps": Value::Object(map),
     })
-}
-
-/// A temporary database file, removed on drop.
-struct TempDb {
-    path: PathBuf,
-}
-
-impl TempDb {
-    fn new() -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir();
-        let path = dir.join(format!("orbflow-run-{}-{}.db", std::process::id(), uuid_suffix()));
-        Ok(Self { path })
-    }
-}
-
-fn uuid_suffix() -> String {
-    format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    )
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for ext in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{ext}", self.path.display()));
-        }
-    }
 }

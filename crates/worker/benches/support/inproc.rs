@@ -13,13 +13,12 @@ use orbflow_actions::net::HttpPolicy;
 use orbflow_actions::{CatalogConfig, Registry};
 use orbflow_engine::queue::Dispatch;
 use orbflow_engine::store::{Store, VersionRecord};
-use orbflow_engine::{Engine, EngineConfig, StartRun};
+use orbflow_engine::{Engine, StartRun};
 use orbflow_model::RunStatus;
 use orbflow_model::dsl::{self, Format};
 use orbflow_store::SeaStore;
-use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
+use orbflow_worker::Embedded;
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::stats::{Figures, Outcome, Pct, latencies};
@@ -197,38 +196,33 @@ async fn try_run(workload: &Workload, setup: &InProc<'_>) -> Result<Outcome, Str
     if let Some(counter) = setup.sql.clone() {
         conn.set_metric_callback(move |info| counter.record(&info.statement.sql));
     }
-    let store = SeaStore::new(conn);
-    let engine = Arc::new(Engine::new(store.clone(), EngineConfig::default()));
-    let catalog = CatalogConfig {
-        http: HttpPolicy { allow_private: true },
-    };
-    let registry = Arc::new(Registry::builtin(&catalog).map_err(|e| format!("registry: {e}"))?);
-    let config = WorkerConfig {
-        concurrency: setup.concurrency,
-        ..WorkerConfig::default()
-    };
-    let worker = Worker::new(engine.clone(), registry, Arc::new(LocalQueue::new()), config);
-    let handle = worker.handle();
-    let mut finished = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(worker.run(shutdown.clone()));
-    let version = version(&store, workload).await?;
+    let embedded = Embedded::builder()
+        .connection(conn)
+        .catalog(CatalogConfig {
+            http: HttpPolicy { allow_private: true },
+        })
+        .concurrency(setup.concurrency)
+        .build()
+        .await
+        .map_err(|e| format!("embedded: {e}"))?;
+    let (store, engine) = (embedded.store(), embedded.engine());
+    let mut finished = embedded.worker().subscribe();
+    let version = version(store, workload).await?;
     if let Some(counter) = &setup.sql {
         counter.reset();
     }
     let t = Instant::now();
-    let ids = start_all(&engine, &version, workload.runs, Arc::new(handle)).await?;
-    let done = wait_all(&mut finished, &ids, t + setup.timeout, &store).await;
+    let ids = start_all(engine, &version, workload.runs, embedded.dispatch()).await?;
+    let done = wait_all(&mut finished, &ids, t + setup.timeout, store).await;
     let secs = t.elapsed().as_secs_f64();
     if let Some(counter) = &setup.sql {
         counter.stop();
     }
-    shutdown.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), embedded.shutdown()).await;
     if !done {
         return Ok(Outcome::Timeout);
     }
-    let (figures, _) = collect(&store, workload, &ids).await?;
+    let (figures, _) = collect(store, workload, &ids).await?;
     Ok(Outcome::Done(Figures { secs, ..figures }))
 }
 

@@ -1,6 +1,6 @@
 //! Shared harness of the worker's integration tests: a real database
 //! (SQLite, or a fresh Postgres schema), the engine, the in-process queue and
-//! a worker executing the real actions.
+//! a worker executing the real actions, wired by [`Embedded`].
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
@@ -15,7 +15,7 @@ use orbflow_engine::store::Store;
 use orbflow_engine::{Engine, EngineConfig, StartRun};
 use orbflow_model::dsl::{self, Format};
 pub use orbflow_store::testing::TestDb;
-use orbflow_worker::{LocalQueue, Worker, WorkerConfig};
+use orbflow_worker::Embedded;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +24,7 @@ pub struct Harness {
     pub store: Arc<orbflow_store::SeaStore>,
     pub handle: orbflow_worker::Handle,
     pub shutdown: CancellationToken,
+    _embedded: Embedded,
     _db: TestDb,
 }
 
@@ -94,30 +95,22 @@ pub async fn harness(db: TestDb) -> Harness {
 
 /// A harness whose engine has `config`.
 pub async fn harness_with(db: TestDb, config: EngineConfig) -> Harness {
-    let (engine, store) = engine_only(&db, config).await;
-    let registry = Arc::new(
-        Registry::builtin(&CatalogConfig {
+    let embedded = Embedded::builder()
+        .database_url(&db.url)
+        .engine(config)
+        .catalog(CatalogConfig {
             http: HttpPolicy { allow_private: true },
         })
-        .unwrap(),
-    );
-    let worker = Worker::new(
-        engine.clone(),
-        registry,
-        Arc::new(LocalQueue::new()),
-        WorkerConfig {
-            concurrency: 4,
-            ..WorkerConfig::default()
-        },
-    );
-    let handle = worker.handle();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(worker.run(shutdown.clone()));
+        .concurrency(4)
+        .build()
+        .await
+        .unwrap();
     Harness {
-        engine,
-        store,
-        handle,
-        shutdown,
+        engine: embedded.engine().clone(),
+        store: embedded.store().clone(),
+        handle: embedded.worker().clone(),
+        shutdown: embedded.shutdown_token(),
+        _embedded: embedded,
         _db: db,
     }
 }
