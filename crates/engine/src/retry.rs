@@ -7,12 +7,13 @@
 //! step the failure cancelled returns to where it stood. Readiness, joins and
 //! blocks then proceed as if the failure had been a retryable error.
 
+use chrono::{DateTime, Utc};
 use orbflow_model::{OnError, RunStatus, StepStatus, StepType};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::engine::now;
-use crate::store::{Expect, LogRecord, RunLock};
+use crate::store::{Expect, LogRecord, RunLock, RunRecord, StepRecord};
 use crate::{Effects, Engine, Error, Job, Result, Wake};
 
 impl Engine {
@@ -66,54 +67,22 @@ impl Engine {
                     let budget = row
                         .and_then(|x| x.retry.as_ref())
                         .map_or(1, |p| i32::try_from(p.max_attempts).unwrap_or(1));
-                    r.status = r.status.transition(StepStatus::Queued)?;
-                    r.max_attempts = r.attempt.saturating_add(budget);
-                    r.error = None;
-                    r.ended_at = None;
-                    r.next_attempt_at = None;
-                    r.queued_at = Some(t);
-                    r.lease_owner = None;
-                    r.lease_expires_at = None;
+                    requeue_failed(&mut r, budget, t)?;
                     retried.push(r.path.clone());
                     effects.jobs.push(job);
                 }
-                StepStatus::Cancelled => {
-                    let to = if !is_action {
-                        if r.started_at.is_some() {
-                            StepStatus::Running
-                        } else {
-                            StepStatus::Pending
-                        }
-                    } else if r.pending_deps > 0 {
-                        StepStatus::Pending
-                    } else if let Some(at) = r.next_attempt_at {
-                        effects.wakes.push(Wake { job: job.clone(), at });
-                        StepStatus::Waiting
-                    } else {
-                        effects.jobs.push(job);
-                        r.queued_at = Some(t);
-                        StepStatus::Queued
-                    };
-                    r.status = r.status.transition(to)?;
-                    r.ended_at = None;
-                    r.lease_owner = None;
-                    r.lease_expires_at = None;
-                }
+                StepStatus::Cancelled => match restore_cancelled(&mut r, is_action, t)? {
+                    Restored::Queued => effects.jobs.push(job),
+                    Restored::Waiting(at) => effects.wakes.push(Wake { job, at }),
+                    Restored::Idle => {}
+                },
                 _ => continue,
             }
             if !tx.update_step(&r, &expect).await? {
                 return Err(Error::Conflict(r.path));
             }
         }
-        // a run failed by its `timeout` has no failed step: its cancelled
-        // steps are what the retry restores
-        let timed_out = run
-            .error
-            .as_ref()
-            .and_then(|e| e.get("timedOut"))
-            .and_then(serde_json::Value::as_bool)
-            == Some(true);
-        if retried.is_empty() && !timed_out {
+        if retried.is_empty() && !timed_out(&run) {
             return Err(Error::State(
                 "the run has no failed step to retry (its input or output expression failed)".into(),
             ));
@@ -125,21 +94,84 @@ impl Engine {
         // a fresh deadline: the retry gets the workflow's whole timeout
         run.deadline_at = plan.workflow.timeout.map(|d| crate::engine::now() + d.to_chrono());
         tx.update_run(&run).await?;
-        tx.log(LogRecord {
-            run_id,
-            step_path: None,
-            attempt: None,
-            level: "info".into(),
-            message: if retried.is_empty() {
-                "run retried after its timeout".to_owned()
-            } else {
-                format!("run retried from {}", retried.join(", "))
-            },
-            data: Some(json!({ "steps": retried })),
-            created_at: t,
-        })
-        .await?;
+        tx.log(retry_log(run_id, retried, t)).await?;
         tx.commit().await?;
         Ok(effects)
+    }
+}
+
+/// A failed action step gets a new attempt with `budget` more attempts.
+fn requeue_failed(r: &mut StepRecord, budget: i32, t: DateTime<Utc>) -> Result<()> {
+    r.status = r.status.transition(StepStatus::Queued)?;
+    r.max_attempts = r.attempt.saturating_add(budget);
+    r.error = None;
+    r.ended_at = None;
+    r.next_attempt_at = None;
+    r.queued_at = Some(t);
+    r.lease_owner = None;
+    r.lease_expires_at = None;
+    Ok(())
+}
+
+/// Where a step the failure cancelled goes back to.
+enum Restored {
+    /// Queued again: it needs a job.
+    Queued,
+    /// Waiting for its retry time: it needs a wake-up.
+    Waiting(DateTime<Utc>),
+    /// Pending or running (a block): nothing to enqueue.
+    Idle,
+}
+
+/// Puts a step the failure cancelled back where it stood: a block RUNNING
+/// (if it had started) or PENDING; an action PENDING (dependencies not
+/// met), WAITING (a retry was scheduled) or QUEUED.
+fn restore_cancelled(r: &mut StepRecord, is_action: bool, t: DateTime<Utc>) -> Result<Restored> {
+    let (to, restored) = if !is_action {
+        let to = if r.started_at.is_some() {
+            StepStatus::Running
+        } else {
+            StepStatus::Pending
+        };
+        (to, Restored::Idle)
+    } else if r.pending_deps > 0 {
+        (StepStatus::Pending, Restored::Idle)
+    } else if let Some(at) = r.next_attempt_at {
+        (StepStatus::Waiting, Restored::Waiting(at))
+    } else {
+        r.queued_at = Some(t);
+        (StepStatus::Queued, Restored::Queued)
+    };
+    r.status = r.status.transition(to)?;
+    r.ended_at = None;
+    r.lease_owner = None;
+    r.lease_expires_at = None;
+    Ok(restored)
+}
+
+/// Whether the run failed by its `timeout` (it then has no failed step: its
+/// cancelled steps are what the retry restores).
+fn timed_out(run: &RunRecord) -> bool {
+    run.error
+        .as_ref()
+        .and_then(|e| e.get("timedOut"))
+        .and_then(serde_json::Value::as_bool)
+        == Some(true)
+}
+
+/// The run log's line for a retry.
+fn retry_log(run_id: Uuid, retried: Vec<String>, t: DateTime<Utc>) -> LogRecord {
+    LogRecord {
+        run_id,
+        step_path: None,
+        attempt: None,
+        level: "info".into(),
+        message: if retried.is_empty() {
+            "run retried after its timeout".to_owned()
+        } else {
+            format!("run retried from {}", retried.join(", "))
+        },
+        data: Some(json!({ "steps": retried })),
+        created_at: t,
     }
 }

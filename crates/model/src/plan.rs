@@ -66,37 +66,14 @@ pub fn flatten(steps: &[Step]) -> Vec<StepRow> {
     rows
 }
 
-fn flatten_list(
-    steps: &[Step],
-    parent: Option<&str>,
-    branch: Option<(BranchType, Option<Value>, Option<u32>)>,
-    rows: &mut Vec<StepRow>,
-) {
+/// Where a list of steps sits: the block it belongs to and on which branch
+/// (type, the value that selects it, the case's index).
+type Branch = (BranchType, Option<Value>, Option<u32>);
+
+fn flatten_list(steps: &[Step], parent: Option<&str>, branch: Option<Branch>, rows: &mut Vec<StepRow>) {
     let mut prev: Option<&str> = None;
     for (pos, s) in steps.iter().enumerate() {
-        let (action, config) = match &s.kind {
-            StepKind::Action { action, config } => (action.clone(), config.clone()),
-            StepKind::Condition { condition, .. } => {
-                ("CONDITIONAL_BRANCH".to_owned(), Some(json!({ "if": condition })))
-            }
-            StepKind::Switch { on, .. } => ("CONDITIONAL_BRANCH".to_owned(), Some(json!({ "on": on }))),
-            StepKind::Loop {
-                for_each,
-                item_var,
-                max_concurrency,
-                ..
-            } => {
-                let mut m = Map::new();
-                m.insert("forEach".into(), json!(for_each));
-                if let Some(v) = item_var {
-                    m.insert("as".into(), json!(v));
-                }
-                if let Some(n) = max_concurrency {
-                    m.insert("maxConcurrency".into(), json!(n));
-                }
-                ("LOOP".to_owned(), Some(Value::Object(m)))
-            }
-        };
+        let (action, config) = row_action(&s.kind);
         let dependencies = match &s.depends_on {
             Some(d) => d.clone(),
             None => prev.map(|p| vec![p.to_owned()]).unwrap_or_default(),
@@ -120,39 +97,65 @@ fn flatten_list(
             timeout: s.timeout,
             on_error: s.on_error,
         });
-        match &s.kind {
-            StepKind::Action { .. } => {}
-            StepKind::Condition { then, otherwise, .. } => {
-                flatten_list(
-                    then,
-                    Some(&s.key),
-                    Some((BranchType::IfTrue, Some(Value::Bool(true)), None)),
-                    rows,
-                );
-                flatten_list(
-                    otherwise,
-                    Some(&s.key),
-                    Some((BranchType::IfFalse, Some(Value::Bool(false)), None)),
-                    rows,
-                );
-            }
-            StepKind::Switch { cases, default, .. } => {
-                for (i, c) in cases.iter().enumerate() {
-                    let idx = u32::try_from(i).unwrap_or(u32::MAX);
-                    flatten_list(
-                        &c.steps,
-                        Some(&s.key),
-                        Some((BranchType::SwitchCase, Some(c.value.clone()), Some(idx))),
-                        rows,
-                    );
-                }
-                flatten_list(default, Some(&s.key), Some((BranchType::Default, None, None)), rows);
-            }
-            StepKind::Loop { steps, .. } => {
-                flatten_list(steps, Some(&s.key), Some((BranchType::LoopBody, None, None)), rows)
-            }
-        }
+        flatten_children(s, rows);
         prev = Some(&s.key);
+    }
+}
+
+/// The row's action name and config: the action's own, or the block's
+/// pseudo-action with its expression.
+fn row_action(kind: &StepKind) -> (String, Option<Value>) {
+    match kind {
+        StepKind::Action { action, config } => (action.clone(), config.clone()),
+        StepKind::Condition { condition, .. } => ("CONDITIONAL_BRANCH".to_owned(), Some(json!({ "if": condition }))),
+        StepKind::Switch { on, .. } => ("CONDITIONAL_BRANCH".to_owned(), Some(json!({ "on": on }))),
+        StepKind::Loop {
+            for_each,
+            item_var,
+            max_concurrency,
+            ..
+        } => {
+            let mut m = Map::new();
+            m.insert("forEach".into(), json!(for_each));
+            if let Some(v) = item_var {
+                m.insert("as".into(), json!(v));
+            }
+            if let Some(n) = max_concurrency {
+                m.insert("maxConcurrency".into(), json!(n));
+            }
+            ("LOOP".to_owned(), Some(Value::Object(m)))
+        }
+    }
+}
+
+/// The rows of a block's branches, after the block's own row.
+fn flatten_children(s: &Step, rows: &mut Vec<StepRow>) {
+    let key = Some(s.key.as_str());
+    match &s.kind {
+        StepKind::Action { .. } => {}
+        StepKind::Condition { then, otherwise, .. } => {
+            flatten_list(
+                then,
+                key,
+                Some((BranchType::IfTrue, Some(Value::Bool(true)), None)),
+                rows,
+            );
+            flatten_list(
+                otherwise,
+                key,
+                Some((BranchType::IfFalse, Some(Value::Bool(false)), None)),
+                rows,
+            );
+        }
+        StepKind::Switch { cases, default, .. } => {
+            for (i, c) in cases.iter().enumerate() {
+                let idx = u32::try_from(i).unwrap_or(u32::MAX);
+                let branch = (BranchType::SwitchCase, Some(c.value.clone()), Some(idx));
+                flatten_list(&c.steps, key, Some(branch), rows);
+            }
+            flatten_list(default, key, Some((BranchType::Default, None, None)), rows);
+        }
+        StepKind::Loop { steps, .. } => flatten_list(steps, key, Some((BranchType::LoopBody, None, None)), rows),
     }
 }
 

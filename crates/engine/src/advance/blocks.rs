@@ -86,9 +86,7 @@ impl Advance<'_> {
         evaluate(self.engine.config.expressions, c, ctx)
     }
 
-    pub(super) async fn evaluate_block(&mut self, ix: Ix, mut r: StepRecord, expect: &Expect) -> Result<()> {
-        let path = r.path.clone();
-        let prefix = prefix_of(&path).to_owned();
+    pub(super) async fn evaluate_block(&mut self, ix: Ix, r: StepRecord, expect: &Expect) -> Result<()> {
         let param = |name: &str| {
             self.plan.rows[ix]
                 .config
@@ -104,7 +102,7 @@ impl Advance<'_> {
             StepType::Switch => param("on"),
             _ => param("forEach"),
         };
-        let value = match self.compile_at(ix, &source, &path).await? {
+        let value = match self.compile_at(ix, &source, &r.path).await? {
             Ok((c, ctx)) => self.evaluate(c, ctx).await,
             Err(e) => Err(e),
         };
@@ -112,102 +110,134 @@ impl Advance<'_> {
             Ok(v) => v,
             Err(e) => return self.fail(r, expect, e).await,
         };
+        let b = Evaluated {
+            ix,
+            record: r,
+            value,
+            source,
+        };
         match kind {
-            StepType::Condition => {
-                let Value::Bool(b) = value else {
-                    let msg = format!(
-                        "a condition must be a bool, got {}",
-                        orbflow_model::expr::type_name(&value)
-                    );
-                    return self
-                        .fail(r, expect, json!({ "message": msg, "expression": source }))
-                        .await;
-                };
-                let (taken, other) = if b {
-                    (BranchType::IfTrue, BranchType::IfFalse)
-                } else {
-                    (BranchType::IfFalse, BranchType::IfTrue)
-                };
-                r.output = Some(json!({ "branch": if b { "then" } else { "else" } }));
-                let taken = self.plan.branch(ix, taken, None);
-                let other = self.plan.branch(ix, other, None);
-                self.run_branch(r, expect, &prefix, &taken, &other).await
-            }
-            StepType::Switch => {
-                let mut case: Option<u32> = None;
-                let mut seen = HashSet::new();
-                for &c in &self.plan.children[ix] {
-                    let row = &self.plan.rows[c];
-                    if row.branch_type == Some(BranchType::SwitchCase)
-                        && let Some(i) = row.branch_index
-                        && seen.insert(i)
-                        && row.branch_condition.as_ref().is_some_and(|v| json_eq(v, &value))
-                        && case.is_none_or(|c| i < c)
-                    {
-                        case = Some(i);
-                    }
-                }
-                let taken: Vec<Ix> = match case {
-                    Some(i) => self.plan.branch(ix, BranchType::SwitchCase, Some(i)),
-                    None => self.plan.branch(ix, BranchType::Default, None),
-                };
-                let other: Vec<Ix> = self.plan.children[ix]
-                    .iter()
-                    .copied()
-                    .filter(|c| !taken.contains(c))
-                    .collect();
-                r.output = Some(json!({ "branch": case.map_or(json!("default"), |i| json!(i)), "value": value }));
-                self.run_branch(r, expect, &prefix, &taken, &other).await
-            }
-            _ => {
-                let Value::Array(items) = value else {
-                    let msg = format!("forEach must be a list, got {}", orbflow_model::expr::type_name(&value));
-                    return self
-                        .fail(r, expect, json!({ "message": msg, "expression": source }))
-                        .await;
-                };
-                if items.len() > self.engine.config.max_loop_items {
-                    let msg = format!(
-                        "forEach has {} items; at most {} are allowed",
-                        items.len(),
-                        self.engine.config.max_loop_items
-                    );
-                    return self
-                        .fail(r, expect, json!({ "message": msg, "expression": source }))
-                        .await;
-                }
-                let n = items.len();
-                r.pending_children = i32::try_from(n).unwrap_or(i32::MAX);
-                r.wait_output = Some(json!({ "count": n }));
-                if n == 0 {
-                    Self::to_terminal(&mut r, StepStatus::Completed)?;
-                    r.output = Some(json!([]));
-                    return self.write(r, expect, true).await;
-                }
-                self.write(r, expect, true).await?;
-                // Every iteration row exists from the start, holding its item;
-                // at most maxConcurrency of them run at once.
-                let t = now();
-                let key = self.plan.rows[ix].key.clone();
-                let rows: Vec<StepRecord> = items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, item)| {
-                        let mut it = StepRecord::new(self.run.id, format!("{path}[{i}]"), key.clone(), t);
-                        it.parent_path = Some(path.clone());
-                        it.loop_index = i32::try_from(i).ok();
-                        it.wait_output = Some(item);
-                        it
-                    })
-                    .collect();
-                self.tx.insert_steps(&rows).await?;
-                let mc = self.max_concurrency(ix);
-                for i in 0..mc.min(n) {
-                    self.start_iteration(ix, &path, i).await?;
-                }
-                Ok(())
+            StepType::Condition => self.take_condition(b, expect).await,
+            StepType::Switch => self.take_switch(b, expect).await,
+            _ => self.start_loop(b, expect).await,
+        }
+    }
+
+    /// A condition's value picks `then` or `else`.
+    async fn take_condition(&mut self, b: Evaluated, expect: &Expect) -> Result<()> {
+        let Evaluated {
+            ix,
+            record: mut r,
+            value,
+            source,
+        } = b;
+        let Value::Bool(yes) = value else {
+            let msg = format!(
+                "a condition must be a bool, got {}",
+                orbflow_model::expr::type_name(&value)
+            );
+            return self.fail(r, expect, expression_error(msg, source)).await;
+        };
+        let (taken, other) = if yes {
+            (BranchType::IfTrue, BranchType::IfFalse)
+        } else {
+            (BranchType::IfFalse, BranchType::IfTrue)
+        };
+        r.output = Some(json!({ "branch": if yes { "then" } else { "else" } }));
+        let taken = self.plan.branch(ix, taken, None);
+        let other = self.plan.branch(ix, other, None);
+        let prefix = prefix_of(&r.path).to_owned();
+        self.run_branch(r, expect, &prefix, &taken, &other).await
+    }
+
+    /// A switch's value picks the first case equal to it, else `default`.
+    async fn take_switch(&mut self, b: Evaluated, expect: &Expect) -> Result<()> {
+        let Evaluated {
+            ix,
+            record: mut r,
+            value,
+            ..
+        } = b;
+        let mut case: Option<u32> = None;
+        let mut seen = HashSet::new();
+        for &c in &self.plan.children[ix] {
+            let row = &self.plan.rows[c];
+            if row.branch_type == Some(BranchType::SwitchCase)
+                && let Some(i) = row.branch_index
+                && seen.insert(i)
+                && row.branch_condition.as_ref().is_some_and(|v| json_eq(v, &value))
+                && case.is_none_or(|c| i < c)
+            {
+                case = Some(i);
             }
         }
+        let taken: Vec<Ix> = match case {
+            Some(i) => self.plan.branch(ix, BranchType::SwitchCase, Some(i)),
+            None => self.plan.branch(ix, BranchType::Default, None),
+        };
+        let other: Vec<Ix> = self.plan.children[ix]
+            .iter()
+            .copied()
+            .filter(|c| !taken.contains(c))
+            .collect();
+        r.output = Some(json!({ "branch": case.map_or(json!("default"), |i| json!(i)), "value": value }));
+        let prefix = prefix_of(&r.path).to_owned();
+        self.run_branch(r, expect, &prefix, &taken, &other).await
+    }
+
+    /// A loop's list: every iteration row exists from the start, holding
+    /// its item; at most `maxConcurrency` of them run at once.
+    async fn start_loop(&mut self, b: Evaluated, expect: &Expect) -> Result<()> {
+        let Evaluated {
+            ix,
+            record: mut r,
+            value,
+            source,
+        } = b;
+        let items = match value {
+            Value::Array(items) if items.len() <= self.engine.config.max_loop_items => items,
+            Value::Array(items) => {
+                let msg = format!(
+                    "forEach has {} items; at most {} are allowed",
+                    items.len(),
+                    self.engine.config.max_loop_items
+                );
+                return self.fail(r, expect, expression_error(msg, source)).await;
+            }
+            other => {
+                let msg = format!("forEach must be a list, got {}", orbflow_model::expr::type_name(&other));
+                return self.fail(r, expect, expression_error(msg, source)).await;
+            }
+        };
+        let n = items.len();
+        r.pending_children = i32::try_from(n).unwrap_or(i32::MAX);
+        r.wait_output = Some(json!({ "count": n }));
+        if n == 0 {
+            Self::to_terminal(&mut r, StepStatus::Completed)?;
+            r.output = Some(json!([]));
+            return self.write(r, expect, true).await;
+        }
+        let path = r.path.clone();
+        self.write(r, expect, true).await?;
+        let t = now();
+        let key = self.plan.rows[ix].key.clone();
+        let rows: Vec<StepRecord> = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let mut it = StepRecord::new(self.run.id, format!("{path}[{i}]"), key.clone(), t);
+                it.parent_path = Some(path.clone());
+                it.loop_index = i32::try_from(i).ok();
+                it.wait_output = Some(item);
+                it
+            })
+            .collect();
+        self.tx.insert_steps(&rows).await?;
+        let mc = self.max_concurrency(ix);
+        for i in 0..mc.min(n) {
+            self.start_iteration(ix, &path, i).await?;
+        }
+        Ok(())
     }
 
     /// Creates the taken branch's rows (counted) and the other branches'
@@ -272,4 +302,17 @@ async fn evaluate(
         Some(r) => r.map_err(|e| json!({ "message": e.reason, "expression": e.expression })),
         None => Err(json!({ "message": "the expression's evaluation crashed", "expression": source })),
     }
+}
+
+/// A block whose expression has been evaluated.
+struct Evaluated {
+    ix: Ix,
+    record: StepRecord,
+    value: Value,
+    source: String,
+}
+
+/// A block's step error: what is wrong with its expression's value.
+fn expression_error(message: String, expression: String) -> Value {
+    json!({ "message": message, "expression": expression })
 }

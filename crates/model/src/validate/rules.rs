@@ -13,7 +13,7 @@ use crate::cron::{CronError, Schedule};
 use crate::dsl::located::join_index;
 use crate::expr::template::{Template, template_strings};
 use crate::expr::{Compiled, ExprError, compile};
-use crate::workflow::{BranchType, OnError, Step, StepKind, Trigger, UI_MAX_BYTES, VerifyScheme, Workflow};
+use crate::workflow::{BranchType, Step, StepKind, SwitchCase, Trigger, UI_MAX_BYTES, VerifyScheme, Workflow};
 
 /// Variables every expression may read.
 const BASE_VARS: &[&str] = &["input", "trigger", "steps", "run"];
@@ -410,11 +410,51 @@ fn check_step(i: usize, idx: &StepIndex<'_>, catalog: &dyn ActionSchemas, d: &mu
     let step = e.step;
     let p = &e.path;
     let vars = idx.loop_vars(i);
-    let is_action = matches!(step.kind, StepKind::Action { .. });
     if let Some(ui) = &step.ui {
         check_ui(ui, &format!("{p}.ui"), d);
     }
-    if !is_action {
+    check_policies(step, p, d);
+    match &step.kind {
+        StepKind::Action { action, config } => check_action(action, config.as_ref(), p, &vars, idx, catalog, d),
+        StepKind::Condition { condition, then, .. } => {
+            check_expr(condition, &format!("{p}.if"), Place::Condition, &vars, idx, d);
+            if then.is_empty() {
+                d.push(format!("{p}.then"), "empty-block", "`then` needs at least one step");
+            }
+        }
+        StepKind::Switch { on, cases, .. } => {
+            check_expr(on, &format!("{p}.on"), Place::Condition, &vars, idx, d);
+            check_cases(cases, p, d);
+        }
+        StepKind::Loop {
+            for_each,
+            item_var,
+            max_concurrency,
+            steps,
+        } => {
+            check_expr(for_each, &format!("{p}.forEach"), Place::Condition, &vars, idx, d);
+            if let Some(v) = item_var {
+                check_loop_var(v, &vars, p, d);
+            }
+            if let Some(n) = max_concurrency
+                && *n > MAX_LOOP_CONCURRENCY
+            {
+                d.push(
+                    format!("{p}.maxConcurrency"),
+                    "invalid-value",
+                    format!("`maxConcurrency` must be at most {MAX_LOOP_CONCURRENCY}"),
+                );
+            }
+            if steps.is_empty() {
+                d.push(format!("{p}.steps"), "empty-block", "a loop needs at least one step");
+            }
+        }
+    }
+}
+
+/// `retry` and `timeout`: on action steps only, and within their bounds.
+fn check_policies(step: &Step, p: &str, d: &mut Diagnostics) {
+    if !matches!(step.kind, StepKind::Action { .. }) {
         if step.retry.is_some() {
             d.push(
                 format!("{p}.retry"),
@@ -463,83 +503,52 @@ fn check_step(i: usize, idx: &StepIndex<'_>, catalog: &dyn ActionSchemas, d: &mu
             "`timeout` must be longer than 0s",
         );
     }
-    let _ = OnError::Fail;
-    match &step.kind {
-        StepKind::Action { action, config } => check_action(action, config.as_ref(), p, &vars, idx, catalog, d),
-        StepKind::Condition { condition, then, .. } => {
-            check_expr(condition, &format!("{p}.if"), Place::Condition, &vars, idx, d);
-            if then.is_empty() {
-                d.push(format!("{p}.then"), "empty-block", "`then` needs at least one step");
-            }
+}
+
+/// A switch's cases: at least one, no value twice, none empty.
+fn check_cases(cases: &[SwitchCase], p: &str, d: &mut Diagnostics) {
+    if cases.is_empty() {
+        d.push(format!("{p}.cases"), "empty-block", "`cases` needs at least one case");
+    }
+    let mut seen: Vec<&Value> = Vec::new();
+    for (c, case) in cases.iter().enumerate() {
+        if seen.contains(&&case.value) {
+            d.push(
+                format!("{p}.cases[{c}].value"),
+                "duplicate-key",
+                format!("case value {} appears twice; the second can never match", case.value),
+            );
         }
-        StepKind::Switch { on, cases, .. } => {
-            check_expr(on, &format!("{p}.on"), Place::Condition, &vars, idx, d);
-            if cases.is_empty() {
-                d.push(format!("{p}.cases"), "empty-block", "`cases` needs at least one case");
-            }
-            let mut seen: Vec<&Value> = Vec::new();
-            for (c, case) in cases.iter().enumerate() {
-                if seen.contains(&&case.value) {
-                    d.push(
-                        format!("{p}.cases[{c}].value"),
-                        "duplicate-key",
-                        format!("case value {} appears twice; the second can never match", case.value),
-                    );
-                }
-                seen.push(&case.value);
-                if case.steps.is_empty() {
-                    d.push(
-                        format!("{p}.cases[{c}].steps"),
-                        "empty-block",
-                        "a case needs at least one step",
-                    );
-                }
-            }
-        }
-        StepKind::Loop {
-            for_each,
-            item_var,
-            max_concurrency,
-            steps,
-        } => {
-            check_expr(for_each, &format!("{p}.forEach"), Place::Condition, &vars, idx, d);
-            if let Some(v) = item_var {
-                let ident = v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                    && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !ident {
-                    d.push(
-                        format!("{p}.as"),
-                        "invalid-value",
-                        format!("loop variable `{v}` must be an identifier"),
-                    );
-                } else if RESERVED.contains(&v.as_str()) && v != "item" {
-                    d.push(
-                        format!("{p}.as"),
-                        "invalid-value",
-                        format!("loop variable `{v}` would hide a built-in variable"),
-                    );
-                } else if vars.contains(v) {
-                    d.push(
-                        format!("{p}.as"),
-                        "invalid-value",
-                        format!("loop variable `{v}` is already bound by an enclosing loop"),
-                    );
-                }
-            }
-            if let Some(n) = max_concurrency
-                && *n > MAX_LOOP_CONCURRENCY
-            {
-                d.push(
-                    format!("{p}.maxConcurrency"),
-                    "invalid-value",
-                    format!("`maxConcurrency` must be at most {MAX_LOOP_CONCURRENCY}"),
-                );
-            }
-            if steps.is_empty() {
-                d.push(format!("{p}.steps"), "empty-block", "a loop needs at least one step");
-            }
+        seen.push(&case.value);
+        if case.steps.is_empty() {
+            d.push(
+                format!("{p}.cases[{c}].steps"),
+                "empty-block",
+                "a case needs at least one step",
+            );
         }
     }
+}
+
+/// A loop's `as`: an identifier that hides neither a built-in variable nor
+/// an enclosing loop's.
+fn check_loop_var(v: &str, enclosing: &[String], p: &str, d: &mut Diagnostics) {
+    let ident = v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let problem = if !ident {
+        "must be an identifier"
+    } else if RESERVED.contains(&v) && v != "item" {
+        "would hide a built-in variable"
+    } else if enclosing.iter().any(|e| e == v) {
+        "is already bound by an enclosing loop"
+    } else {
+        return;
+    };
+    d.push(
+        format!("{p}.as"),
+        "invalid-value",
+        format!("loop variable `{v}` {problem}"),
+    );
 }
 
 fn check_action(
