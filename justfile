@@ -37,11 +37,10 @@ bench:
 fuzz cases="20000":
     ORBFLOW_FUZZ_CASES={{cases}} cargo test --release -p orbflow-model --test fuzz
 
-# Coverage of crates/model (needs llvm-tools-preview and cargo-llvm-cov).
+# Coverage of the whole workspace as CI measures it, with its floors (.ci/coverage.toml);
+# needs Postgres and Redis in ORBFLOW_TEST_DATABASE_URL / ORBFLOW_TEST_REDIS_URL for the fleet tests.
 cov:
-    rustup component add llvm-tools-preview
-    cargo llvm-cov --version >/dev/null 2>&1 || cargo install cargo-llvm-cov --locked
-    cargo llvm-cov --package orbflow-model --summary-only
+    bash .ci/coverage.sh
 
 # Regenerate the generated docs (schema, action catalog).
 docs:
