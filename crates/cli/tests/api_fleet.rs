@@ -26,10 +26,7 @@ struct Daemons {
 
 impl Drop for Daemons {
     fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        peers::stop_all(&mut self.children);
         let _ = std::fs::remove_dir_all(&self.dir);
         peers::clear_redis_prefix(&self.redis, &self.prefix);
     }
@@ -214,6 +211,13 @@ async fn cli_clients_drive_the_fleet_through_the_api() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401 unauthorized"));
+    // SIGTERM stops the API and the worker gracefully: both exit 0
+    let mut d = d;
+    let stopped = peers::stop_all(&mut d.children);
+    assert_eq!(stopped.len(), 2);
+    for (name, s) in ["api", "worker"].iter().zip(&stopped) {
+        assert!(s.is_some_and(|s| s.success()), "orbflow {name}: {s:?}");
+    }
 }
 
 /// An HTTP peer on 127.0.0.1 that reads a request and never answers; it

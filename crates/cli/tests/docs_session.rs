@@ -144,8 +144,7 @@ struct Replay {
 impl Drop for Replay {
     fn drop(&mut self) {
         if let Some(d) = &mut self.dev {
-            let _ = d.kill();
-            let _ = d.wait();
+            peers::stop(d);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -94,9 +94,8 @@ impl Drop for Fleet {
                 .args(["-CONT", &w.id().to_string()])
                 .stderr(Stdio::null())
                 .status();
-            let _ = w.kill();
-            let _ = w.wait();
         }
+        peers::stop_all(&mut self.workers);
         let _ = std::fs::remove_dir_all(&self.dir);
         peers::clear_redis_prefix(&self.redis, &self.prefix);
     }
@@ -424,6 +423,12 @@ async fn daemons_serve_health_and_readiness() {
     assert!(m.contains("\norbflow_runs_active{status=\"RUNNING\"} 0\n"), "{m}");
     assert!(m.contains("\norbflow_redeliveries_total 0\n"), "{m}");
     assert!(!m.contains("orbflow_step_attempts_total"), "no step metrics: {m}");
+    // SIGTERM stops the worker and the scheduler gracefully: both exit 0
+    let stopped = peers::stop_all(&mut f.workers);
+    assert_eq!(stopped.len(), 2);
+    for (name, s) in ["worker", "scheduler"].iter().zip(&stopped) {
+        assert!(s.is_some_and(|s| s.success()), "orbflow {name}: {s:?}");
+    }
 }
 
 /// Starts `n` runs of `yaml` through the engine and the Redis queue, as an
@@ -852,7 +857,10 @@ async fn sigint_on_a_fleet_run_cancels_it_on_the_workers() {
         "hang.yaml",
         &format!("schemaVersion: 1\nname: hang\nsteps:\n  - {{key: call, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{port}/', timeout: 10m}}}}\n  - {{key: after, action: TRANSFORM, config: {{value: 1}}}}\n"),
     );
-    f.worker(&[]);
+    // a long lease: its renewal, every 40 s, would also stop the attempt
+    // (the step is no longer RUNNING), so only the broadcast cancellation
+    // can close the connection within the 15 s below
+    f.worker(&["--lease-secs", "120"]);
     let run = f
         .cmd(&["run", &wf, "--output", "json"])
         .stdout(Stdio::piped())
@@ -885,6 +893,83 @@ async fn sigint_on_a_fleet_run_cancels_it_on_the_workers() {
         Ok(false),
         "the worker's attempt was cancelled and its connection closed"
     );
+    let id = single_run(&store).await.unwrap();
+    let (run, steps) = store.run_view(id).await.unwrap().unwrap();
+    assert_eq!(run.status.as_str(), "CANCELLED");
+    assert!(steps.iter().all(|s| s.status.as_str() == "CANCELLED"), "{steps:?}");
+}
+
+/// `orbflow run --database-url … --redis-url …` (the flags, not the
+/// environment) hands the cancellation a SIGTERM makes to the fleet's
+/// workers: the worker drops its call to a peer that never answers at once
+/// (the step's timeout is 10 minutes), the step and the run end CANCELLED.
+/// A dispatch that drops the cancellations leaves the call hanging until
+/// the worker next renews its lease (a third of the lease) and finds the
+/// step no longer RUNNING.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_on_a_fleet_run_given_by_flags_stops_the_in_flight_call() {
+    let Some(mut f) = Fleet::new().await else { return };
+    let (port, conns) = hanging_server();
+    let wf = f.write(
+        "hang.yaml",
+        &format!("schemaVersion: 1\nname: hang\nsteps:\n  - {{key: call, action: TRIGGER_WEBHOOK, timeout: 10m, config: {{url: 'http://127.0.0.1:{port}/slow', timeout: 10m}}}}\n"),
+    );
+    // a long lease: its renewal (every 40 s) would also stop the attempt, so
+    // only the cancellation the run hands on can close the call in time
+    f.worker(&["--lease-secs", "120"]);
+    let (db, redis) = (f.daemon_url(), f.redis.clone());
+    let mut cmd = f.cmd(&[
+        "run",
+        &wf,
+        "--output",
+        "json",
+        "--database-url",
+        &db,
+        "--redis-url",
+        &redis,
+    ]);
+    cmd.env_remove("ORBFLOW_DATABASE_URL")
+        .env_remove("ORBFLOW_REDIS_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let run = cmd.spawn().unwrap();
+    let store = f.store().await;
+    wait_step(&store, "call", "RUNNING", Duration::from_secs(30)).await;
+    assert_eq!(
+        conns.recv_timeout(Duration::from_secs(30)),
+        Ok(true),
+        "the worker's request reached the peer"
+    );
+    let pid = run.id().to_string();
+    let signalled = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    // the peer sees its connection dropped within seconds, not at the next
+    // lease renewal (40 s) nor at the 10m timeout
+    let dropped = tokio::task::spawn_blocking(move || conns.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert_eq!(
+        dropped,
+        Ok(false),
+        "the worker's call was cancelled and its connection closed"
+    );
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let out = tokio::task::spawn_blocking(move || wait_with_limit(run, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "CANCELLED exits 1: {err}");
+    assert!(err.contains("terminated: cancelling run"), "{err}");
+    assert!(err.contains("on the fleet"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "CANCELLED", "{v:#}");
+    assert_eq!(v["steps"]["call"]["status"], "CANCELLED", "{v:#}");
+    // the worker recorded nothing over the cancellation: the step stays CANCELLED
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let id = single_run(&store).await.unwrap();
     let (run, steps) = store.run_view(id).await.unwrap().unwrap();
     assert_eq!(run.status.as_str(), "CANCELLED");

@@ -146,3 +146,78 @@ fn bad_otel_settings_are_refused_naming_the_variable() {
         assert!(stderr.contains(says), "{env:?}: {stderr}");
     }
 }
+
+/// `s` without its ANSI escape sequences (`ESC [ … letter`).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.clone().next() == Some('[') {
+            for c in chars.by_ref().skip(1) {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// On a terminal (a pty, through `script`) the default format is text and
+/// every log line first clears the line, so that a status line drawn in
+/// place gives way to it.
+#[test]
+fn on_a_terminal_each_log_line_clears_the_line_first() {
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI=true: this test needs `script` (util-linux)"
+        );
+        eprintln!("skipped: no `script` to give orbflow a terminal");
+        return;
+    }
+    let wf = workflow("logs-tty.yaml", LOGS);
+    let cmd = format!(
+        "'{}' run '{}' --output json",
+        env!("CARGO_BIN_EXE_orbflow"),
+        wf.to_str().unwrap()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("RUST_LOG")
+        .env_remove("ORBFLOW_LOG")
+        .env_remove("ORBFLOW_LOG_FORMAT")
+        .env("ORBFLOW_SECRET_API_TOKEN", SECRET)
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("orbflow run on a terminal did not exit");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(!tty.contains(SECRET), "a secret reached the log: {tty:?}");
+    let at = tty
+        .find("calling with *** now")
+        .unwrap_or_else(|| panic!("no log line on the terminal: {tty:?}"));
+    // the line the log writes: from its clearing sequence to the message
+    let clear = tty[..at]
+        .rfind("\r\x1b[2K")
+        .unwrap_or_else(|| panic!("the log line does not clear the line: {tty:?}"));
+    let line = strip_ansi(&tty[clear + 5..at]);
+    assert!(!line.contains(['\r', '\n']), "{line:?} in {tty:?}");
+    // text, not JSON: a timestamp first, then the level
+    assert!(line.starts_with("20") && line.contains("WARN"), "{line:?} in {tty:?}");
+}

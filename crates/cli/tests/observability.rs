@@ -256,10 +256,7 @@ struct Kill(Vec<Child>, String, String);
 
 impl Drop for Kill {
     fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        peers::stop_all(&mut self.0);
         peers::clear_redis_prefix(&self.1, &self.2);
     }
 }

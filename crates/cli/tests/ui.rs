@@ -326,7 +326,10 @@ async fn the_run_view_follows_a_run_shows_its_failure_and_retries_it() {
             "{run_start}"
         );
     }
-    let _ = dev.kill();
-    let _ = dev.wait();
+    let status = peers::stop(&mut dev);
     let _ = std::fs::remove_dir_all(dir);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "orbflow dev stops on SIGTERM: {status:?}"
+    );
 }

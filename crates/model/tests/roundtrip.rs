@@ -403,3 +403,58 @@ fn corrupt_rows_are_an_error_not_a_panic() {
     rows[0].config = None;
     assert!(unflatten(&rows).unwrap_err().to_string().contains("forEach"));
 }
+
+#[test]
+fn rows_nested_deeper_than_any_document_are_refused() {
+    let leaf = |key: &str| Step {
+        key: key.to_owned(),
+        name: None,
+        description: None,
+        depends_on: None,
+        kind: StepKind::Action {
+            action: "X".into(),
+            config: None,
+        },
+        retry: None,
+        timeout: None,
+        on_error: None,
+        ui: None,
+    };
+    let nest = |levels: usize| {
+        let mut step = leaf("body");
+        for i in 0..levels {
+            step = Step {
+                kind: StepKind::Loop {
+                    for_each: "[1]".into(),
+                    item_var: None,
+                    max_concurrency: None,
+                    steps: vec![step],
+                },
+                ..leaf(&format!("l{i}"))
+            };
+        }
+        vec![step]
+    };
+    // 65 blocks: the innermost step sits at depth 65
+    let ok = nest(64);
+    assert_eq!(unflatten(&flatten(&ok)).unwrap(), ok);
+    let e = unflatten(&flatten(&nest(66))).unwrap_err();
+    assert_eq!(e.to_string(), "blocks nest deeper than 64 levels (a parent cycle?)");
+}
+
+#[test]
+fn a_case_row_without_its_case_index_is_an_error() {
+    let wf = dsl::parse(
+        "schemaVersion: 1\nname: t\nsteps:\n  - {key: s, type: switch, on: input.p, cases: [{value: m, steps: [{key: d, action: X}]}]}\n",
+        Format::Yaml,
+    )
+    .unwrap()
+    .workflow;
+    let mut rows = flatten(&wf.steps);
+    assert_eq!(unflatten(&rows).unwrap(), wf.steps);
+    rows[1].branch_index = None;
+    assert_eq!(
+        unflatten(&rows).unwrap_err().to_string(),
+        "case step `d` has no case index"
+    );
+}

@@ -198,3 +198,45 @@ pub fn start_dev(db: &std::path::Path, port: u16, envs: &[(&str, &str)]) -> (std
         .to_owned();
     (dev, seen, token)
 }
+
+/// How long [`stop`] waits after SIGTERM before it kills.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Stops a spawned daemon gracefully: SIGTERM, then up to [`STOP_GRACE`]
+/// for it to exit (an instrumented binary writes its coverage profile only
+/// on a normal exit), SIGKILL as a last resort. Returns its exit status, or
+/// `None` when it had to be killed.
+pub fn stop(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+    stop_all(std::slice::from_mut(child)).pop().flatten()
+}
+
+/// [`stop`] for several daemons at once: all get SIGTERM first, then share
+/// one grace period. The statuses are in the children's order.
+pub fn stop_all(children: &mut [std::process::Child]) -> Vec<Option<std::process::ExitStatus>> {
+    let mut done: Vec<Option<std::process::ExitStatus>> =
+        children.iter_mut().map(|c| c.try_wait().ok().flatten()).collect();
+    for (c, d) in children.iter().zip(&done) {
+        if d.is_none() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+    let start = std::time::Instant::now();
+    while done.iter().any(Option::is_none) && start.elapsed() < STOP_GRACE {
+        std::thread::sleep(Duration::from_millis(20));
+        for (c, d) in children.iter_mut().zip(done.iter_mut()) {
+            if d.is_none() {
+                *d = c.try_wait().ok().flatten();
+            }
+        }
+    }
+    for (c, d) in children.iter_mut().zip(&done) {
+        if d.is_none() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+    done
+}

@@ -465,9 +465,21 @@ impl Checker<'_> {
         let t = match o.get("type") {
             None => "action".to_owned(),
             Some(Value::String(t)) if STEP_TYPES.contains(&t.as_str()) => t.clone(),
-            // the common-field check reports the bad value
+            // the common-field check reports the bad value; the fields of
+            // every step type are known (not required), so that only the
+            // `type` is reported, not the fields that go with it
             Some(_) => {
-                self.object(o, path, STEP_COMMON, &[]);
+                let fields: Vec<Field> = STEP_COMMON
+                    .iter()
+                    .map(|fl| (fl, fl.required))
+                    .chain(STEP_TYPES.iter().flat_map(|t| step_fields(t)).map(|fl| (fl, false)))
+                    .map(|(fl, required)| Field {
+                        name: fl.name,
+                        kind: fl.kind,
+                        required,
+                    })
+                    .collect();
+                self.object(o, path, &fields, &[]);
                 return false;
             }
         };

@@ -202,14 +202,19 @@ fn readable(reason: String) -> String {
         return reason;
     };
     let symbol = symbol(op);
+    // a value prints as `Type(…)`, or as `Null`
     let kind = |v: &str| {
         TYPES
             .iter()
-            .find(|(k, _)| v.starts_with(&format!("{k}(")))
+            .find(|(k, _)| v.starts_with(&format!("{k}(")) || v == *k)
             .map(|(_, t)| *t)
     };
-    // the second operand starts at the last ", Type(" of the text
-    let split = TYPES.iter().filter_map(|(k, _)| values.rfind(&format!(", {k}("))).max();
+    // the second operand starts at the last ", Type(" of the text (or is a final ", Null")
+    let split = TYPES
+        .iter()
+        .filter_map(|(k, _)| values.rfind(&format!(", {k}(")))
+        .chain(values.strip_suffix(", Null").map(str::len))
+        .max();
     let Some(at) = split else { return reason };
     let (left, right) = (&values[..at], &values[at + 2..]);
     let (Some(a), Some(b)) = (kind(left), kind(right)) else {
@@ -355,7 +360,8 @@ fn collect_refs(e: &cel::common::ast::Expr, bound: &mut Vec<String>, r: &mut Ref
     use cel::common::ast::{EntryExpr, Expr, LiteralValue};
     match e {
         Expr::Ident(name) => {
-            if !bound.iter().any(|b| b == name) {
+            // a type name (`int`, `uint`, `map`, …) is a value, not a variable
+            if !bound.iter().any(|b| b == name) && env().types().find_type(name).is_none() {
                 r.variables.push(name.clone());
             }
         }

@@ -415,3 +415,169 @@ fn cheap_expressions_are_those_without_checkpoints() {
     // a template that does not compile is not called cheap (it fails when rendered)
     assert!(!is_cheap(&json!({"a": "{{ (( }}"})));
 }
+
+#[test]
+fn brackets_inside_strings_do_not_count_even_after_an_escaped_quote() {
+    let opens = "(".repeat(MAX_NESTING + 8);
+    // the escaped quote does not end the string: the brackets are text
+    let src = format!("'it\\'s {opens}' + input.text");
+    assert_eq!(
+        compile(&src).unwrap().eval(&ctx()).unwrap(),
+        json!(format!("it's {opens}hello"))
+    );
+    let src = format!("\"a \\\\\" + ' \\\" {opens}'");
+    assert_eq!(
+        compile(&src).unwrap().eval(&ctx()).unwrap(),
+        json!(format!("a \\ \" {opens}"))
+    );
+    // the same brackets outside a string are refused
+    let e = compile(&format!("{opens}1{}", ")".repeat(MAX_NESTING + 8))).unwrap_err();
+    assert_eq!(e.reason, "nests brackets 40 deep; at most 32 are allowed");
+}
+
+#[test]
+fn too_many_operators_are_refused_before_parsing() {
+    let src = vec!["1"; MAX_OPERATORS + 2].join("+");
+    let e = compile(&src).unwrap_err();
+    assert_eq!(e.reason, "has 257 operators; at most 256 are allowed");
+    assert!(compile(&vec!["1"; MAX_OPERATORS + 1].join("+")).is_ok());
+}
+
+#[test]
+fn a_condition_names_the_type_it_got() {
+    let c = ctx();
+    for (src, ty) in [
+        ("null", "null"),
+        ("'yes'", "string"),
+        ("[true]", "list"),
+        ("{'ok': true}", "map"),
+        ("input.ratio", "double"),
+        ("input.count", "int"),
+    ] {
+        let e = compile(src).unwrap().eval_bool(&c).unwrap_err();
+        assert_eq!(e.reason, format!("a condition must be a bool, got {ty}"), "{src}");
+    }
+    assert_eq!(type_name(&json!(true)), "bool");
+}
+
+#[test]
+fn operators_without_an_operand_type_name_both_types() {
+    let c = ctx();
+    for (src, reason) in [
+        ("true + 1", "`+` cannot combine a bool and an int"),
+        ("input.text - 1", "`-` cannot combine a string and an int"),
+        ("'a' * input.count", "`*` cannot combine a string and an int"),
+        ("[1] / 2", "`/` cannot combine a list and an int"),
+        ("{} + 1", "`+` cannot combine a map and an int"),
+        ("null + 1", "`+` cannot combine a null and an int"),
+        ("1 + null", "`+` cannot combine an int and a null"),
+        ("null * null", "`*` cannot combine a null and a null"),
+    ] {
+        let e = compile(src).unwrap().eval(&c).unwrap_err();
+        assert_eq!(e.reason, reason, "{src}");
+    }
+    // texts that are not the interpreter's operator messages pass through
+    for text in [
+        "Overflow from binary operator 'add'",
+        "Unsupported binary operator 'add'",
+        "Unsupported binary operator 'add': Foo(1), Bar(2)",
+    ] {
+        assert_eq!(readable(text.into()), text);
+    }
+    assert_eq!(
+        readable("Unsupported binary operator 'pow': Int(1), String(\"x\")".into()),
+        "`pow` cannot combine an int and a string"
+    );
+}
+
+#[test]
+fn integers_above_i64_are_uints_both_ways() {
+    let c = EvalContext::new().with("input", json!({"big": u64::MAX}));
+    assert_eq!(
+        compile("type(input.big) == uint").unwrap().eval(&c).unwrap(),
+        json!(true)
+    );
+    assert_eq!(compile("input.big").unwrap().eval(&c).unwrap(), json!(u64::MAX));
+    assert_eq!(
+        compile("input.big - 1u").unwrap().eval(&c).unwrap(),
+        json!(u64::MAX - 1)
+    );
+    assert_eq!(compile("3u").unwrap().eval(&c).unwrap(), json!(3));
+}
+
+#[test]
+fn other_cel_values_become_json() {
+    let c = ctx();
+    let eval = |src: &str| compile(src).unwrap().eval(&c).unwrap();
+    // map keys that are not strings are printed
+    assert_eq!(
+        eval("{1: 'a', true: 'b', 2u: 'c', 'd': input.count}"),
+        json!({"1": "a", "true": "b", "2": "c", "d": 3})
+    );
+    assert_eq!(
+        eval("timestamp('2026-01-01T09:30:00Z')"),
+        json!("2026-01-01T09:30:00+00:00")
+    );
+    assert_eq!(eval("b'abc'"), json!("YWJj"), "bytes are base64");
+    assert_eq!(eval("type(input.count)"), json!("int"));
+    // the size limit holds for these values too
+    let big = EvalContext::new().with("big", json!("x".repeat(MAX_RESULT_BYTES - 8)));
+    assert!(compile("[big]").unwrap().eval(&big).is_ok());
+    let e = compile("[big, bytes(big)]").unwrap().eval(&big).unwrap_err();
+    assert_eq!(e.reason, format!("result is larger than {MAX_RESULT_BYTES} bytes"));
+    // the unbounded conversion, for callers outside an evaluation
+    assert_eq!(to_json(&cel::Value::UInt(7)), Ok(json!(7)));
+    assert_eq!(
+        to_json(&to_cel(&json!({"a": [1, 2.5, null, "s", true]}))),
+        Ok(json!({"a": [1, 2.5, null, "s", true]}))
+    );
+}
+
+#[test]
+fn type_names_are_not_variables() {
+    let r = compile("type(input.count) == int && type(steps.a) != map && x == null_type")
+        .unwrap()
+        .references();
+    assert_eq!(r.variables, ["input", "steps", "x"]);
+    // a struct literal's fields are read
+    let r = compile("Foo{a: input.text}").unwrap().references();
+    assert_eq!(r.variables, ["input"]);
+    let e = compile("Foo{a: input.text}").unwrap().eval(&ctx()).unwrap_err();
+    assert!(e.reason.contains("Foo"), "{e}");
+}
+
+#[test]
+fn replace_takes_an_int_count() {
+    let c = ctx();
+    let eval = |src: &str| compile(src).unwrap().eval(&c);
+    assert_eq!(eval("'aaa'.replace('a', 'b', 2)"), Ok(json!("bba")));
+    assert_eq!(
+        eval("'aaa'.replace('a', 'b', -1)"),
+        Ok(json!("bbb")),
+        "a negative count is all"
+    );
+    assert_eq!(
+        eval("'aaa'.replace('a', 'b', 1.5)").unwrap_err().reason,
+        "Error executing function 'replace': the count must be an int"
+    );
+}
+
+#[test]
+fn filter_and_exists_one_are_charged_per_item() {
+    let c = zeros(5_000);
+    let limits = budget::Limits {
+        max_cost: 4_000,
+        time_limit: std::time::Duration::from_secs(3600),
+    };
+    for src in [
+        "input.l.filter(x, x == 1)",
+        "input.l.exists_one(x, x == 1)",
+        "input.l.map(x, x == 1, x)",
+    ] {
+        let p = compile(src).unwrap();
+        assert!(!p.is_cheap(), "{src}");
+        let e = p.eval_with(&c, &limits).unwrap_err();
+        assert!(e.reason.contains("cost budget of 4000"), "{src}: {e}");
+        assert!(p.eval_with(&zeros(100), &limits).is_ok(), "{src}");
+    }
+}

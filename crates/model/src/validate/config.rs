@@ -408,4 +408,103 @@ mod tests {
         assert_eq!(m, "`loud` is not one of `info` or `warn`");
         assert_eq!(problems(&schema, &json!({"duration": "{{ input.wait }}"})), vec![]);
     }
+    #[test]
+    fn a_schema_that_cannot_be_built_is_reported_once() {
+        let mut d = Diagnostics::default();
+        check_config(&json!({"a": 1}), &json!({"type": 5}), "steps[0].config", &mut d);
+        let got: Vec<_> = d
+            .iter()
+            .map(|x| (x.path.as_str(), x.code, x.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [(
+                "steps[0].config",
+                "invalid-config",
+                "the action's config schema cannot be loaded"
+            )]
+        );
+    }
+
+    #[test]
+    fn templates_in_property_names_and_nested_branches_are_left_to_run_time() {
+        let names = json!({"type": "object", "propertyNames": {"format": HTTP_HEADER_NAME}});
+        assert_eq!(problems(&names, &json!({"{{ input.h }}": "v"})), vec![]);
+        assert_eq!(
+            problems(&names, &json!({"a b": "v"})),
+            vec![("c".to_owned(), "`a b` is not a valid HTTP header name".to_owned())]
+        );
+        // only the object branch fits an object; what fails in it is a template
+        let choice = json!({"anyOf": [
+            {"type": "string"},
+            {"type": "object", "properties": {"n": {"type": "integer"}}}
+        ]});
+        assert_eq!(problems(&choice, &json!({"n": "{{ input.n }}"})), vec![]);
+        assert_eq!(
+            problems(&choice, &json!({"n": "seven"})),
+            vec![("c".to_owned(), "\"seven\" is not of type \"integer\"".to_owned())]
+        );
+    }
+
+    #[test]
+    fn choices_without_names_or_types_have_generic_messages() {
+        // neither branch is about the value's type: no form to name
+        let bounds = json!({"anyOf": [{"minimum": 10}, {"maximum": 1}]});
+        assert_eq!(
+            problems(&bounds, &json!(5)),
+            vec![("c".to_owned(), "does not match any accepted form".to_owned())]
+        );
+        // branches named by their description, or by a type list they do not print
+        let described = json!({"oneOf": [
+            {"minimum": 10, "description": "A big number."},
+            {"type": ["integer", "null"], "maximum": 1, "description": "A small one"}
+        ]});
+        assert_eq!(
+            problems(&described, &json!(5)),
+            vec![("c".to_owned(), "must be A big number or A small one".to_owned())]
+        );
+        // more than one branch matches, and they are not `required` choices
+        let overlap = json!({"oneOf": [{"type": "integer"}, {"minimum": 0}]});
+        assert_eq!(
+            problems(&overlap, &json!(5)),
+            vec![("c".to_owned(), "matches more than one of the accepted forms".to_owned())]
+        );
+        // `not` of a single field is the validator's own sentence
+        let not_one = json!({"not": {"required": ["a"]}});
+        assert_eq!(
+            problems(&not_one, &json!({"a": 1})),
+            vec![(
+                "c".to_owned(),
+                r#"{"required":["a"]} is not allowed for {"a":1}"#.to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn constants_and_long_values_are_quoted_short() {
+        let levels = json!({"oneOf": [{"const": 1}, {"const": 2}, {"const": "three"}]});
+        assert_eq!(
+            problems(&levels, &json!(4)),
+            vec![("c".to_owned(), "`4` is not one of `1`, `2` or `three`".to_owned())]
+        );
+        let long = "y".repeat(70);
+        let got = problems(&levels, &json!(long));
+        assert_eq!(
+            got,
+            vec![(
+                "c".to_owned(),
+                format!("`{}…` is not one of `1`, `2` or `three`", "y".repeat(60))
+            )]
+        );
+    }
+
+    #[test]
+    fn other_formats_are_named() {
+        let schema = json!({"type": "string", "format": "email"});
+        assert_eq!(
+            problems(&schema, &json!("not an address")),
+            vec![("c".to_owned(), "is not a valid `email`".to_owned())]
+        );
+        assert_eq!(problems(&schema, &json!("a@example.com")), vec![]);
+    }
 }
