@@ -11,8 +11,11 @@ use support::{check, wf};
 
 const A: &str = "{key: a, action: TRANSFORM, config: {value: 1}}";
 
-/// The diagnostics `dsl::parse` gives, as (path, code, message, line, column).
-fn parse_errors(yaml: &str) -> Vec<(String, &'static str, String, Option<usize>, Option<usize>)> {
+/// A diagnostic as (path, code, message, line, column).
+type Found = (String, &'static str, String, Option<usize>, Option<usize>);
+
+/// The diagnostics `dsl::parse` gives.
+fn parse_errors(yaml: &str) -> Vec<Found> {
     match dsl::parse(yaml, Format::Yaml) {
         Ok(_) => Vec::new(),
         Err(d) => {
@@ -24,27 +27,20 @@ fn parse_errors(yaml: &str) -> Vec<(String, &'static str, String, Option<usize>,
 }
 
 #[track_caller]
-fn one(yaml: &str) -> (String, &'static str, String, Option<usize>, Option<usize>) {
+fn one(yaml: &str) -> Found {
     let mut e = parse_errors(yaml);
     assert_eq!(e.len(), 1, "{e:#?}");
     e.remove(0)
 }
 
-fn err(
-    path: &str,
-    code: &'static str,
-    msg: &str,
-    line: usize,
-    col: usize,
-) -> (String, &'static str, String, Option<usize>, Option<usize>) {
+fn err(path: &str, code: &'static str, msg: &str, line: usize, col: usize) -> Found {
     (path.to_owned(), code, msg.to_owned(), Some(line), Some(col))
 }
 
 #[test]
 fn a_bool_field_takes_only_true_or_false() {
-    let yaml = wf(&format!(
-        "  - key: a\n    action: TRANSFORM\n    config: {{value: 1}}\n    retry: {{ maxAttempts: 2, jitter: 'yes' }}\n"
-    ));
+    let yaml =
+        wf("  - key: a\n    action: TRANSFORM\n    config: {value: 1}\n    retry: { maxAttempts: 2, jitter: 'yes' }\n");
     assert_eq!(
         one(&yaml),
         err(
