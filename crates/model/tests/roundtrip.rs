@@ -439,7 +439,10 @@ fn rows_nested_deeper_than_any_document_are_refused() {
     let ok = nest(64);
     assert_eq!(unflatten(&flatten(&ok)).unwrap(), ok);
     let e = unflatten(&flatten(&nest(66))).unwrap_err();
-    assert_eq!(e.to_string(), "blocks nest deeper than 64 levels (a parent cycle?)");
+    assert_eq!(
+        e.to_string(),
+        "cannot rebuild steps from rows: blocks nest deeper than 64 levels (a parent cycle?)"
+    );
 }
 
 #[test]
@@ -455,6 +458,6 @@ fn a_case_row_without_its_case_index_is_an_error() {
     rows[1].branch_index = None;
     assert_eq!(
         unflatten(&rows).unwrap_err().to_string(),
-        "case step `d` has no case index"
+        "cannot rebuild steps from rows: case step `d` has no case index"
     );
 }
