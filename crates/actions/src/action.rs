@@ -167,31 +167,8 @@ impl ActionError {
     }
 }
 
-/// Log level of an action's log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    /// Detail.
-    Debug,
-    /// Normal progress.
-    Info,
-    /// Something odd but not fatal.
-    Warn,
-    /// A failure.
-    Error,
-}
-
-impl LogLevel {
-    /// The level as the run log stores it: `debug`, `info`, `warn`, `error`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Debug => "debug",
-            Self::Info => "info",
-            Self::Warn => "warn",
-            Self::Error => "error",
-        }
-    }
-}
+/// Log level of an action's log line (the run log's level).
+pub use orbflow_model::LogLevel;
 
 /// One line an action logged, kept to be written to the run log with the
 /// attempt's outcome.

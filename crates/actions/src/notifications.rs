@@ -42,10 +42,16 @@ pub enum Level {
 impl Level {
     /// Stable name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Error => "error",
+        orbflow_model::NotificationLevel::from(self).as_str()
+    }
+}
+
+impl From<Level> for orbflow_model::NotificationLevel {
+    fn from(l: Level) -> Self {
+        match l {
+            Level::Info => Self::Info,
+            Level::Warning => Self::Warning,
+            Level::Error => Self::Error,
         }
     }
 }

@@ -160,6 +160,14 @@ impl Principal {
     pub fn label(&self) -> String {
         format!("token:{} ({})", self.token.prefix, self.token.name)
     }
+
+    /// The token as the author of a change: its id and its label.
+    pub fn author(&self) -> orbflow_engine::admin::Actor {
+        orbflow_engine::admin::Actor {
+            id: self.actor(),
+            label: self.label(),
+        }
+    }
 }
 
 fn unauthorized(detail: &str) -> Error {

@@ -54,8 +54,8 @@ pub struct WorkflowOut {
     /// Id of the API token that created it; null for workflows created
     /// without a token (`orbflow run` / `dev`) or before this was recorded.
     pub created_by: Option<String>,
-    /// Id of the API token that last wrote its draft (create or save);
-    /// null as for `createdBy`.
+    /// Id of the API token that last changed it (create, save, publish,
+    /// archive); null as for `createdBy`.
     pub updated_by: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
@@ -69,7 +69,7 @@ impl From<&WorkflowRecord> for WorkflowOut {
             id: w.id,
             slug: w.slug.clone(),
             name: w.name.clone(),
-            status: w.status.clone(),
+            status: w.status.as_str().to_owned(),
             active_version: w.active_version,
             draft_revision: w.draft_revision,
             draft_format: w.draft_format.clone(),
@@ -265,7 +265,7 @@ impl RunOut {
             workflow_id: r.workflow_id,
             version: r.version_number,
             status: r.status.as_str().to_owned(),
-            trigger_type: r.trigger_type.clone(),
+            trigger_type: r.trigger_type.as_str().to_owned(),
             trigger_data: r.trigger_data.clone().unwrap_or(Value::Null),
             input: r.input.clone(),
             output: r.output.clone().unwrap_or(Value::Null),
@@ -284,7 +284,7 @@ impl RunOut {
             step_executions: Some(
                 steps
                     .iter()
-                    .filter(|s| !s.path.ends_with(']'))
+                    .filter(|s| !orbflow_model::path::StepPath::new(&s.path).is_iteration())
                     .map(|s| (s.path.clone(), StepOut::from(s)))
                     .collect(),
             ),
@@ -330,7 +330,7 @@ impl LogOut {
             id,
             step_path: l.step_path.clone(),
             attempt: l.attempt,
-            level: l.level.clone(),
+            level: l.level.as_str().to_owned(),
             message: l.message.clone(),
             data: l.data.clone().unwrap_or(Value::Null),
             created_at: l.created_at,
@@ -412,7 +412,7 @@ impl From<&ScheduleInfo> for ScheduleOut {
             cron: s.cron.clone(),
             timezone: s.timezone.clone(),
             input: s.input.clone().unwrap_or(Value::Null),
-            catch_up: s.catch_up.clone(),
+            catch_up: s.catch_up.as_str().to_owned(),
             enabled: s.enabled,
             next_fire_at: s.next_fire_at,
             last_fired_at: s.last_fired_at,
@@ -634,7 +634,7 @@ impl From<&orbflow_engine::admin::NotificationRecord> for NotificationOut {
             recipient: r.recipient.clone(),
             title: r.title.clone(),
             body: r.body.clone(),
-            level: r.level.clone(),
+            level: r.level.as_str().to_owned(),
             link: r.link.clone(),
             data: r.data.clone(),
             run_id: r.run_id,
@@ -836,13 +836,12 @@ pub enum WorkflowStatusQ {
     Archived,
 }
 
-impl WorkflowStatusQ {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "DRAFT",
-            Self::Active => "ACTIVE",
-            Self::Archived => "ARCHIVED",
+impl From<WorkflowStatusQ> for orbflow_model::WorkflowStatus {
+    fn from(s: WorkflowStatusQ) -> Self {
+        match s {
+            WorkflowStatusQ::Draft => Self::Draft,
+            WorkflowStatusQ::Active => Self::Active,
+            WorkflowStatusQ::Archived => Self::Archived,
         }
     }
 }

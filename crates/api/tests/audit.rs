@@ -93,6 +93,33 @@ async fn workflows_record_who_wrote_them_and_their_description(h: Harness) {
     assert_eq!(r.body["updatedBy"], alice.as_str());
     assert_eq!(r.body["createdBy"], alice.as_str());
 
+    // published by bob: he updated it last, and the version names his token
+    let r = h
+        .send(
+            h.http
+                .post(format!("{}/v1/workflows/triage/versions", h.base))
+                .bearer_auth(&bob_secret),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.body["publishedBy"].as_str().unwrap().contains("(bob)"), "{}", r.text);
+    let got = h.get("/v1/workflows/triage").await.body;
+    assert_eq!((&got["status"], &got["updatedBy"]), (&json!("ACTIVE"), &json!(bob)));
+    assert_eq!(got["createdBy"], alice.as_str());
+    // archived by alice: hers again
+    let r = h
+        .send(
+            h.http
+                .post(format!("{}/v1/workflows/triage/archive", h.base))
+                .bearer_auth(&alice_secret),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (&r.body["status"], &r.body["updatedBy"]),
+        (&json!("ARCHIVED"), &json!(alice))
+    );
+
     // a JSON document's description, by the harness's own token
     let r = h
         .post_json(

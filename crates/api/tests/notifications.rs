@@ -149,7 +149,7 @@ async fn one_notification_per_run_step_however_often_it_is_created(h: Harness) {
         recipient: "ann".into(),
         title: "t".into(),
         body: "b".into(),
-        level: "info".into(),
+        level: orbflow_model::NotificationLevel::Info,
         link: None,
         data: None,
         run_id: None,

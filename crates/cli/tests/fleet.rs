@@ -452,7 +452,7 @@ async fn submit(f: &Fleet, yaml: &str, n: usize) -> Vec<uuid::Uuid> {
             .start_run(orbflow_engine::StartRun {
                 version: version.clone(),
                 input: serde_json::json!({}),
-                trigger_type: "manual".into(),
+                trigger_type: orbflow_model::TriggerType::Manual,
                 trigger_data: None,
                 idempotency_key: None,
                 trace_parent: None,

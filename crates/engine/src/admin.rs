@@ -8,7 +8,7 @@
 //! `cursor`, never an `OFFSET` scan.
 
 use chrono::{DateTime, Utc};
-use orbflow_model::RunStatus;
+use orbflow_model::{CatchUp, NotificationLevel, RunStatus, TriggerType, VerifyScheme, WorkflowStatus};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -57,6 +57,15 @@ pub struct ConnectionRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Who changes a workflow through the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// Recorded as a workflow's `created_by`/`updated_by`: the token's id.
+    pub id: String,
+    /// Recorded as a version's `published_by`, for people: `token:PREFIX (NAME)`.
+    pub label: String,
+}
+
 /// A notification of a workspace's in-app inbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NotificationRecord {
@@ -68,8 +77,8 @@ pub struct NotificationRecord {
     pub title: String,
     /// Body.
     pub body: String,
-    /// `info`, `warning` or `error`.
-    pub level: String,
+    /// Level.
+    pub level: NotificationLevel,
     /// Where it points.
     pub link: Option<String>,
     /// Extra data.
@@ -93,8 +102,8 @@ pub struct NewNotification {
     pub title: String,
     /// Body.
     pub body: String,
-    /// `info`, `warning` or `error`.
-    pub level: String,
+    /// Level.
+    pub level: NotificationLevel,
     /// Where it points.
     pub link: Option<String>,
     /// Extra data.
@@ -211,8 +220,8 @@ pub struct WorkflowRecord {
     pub slug: String,
     /// Display name.
     pub name: String,
-    /// DRAFT | ACTIVE | ARCHIVED.
-    pub status: String,
+    /// Its status.
+    pub status: WorkflowStatus,
     /// Number of the version whose triggers are live.
     pub active_version: Option<i32>,
     /// The draft as written (YAML or JSON text).
@@ -291,8 +300,8 @@ pub struct ScheduleInfo {
     pub timezone: String,
     /// Input of its runs.
     pub input: Option<Value>,
-    /// skip | latest | all.
-    pub catch_up: String,
+    /// The missed-tick policy.
+    pub catch_up: CatchUp,
     /// Whether it fires.
     pub enabled: bool,
     /// Next tick.
@@ -311,7 +320,7 @@ pub struct WebhookRecord {
     /// Path key.
     pub key: String,
     /// Verification scheme.
-    pub scheme: String,
+    pub scheme: VerifyScheme,
     /// Name of the secret holding the signing key.
     pub secret_name: Option<String>,
     /// Accepted timestamp skew.
@@ -346,9 +355,8 @@ pub struct RunFilter {
     pub since: Option<DateTime<Utc>>,
     /// Created before.
     pub until: Option<DateTime<Utc>>,
-    /// Only runs started by this kind of trigger: `manual`, `schedule`,
-    /// `webhook` or `event`.
-    pub trigger_type: Option<String>,
+    /// Only runs started by this kind of trigger.
+    pub trigger_type: Option<TriggerType>,
 }
 
 /// One page of a keyset-paginated listing.
@@ -451,7 +459,7 @@ pub trait Admin: Send + Sync + 'static {
     async fn workflows(
         &self,
         workspace_id: Uuid,
-        status: Option<&str>,
+        status: Option<WorkflowStatus>,
         page: Page<Uuid>,
     ) -> Result<Vec<WorkflowRecord>>;
     /// Replaces the draft if its revision is still `revision`; `None` when
@@ -459,11 +467,14 @@ pub trait Admin: Send + Sync + 'static {
     async fn save_draft(&self, workflow_id: Uuid, revision: i64, draft: &NewWorkflow)
     -> Result<Option<WorkflowRecord>>;
     /// Archives a workflow: its triggers stop (schedules, webhooks, events).
-    async fn archive_workflow(&self, workflow_id: Uuid) -> Result<()>;
+    /// `by`, when given, becomes its `updated_by`.
+    async fn archive_workflow(&self, workflow_id: Uuid, by: Option<&Actor>) -> Result<()>;
 
     /// Publishes `document` (canonical JSON) as version n + 1, makes it the
-    /// active version and re-syncs the workflow's triggers from it.
-    async fn publish(&self, workflow_id: Uuid, document: &str, published_by: Option<&str>) -> Result<VersionInfo>;
+    /// active version and re-syncs the workflow's triggers from it. `by`,
+    /// when given, is the version's `published_by` (its label) and the
+    /// workflow's `updated_by` (its id).
+    async fn publish(&self, workflow_id: Uuid, document: &str, by: Option<&Actor>) -> Result<VersionInfo>;
     /// Versions, newest first.
     async fn versions(&self, workflow_id: Uuid, page: Page<i32>) -> Result<Vec<VersionInfo>>;
     /// Version `number`.

@@ -6,7 +6,9 @@ use orbflow_model::expr::EvalContext;
 use serde_json::{Map, Value, json};
 
 use crate::Result;
-use crate::plan::{Ix, Plan, prefix_of, truncate_prefix};
+use orbflow_model::path::{StepPath, truncate_prefix};
+
+use crate::plan::{Ix, Plan};
 use crate::store::{RunRecord, StepRecord, Tx};
 
 /// The `steps.<key>` entry of a step execution.
@@ -24,13 +26,7 @@ pub fn placeholder(status: StepStatus) -> Value {
     json!({ "status": status.as_str(), "output": Value::Null, "error": Value::Null, "attempts": 0 })
 }
 
-/// Loop indexes along a prefix: `a[1].b[2].` → [1, 2].
-pub fn indexes(prefix: &str) -> Vec<usize> {
-    prefix
-        .split("].")
-        .filter_map(|seg| seg.rsplit_once('[').and_then(|(_, n)| n.parse().ok()))
-        .collect()
-}
+pub use orbflow_model::path::indexes;
 
 /// The run-level variables.
 pub fn base(run: &RunRecord) -> EvalContext {
@@ -61,7 +57,7 @@ pub async fn for_path(
     keys: &[String],
 ) -> Result<EvalContext> {
     let mut ctx = base(run);
-    let prefix = prefix_of(path);
+    let prefix = StepPath::new(path).prefix();
     // loop variables of the enclosing loops
     let idx = indexes(prefix);
     for (level, &l) in plan.loops[at].iter().enumerate() {
@@ -135,9 +131,9 @@ pub(crate) async fn outputs_by_item(
     // k's own rows, keyed by every index of their path from the loop's down
     let mut found: Vec<(Vec<usize>, Value)> = rows
         .into_iter()
-        .filter(|r| !r.path.ends_with(']'))
+        .filter(|r| !StepPath::new(&r.path).is_iteration())
         .map(|r| {
-            let at: Vec<usize> = indexes(prefix_of(&r.path)).into_iter().skip(shared).collect();
+            let at: Vec<usize> = StepPath::new(&r.path).indexes().into_iter().skip(shared).collect();
             (at, r.output.unwrap_or(Value::Null))
         })
         .filter(|(at, _)| at.len() == plan.loops[k].len() - shared)
@@ -158,16 +154,4 @@ pub(crate) async fn outputs_by_item(
         last = at.first().copied();
     }
     Ok(outputs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn indexes_of_prefixes() {
-        assert_eq!(indexes(""), Vec::<usize>::new());
-        assert_eq!(indexes("each[3]."), vec![3]);
-        assert_eq!(indexes("a[1].b[20]."), vec![1, 20]);
-    }
 }

@@ -12,13 +12,14 @@ use orbflow_actions::ActionError;
 use orbflow_model::expr::EvalContext;
 use orbflow_model::expr::budget::Limits;
 use orbflow_model::expr::template::render_value_with;
-use orbflow_model::{RunStatus, StepStatus, Workflow};
+use orbflow_model::{LogLevel, RunStatus, StepStatus, TriggerType, Workflow};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::advance::Advance;
 use crate::plan::Plan;
 use crate::race::retry_races;
+use crate::step_error::StepError;
 use crate::store::{Expect, LogRecord, RunLock, RunRecord, StepRecord, Store, Tx, VersionRecord};
 use crate::{Error, Result};
 
@@ -150,8 +151,8 @@ pub struct FinishedRun {
     pub workflow_id: Uuid,
     /// The pinned version's number.
     pub version_number: i32,
-    /// manual | schedule | webhook | event.
-    pub trigger_type: String,
+    /// What started it.
+    pub trigger_type: TriggerType,
     /// When it was created (its span's start).
     pub created_at: DateTime<Utc>,
     /// When it ended (its span's end).
@@ -234,8 +235,8 @@ pub struct StartRun {
     pub version: VersionRecord,
     /// Run input.
     pub input: Value,
-    /// manual | schedule | webhook | event.
-    pub trigger_type: String,
+    /// What started it.
+    pub trigger_type: TriggerType,
     /// What the trigger carried.
     pub trigger_data: Option<Value>,
     /// At most one run per key and workflow.
@@ -408,7 +409,7 @@ impl Engine {
             run_id: run.id,
             step_path: None,
             attempt: None,
-            level: "info".into(),
+            level: LogLevel::Info,
             message: format!(
                 "run started (version {}, trigger {})",
                 run.version_number, run.trigger_type
@@ -545,7 +546,7 @@ impl Engine {
             run_id: run.id,
             step_path: Some(step.path.clone()),
             attempt: Some(attempt),
-            level: "info".into(),
+            level: LogLevel::Info,
             message: format!("step started ({action}, attempt {attempt})"),
             data: None,
             created_at: t,
@@ -708,7 +709,7 @@ impl Engine {
         if run.status.is_terminal() {
             return Ok(Effects::default());
         }
-        self.end_run_in(tx, run, RunStatus::Cancelled, json!({ "message": "cancelled" }))
+        self.end_run_in(tx, run, RunStatus::Cancelled, StepError::new("cancelled"))
             .await
     }
 
@@ -719,7 +720,7 @@ impl Engine {
         mut tx: Box<dyn Tx>,
         run: RunRecord,
         status: RunStatus,
-        error: Value,
+        error: StepError,
     ) -> Result<Effects> {
         let plan = self.plan(tx.as_mut(), run.version_id).await?;
         let mut adv = Advance::new(self, tx, plan, run).exclusive();

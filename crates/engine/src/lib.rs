@@ -18,6 +18,7 @@
 //! - [`connections`]: the workspace connection an attempt uses, its
 //!   credentials resolved.
 //! - [`context`]: the expression context of a step, read from the store.
+//! - [`step_error`]: the error recorded on a failed step or run.
 //! - [`trace`]: a run's W3C trace context (ids chosen at start, stored on
 //!   the run, read by every attempt).
 //! - [`queue`]: the [`Queue`](queue::Queue) trait step jobs travel through, and
@@ -29,6 +30,7 @@ pub mod context;
 pub mod engine;
 pub mod plan;
 pub mod queue;
+pub mod step_error;
 pub mod store;
 pub mod trace;
 
@@ -43,3 +45,4 @@ mod retry;
 pub use engine::{Claimed, Effects, Engine, EngineConfig, FinishedRun, Job, Rendered, StartRun, Stats, Wake};
 pub use error::{Error, Result};
 pub use record::{Done, NextClaims, RunInline};
+pub use step_error::StepError;

@@ -157,30 +157,6 @@ impl Plan {
     }
 }
 
-/// The loop prefix of a path: `a[1].b[2].key` → `a[1].b[2].`; `key` → ``;
-/// an iteration path `a[1]` → ``.
-pub fn prefix_of(path: &str) -> &str {
-    match path.rfind("].") {
-        Some(i) => &path[..i + 2],
-        None => "",
-    }
-}
-
-/// `prefix` cut to its first `depth` loop levels.
-pub fn truncate_prefix(prefix: &str, depth: usize) -> &str {
-    if depth == 0 {
-        return "";
-    }
-    let mut seen = 0;
-    for (i, _) in prefix.match_indices("].") {
-        seen += 1;
-        if seen == depth {
-            return &prefix[..i + 2];
-        }
-    }
-    prefix
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,17 +187,5 @@ mod tests {
         assert!(!Templates::of(Some(&json!({"a": "{{ input.l.map(x, x) }}"}))).cheap);
         let broken = Templates::of(Some(&json!({"a": "{{ (( }}"})));
         assert!(broken.any && !broken.cheap);
-    }
-
-    #[test]
-    fn prefixes() {
-        assert_eq!(prefix_of("key"), "");
-        assert_eq!(prefix_of("each[3].double"), "each[3].");
-        assert_eq!(prefix_of("a[1].b[2].k"), "a[1].b[2].");
-        assert_eq!(prefix_of("a[1]"), "");
-        assert_eq!(prefix_of("a[1].b[2]"), "a[1].");
-        assert_eq!(truncate_prefix("a[1].b[2].", 1), "a[1].");
-        assert_eq!(truncate_prefix("a[1].b[2].", 2), "a[1].b[2].");
-        assert_eq!(truncate_prefix("a[1].b[2].", 0), "");
     }
 }

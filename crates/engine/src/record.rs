@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use orbflow_actions::{ActionError, LogLine, Outcome};
-use orbflow_model::StepStatus;
+use orbflow_model::{LogLevel, StepStatus};
 use uuid::Uuid;
 
 use crate::Result;
@@ -266,7 +266,7 @@ impl Engine {
     async fn read_ahead(&self, tx: &mut dyn Tx, run: &RunRecord, plan: &Plan, g: &mut Gathered) -> Result<()> {
         let mut frontier: Vec<(String, crate::plan::Ix)> = Vec::new();
         for c in g.claims.iter().filter(|c| c.job.run_id == run.id) {
-            let prefix = crate::plan::prefix_of(&c.job.path);
+            let prefix = orbflow_model::path::StepPath::new(&c.job.path).prefix();
             if let Some(&ix) = plan.by_key.get(&c.job.path[prefix.len()..]) {
                 frontier.push((prefix.to_owned(), ix));
             }
@@ -344,7 +344,7 @@ impl Engine {
                 match adv.tx().step(run_id, &c.job.path).await? {
                     Some(step) if Expect::of(&step) == expect => {
                         for l in &d.logs {
-                            let line = (l.level.as_str(), l.message.clone());
+                            let line = (l.level, l.message.clone());
                             adv.log(Some(&c.job.path), Some(c.attempt), line, l.data.clone())
                                 .await?;
                         }
@@ -352,7 +352,10 @@ impl Engine {
                     }
                     Some(_) => {
                         tracing::warn!(run = %run_id, path = %c.job.path, attempt = c.attempt, trace_id = %crate::trace::TraceIdOf(c.trace), "stale write-back rejected (lease lost or step moved on)");
-                        let line = ("warn", "stale write-back rejected: the lease was lost".to_owned());
+                        let line = (
+                            LogLevel::Warn,
+                            "stale write-back rejected: the lease was lost".to_owned(),
+                        );
                         // counted per try of the transaction (a race retried
                         // counts it again)
                         self.stats

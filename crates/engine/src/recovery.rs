@@ -5,12 +5,12 @@
 
 use std::collections::HashSet;
 
-use orbflow_model::{RunStatus, StepStatus};
-use serde_json::json;
+use orbflow_model::{LogLevel, RunStatus, StepStatus};
 use uuid::Uuid;
 
 use crate::advance::Advance;
 use crate::engine::now;
+use crate::step_error::StepError;
 use crate::store::{DueReason, Expect, LeaseRef, LogRecord, RunLock};
 use crate::{Effects, Engine, Job, Result, Wake};
 
@@ -37,7 +37,10 @@ impl Engine {
             tx,
             run,
             RunStatus::Failed,
-            json!({ "message": message, "timedOut": true }),
+            StepError {
+                timed_out: Some(true),
+                ..StepError::new(message)
+            },
         )
         .await
     }
@@ -71,7 +74,7 @@ impl Engine {
     pub async fn recover_exclusive(&self) -> Result<Effects> {
         let mut effects = Effects::default();
         for s in self.store.active_steps(1_000_000).await? {
-            if s.path.ends_with(']') {
+            if orbflow_model::path::StepPath::new(&s.path).is_iteration() {
                 continue;
             }
             let job = Job {
@@ -133,7 +136,10 @@ impl Engine {
             adv.fail(
                 step,
                 &expect,
-                json!({ "message": message, "attempts": attempts, "retryable": false, "lost": true }),
+                StepError {
+                    lost: Some(true),
+                    ..StepError::after_attempts(message, attempts).retryable(false)
+                },
             )
             .await?;
             let (tx, effects, _) = adv.finish().await?;
@@ -153,7 +159,7 @@ impl Engine {
             run_id: run.id,
             step_path: Some(job.path.clone()),
             attempt: Some(step.attempt),
-            level: "warn".into(),
+            level: LogLevel::Warn,
             message: format!("{lost}; re-delivered"),
             data: None,
             created_at: t,

@@ -8,7 +8,7 @@
 //! blocks then proceed as if the failure had been a retryable error.
 
 use chrono::{DateTime, Utc};
-use orbflow_model::{OnError, RunStatus, StepStatus, StepType};
+use orbflow_model::{LogLevel, OnError, RunStatus, StepStatus, StepType};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -42,7 +42,7 @@ impl Engine {
         let mut effects = Effects::default();
         let mut retried = Vec::new();
         for mut r in rows {
-            let iteration = r.path.ends_with(']');
+            let iteration = orbflow_model::path::StepPath::new(&r.path).is_iteration();
             let row = plan.by_key.get(&r.step_key).map(|&ix| &plan.rows[ix]);
             let is_action = !iteration && row.is_some_and(|x| x.step_type == StepType::Action);
             let expect = Expect::of(&r);
@@ -165,7 +165,7 @@ fn retry_log(run_id: Uuid, retried: Vec<String>, t: DateTime<Utc>) -> LogRecord 
         run_id,
         step_path: None,
         attempt: None,
-        level: "info".into(),
+        level: LogLevel::Info,
         message: if retried.is_empty() {
             "run retried after its timeout".to_owned()
         } else {

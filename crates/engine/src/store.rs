@@ -12,7 +12,7 @@
 //! SQLite has one writer, which serializes everything.
 
 use chrono::{DateTime, Utc};
-use orbflow_model::{RunStatus, StepStatus};
+use orbflow_model::{CatchUp, LogLevel, RunStatus, StepStatus, TriggerType};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -33,8 +33,8 @@ pub struct RunRecord {
     pub version_number: i32,
     /// Status.
     pub status: RunStatus,
-    /// manual | schedule | webhook | event.
-    pub trigger_type: String,
+    /// What started it.
+    pub trigger_type: TriggerType,
     /// What the trigger carried.
     pub trigger_data: Option<Value>,
     /// Validated input.
@@ -188,8 +188,8 @@ pub struct ScheduleRecord {
     pub timezone: String,
     /// Input of the runs it starts.
     pub input: Option<Value>,
-    /// skip | latest | all.
-    pub catch_up: String,
+    /// The missed-tick policy.
+    pub catch_up: CatchUp,
     /// Next tick not yet handled.
     pub next_fire_at: Option<DateTime<Utc>>,
 }
@@ -214,8 +214,8 @@ pub struct LogRecord {
     pub step_path: Option<String>,
     /// Attempt, if any.
     pub attempt: Option<i32>,
-    /// debug | info | warn | error.
-    pub level: String,
+    /// Level.
+    pub level: LogLevel,
     /// The line.
     pub message: String,
     /// Structured data.

@@ -9,6 +9,9 @@
 //! - [`secrets`]: which `{{ secrets.NAME }}` a workflow's action configs read, and where.
 //! - [`plan`]: flattening the nested DSL into the relational step rows and back.
 //! - [`status`]: run and step lifecycles, one `transition` function each.
+//! - [`path`]: step paths (`items[2].price`): loop prefixes, iterations.
+//! - [`kinds`]: names stored as stable strings (trigger type, workflow
+//!   status, log and notification levels).
 //! - [`cron`]: cron schedules with time zones and the DST policy.
 //! - [`duration`]: `500ms`, `30s`, `10m`, `2h`, `1d`.
 //! - [`catalog`]: the trait through which the validator sees action schemas.
@@ -18,6 +21,8 @@ pub mod cron;
 pub mod dsl;
 pub mod duration;
 pub mod expr;
+pub mod kinds;
+pub mod path;
 pub mod plan;
 pub mod secrets;
 pub mod status;
@@ -29,6 +34,7 @@ mod error;
 pub use catalog::ActionSchemas;
 pub use duration::Duration;
 pub use error::{Error, Result};
+pub use kinds::{LogLevel, NotificationLevel, TriggerType, UnknownName, WorkflowStatus};
 pub use status::{IllegalTransition, RunStatus, StepStatus};
 pub use validate::{Diagnostic, Diagnostics};
 pub use workflow::{

@@ -4,12 +4,6 @@
 //! function; it is the only place a status may change. Statuses are persisted
 //! as the stable strings of `as_str`.
 
-use std::fmt;
-use std::str::FromStr;
-
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 /// A status change the machine does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("illegal {machine} transition {from} -> {to}")]
@@ -22,46 +16,9 @@ pub struct IllegalTransition {
     pub to: &'static str,
 }
 
-/// An unknown status string read back from storage.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown status `{0}`")]
-pub struct UnknownStatus(pub String);
-
-macro_rules! status_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-        pub enum $name { $($(#[$vm])* $v),+ }
-
-        impl $name {
-            /// Every status, in lifecycle order.
-            pub const ALL: &'static [$name] = &[$($name::$v),+];
-
-            /// The stable string stored in the database and shown in the API.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$v => $s),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownStatus;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s { $($s => Ok($name::$v),)+ _ => Err(UnknownStatus(s.to_owned())) }
-            }
-        }
-    };
-}
-
-status_enum!(
+crate::kinds::name_enum!(
     /// Status of a run.
-    RunStatus {
+    RunStatus("run status", "SCREAMING_SNAKE_CASE") {
         /// Created; no step has started yet.
         Pending => "PENDING",
         /// At least one step started; not finished.
@@ -75,9 +32,9 @@ status_enum!(
     }
 );
 
-status_enum!(
+crate::kinds::name_enum!(
     /// Status of one step execution.
-    StepStatus {
+    StepStatus("step status", "SCREAMING_SNAKE_CASE") {
         /// Waiting for its dependencies.
         Pending => "PENDING",
         /// Ready and handed to the queue.
@@ -292,6 +249,8 @@ mod tests {
         for &s in RunStatus::ALL {
             assert_eq!(s.as_str().parse::<RunStatus>(), Ok(s));
         }
-        assert_eq!("running".parse::<RunStatus>(), Err(UnknownStatus("running".into())));
+        let e = "running".parse::<RunStatus>().unwrap_err();
+        assert_eq!(e.to_string(), "unknown run status `running`");
+        assert_eq!("DONE".parse::<StepStatus>().unwrap_err().kind, "step status");
     }
 }

@@ -124,6 +124,30 @@ pub enum CatchUp {
     All,
 }
 
+impl CatchUp {
+    /// The name as written in the DSL (and stored in `schedules.catch_up`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Skip => "skip",
+            Self::Latest => "latest",
+            Self::All => "all",
+        }
+    }
+}
+
+impl std::str::FromStr for CatchUp {
+    type Err = crate::kinds::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Skip, Self::Latest, Self::All]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| crate::kinds::UnknownName {
+                kind: "catch-up policy",
+                value: s.to_owned(),
+            })
+    }
+}
+
 /// Webhook signature verification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -187,6 +211,16 @@ impl VerifyScheme {
         ]
         .into_iter()
         .find(|s| s.as_str() == name)
+    }
+}
+
+impl std::str::FromStr for VerifyScheme {
+    type Err = crate::kinds::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| crate::kinds::UnknownName {
+            kind: "webhook scheme",
+            value: s.to_owned(),
+        })
     }
 }
 

@@ -163,7 +163,7 @@ impl Scheduler {
         let Ok(schedule) = Schedule::parse(&s.cron, Some(&s.timezone)) else {
             return Ok(());
         };
-        let (fire, next) = ticks::due(&schedule, first, now, &s.catch_up, self.config.grace);
+        let (fire, next) = ticks::due(&schedule, first, now, s.catch_up, self.config.grace);
         let Some(version) = self.engine.store().version_record(s.version_id).await? else {
             return Ok(());
         };
@@ -171,7 +171,7 @@ impl Scheduler {
             let start = StartRun {
                 version: version.clone(),
                 input: s.input.clone().unwrap_or_else(|| json!({})),
-                trigger_type: "schedule".into(),
+                trigger_type: orbflow_model::TriggerType::Schedule,
                 trigger_data: Some(
                     json!({ "scheduleId": s.id.to_string(), "cron": s.cron, "firedAt": tick.to_rfc3339() }),
                 ),

@@ -6,6 +6,7 @@
 //! `all` fires each of them, at most [`MAX_CATCH_UP`].
 
 use chrono::{DateTime, Utc};
+use orbflow_model::CatchUp;
 use orbflow_model::cron::Schedule;
 
 /// Most missed ticks `catchUp: all` fires at once.
@@ -16,7 +17,7 @@ pub fn due(
     schedule: &Schedule,
     first: DateTime<Utc>,
     now: DateTime<Utc>,
-    catch_up: &str,
+    catch_up: CatchUp,
     grace: chrono::Duration,
 ) -> (Vec<DateTime<Utc>>, Option<DateTime<Utc>>) {
     let mut all = Vec::new();
@@ -36,9 +37,9 @@ pub fn due(
     };
     let (missed, on_time): (Vec<_>, Vec<_>) = all.into_iter().partition(|t| now - *t > grace);
     let mut fire = match catch_up {
-        "latest" => missed.last().copied().into_iter().collect(),
-        "all" => missed.iter().rev().take(MAX_CATCH_UP).rev().copied().collect(),
-        _ => Vec::new(),
+        CatchUp::Latest => missed.last().copied().into_iter().collect(),
+        CatchUp::All => missed.iter().rev().take(MAX_CATCH_UP).rev().copied().collect(),
+        CatchUp::Skip => Vec::new(),
     };
     fire.extend(on_time);
     (fire, next)
@@ -57,20 +58,26 @@ mod tests {
         let s = Schedule::parse("0 * * * *", None).unwrap();
         let grace = chrono::Duration::seconds(60);
         // one tick, on time
-        let (fire, next) = due(&s, t("2026-01-01T10:00:00Z"), t("2026-01-01T10:00:05Z"), "skip", grace);
+        let (fire, next) = due(
+            &s,
+            t("2026-01-01T10:00:00Z"),
+            t("2026-01-01T10:00:05Z"),
+            CatchUp::Skip,
+            grace,
+        );
         assert_eq!(fire, [t("2026-01-01T10:00:00Z")]);
         assert_eq!(next, Some(t("2026-01-01T11:00:00Z")));
         // down from 10:00 to 13:00:30: 10, 11, 12 missed, 13 on time
         let now = t("2026-01-01T13:00:30Z");
         let first = t("2026-01-01T10:00:00Z");
-        assert_eq!(due(&s, first, now, "skip", grace).0, [t("2026-01-01T13:00:00Z")]);
+        assert_eq!(due(&s, first, now, CatchUp::Skip, grace).0, [t("2026-01-01T13:00:00Z")]);
         assert_eq!(
-            due(&s, first, now, "latest", grace).0,
+            due(&s, first, now, CatchUp::Latest, grace).0,
             [t("2026-01-01T12:00:00Z"), t("2026-01-01T13:00:00Z")]
         );
-        assert_eq!(due(&s, first, now, "all", grace).0.len(), 4);
+        assert_eq!(due(&s, first, now, CatchUp::All, grace).0.len(), 4);
         // all missed, nothing on time: skip fires nothing and moves on
-        let (fire, next) = due(&s, first, t("2026-01-01T12:30:00Z"), "skip", grace);
+        let (fire, next) = due(&s, first, t("2026-01-01T12:30:00Z"), CatchUp::Skip, grace);
         assert!(fire.is_empty());
         assert_eq!(next, Some(t("2026-01-01T13:00:00Z")));
     }
@@ -82,7 +89,7 @@ mod tests {
             &s,
             t("2026-01-01T00:00:00Z"),
             t("2026-01-02T00:00:00Z"),
-            "all",
+            CatchUp::All,
             chrono::Duration::seconds(60),
         );
         // 23:59 (exactly 60s old) and 00:00 are on time; 100 of the missed ones fire

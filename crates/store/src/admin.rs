@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use orbflow_engine::admin::{
-    Admin, NewWorkflow, Page, RunFilter, ScheduleInfo, SubscriptionRecord, TokenRecord, VersionInfo, WebhookRecord,
-    WorkflowRecord, WorkspaceRecord,
+    Actor, Admin, NewWorkflow, Page, RunFilter, ScheduleInfo, SubscriptionRecord, TokenRecord, VersionInfo,
+    WebhookRecord, WorkflowRecord, WorkspaceRecord,
 };
 use orbflow_engine::store::{LogRecord, RunRecord};
 use orbflow_engine::{Error as EngineError, Result as EngineResult};
@@ -20,7 +20,8 @@ use crate::entity::{
     workflow_runs as runs, workflow_schedules as schedules, workflow_versions as versions, workflow_webhooks as hooks,
     workflows, workspaces,
 };
-use crate::repo::{db, publish_in, run_from, write_tx};
+use crate::repo::{db, log_from, publish_in, run_from, status, write_tx};
+use orbflow_model::WorkflowStatus;
 
 fn workspace_from(m: workspaces::Model) -> WorkspaceRecord {
     WorkspaceRecord {
@@ -44,13 +45,13 @@ fn token_from(m: tokens::Model) -> TokenRecord {
     }
 }
 
-fn workflow_from(m: workflows::Model) -> WorkflowRecord {
-    WorkflowRecord {
+fn workflow_from(m: workflows::Model) -> EngineResult<WorkflowRecord> {
+    Ok(WorkflowRecord {
         id: m.id,
         workspace_id: m.workspace_id,
         slug: m.slug,
         name: m.name,
-        status: m.status,
+        status: status(&m.status)?,
         active_version: m.active_version,
         draft_document: m.draft_document,
         draft_format: m.draft_format,
@@ -60,7 +61,7 @@ fn workflow_from(m: workflows::Model) -> WorkflowRecord {
         updated_by: m.updated_by,
         created_at: m.created_at,
         updated_at: m.updated_at,
-    }
+    })
 }
 
 fn version_from(m: versions::Model) -> VersionInfo {
@@ -75,8 +76,8 @@ fn version_from(m: versions::Model) -> VersionInfo {
     }
 }
 
-fn schedule_from(m: schedules::Model) -> ScheduleInfo {
-    ScheduleInfo {
+fn schedule_from(m: schedules::Model) -> EngineResult<ScheduleInfo> {
+    Ok(ScheduleInfo {
         id: m.id,
         workflow_id: m.workflow_id,
         version_id: m.version_id,
@@ -84,24 +85,24 @@ fn schedule_from(m: schedules::Model) -> ScheduleInfo {
         cron: m.cron,
         timezone: m.timezone,
         input: m.input,
-        catch_up: m.catch_up,
+        catch_up: status(&m.catch_up)?,
         enabled: m.enabled,
         next_fire_at: m.next_fire_at,
         last_fired_at: m.last_fired_at,
-    }
+    })
 }
 
-fn webhook_from(h: hooks::Model) -> WebhookRecord {
-    WebhookRecord {
+fn webhook_from(h: hooks::Model) -> EngineResult<WebhookRecord> {
+    Ok(WebhookRecord {
         workflow_id: h.workflow_id,
         version_id: h.version_id,
         key: h.key,
-        scheme: h.scheme,
+        scheme: status(&h.scheme)?,
         secret_name: h.secret_name,
         tolerance_ms: h.tolerance_ms,
         header: h.header,
         timestamp_header: h.timestamp_header,
-    }
+    })
 }
 
 fn unique_or(e: sea_orm::DbErr, what: String) -> EngineError {
@@ -338,7 +339,7 @@ impl Admin for SeaStore {
             workspace_id: wf.workspace_id,
             slug: wf.slug.clone(),
             name: wf.name.clone(),
-            status: "DRAFT".into(),
+            status: WorkflowStatus::Draft.as_str().into(),
             active_version: None,
             draft_document: wf.draft_document.clone(),
             draft_format: wf.draft_format.clone(),
@@ -368,7 +369,7 @@ impl Admin for SeaStore {
         .exec_without_returning(self.connection())
         .await
         .map_err(|e| unique_or(e, format!("workflow `{}`", wf.slug)))?;
-        Ok(workflow_from(m))
+        workflow_from(m)
     }
 
     async fn workflow(&self, workspace_id: Uuid, slug_or_id: &str) -> EngineResult<Option<WorkflowRecord>> {
@@ -377,18 +378,22 @@ impl Admin for SeaStore {
             Ok(id) => q.filter(workflows::Column::Id.eq(id)),
             Err(_) => q.filter(workflows::Column::Slug.eq(slug_or_id)),
         };
-        Ok(q.one(self.connection()).await.map_err(db)?.map(workflow_from))
+        Ok(q.one(self.connection())
+            .await
+            .map_err(db)?
+            .map(workflow_from)
+            .transpose()?)
     }
 
     async fn workflows(
         &self,
         workspace_id: Uuid,
-        status: Option<&str>,
+        status: Option<WorkflowStatus>,
         page: Page<Uuid>,
     ) -> EngineResult<Vec<WorkflowRecord>> {
         let mut q = workflows::Entity::find().filter(workflows::Column::WorkspaceId.eq(workspace_id));
         if let Some(s) = status {
-            q = q.filter(workflows::Column::Status.eq(s));
+            q = q.filter(workflows::Column::Status.eq(s.as_str()));
         }
         if let Some(after) = page.after {
             q = q.filter(workflows::Column::Id.lt(after));
@@ -400,7 +405,7 @@ impl Admin for SeaStore {
             .map_err(db)?
             .into_iter()
             .map(workflow_from)
-            .collect())
+            .collect::<EngineResult<_>>()?)
     }
 
     async fn save_draft(
@@ -436,14 +441,22 @@ impl Admin for SeaStore {
             .one(self.connection())
             .await
             .map_err(db)?
-            .map(workflow_from))
+            .map(workflow_from)
+            .transpose()?)
     }
 
-    async fn archive_workflow(&self, workflow_id: Uuid) -> EngineResult<()> {
+    async fn archive_workflow(&self, workflow_id: Uuid, by: Option<&Actor>) -> EngineResult<()> {
         let tx = write_tx(self.connection()).await?;
         crate::triggers::remove_all(&tx, workflow_id).await?;
-        workflows::Entity::update_many()
-            .col_expr(workflows::Column::Status, Expr::value("ARCHIVED"))
+        let mut update = workflows::Entity::update_many();
+        if let Some(by) = by {
+            update = update.col_expr(workflows::Column::UpdatedBy, Expr::value(by.id.clone()));
+        }
+        update
+            .col_expr(
+                workflows::Column::Status,
+                Expr::value(WorkflowStatus::Archived.as_str()),
+            )
             .col_expr(workflows::Column::UpdatedAt, Expr::value(crate::now()))
             .filter(workflows::Column::Id.eq(workflow_id))
             .exec(&tx)
@@ -452,17 +465,12 @@ impl Admin for SeaStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn publish(
-        &self,
-        workflow_id: Uuid,
-        document: &str,
-        published_by: Option<&str>,
-    ) -> EngineResult<VersionInfo> {
+    async fn publish(&self, workflow_id: Uuid, document: &str, by: Option<&Actor>) -> EngineResult<VersionInfo> {
         let mut last = None;
         // two publishers racing for n + 1: the loser tries again with n + 2
         for _ in 0..8 {
             let tx = write_tx(self.connection()).await?;
-            match publish_in(&tx, workflow_id, document, published_by).await {
+            match publish_in(&tx, workflow_id, document, by).await {
                 Ok(v) => {
                     tx.commit().await.map_err(db)?;
                     return Ok(version_from(v));
@@ -506,7 +514,7 @@ impl Admin for SeaStore {
         let Some(wf) = workflows::Entity::find()
             .filter(workflows::Column::WorkspaceId.eq(ws.id))
             .filter(workflows::Column::Slug.eq(workflow))
-            .filter(workflows::Column::Status.eq("ACTIVE"))
+            .filter(workflows::Column::Status.eq(WorkflowStatus::Active.as_str()))
             .one(self.connection())
             .await
             .map_err(db)?
@@ -519,7 +527,8 @@ impl Admin for SeaStore {
             .one(self.connection())
             .await
             .map_err(db)?
-            .map(webhook_from))
+            .map(webhook_from)
+            .transpose()?)
     }
 
     async fn webhook_claim(&self, workflow: &str, key: &str) -> EngineResult<Option<WebhookRecord>> {
@@ -535,12 +544,12 @@ impl Admin for SeaStore {
         // rows exist only for active workflows (archive removes them); the
         // status is checked anyway, so a claim never outlives its workflow
         let active = workflows::Entity::find_by_id(hook.workflow_id)
-            .filter(workflows::Column::Status.eq("ACTIVE"))
+            .filter(workflows::Column::Status.eq(WorkflowStatus::Active.as_str()))
             .one(self.connection())
             .await
             .map_err(db)?
             .is_some();
-        Ok(active.then(|| webhook_from(hook)))
+        active.then(|| webhook_from(hook)).transpose()
     }
 
     async fn subscriptions(&self, workspace_id: Uuid, event_type: &str) -> EngineResult<Vec<SubscriptionRecord>> {
@@ -554,7 +563,7 @@ impl Admin for SeaStore {
         }
         let active: std::collections::HashSet<Uuid> = workflows::Entity::find()
             .filter(workflows::Column::WorkspaceId.eq(workspace_id))
-            .filter(workflows::Column::Status.eq("ACTIVE"))
+            .filter(workflows::Column::Status.eq(WorkflowStatus::Active.as_str()))
             .filter(workflows::Column::Id.is_in(rows.iter().map(|r| r.workflow_id).collect::<Vec<_>>()))
             .all(self.connection())
             .await
@@ -625,7 +634,7 @@ impl Admin for SeaStore {
         if let Some(t) = filter.until {
             q = q.filter(runs::Column::CreatedAt.lt(crate::truncate_to_micros(t)));
         }
-        if let Some(t) = &filter.trigger_type {
+        if let Some(t) = filter.trigger_type {
             q = q.filter(runs::Column::TriggerType.eq(t.as_str()));
         }
         if let Some(after) = page.after {
@@ -652,21 +661,8 @@ impl Admin for SeaStore {
             .await
             .map_err(db)?
             .into_iter()
-            .map(|l| {
-                (
-                    l.id,
-                    LogRecord {
-                        run_id: l.run_id,
-                        step_path: l.step_path,
-                        attempt: l.attempt,
-                        level: l.level,
-                        message: l.message,
-                        data: l.data,
-                        created_at: l.created_at,
-                    },
-                )
-            })
-            .collect())
+            .map(|l| Ok((l.id, log_from(l)?)))
+            .collect::<EngineResult<_>>()?)
     }
 
     async fn schedules(&self, workspace_id: Uuid, workflow_id: Option<Uuid>) -> EngineResult<Vec<ScheduleInfo>> {
@@ -693,7 +689,7 @@ impl Admin for SeaStore {
             .map_err(db)?
             .into_iter()
             .map(schedule_from)
-            .collect())
+            .collect::<EngineResult<_>>()?)
     }
 
     async fn schedule(&self, workspace_id: Uuid, id: Uuid) -> EngineResult<Option<ScheduleInfo>> {
@@ -709,7 +705,7 @@ impl Admin for SeaStore {
             .await
             .map_err(db)?
             .is_some_and(|w| w.workspace_id == workspace_id);
-        Ok(owned.then(|| schedule_from(s)))
+        owned.then(|| schedule_from(s)).transpose()
     }
 
     async fn set_schedule_enabled(

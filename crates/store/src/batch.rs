@@ -135,7 +135,7 @@ pub(crate) fn insert_logs(lines: &[LogRecord]) -> Statement {
                 if let Some(a) = l.attempt {
                     o.insert("attempt".into(), a.into());
                 }
-                o.insert("level".into(), l.level.clone().into());
+                o.insert("level".into(), l.level.as_str().into());
                 o.insert("message".into(), l.message.clone().into());
                 if let Some(d) = &l.data {
                     o.insert("data".into(), d.clone());

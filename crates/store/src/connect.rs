@@ -73,7 +73,7 @@ impl Backend {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::Postgres)
         } else {
-            Err(Error::UnsupportedUrl(url.to_owned()))
+            Err(Error::UnsupportedUrl(redact_url(url)))
         }
     }
 }
@@ -121,10 +121,22 @@ fn sqlite_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
+/// A URL with its password replaced by `***`, for messages
+/// (`postgres://u:secret@h/db` → `postgres://u:***@h/db`).
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
 async fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<DatabaseConnection> {
     // Parse once here so that a malformed URL is reported as such, not as a connect error.
     url.parse::<SqliteConnectOptions>()
-        .map_err(|_| Error::UnsupportedUrl(url.to_owned()))?;
+        .map_err(|_| Error::UnsupportedUrl(redact_url(url)))?;
     let in_memory = sqlite_in_memory(url);
 
     let mut opts = sea_orm::ConnectOptions::new(url);
@@ -203,6 +215,15 @@ mod tests {
             Backend::from_url("mysql://u@h/db"),
             Err(Error::UnsupportedUrl(_))
         ));
+        // the message names the URL without its password
+        let e = Backend::from_url("mysql://u:secret@h/db").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unsupported database URL \"mysql://u:***@h/db\": expected sqlite://PATH?mode=rwc, sqlite::memory: or postgres://…"
+        );
+        assert_eq!(redact_url("redis://:pw@127.0.0.1:6379"), "redis://:***@127.0.0.1:6379");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
     }
 
     #[test]

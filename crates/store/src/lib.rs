@@ -63,7 +63,7 @@ mod secrets;
 pub mod testing;
 mod triggers;
 
-pub use connect::{Backend, StoreOptions, connect, connect_with, migrate};
+pub use connect::{Backend, StoreOptions, connect, connect_with, migrate, redact_url};
 pub use error::{Error, Result};
 pub use orbflow_migration::{Migrator, MigratorTrait};
 pub use repo::SeaStore;

@@ -14,20 +14,20 @@ use crate::SeaStore;
 use crate::entity::workspace_notifications as wn;
 use crate::repo::db;
 
-fn record(m: wn::Model) -> NotificationRecord {
-    NotificationRecord {
+fn record(m: wn::Model) -> EngineResult<NotificationRecord> {
+    Ok(NotificationRecord {
         id: m.id,
         recipient: m.recipient,
         title: m.title,
         body: m.body,
-        level: m.level,
+        level: crate::repo::status(&m.level)?,
         link: m.link,
         data: m.data,
         run_id: m.run_id,
         step_path: m.step_path,
         read_at: m.read_at,
         created_at: m.created_at,
-    }
+    })
 }
 
 async fn by_key(s: &SeaStore, workspace_id: Uuid, key: &str) -> EngineResult<Option<Uuid>> {
@@ -51,7 +51,7 @@ pub(crate) async fn create(s: &SeaStore, workspace_id: Uuid, n: &NewNotification
         recipient: Set(n.recipient.clone()),
         title: Set(n.title.clone()),
         body: Set(n.body.clone()),
-        level: Set(n.level.clone()),
+        level: Set(n.level.as_str().to_owned()),
         link: Set(n.link.clone()),
         data: Set(n.data.clone()),
         run_id: Set(n.run_id),
@@ -99,7 +99,7 @@ pub(crate) async fn list(
         .all(s.connection())
         .await
         .map_err(db)?;
-    Ok(rows.into_iter().map(record).collect())
+    rows.into_iter().map(record).collect()
 }
 
 pub(crate) async fn mark(
@@ -126,5 +126,5 @@ pub(crate) async fn get(s: &SeaStore, workspace_id: Uuid, id: Uuid) -> EngineRes
         .one(s.connection())
         .await
         .map_err(db)?;
-    Ok(row.map(record))
+    row.map(record).transpose()
 }

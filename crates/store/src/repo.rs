@@ -17,7 +17,7 @@ use orbflow_engine::store::{
     Tx, VersionRecord,
 };
 use orbflow_engine::{Error as EngineError, Result as EngineResult};
-use orbflow_model::{RunStatus, StepStatus};
+use orbflow_model::{RunStatus, StepStatus, WorkflowStatus};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
@@ -50,9 +50,25 @@ pub(crate) fn sql(e: sea_orm::DbErr) -> EngineError {
     db(e)
 }
 
-fn status<T: std::str::FromStr>(s: &str) -> EngineResult<T> {
-    s.parse()
-        .map_err(|_| EngineError::Corrupt(format!("unknown status `{s}`")))
+/// A stored name read back as its enum; anything else is a corrupt row.
+pub(crate) fn status<T: std::str::FromStr>(s: &str) -> EngineResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse().map_err(|e: T::Err| EngineError::Corrupt(e.to_string()))
+}
+
+/// A run log row read back.
+pub(crate) fn log_from(l: logs::Model) -> EngineResult<LogRecord> {
+    Ok(LogRecord {
+        run_id: l.run_id,
+        step_path: l.step_path,
+        attempt: l.attempt,
+        level: status(&l.level)?,
+        message: l.message,
+        data: l.data,
+        created_at: l.created_at,
+    })
 }
 
 pub(crate) fn run_from(m: runs::Model) -> EngineResult<RunRecord> {
@@ -63,7 +79,7 @@ pub(crate) fn run_from(m: runs::Model) -> EngineResult<RunRecord> {
         version_id: m.version_id,
         version_number: m.version_number,
         status: status::<RunStatus>(&m.status)?,
-        trigger_type: m.trigger_type,
+        trigger_type: status(&m.trigger_type)?,
         trigger_data: m.trigger_data,
         input: m.input,
         output: m.output,
@@ -204,7 +220,7 @@ impl SeaStore {
             workspace_id: Set(ws),
             slug: Set(workflow.to_owned()),
             name: Set(name.to_owned()),
-            status: Set("ACTIVE".into()),
+            status: Set(WorkflowStatus::Active.as_str().into()),
             active_version: Set(None),
             draft_document: Set(document.to_owned()),
             draft_format: Set("json".into()),
@@ -283,7 +299,7 @@ pub(crate) async fn publish_in(
     tx: &DatabaseTransaction,
     wf_id: Uuid,
     document: &str,
-    published_by: Option<&str>,
+    by: Option<&orbflow_engine::admin::Actor>,
 ) -> EngineResult<versions::Model> {
     let now = crate::now();
     // the document was validated before it got here; a version that is not
@@ -303,7 +319,7 @@ pub(crate) async fn publish_in(
         document: document.to_owned(),
         checksum: sha256_hex(document),
         published_at: now,
-        published_by: published_by.map(str::to_owned),
+        published_by: by.map(|a| a.label.clone()),
     };
     let inserted = versions::Entity::insert(versions::ActiveModel {
         id: Set(model.id),
@@ -331,9 +347,13 @@ pub(crate) async fn publish_in(
     materialize_steps(tx, model.id, &parsed).await?;
     sync_schedules(tx, wf_id, model.id, &parsed, now).await?;
     crate::triggers::sync_intake(tx, wf_id, model.id, &parsed, now).await?;
-    workflows::Entity::update_many()
+    let mut update = workflows::Entity::update_many();
+    if let Some(by) = by {
+        update = update.col_expr(workflows::Column::UpdatedBy, Expr::value(by.id.clone()));
+    }
+    update
         .col_expr(workflows::Column::ActiveVersion, Expr::value(model.number))
-        .col_expr(workflows::Column::Status, Expr::value("ACTIVE"))
+        .col_expr(workflows::Column::Status, Expr::value(WorkflowStatus::Active.as_str()))
         .col_expr(workflows::Column::UpdatedAt, Expr::value(now))
         .filter(workflows::Column::Id.eq(wf_id))
         .exec(tx)
@@ -394,7 +414,7 @@ impl SeaTx {
                 run_id: Set(e.run_id),
                 step_path: Set(e.step_path.clone()),
                 attempt: Set(e.attempt),
-                level: Set(e.level.clone()),
+                level: Set(e.level.as_str().to_owned()),
                 message: Set(e.message.clone()),
                 data: Set(e.data.clone()),
                 created_at: Set(crate::truncate_to_micros(e.created_at)),
@@ -466,7 +486,7 @@ impl Tx for SeaTx {
             version_id: Set(run.version_id),
             version_number: Set(run.version_number),
             status: Set(run.status.as_str().to_owned()),
-            trigger_type: Set(run.trigger_type.clone()),
+            trigger_type: Set(run.trigger_type.as_str().to_owned()),
             trigger_data: Set(run.trigger_data.clone()),
             input: Set(run.input.clone()),
             output: Set(run.output.clone()),
@@ -763,11 +783,7 @@ async fn sync_schedules(
             .ok()
             .and_then(|s| s.next_after(now))
             .map(|t| crate::truncate_to_micros(t.with_timezone(&Utc)));
-        let catch_up = match catch_up {
-            Some(orbflow_model::CatchUp::Latest) => "latest",
-            Some(orbflow_model::CatchUp::All) => "all",
-            _ => "skip",
-        };
+        let catch_up = catch_up.unwrap_or(orbflow_model::CatchUp::Skip).as_str();
         schedules::Entity::insert(schedules::ActiveModel {
             id: Set(crate::new_id()),
             workflow_id: Set(workflow_id),
@@ -916,19 +932,20 @@ impl Store for SeaStore {
             .all(&self.db)
             .await
             .map_err(sql)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ScheduleRecord {
-                id: r.id,
-                workflow_id: r.workflow_id,
-                version_id: r.version_id,
-                cron: r.cron,
-                timezone: r.timezone,
-                input: r.input,
-                catch_up: r.catch_up,
-                next_fire_at: r.next_fire_at,
+        rows.into_iter()
+            .map(|r| {
+                Ok(ScheduleRecord {
+                    id: r.id,
+                    workflow_id: r.workflow_id,
+                    version_id: r.version_id,
+                    cron: r.cron,
+                    timezone: r.timezone,
+                    input: r.input,
+                    catch_up: status(&r.catch_up)?,
+                    next_fire_at: r.next_fire_at,
+                })
             })
-            .collect())
+            .collect()
     }
 
     async fn advance_schedule(&self, id: Uuid, next: Option<DateTime<Utc>>, fired: DateTime<Utc>) -> EngineResult<()> {
@@ -1047,18 +1064,7 @@ impl Store for SeaStore {
             .all(&self.db)
             .await
             .map_err(sql)?;
-        Ok(rows
-            .into_iter()
-            .map(|l| LogRecord {
-                run_id: l.run_id,
-                step_path: l.step_path,
-                attempt: l.attempt,
-                level: l.level,
-                message: l.message,
-                data: l.data,
-                created_at: l.created_at,
-            })
-            .collect())
+        rows.into_iter().map(log_from).collect()
     }
 
     async fn ensure_version(

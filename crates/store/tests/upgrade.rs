@@ -239,7 +239,7 @@ async fn upgrade(db: TestDb) {
 
     // and filters the old runs by trigger type, newest first, in pages
     let filter = RunFilter {
-        trigger_type: Some("webhook".into()),
+        trigger_type: Some(orbflow_model::TriggerType::Webhook),
         ..RunFilter::default()
     };
     let first = store

@@ -66,7 +66,7 @@ pub fn run_ended(run: &FinishedRun) {
             KeyValue::new("orbflow.run.id", run.id.to_string()),
             KeyValue::new("orbflow.workflow.id", run.workflow_id.to_string()),
             KeyValue::new("orbflow.workflow.version", i64::from(run.version_number)),
-            KeyValue::new("orbflow.run.trigger", run.trigger_type.clone()),
+            KeyValue::new("orbflow.run.trigger", run.trigger_type.as_str()),
             KeyValue::new("orbflow.run.status", run.status.as_str()),
         ]);
     let Some(mut span) = start(builder, trace.span, trace.parent_span_id) else {

@@ -108,7 +108,7 @@ impl EmbeddedBuilder {
     pub fn database_url(mut self, url: &str) -> Self {
         self.database = Database::Url {
             url: url.to_owned(),
-            name: redact(url),
+            name: orbflow_store::redact_url(url),
         };
         self
     }
@@ -338,17 +338,6 @@ impl Embedded {
     }
 }
 
-/// A URL with its password removed, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-            None => url.to_owned(),
-        },
-        _ => url.to_owned(),
-    }
-}
-
 /// A temporary SQLite file (and its WAL files), removed on drop.
 #[derive(Debug)]
 struct TempDb {
@@ -380,13 +369,6 @@ impl Drop for TempDb {
 mod tests {
     use super::*;
 
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("sqlite://x.db?mode=rwc"), "sqlite://x.db?mode=rwc");
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_default_is_a_temporary_database_removed_with_the_last_handle() {
         let embedded = Embedded::builder().build().await.unwrap();
@@ -409,5 +391,78 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.to_string(), "opening the database mysql://u:***@127.0.0.1/db");
+        let source = std::error::Error::source(&e).expect("the store's error is the source");
+        assert!(!source.to_string().contains("secret"), "{source}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_builder_and_the_process_show_no_password() {
+        use orbflow_engine::admin::Admin;
+        let b = Embedded::builder()
+            .database_url("postgres://u:secret@127.0.0.1/db")
+            .secret_keys(None);
+        let shown = format!("{b:?}");
+        assert!(
+            shown.contains("postgres://u:***@127.0.0.1/db") && !shown.contains("secret\""),
+            "{shown}"
+        );
+        assert!(format!("{:?}", Embedded::builder()).contains("\"temporary SQLite\""));
+        let file = Embedded::builder().sqlite(Path::new("/var/x/runs.db"));
+        assert!(format!("{file:?}").contains("\"/var/x/runs.db\""));
+        // a connection the caller opened is used as it is
+        let connection = orbflow_store::connect("sqlite::memory:").await.unwrap();
+        let b = Embedded::builder().connection(connection).worker(WorkerConfig {
+            name: "given".into(),
+            ..WorkerConfig::default()
+        });
+        assert!(format!("{b:?}").contains("\"a given connection\""));
+        let embedded = b.build().await.unwrap();
+        assert!(embedded.inner._temporary.is_none(), "no file of its own");
+        assert!(embedded.store().ensure_workspace("acme").await.is_ok());
+        let shown = format!("{embedded:?}");
+        assert!(shown.contains("given") && shown.contains("stopping: false"), "{shown}");
+        embedded.shutdown().await;
+        assert!(format!("{embedded:?}").contains("stopping: true"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn secrets_sealed_under_another_key_stop_the_build() {
+        use orbflow_engine::admin::Admin;
+        let file = TempDb::new();
+        let key = SecretKeys::generate();
+        let keys = |k: &str| Some(SecretKeys::new(k, &[]).unwrap());
+        let first = Embedded::builder()
+            .sqlite(&file.path)
+            .secret_keys(keys(&key))
+            .build()
+            .await
+            .unwrap();
+        let ws = first.store().ensure_workspace("acme").await.unwrap();
+        assert!(
+            first
+                .store()
+                .put_secret(ws.id, "API_TOKEN", "s3cret-value")
+                .await
+                .unwrap()
+        );
+        first.shutdown().await;
+        drop(first);
+        let e = Embedded::builder()
+            .sqlite(&file.path)
+            .secret_keys(keys(&SecretKeys::generate()))
+            .build()
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::SecretKeys(_)), "{e:?}");
+        assert!(!e.to_string().contains("s3cret-value"), "{e}");
+        assert!(std::error::Error::source(&e).is_none());
+        // the key that sealed them still opens the database
+        let again = Embedded::builder()
+            .sqlite(&file.path)
+            .secret_keys(keys(&key))
+            .build()
+            .await
+            .unwrap();
+        again.shutdown().await;
     }
 }

@@ -36,7 +36,7 @@ impl Inbox for RunWorkspace {
             recipient: item.recipient,
             title: item.title,
             body: item.body,
-            level: item.level.as_str().to_owned(),
+            level: item.level.into(),
             link: item.link,
             data: item.data,
             run_id: Some(self.run_id),
@@ -92,5 +92,117 @@ impl EmailTemplates for RunWorkspace {
             text: t.text,
             html: t.html,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use orbflow_actions::notifications::Level;
+    use orbflow_engine::admin::Admin;
+    use sea_orm::ConnectionTrait;
+    use serde_json::json;
+
+    use super::*;
+    use crate::embedded::Embedded;
+
+    async fn workspace() -> (Embedded, RunWorkspace) {
+        let embedded = Embedded::builder().build().await.unwrap();
+        let ws = embedded.store().ensure_workspace("acme").await.unwrap();
+        let at = RunWorkspace {
+            engine: embedded.engine().clone(),
+            workspace_id: ws.id,
+            run_id: Uuid::now_v7(),
+            step_path: "notify".into(),
+        };
+        (embedded, at)
+    }
+
+    fn item() -> InboxItem {
+        InboxItem {
+            recipient: "ops".into(),
+            title: "t".into(),
+            body: "b".into(),
+            level: Level::Warning,
+            link: None,
+            data: None,
+        }
+    }
+
+    fn write(data: serde_json::Value) -> DataWrite {
+        DataWrite {
+            collection: "leads".into(),
+            operation: DbOperation::Insert,
+            data: Some(data),
+            filter: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_are_keyed_by_run_and_step_and_bad_data_is_fatal() {
+        let (embedded, at) = workspace().await;
+        let id = at.create(item()).await.unwrap();
+        assert_eq!(
+            at.create(item()).await.unwrap(),
+            id,
+            "a retried attempt finds its notification"
+        );
+        let n = embedded
+            .store()
+            .notification(at.workspace_id, id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n.level, orbflow_model::NotificationLevel::Warning);
+        assert_eq!(n.step_path.as_deref(), Some("notify"));
+        let first = at.write(write(json!({"a": 1}))).await.unwrap();
+        assert_eq!(
+            at.write(write(json!({"a": 2}))).await.unwrap(),
+            first,
+            "the same write once"
+        );
+        let other = RunWorkspace {
+            step_path: "other".into(),
+            ..at
+        };
+        let e = other.write(write(json!([1]))).await.unwrap_err();
+        assert!(!e.is_retryable(), "{e:?}");
+        assert_eq!(e.to_string(), "UPDATE_DATABASE: `data` must be a JSON object");
+        assert!(other.get("welcome").await.unwrap().is_none());
+        embedded.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_that_fails_makes_retryable_errors() {
+        let (embedded, at) = workspace().await;
+        for table in [
+            "workspace_notifications",
+            "workspace_record_writes",
+            "workspace_email_templates",
+        ] {
+            embedded
+                .store()
+                .connection()
+                .execute_unprepared(&format!("DROP TABLE {table}"))
+                .await
+                .unwrap();
+        }
+        let e = at.create(item()).await.unwrap_err();
+        assert!(e.is_retryable(), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("CREATE_NOTIFICATION: writing the notification failed: "),
+            "{e}"
+        );
+        let e = at.write(write(json!({"a": 1}))).await.unwrap_err();
+        assert!(e.is_retryable(), "{e:?}");
+        assert!(e.to_string().starts_with("UPDATE_DATABASE: the write failed: "), "{e}");
+        let e = at.get("welcome").await.unwrap_err();
+        assert!(e.is_retryable(), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("SEND_EMAIL: reading the email template failed: "),
+            "{e}"
+        );
+        embedded.shutdown().await;
     }
 }

@@ -154,7 +154,7 @@ async fn start(engine: &Engine, store: &orbflow_store::SeaStore, yaml: &str) -> 
         .start_run(StartRun {
             version,
             input: json!({}),
-            trigger_type: "manual".into(),
+            trigger_type: orbflow_model::TriggerType::Manual,
             trigger_data: None,
             idempotency_key: None,
             trace_parent: None,

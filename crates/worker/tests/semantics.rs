@@ -194,7 +194,7 @@ async fn invalid_input_is_rejected_before_anything_runs(h: Harness) {
         .start_run(StartRun {
             version,
             input: json!({"text": 5}),
-            trigger_type: "manual".into(),
+            trigger_type: orbflow_model::TriggerType::Manual,
             trigger_data: None,
             idempotency_key: None,
             trace_parent: None,

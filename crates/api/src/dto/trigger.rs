@@ -21,11 +21,17 @@ pub enum TriggerTypeQ {
 impl TriggerTypeQ {
     /// The stored name (`workflow_runs.trigger_type`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Manual => "manual",
-            Self::Schedule => "schedule",
-            Self::Webhook => "webhook",
-            Self::Event => "event",
+        orbflow_model::TriggerType::from(self).as_str()
+    }
+}
+
+impl From<TriggerTypeQ> for orbflow_model::TriggerType {
+    fn from(t: TriggerTypeQ) -> Self {
+        match t {
+            TriggerTypeQ::Manual => Self::Manual,
+            TriggerTypeQ::Schedule => Self::Schedule,
+            TriggerTypeQ::Webhook => Self::Webhook,
+            TriggerTypeQ::Event => Self::Event,
         }
     }
 }

@@ -124,7 +124,7 @@ pub(crate) async fn publish(
             Start {
                 version_id: sub.version_id,
                 input,
-                trigger_type: "event",
+                trigger_type: orbflow_model::TriggerType::Event,
                 trigger_data: event.clone(),
                 idempotency_key: Some(format!("event:{id}")),
             },

@@ -57,19 +57,18 @@ pub(crate) const KEPT_HEADERS: &[&str] = &[
 /// Default timestamp tolerance.
 const DEFAULT_TOLERANCE_SECS: i64 = 300;
 
-fn scheme_of(name: &str, header: Option<&str>, timestamp_header: Option<&str>) -> Result<Scheme> {
+fn scheme_of(scheme: orbflow_model::VerifyScheme, header: Option<&str>, timestamp_header: Option<&str>) -> Scheme {
     use orbflow_model::VerifyScheme as V;
-    Ok(match V::parse(name) {
-        Some(V::StandardWebhooks) => Scheme::StandardWebhooks,
-        Some(V::Github) => Scheme::Github,
-        Some(V::Stripe) => Scheme::Stripe,
-        Some(V::HmacSha256) => Scheme::HmacSha256 {
+    match scheme {
+        V::StandardWebhooks => Scheme::StandardWebhooks,
+        V::Github => Scheme::Github,
+        V::Stripe => Scheme::Stripe,
+        V::HmacSha256 => Scheme::HmacSha256 {
             header: header.unwrap_or(DEFAULT_HMAC_HEADER).to_owned(),
             timestamp_header: timestamp_header.map(str::to_owned),
         },
-        Some(V::None) => Scheme::None,
-        None => return Err(Error::Internal(format!("unknown webhook scheme `{name}` in the store"))),
-    })
+        V::None => Scheme::None,
+    }
 }
 
 fn rejected(e: &VerifyError) -> Error {
@@ -199,7 +198,7 @@ async fn receive(state: &AppState, hook: WebhookRecord, headers: &HeaderMap, bod
     // deliveries carry no token: they are limited per workflow, before the body is read
     state.hook_limiter().check(hook.workflow_id)?;
     let body = read_body(headers, body, state.config().max_webhook_bytes).await?;
-    let scheme = scheme_of(&hook.scheme, hook.header.as_deref(), hook.timestamp_header.as_deref())?;
+    let scheme = scheme_of(hook.scheme, hook.header.as_deref(), hook.timestamp_header.as_deref());
     let secret = match (&scheme, hook.secret_name.as_deref()) {
         (Scheme::None, _) => String::new(),
         (_, Some(name)) => signing_secret(state, &hook, name).await?,
@@ -235,7 +234,7 @@ async fn receive(state: &AppState, hook: WebhookRecord, headers: &HeaderMap, bod
         Start {
             version_id: hook.version_id,
             input,
-            trigger_type: "webhook",
+            trigger_type: orbflow_model::TriggerType::Webhook,
             trigger_data,
             // from signed content only: an unsigned id header cannot make a replay new
             idempotency_key: verified.replay_key.map(|r| format!("webhook:{key}:{r}")),

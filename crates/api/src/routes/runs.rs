@@ -32,8 +32,8 @@ pub(crate) struct Start {
     pub(crate) version_id: Uuid,
     /// Run input.
     pub(crate) input: Value,
-    /// manual | webhook | event.
-    pub(crate) trigger_type: &'static str,
+    /// What started it.
+    pub(crate) trigger_type: orbflow_model::TriggerType,
     /// What the trigger delivered.
     pub(crate) trigger_data: Value,
     /// At most one run per key and workflow.
@@ -54,7 +54,7 @@ pub(crate) async fn start_run(state: &AppState, s: Start) -> Result<(Uuid, bool)
         .start_run_once(StartRun {
             version,
             input: s.input,
-            trigger_type: s.trigger_type.into(),
+            trigger_type: s.trigger_type,
             trigger_data: Some(s.trigger_data),
             idempotency_key: s.idempotency_key,
             trace_parent: crate::observe::request_trace(),
@@ -123,7 +123,7 @@ pub(crate) async fn start(
     };
     let bytes = read_body(&headers, body, state.config().max_input_bytes).await?;
     let req: StartRunIn = json_request(&headers, &bytes, Some(StartRunIn::default()))?;
-    let (Some(number), "ACTIVE") = (wf.active_version, wf.status.as_str()) else {
+    let (Some(number), orbflow_model::WorkflowStatus::Active) = (wf.active_version, wf.status) else {
         return Err(Error::Conflict {
             code: "not-active",
             detail: format!("workflow `{}` has no active version: publish it first", wf.slug),
@@ -150,7 +150,7 @@ pub(crate) async fn start(
         Start {
             version_id: version.id,
             input,
-            trigger_type: "manual",
+            trigger_type: orbflow_model::TriggerType::Manual,
             trigger_data: j!({ "via": "api", "token": who.token.prefix }),
             idempotency_key: key,
         },
@@ -214,7 +214,7 @@ pub(crate) async fn list(
                 status,
                 since: q.since,
                 until: q.until,
-                trigger_type: q.trigger_type.map(|t| t.as_str().to_owned()),
+                trigger_type: q.trigger_type.map(Into::into),
             },
             Page { after, limit },
         )

@@ -189,7 +189,7 @@ async fn publish_document(
         },
         other => Error::Internal(format!("canonical document: {other}")),
     })?;
-    let v = state.admin().publish(wf.id, &document, Some(&who.label())).await?;
+    let v = state.admin().publish(wf.id, &document, Some(&who.author())).await?;
     Ok((StatusCode::CREATED, v))
 }
 
@@ -231,7 +231,7 @@ pub(crate) async fn publish(
     let parsed = dsl::load(&wf.draft_document, format, state.registry())
         .map_err(|d| Error::InvalidWorkflow(d.iter().map(Into::into).collect()))?;
     if let Some(n) = wf.active_version
-        && wf.status == "ACTIVE"
+        && wf.status == orbflow_model::WorkflowStatus::Active
         && let Some(active) = state.admin().version_info(wf.id, n).await?
         && serde_json::from_str::<Workflow>(&active.document).ok().as_ref() == Some(&parsed.workflow)
     {

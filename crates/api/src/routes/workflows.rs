@@ -178,7 +178,7 @@ pub(crate) async fn list(
     let limit = page_size(p.limit);
     let rows = state
         .admin()
-        .workflows(who.workspace_id(), q.status.map(|s| s.as_str()), Page { after, limit })
+        .workflows(who.workspace_id(), q.status.map(Into::into), Page { after, limit })
         .await?;
     let next_cursor = next_cursor(&rows, limit, |w| w.id.to_string());
     Ok(json(
@@ -221,7 +221,7 @@ pub(crate) async fn archive(
 ) -> Result<Response> {
     who.require(&["workflows:write"])?;
     let wf = find_workflow(&state, &who, &slug).await?;
-    state.admin().archive_workflow(wf.id).await?;
+    state.admin().archive_workflow(wf.id, Some(&who.author())).await?;
     let wf = find_workflow(&state, &who, &wf.id.to_string()).await?;
     Ok(json(StatusCode::OK, &WorkflowOut::from(&wf)))
 }

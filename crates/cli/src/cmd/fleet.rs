@@ -15,19 +15,7 @@ pub(crate) struct FleetArgs {
     pub(crate) redis_prefix: String,
 }
 
-/// A URL with its password removed, for messages.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+pub(crate) use orbflow_store::redact_url as redact;
 
 /// The fleet's database and queue, connected, with the health endpoints
 /// served when `health_listen` is set.

@@ -238,7 +238,7 @@ async fn start(mode: &Mode, version: VersionRecord, input: Value) -> anyhow::Res
         .start_run(StartRun {
             version,
             input,
-            trigger_type: "manual".into(),
+            trigger_type: orbflow_model::TriggerType::Manual,
             trigger_data: None,
             idempotency_key: None,
             trace_parent: None,
@@ -367,7 +367,10 @@ impl Interrupts {
 /// The run record of DESIGN.md §6.
 pub(crate) fn run_record(run: &RunRecord, steps: &[StepRecord]) -> Value {
     let mut map = Map::new();
-    for s in steps.iter().filter(|s| !s.path.ends_with(']')) {
+    for s in steps
+        .iter()
+        .filter(|s| !orbflow_model::path::StepPath::new(&s.path).is_iteration())
+    {
         map.insert(s.path.clone(), orbflow_engine::engine::step_view(s));
     }
     json!({

@@ -170,12 +170,11 @@ pub(crate) fn status(arg: &str) -> Result<String, String> {
 /// `--trigger-type` in any case, as the API spells it; an unknown one is
 /// an error.
 pub(crate) fn trigger_type(arg: &str) -> Result<String, String> {
-    let low = arg.trim().to_ascii_lowercase();
-    match low.as_str() {
-        "manual" | "schedule" | "webhook" | "event" => Ok(low),
-        _ => Err(format!(
-            "`{arg}` is not a trigger type (manual, schedule, webhook, event)"
-        )),
+    let known: Vec<_> = orbflow_model::TriggerType::ALL.iter().map(|t| t.as_str()).collect();
+    let known = known.join(", ");
+    match arg.trim().to_ascii_lowercase().parse::<orbflow_model::TriggerType>() {
+        Ok(t) => Ok(t.as_str().to_owned()),
+        Err(_) => Err(format!("`{arg}` is not a trigger type ({known})")),
     }
 }
 

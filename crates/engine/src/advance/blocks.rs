@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 use super::{Advance, BoxFut, json_eq};
 use crate::context;
 use crate::engine::now;
-use crate::plan::{Ix, prefix_of};
+use crate::step_error::StepError;
+use orbflow_model::path::StepPath;
+
+use crate::plan::Ix;
 use crate::store::{Expect, StepRecord};
 use crate::{Error, Result};
 
@@ -23,7 +26,7 @@ impl Advance<'_> {
                 return Ok(());
             }
             let children = self.plan.children[ix].clone();
-            self.skip_rows(&children, prefix_of(path).to_owned().as_str(), path)
+            self.skip_rows(&children, StepPath::new(path).prefix().to_owned().as_str(), path)
                 .await
         })
     }
@@ -65,10 +68,10 @@ impl Advance<'_> {
         ix: Ix,
         source: &str,
         path: &str,
-    ) -> Result<std::result::Result<(Compiled, orbflow_model::expr::EvalContext), Value>> {
+    ) -> Result<std::result::Result<(Compiled, orbflow_model::expr::EvalContext), StepError>> {
         let c = match compile(source) {
             Ok(c) => c,
-            Err(e) => return Ok(Err(json!({ "message": e.reason, "expression": e.expression }))),
+            Err(e) => return Ok(Err(StepError::expression(e.reason, e.expression))),
         };
         let keys = c.references().step_keys;
         let ctx = context::for_path(self.tx.as_mut(), &self.plan, &self.run, ix, path, &keys).await?;
@@ -82,7 +85,7 @@ impl Advance<'_> {
         &self,
         c: Compiled,
         ctx: orbflow_model::expr::EvalContext,
-    ) -> impl std::future::Future<Output = std::result::Result<Value, Value>> + Send + 'static {
+    ) -> impl std::future::Future<Output = std::result::Result<Value, StepError>> + Send + 'static {
         evaluate(self.engine.config.expressions, c, ctx)
     }
 
@@ -146,7 +149,7 @@ impl Advance<'_> {
         r.output = Some(json!({ "branch": if yes { "then" } else { "else" } }));
         let taken = self.plan.branch(ix, taken, None);
         let other = self.plan.branch(ix, other, None);
-        let prefix = prefix_of(&r.path).to_owned();
+        let prefix = StepPath::new(&r.path).prefix().to_owned();
         self.run_branch(r, expect, &prefix, &taken, &other).await
     }
 
@@ -181,7 +184,7 @@ impl Advance<'_> {
             .filter(|c| !taken.contains(c))
             .collect();
         r.output = Some(json!({ "branch": case.map_or(json!("default"), |i| json!(i)), "value": value }));
-        let prefix = prefix_of(&r.path).to_owned();
+        let prefix = StepPath::new(&r.path).prefix().to_owned();
         self.run_branch(r, expect, &prefix, &taken, &other).await
     }
 
@@ -225,7 +228,7 @@ impl Advance<'_> {
             .into_iter()
             .enumerate()
             .map(|(i, item)| {
-                let mut it = StepRecord::new(self.run.id, format!("{path}[{i}]"), key.clone(), t);
+                let mut it = StepRecord::new(self.run.id, StepPath::new(&path).iteration(i), key.clone(), t);
                 it.parent_path = Some(path.clone());
                 it.loop_index = i32::try_from(i).ok();
                 it.wait_output = Some(item);
@@ -267,7 +270,7 @@ impl Advance<'_> {
     pub(super) fn start_iteration<'a>(&'a mut self, lix: Ix, loop_path: &'a str, i: usize) -> BoxFut<'a, Result<()>> {
         Box::pin(async move {
             let t = now();
-            let ipath = format!("{loop_path}[{i}]");
+            let ipath = StepPath::new(loop_path).iteration(i);
             let Some(mut it) = self.tx.lock_step(self.run.id, &ipath).await? else {
                 return Err(Error::Corrupt(format!("iteration `{ipath}` missing")));
             };
@@ -296,11 +299,11 @@ async fn evaluate(
     limits: orbflow_model::expr::budget::Limits,
     c: Compiled,
     ctx: orbflow_model::expr::EvalContext,
-) -> std::result::Result<Value, Value> {
+) -> std::result::Result<Value, StepError> {
     let source = c.source().to_owned();
     match crate::engine::off_runtime(c.is_cheap(), move || c.eval_with(&ctx, &limits)).await {
-        Some(r) => r.map_err(|e| json!({ "message": e.reason, "expression": e.expression })),
-        None => Err(json!({ "message": "the expression's evaluation crashed", "expression": source })),
+        Some(r) => r.map_err(|e| StepError::expression(e.reason, e.expression)),
+        None => Err(StepError::expression("the expression's evaluation crashed", source)),
     }
 }
 
@@ -313,6 +316,6 @@ struct Evaluated {
 }
 
 /// A block's step error: what is wrong with its expression's value.
-fn expression_error(message: String, expression: String) -> Value {
-    json!({ "message": message, "expression": expression })
+fn expression_error(message: String, expression: String) -> StepError {
+    StepError::expression(message, expression)
 }

@@ -24,13 +24,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use orbflow_actions::{ActionError, Outcome};
-use orbflow_model::{OnError, RunStatus, StepStatus, StepType};
+use orbflow_model::{LogLevel, OnError, RunStatus, StepStatus, StepType};
 use rand::Rng;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::context;
 use crate::engine::{Effects, Engine, Job, Wake, now};
-use crate::plan::{Ix, Plan, prefix_of};
+use crate::step_error::StepError;
+use orbflow_model::path::{StepPath, truncate_prefix};
+
+use crate::plan::{Ix, Plan};
 use crate::store::{Expect, LogRecord, RunLock, RunRecord, StepRecord, Tx};
 use crate::{Error, Result};
 
@@ -54,7 +57,7 @@ pub(crate) struct Advance<'e> {
 }
 
 fn is_iteration(path: &str) -> bool {
-    path.ends_with(']')
+    StepPath::new(path).is_iteration()
 }
 
 /// JSON equality where numbers compare by value (`1 == 1.0`).
@@ -139,7 +142,7 @@ impl<'e> Advance<'e> {
         &mut self,
         path: Option<&str>,
         attempt: Option<i32>,
-        (level, message): (&str, String),
+        (level, message): (LogLevel, String),
         data: Option<Value>,
     ) -> Result<()> {
         self.tx
@@ -147,7 +150,7 @@ impl<'e> Advance<'e> {
                 run_id: self.run.id,
                 step_path: path.map(str::to_owned),
                 attempt,
-                level: level.to_owned(),
+                level,
                 message,
                 data,
                 created_at: now(),
@@ -205,7 +208,7 @@ impl<'e> Advance<'e> {
                         .fail(
                             step,
                             expect,
-                            json!({ "message": message, "attempts": attempts, "retryable": false }),
+                            StepError::after_attempts(message, attempts).retryable(false),
                         )
                         .await;
                 }
@@ -215,7 +218,7 @@ impl<'e> Advance<'e> {
             Ok(Outcome::WaitUntil { until, output }) => {
                 step.wait_output = Some(output);
                 let msg = format!("waiting until {}", until.to_rfc3339());
-                self.wait(step, expect, until, ("info", msg)).await
+                self.wait(step, expect, until, (LogLevel::Info, msg)).await
             }
             Ok(Outcome::Snooze { until, reason }) => {
                 // the attempt does not count: the next claim numbers the
@@ -223,21 +226,28 @@ impl<'e> Advance<'e> {
                 step.attempt = step.attempt.saturating_sub(1);
                 step.error = None;
                 let msg = format!("snoozed until {}: {reason}", until.max(t).to_rfc3339());
-                self.wait(step, expect, until.max(t), ("info", msg)).await
+                self.wait(step, expect, until.max(t), (LogLevel::Info, msg)).await
             }
             Err(ActionError::Retryable { message, retry_after }) if step.attempt < step.max_attempts => {
                 let wait = self.backoff(&step, retry_after)?;
                 let at = t + chrono::Duration::milliseconds(i64::try_from(wait).unwrap_or(i64::MAX / 2));
-                step.error = Some(json!({ "message": message, "attempt": step.attempt, "retryable": true }));
+                step.error = Some(
+                    StepError {
+                        attempt: Some(step.attempt),
+                        ..StepError::new(message.clone())
+                    }
+                    .retryable(true)
+                    .into(),
+                );
                 let msg = format!("attempt {} failed, retrying in {wait}ms: {message}", step.attempt);
-                self.wait(step, expect, at, ("warn", msg)).await
+                self.wait(step, expect, at, (LogLevel::Warn, msg)).await
             }
             Err(ActionError::Retryable { message, .. }) => {
                 let attempts = step.attempt;
                 self.fail(
                     step,
                     expect,
-                    json!({ "message": message, "attempts": attempts, "retryable": true }),
+                    StepError::after_attempts(message, attempts).retryable(true),
                 )
                 .await
             }
@@ -246,7 +256,7 @@ impl<'e> Advance<'e> {
                 self.fail(
                     step,
                     expect,
-                    json!({ "message": message, "attempts": attempts, "retryable": false }),
+                    StepError::after_attempts(message, attempts).retryable(false),
                 )
                 .await
             }
@@ -255,7 +265,7 @@ impl<'e> Advance<'e> {
                 self.fail(
                     step,
                     expect,
-                    json!({ "message": "the action was cancelled", "attempts": attempts }),
+                    StepError::after_attempts("the action was cancelled", attempts),
                 )
                 .await
             }
@@ -295,7 +305,7 @@ impl<'e> Advance<'e> {
         mut step: StepRecord,
         expect: &Expect,
         at: chrono::DateTime<chrono::Utc>,
-        line: (&str, String),
+        line: (LogLevel, String),
     ) -> Result<()> {
         step.status = step.status.transition(StepStatus::Waiting)?;
         step.next_attempt_at = Some(at);
@@ -320,24 +330,29 @@ impl<'e> Advance<'e> {
         step.error = None;
         let (path, attempt) = (step.path.clone(), step.attempt);
         self.write(step, expect, true).await?;
-        self.log(Some(&path), Some(attempt), ("info", "step completed".into()), None)
-            .await
+        self.log(
+            Some(&path),
+            Some(attempt),
+            (LogLevel::Info, "step completed".into()),
+            None,
+        )
+        .await
     }
 
-    pub(crate) async fn fail(&mut self, mut step: StepRecord, expect: &Expect, error: Value) -> Result<()> {
+    pub(crate) async fn fail(&mut self, mut step: StepRecord, expect: &Expect, error: StepError) -> Result<()> {
         Self::to_terminal(&mut step, StepStatus::Failed)?;
-        let msg = error
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("failed")
-            .to_owned();
-        step.error = Some(error);
+        let msg = if error.message.is_empty() {
+            "failed".to_owned()
+        } else {
+            error.message.clone()
+        };
+        step.error = Some(error.into());
         let (path, attempt) = (step.path.clone(), step.attempt);
         self.write(step, expect, true).await?;
         self.log(
             Some(&path),
             Some(attempt),
-            ("error", format!("step failed: {msg}")),
+            (LogLevel::Error, format!("step failed: {msg}")),
             None,
         )
         .await
@@ -360,18 +375,18 @@ impl<'e> Advance<'e> {
         let ix = self.ix(&s.step_key)?;
         let cont = self.plan.rows[ix].on_error == Some(OnError::Continue);
         if s.status == StepStatus::Failed && !cont {
-            let error = json!({
-                "message": format!("step `{}` failed", s.path),
-                "step": s.path,
-                "cause": s.error.clone().unwrap_or(Value::Null),
-            });
+            let error = StepError {
+                step: Some(s.path.clone()),
+                cause: Some(s.error.clone().unwrap_or(Value::Null)),
+                ..StepError::new(format!("step `{}` failed", s.path))
+            };
             return self.end_run(RunStatus::Failed, Some(error)).await;
         }
         if s.status == StepStatus::Cancelled {
             return Ok(());
         }
         let satisfied = s.status == StepStatus::Completed || s.status == StepStatus::Failed;
-        let prefix = prefix_of(&s.path).to_owned();
+        let prefix = StepPath::new(&s.path).prefix().to_owned();
         let dependents = self.plan.dependents[ix].clone();
         // the dependents at this depth, locked in one statement (a fan-out's
         // thousand siblings are one read, not a thousand)
@@ -518,7 +533,7 @@ impl<'e> Advance<'e> {
                 for &d in &self.plan.deps[c] {
                     let dpath = format!(
                         "{}{}",
-                        crate::plan::truncate_prefix(prefix, self.plan.depth(d)),
+                        truncate_prefix(prefix, self.plan.depth(d)),
                         self.plan.rows[d].key
                     );
                     // locked: a dependency finishing in another transaction
@@ -633,20 +648,22 @@ impl<'e> Advance<'e> {
             let message = format!(
                 "the run output is {size} bytes, more than the {max}-byte limit: pick what to keep with an `output` expression"
             );
-            return self
-                .end_run(RunStatus::Failed, Some(json!({ "message": message })))
-                .await;
+            return self.end_run(RunStatus::Failed, Some(StepError::new(message))).await;
         }
         match output {
             Ok(v) => {
                 self.run.output = Some(v);
                 self.set_run_status(RunStatus::Completed)?;
-                self.log(None, None, ("info", "run completed".into()), None).await
+                self.log(None, None, (LogLevel::Info, "run completed".into()), None)
+                    .await
             }
             Err(e) => {
                 self.end_run(
                     RunStatus::Failed,
-                    Some(json!({ "message": "the output expression failed", "cause": e })),
+                    Some(StepError {
+                        cause: Some(e.into()),
+                        ..StepError::new("the output expression failed")
+                    }),
                 )
                 .await
             }
@@ -668,14 +685,13 @@ impl<'e> Advance<'e> {
             status,
             workflow_id: run.workflow_id,
             version_number: run.version_number,
-            trigger_type: run.trigger_type.clone(),
+            trigger_type: run.trigger_type,
             created_at: run.created_at,
             ended_at,
-            error: run.error.as_ref().map(|e| {
-                e.get("message")
-                    .and_then(serde_json::Value::as_str)
-                    .map_or_else(|| e.to_string(), str::to_owned)
-            }),
+            error: run
+                .error
+                .as_ref()
+                .map(|e| StepError::message_of(e).map_or_else(|| e.to_string(), str::to_owned)),
             trace: run.trace,
         });
         Ok(())
@@ -683,10 +699,12 @@ impl<'e> Advance<'e> {
 
     /// Ends the run FAILED or CANCELLED: every unfinished step is CANCELLED
     /// and running actions are told to stop.
-    pub(crate) async fn end_run(&mut self, status: RunStatus, error: Option<Value>) -> Result<()> {
+    pub(crate) async fn end_run(&mut self, status: RunStatus, error: Option<StepError>) -> Result<()> {
         if self.run.status.is_terminal() || !self.upgrade().await? {
             return Ok(());
         }
+        let msg = error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
+        let error = error.map(Value::from);
         self.run.error = error.clone();
         self.set_run_status(status)?;
         let rows = self.tx.steps_with_prefix(self.run.id, "").await?;
@@ -706,17 +724,15 @@ impl<'e> Advance<'e> {
                 return Err(Error::Conflict(r.path));
             }
         }
-        let msg = error
-            .as_ref()
-            .and_then(|e| e.get("message"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
         self.log(
             None,
             None,
             (
-                if status == RunStatus::Failed { "error" } else { "warn" },
+                if status == RunStatus::Failed {
+                    LogLevel::Error
+                } else {
+                    LogLevel::Warn
+                },
                 format!("run {}: {msg}", status.as_str().to_lowercase()),
             ),
             error,

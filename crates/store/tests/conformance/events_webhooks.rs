@@ -34,7 +34,7 @@ conformance!(webhook, |s| {
             workflow_id: v.workflow_id,
             version_id: v.id,
             key: "k".into(),
-            scheme: "hmac-sha256".into(),
+            scheme: orbflow_model::VerifyScheme::HmacSha256,
             secret_name: Some("HOOK_KEY".into()),
             tolerance_ms: Some(30_000),
             header: Some("X-Sig".into()),
@@ -66,7 +66,7 @@ conformance!(webhook, |s| {
     assert!(s.webhook("ws", "hooks", "k2").await.unwrap().is_some());
     publish(&s, "ws", "hooks", json!([webhook_trigger("k2")]), 3).await;
     assert!(s.webhook("ws", "hooks", "k").await.unwrap().is_none());
-    s.archive_workflow(v.workflow_id).await.unwrap();
+    s.archive_workflow(v.workflow_id, None).await.unwrap();
     assert!(
         s.webhook("ws", "hooks", "k2").await.unwrap().is_none(),
         "archived: none"
@@ -104,7 +104,7 @@ conformance!(webhook_claim, |s| {
     let claim = s.webhook_claim("hooks", "k").await.unwrap().expect("taken at publish");
     assert_eq!((claim.workflow_id, claim.version_id), (theirs.workflow_id, again.id));
     // archiving releases it
-    s.archive_workflow(theirs.workflow_id).await.unwrap();
+    s.archive_workflow(theirs.workflow_id, None).await.unwrap();
     assert!(s.webhook_claim("hooks", "k").await.unwrap().is_none());
     let back = publish(&s, "ws", "hooks", json!([webhook_trigger("k")]), 4).await;
     assert_eq!(
@@ -166,7 +166,7 @@ conformance!(subscriptions, |s| {
             .is_empty()
     );
     // ACTIVE workflows only; a version without the trigger drops it
-    s.archive_workflow(filtered.workflow_id).await.unwrap();
+    s.archive_workflow(filtered.workflow_id, None).await.unwrap();
     publish(&s, "ws", "b", json!([event_trigger("order.paid", None)]), 2).await;
     assert!(
         s.subscriptions(plain.workspace_id, "order.created")

@@ -127,6 +127,14 @@ pub(crate) fn new_workflow(workspace_id: Uuid, slug: &str) -> NewWorkflow {
     }
 }
 
+/// An API author: id `id-NAME`, label `label-NAME`.
+pub(crate) fn actor(name: &str) -> orbflow_engine::admin::Actor {
+    orbflow_engine::admin::Actor {
+        id: format!("id-{name}"),
+        label: format!("label-{name}"),
+    }
+}
+
 /// Which runs to list: every one (a filter's fields are set on the result).
 pub(crate) fn run_filter() -> RunFilter {
     RunFilter::default()
@@ -141,7 +149,7 @@ pub(crate) fn run_record(v: &VersionRecord) -> RunRecord {
         version_id: v.id,
         version_number: v.number,
         status: RunStatus::Pending,
-        trigger_type: "manual".into(),
+        trigger_type: orbflow_model::TriggerType::Manual,
         trigger_data: Some(json!({"k": 1})),
         input: json!({"text": "hi"}),
         output: None,
@@ -185,7 +193,7 @@ pub(crate) fn log_line(run_id: Uuid, i: i32, at: DateTime<Utc>) -> LogRecord {
         run_id,
         step_path: (i % 2 == 0).then(|| format!("s{i}")),
         attempt: (i % 3 == 0).then_some(i),
-        level: "info".into(),
+        level: orbflow_model::LogLevel::Info,
         message: format!("line {i} \u{e9}'\""),
         data: match i % 3 {
             0 => None,
@@ -240,7 +248,7 @@ pub(crate) fn notification(recipient: &str, dedup_key: &str) -> NewNotification 
         recipient: recipient.to_owned(),
         title: format!("title {dedup_key}"),
         body: "body".into(),
-        level: "warning".into(),
+        level: orbflow_model::NotificationLevel::Warning,
         link: Some("/runs/1".into()),
         data: Some(json!({"n": [1, null]})),
         run_id: None,

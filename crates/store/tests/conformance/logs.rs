@@ -15,7 +15,7 @@ conformance!(log, |s| {
         run_id: run.id,
         step_path: Some("a_b".into()),
         attempt: Some(1),
-        level: "info".into(),
+        level: orbflow_model::LogLevel::Info,
         message: "hello".into(),
         data: Some(json!({"x": [1, 2]})),
         created_at: now,

@@ -62,5 +62,6 @@ mod schedules;
 mod secrets_connections;
 mod step_updates;
 mod steps;
+mod stored_names;
 mod workflows_versions;
 mod workspaces_tokens;

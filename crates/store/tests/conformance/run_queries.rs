@@ -167,7 +167,7 @@ conformance!(runs, |s| {
             run.status = RunStatus::Completed;
         }
         if i == 3 {
-            run.trigger_type = "webhook".into();
+            run.trigger_type = orbflow_model::TriggerType::Webhook;
         }
         insert_run(&s, &run, &[]).await;
         mine.push(run);
@@ -244,12 +244,12 @@ conformance!(runs, |s| {
         "until: created before"
     );
     let mut f = run_filter();
-    f.trigger_type = Some("webhook".into());
+    f.trigger_type = Some(orbflow_model::TriggerType::Webhook);
     assert_eq!(
         ids(s.runs(v.workspace_id, &f, page(None, 100)).await.unwrap()),
         [mine[3].id]
     );
-    f.trigger_type = Some("schedule".into());
+    f.trigger_type = Some(orbflow_model::TriggerType::Schedule);
     assert!(s.runs(v.workspace_id, &f, page(None, 100)).await.unwrap().is_empty());
     let mut f = run_filter();
     f.until = Some(t0 + Duration::seconds(2));

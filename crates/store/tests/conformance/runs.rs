@@ -127,7 +127,7 @@ conformance!(update_run, |s| {
     let mut forged = done.clone();
     forged.input = json!({"forged": true});
     forged.total_steps = 99;
-    forged.trigger_type = "webhook".into();
+    forged.trigger_type = orbflow_model::TriggerType::Webhook;
     forged.output = None;
     forged.ended_at = None;
     let mut tx = s.begin().await.unwrap();
@@ -136,7 +136,7 @@ conformance!(update_run, |s| {
     let (got, _) = s.run_view(run.id).await.unwrap().unwrap();
     assert_eq!(
         (got.input, got.total_steps, got.trigger_type),
-        (run.input.clone(), 2, "manual".into())
+        (run.input.clone(), 2, orbflow_model::TriggerType::Manual)
     );
     assert_eq!((got.output, got.ended_at), (None, None), "nulls are written too");
     // and only that run

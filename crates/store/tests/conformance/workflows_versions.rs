@@ -8,7 +8,7 @@ use orbflow_engine::store::Store;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::fixtures::{doc, new_workflow, plain_doc, schedule_trigger, version, workspace};
+use crate::fixtures::{actor, doc, new_workflow, plain_doc, schedule_trigger, version, workspace};
 
 conformance!(ensure_version, |s| {
     // the same document is the same version; a new one is n+1
@@ -164,11 +164,17 @@ conformance!(workflows, |s| {
     let p2 = ids(s.workflows(ws.id, None, page(Some(p1[2]), 3)).await.unwrap());
     assert_eq!(p2, newest_first[3..]);
     assert_eq!(
-        ids(s.workflows(ws.id, Some("ACTIVE"), page(None, 100)).await.unwrap()),
+        ids(s
+            .workflows(ws.id, Some(orbflow_model::WorkflowStatus::Active), page(None, 100))
+            .await
+            .unwrap()),
         [made[1]]
     );
     assert_eq!(
-        ids(s.workflows(ws.id, Some("DRAFT"), page(None, 100)).await.unwrap()),
+        ids(s
+            .workflows(ws.id, Some(orbflow_model::WorkflowStatus::Draft), page(None, 100))
+            .await
+            .unwrap()),
         [made[3], made[2], made[0]]
     );
     assert_eq!(
@@ -244,9 +250,18 @@ conformance!(archive_workflow, |s| {
         .await
         .unwrap();
     assert!(s.webhook_claim("wf", "k").await.unwrap().is_some());
-    s.archive_workflow(v.workflow_id).await.unwrap();
+    s.archive_workflow(v.workflow_id, Some(&actor("carol"))).await.unwrap();
     let wf = s.workflow(v.workspace_id, "wf").await.unwrap().unwrap();
-    assert_eq!(wf.status, "ARCHIVED");
+    assert_eq!(wf.status, orbflow_model::WorkflowStatus::Archived);
+    assert_eq!(
+        wf.updated_by.as_deref(),
+        Some("id-carol"),
+        "the archiver updated it last"
+    );
+    // without an actor (orbflow dev/run) the last API author stays
+    s.archive_workflow(v.workflow_id, None).await.unwrap();
+    let wf = s.workflow(v.workspace_id, "wf").await.unwrap().unwrap();
+    assert_eq!(wf.updated_by.as_deref(), Some("id-carol"));
     // its triggers stop
     assert!(
         s.schedules(v.workspace_id, Some(v.workflow_id))
@@ -273,18 +288,24 @@ conformance!(publish, |s| {
     let ws = workspace(&s, "ws").await;
     let wf = s.create_workflow(&new_workflow(ws.id, "hello")).await.unwrap();
     let d1 = doc(1, json!([schedule_trigger("0 9 * * *")]));
-    let v1 = s.publish(wf.id, &d1, Some("alice")).await.unwrap();
+    let v1 = s.publish(wf.id, &d1, Some(&actor("alice"))).await.unwrap();
     assert_eq!(
         (v1.workflow_id, v1.number, v1.document.as_str()),
         (wf.id, 1, d1.as_str())
     );
-    assert_eq!(v1.published_by.as_deref(), Some("alice"));
+    assert_eq!(v1.published_by.as_deref(), Some("label-alice"));
     assert!(
         v1.checksum.len() == 64 && v1.checksum.chars().all(|c| c.is_ascii_hexdigit()),
         "SHA-256 hex"
     );
     let now = s.workflow(ws.id, "hello").await.unwrap().unwrap();
     assert_eq!((now.status.as_str(), now.active_version), ("ACTIVE", Some(1)));
+    assert_eq!(
+        now.updated_by.as_deref(),
+        Some("id-alice"),
+        "the publisher updated it last"
+    );
+    assert_eq!(now.created_by.as_deref(), Some("token-creator"));
     let sched = s.schedules(ws.id, Some(wf.id)).await.unwrap();
     assert_eq!(
         sched.iter().map(|x| x.version_id).collect::<Vec<_>>(),
@@ -338,7 +359,7 @@ conformance!(version_info, |s| {
     let ws = workspace(&s, "ws").await;
     let wf = s.create_workflow(&new_workflow(ws.id, "hello")).await.unwrap();
     let other = s.create_workflow(&new_workflow(ws.id, "other")).await.unwrap();
-    let v1 = s.publish(wf.id, &plain_doc(1), Some("bob")).await.unwrap();
+    let v1 = s.publish(wf.id, &plain_doc(1), Some(&actor("bob"))).await.unwrap();
     let v2 = s.publish(wf.id, &plain_doc(2), None).await.unwrap();
     assert_eq!(s.version_info(wf.id, 1).await.unwrap(), Some(v1));
     assert_eq!(s.version_info(wf.id, 2).await.unwrap(), Some(v2));

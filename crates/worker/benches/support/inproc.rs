@@ -141,7 +141,7 @@ pub(crate) fn start(version: &VersionRecord) -> StartRun {
     StartRun {
         version: version.clone(),
         input: serde_json::json!({}),
-        trigger_type: "manual".into(),
+        trigger_type: orbflow_model::TriggerType::Manual,
         trigger_data: None,
         idempotency_key: None,
         trace_parent: None,

@@ -147,7 +147,7 @@ pub async fn start_manual(
         .start_run(StartRun {
             version,
             input,
-            trigger_type: "manual".into(),
+            trigger_type: orbflow_model::TriggerType::Manual,
             trigger_data: None,
             idempotency_key: None,
             trace_parent: None,
@@ -206,7 +206,7 @@ impl Harness {
             .start_run(StartRun {
                 version,
                 input,
-                trigger_type: "manual".into(),
+                trigger_type: orbflow_model::TriggerType::Manual,
                 trigger_data: None,
                 idempotency_key: None,
                 trace_parent: None,

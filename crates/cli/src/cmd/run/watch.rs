@@ -76,7 +76,7 @@ impl Shape {
 
 /// Whether `path` is a loop iteration's own row (`loop[3]`).
 pub(crate) fn is_iteration(path: &str) -> bool {
-    path.ends_with(']')
+    orbflow_model::path::StepPath::new(path).is_iteration()
 }
 
 /// `+1.23s` after `origin`.
@@ -171,7 +171,7 @@ impl Watcher {
                 l.created_at,
                 l.step_path.clone(),
                 l.attempt,
-                l.level.clone(),
+                l.level.as_str().to_owned(),
                 l.message.clone(),
             );
             let n = counts.entry(key.clone()).or_insert(0);
@@ -212,7 +212,7 @@ impl Watcher {
                 (Some(p), None) => p.to_owned(),
                 (None, _) => "(run)".to_owned(),
             };
-            return Some(format!("{:<5} {who}: {}", l.level.to_uppercase(), l.message));
+            return Some(format!("{:<5} {who}: {}", l.level.as_str().to_uppercase(), l.message));
         }
         match kind(l) {
             Kind::Retry => Some(format!(
@@ -413,7 +413,7 @@ mod tests {
             run_id: Uuid::nil(),
             step_path: Some(path.into()),
             attempt: Some(attempt),
-            level: level.into(),
+            level: level.parse().unwrap(),
             message: message.into(),
             data: None,
             created_at: at(ms),
