@@ -19,12 +19,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod peers;
-
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use orbflow_store::testing::TestDb;
-use peers::{free_port, redis_url};
+use orbflow_testkit::daemon::{free_port, redis_url};
 use prost::Message as _;
 use serde_json::Value;
 
@@ -256,8 +254,8 @@ struct Kill(Vec<Child>, String, String);
 
 impl Drop for Kill {
     fn drop(&mut self) {
-        peers::stop_all(&mut self.0);
-        peers::clear_redis_prefix(&self.1, &self.2);
+        orbflow_testkit::daemon::stop_all(&mut self.0);
+        orbflow_testkit::daemon::clear_redis_prefix(&self.1, &self.2);
     }
 }
 
