@@ -25,8 +25,10 @@ pub struct Request {
     pub request_line: String,
     /// The request line and the header lines, as sent (`\r\n`-separated).
     pub head: String,
-    /// The body (read up to its Content-Length).
+    /// The body (read up to its Content-Length), as text.
     pub body: String,
+    /// The same body, as bytes (for binary bodies such as protobuf).
+    pub raw_body: Vec<u8>,
 }
 
 /// The name [`scripted_server`] gives the requests it reports.
@@ -212,6 +214,7 @@ fn read_request(reader: &mut impl BufRead, index: usize) -> Option<Request> {
         request_line: head.lines().next().unwrap_or("").to_owned(),
         head,
         body: String::new(),
+        raw_body: Vec::new(),
     };
     let length: usize = request
         .header("content-length")
@@ -222,6 +225,7 @@ fn read_request(reader: &mut impl BufRead, index: usize) -> Option<Request> {
         return None;
     }
     request.body = String::from_utf8_lossy(&body).into_owned();
+    request.raw_body = body;
     Some(request)
 }
 
