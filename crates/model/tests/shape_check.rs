@@ -11,8 +11,11 @@ use support::{check, wf};
 
 const A: &str = "{key: a, action: TRANSFORM, config: {value: 1}}";
 
+/// One diagnostic as (path, code, message, line, column).
+type Parsed = (String, &'static str, String, Option<usize>, Option<usize>);
+
 /// The diagnostics `dsl::parse` gives, as (path, code, message, line, column).
-fn parse_errors(yaml: &str) -> Vec<(String, &'static str, String, Option<usize>, Option<usize>)> {
+fn parse_errors(yaml: &str) -> Vec<Parsed> {
     match dsl::parse(yaml, Format::Yaml) {
         Ok(_) => Vec::new(),
         Err(d) => {
@@ -42,9 +45,8 @@ fn err(
 
 #[test]
 fn a_bool_field_takes_only_true_or_false() {
-    let yaml = wf(&format!(
-        "  - key: a\n    action: TRANSFORM\n    config: {{value: 1}}\n    retry: {{ maxAttempts: 2, jitter: 'yes' }}\n"
-    ));
+    let yaml =
+        wf("  - key: a\n    action: TRANSFORM\n    config: {value: 1}\n    retry: { maxAttempts: 2, jitter: 'yes' }\n");
     assert_eq!(
         one(&yaml),
         err(

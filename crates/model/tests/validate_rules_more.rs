@@ -196,9 +196,9 @@ fn policies_apply_to_action_steps_only() {
             "`retry` applies only to action steps"
         )
     );
-    let d = only(&wf(&format!(
-        "  - key: a\n    action: TRANSFORM\n    config: {{value: 1}}\n    retry: {{ maxAttempts: 101 }}\n"
-    )));
+    let d = only(&wf(
+        "  - key: a\n    action: TRANSFORM\n    config: {value: 1}\n    retry: { maxAttempts: 101 }\n",
+    ));
     assert_eq!(
         (d.path.as_str(), d.message.as_str()),
         ("steps[0].retry.maxAttempts", "`maxAttempts` must be at most 100")
