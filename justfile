@@ -23,6 +23,12 @@ test-fleet:
 test-nextest:
     cargo nextest run --workspace --locked
 
+# The end-to-end suites (tests/: orbflow processes over the machine's Postgres and Redis),
+# with the orbflow binary they spawn built first.
+e2e:
+    cargo build --locked -p orbflow-cli --bin orbflow
+    ORBFLOW_TEST_DATABASE_URL=${ORBFLOW_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} ORBFLOW_TEST_REDIS_URL=${ORBFLOW_TEST_REDIS_URL:-redis://127.0.0.1:6379} cargo test --locked -p orbflow-e2e
+
 # Issue 10's acceptance benchmark (docs/BENCHMARKS.md): every workload on the embedded
 # default, the fleet (Postgres + Redis, 1, 2 and 4 release-built workers) and BullMQ (on a
 # redis-server of its own), in one run; prints one markdown table with orbflow / BullMQ

@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 
 rustup component add llvm-tools-preview >/dev/null
 cargo llvm-cov --version >/dev/null 2>&1 || cargo install cargo-llvm-cov --locked
-# not counted: test code, benches, and the generated SeaORM entities
-COVERAGE_IGNORE='(/tests?/|/benches/|crates/store/src/entity/)'
+# not counted: test code (crate tests, the top-level tests/ member and the
+# orbflow-testkit harness), benches, and the generated SeaORM entities
+COVERAGE_IGNORE='(/tests?/|/benches/|crates/testkit/|crates/store/src/entity/)'
 # stale profiles of an earlier run would count
 cargo llvm-cov clean --workspace
 cargo llvm-cov --workspace --locked --no-report

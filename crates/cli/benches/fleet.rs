@@ -31,7 +31,7 @@ use acceptance::bullmq::{self, BullCase, BullRedis};
 use acceptance::fleet_run::{self, FleetCase};
 use acceptance::report::{self, Row, Setup};
 use acceptance::sql_count;
-use orbflow_store::testing::TestDb;
+use orbflow_testkit::TestDb;
 use support::inproc::{self, InProc};
 use support::workloads::{self, Workload};
 
@@ -153,23 +153,24 @@ fn main() {
         .expect("runtime");
     let t = Instant::now();
     let load_before = load_average();
-    let peer = support::peer::start().expect("HTTP peer on 127.0.0.1");
+    let peer = orbflow_testkit::peer::keep_alive_peer();
+    let peer_url = format!("{}/hook", peer.base());
     let bull = BullRedis::start(&config.redis);
-    eprintln!("BullMQ on {}; HTTP peer {}", bull.note, peer.url);
+    eprintln!("BullMQ on {}; HTTP peer {}", bull.note, peer_url);
     let ctx = Ctx {
         config: &config,
         rt: &rt,
-        peer: &peer.url,
+        peer: &peer_url,
         bull: &bull,
     };
     let mut rows = Vec::new();
-    for w in workloads::acceptance(&peer.url) {
+    for w in workloads::acceptance(&peer_url) {
         if config.selected(&w.name) {
             rows.extend(run_workload(&ctx, &w));
         }
     }
     let sql: Vec<sql_count::SqlFigures> = if config.selected("sql") {
-        workloads::acceptance(&peer.url)
+        workloads::acceptance(&peer_url)
             .iter()
             .filter(|w| !w.name.starts_with("loop"))
             .map(|w| rt.block_on(sql_count::count(w, config.timeout)))
@@ -208,7 +209,7 @@ fn main() {
     }
     println!(
         "\nHTTP peer requests: {}. Total time: {:.0} s.",
-        peer.hits.load(std::sync::atomic::Ordering::Relaxed),
+        peer.requests.load(std::sync::atomic::Ordering::Relaxed),
         t.elapsed().as_secs_f64()
     );
 }

@@ -1,12 +1,10 @@
 //! The command-line contract of DESIGN.md §6, against the real binary.
 
-mod peers;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use peers::hanging_server;
+use orbflow_testkit::peer::hanging_server;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -13,10 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod peers;
-
 use orbflow_store::testing::TestDb;
-use peers::{free_port, redis_url};
+use orbflow_testkit::daemon::{free_port, redis_url};
 
 fn orbflow() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_orbflow"));
@@ -316,7 +314,7 @@ async fn api_health_and_readiness_follow_postgres_and_redis_and_sigterm_stops_it
     struct Stop(Child);
     impl Drop for Stop {
         fn drop(&mut self) {
-            peers::stop(&mut self.0);
+            orbflow_testkit::daemon::stop(&mut self.0);
         }
     }
     let mut api = Stop(api);
@@ -375,7 +373,7 @@ async fn api_health_and_readiness_follow_postgres_and_redis_and_sigterm_stops_it
     println!("with Postgres cut: {body}");
 
     // SIGTERM: a graceful stop, exit 0
-    let status = peers::stop(&mut api.0);
+    let status = orbflow_testkit::daemon::stop(&mut api.0);
     let err = stderr.join().unwrap();
     assert!(status.is_some_and(|s| s.success()), "{status:?}: {err}");
     assert!(
@@ -390,7 +388,7 @@ async fn api_health_and_readiness_follow_postgres_and_redis_and_sigterm_stops_it
     );
     assert!(err.contains("orbflow api: stopping\n"), "{err}");
     assert!(err.contains("orbflow api: stopped\n"), "{err}");
-    peers::clear_redis_prefix(&redis, &prefix);
+    orbflow_testkit::daemon::clear_redis_prefix(&redis, &prefix);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -420,7 +418,7 @@ async fn api_on_a_taken_address_exits_1_naming_it() {
         }
     }
     drop(taken);
-    peers::clear_redis_prefix(&redis, &prefix);
+    orbflow_testkit::daemon::clear_redis_prefix(&redis, &prefix);
 }
 
 #[test]

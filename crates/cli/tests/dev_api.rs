@@ -5,9 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-mod peers;
-
-use peers::{free_port, start_dev};
+use orbflow_testkit::daemon::{free_port, start_dev};
 use serde_json::Value;
 
 /// What the client printed: exit code, stdout, stderr.

@@ -11,8 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod peers;
-
 fn api_md() -> String {
     std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/API.md")).unwrap()
 }
@@ -144,7 +142,7 @@ struct Replay {
 impl Drop for Replay {
     fn drop(&mut self) {
         if let Some(d) = &mut self.dev {
-            peers::stop(d);
+            orbflow_testkit::daemon::stop(d);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -240,7 +238,7 @@ fn api_md_session_replays_as_written() {
         path,
         env: Vec::new(),
         ids: Vec::new(),
-        port: peers::free_port(),
+        port: orbflow_testkit::daemon::free_port(),
         dev: None,
     };
     let mut last = Vec::new();

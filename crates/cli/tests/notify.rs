@@ -8,11 +8,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-mod peers;
 #[path = "../../actions/tests/peer/smtp.rs"]
 mod smtp;
 
-use peers::scripted_server;
+use orbflow_testkit::peer::scripted_server;
 use serde_json::Value;
 
 fn root() -> PathBuf {

@@ -3,12 +3,10 @@
 //! completion), `--verbose`'s run log, the summary and a readable run error;
 //! stdout stays the run record with `--output json`.
 
-mod peers;
-
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use peers::scripted_server;
+use orbflow_testkit::peer::scripted_server;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -8,9 +8,8 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-mod peers;
-
-use peers::{free_port, scripted_server, start_dev};
+use orbflow_testkit::daemon::{free_port, start_dev};
+use orbflow_testkit::peer::scripted_server;
 use serde_json::Value;
 
 /// base64 of 32 bytes of 0x01: a second key, for the rotation.

@@ -9,8 +9,6 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod peers;
-
 use serde_json::{Value, json};
 
 fn which(name: &str) -> Option<String> {
@@ -46,7 +44,7 @@ impl Browser {
             eprintln!("skipped: the browser part needs chromium and chromedriver");
             return None;
         };
-        let port = peers::free_port();
+        let port = orbflow_testkit::daemon::free_port();
         let child = Command::new(driver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -181,14 +179,15 @@ async fn api(
 async fn the_run_view_follows_a_run_shows_its_failure_and_retries_it() {
     orbflow_actions::net::ensure_crypto_provider();
     // the webhook fails once (404, fatal), then answers
-    let (hook, _seen) = peers::scripted_server(vec![
+    let (hook, _seen) = orbflow_testkit::peer::scripted_server(vec![
         (404, "Content-Type: text/plain\r\n", "no such hook"),
         (200, "Content-Type: application/json\r\n", r#"{"ok": true}"#),
     ]);
     let dir = std::env::temp_dir().join(format!("orbflow-ui-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = peers::free_port();
-    let (mut dev, _, token) = peers::start_dev(&dir.join("o.db"), port, &[("ORBFLOW_HTTP_ALLOW_PRIVATE", "true")]);
+    let port = orbflow_testkit::daemon::free_port();
+    let (mut dev, _, token) =
+        orbflow_testkit::daemon::start_dev(&dir.join("o.db"), port, &[("ORBFLOW_HTTP_ALLOW_PRIVATE", "true")]);
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
 
@@ -326,7 +325,7 @@ async fn the_run_view_follows_a_run_shows_its_failure_and_retries_it() {
             "{run_start}"
         );
     }
-    let status = peers::stop(&mut dev);
+    let status = orbflow_testkit::daemon::stop(&mut dev);
     let _ = std::fs::remove_dir_all(dir);
     assert!(
         status.is_some_and(|s| s.success()),

@@ -12,7 +12,7 @@
 #[allow(dead_code)] // shared with crates/cli/benches/fleet.rs, which uses all of it
 mod support;
 
-use orbflow_store::testing::TestDb;
+use orbflow_testkit::TestDb;
 use support::inproc::{self, InProc};
 use support::stats::Outcome;
 use support::workloads::{self, Shape, Workload};

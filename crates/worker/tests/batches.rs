@@ -7,8 +7,6 @@
 #[macro_use]
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -81,31 +79,19 @@ struct Peer {
 }
 
 fn peer(delay: Duration) -> Peer {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let hits = Arc::new(AtomicUsize::new(0));
     let in_flight = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
-    let (h, f, p) = (hits.clone(), in_flight.clone(), peak.clone());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let (h, f, p) = (h.clone(), f.clone(), p.clone());
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let _ = stream.read(&mut buf);
-                h.fetch_add(1, Ordering::SeqCst);
-                let now = f.fetch_add(1, Ordering::SeqCst) + 1;
-                p.fetch_max(now, Ordering::SeqCst);
-                std::thread::sleep(delay);
-                f.fetch_sub(1, Ordering::SeqCst);
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-            });
-        }
+    let (f, p) = (in_flight.clone(), peak.clone());
+    let server = orbflow_testkit::peer::Peer::start(move |_| {
+        let now = f.fetch_add(1, Ordering::SeqCst) + 1;
+        p.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(delay);
+        f.fetch_sub(1, Ordering::SeqCst);
+        orbflow_testkit::peer::Reply::new(200, "", "ok")
     });
     Peer {
-        port,
-        hits,
+        port: server.port,
+        hits: server.requests,
         in_flight,
         peak,
     }

@@ -5,8 +5,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,53 +18,8 @@ use serde_json::json;
 /// An HTTP server on 127.0.0.1 that answers each Idempotency-Key's first
 /// `fail` requests with 503 (Retry-After: 0), then 200 with the attempt count.
 fn flaky_server(fail: u32) -> (u16, Arc<Mutex<HashMap<String, u32>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let hits: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
-    let h = hits.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let (mut key, mut len) = (String::new(), 0usize);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let l = line.trim_end().to_ascii_lowercase();
-                if l.is_empty() {
-                    break;
-                }
-                if let Some(v) = l.strip_prefix("idempotency-key:") {
-                    key = v.trim().to_owned();
-                }
-                if let Some(v) = l.strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
-            let n = {
-                let mut m = h.lock().unwrap();
-                let e = m.entry(key).or_default();
-                *e += 1;
-                *e
-            };
-            let resp = if n <= fail {
-                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 0\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                    .to_owned()
-            } else {
-                let b = format!("{{\"attempt\":{n}}}");
-                format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{b}",
-                    b.len()
-                )
-            };
-            let _ = stream.write_all(resp.as_bytes());
-        }
-    });
-    (port, hits)
+    let peer = orbflow_testkit::peer::idempotency_peer(fail, Duration::ZERO);
+    (peer.port, peer.hits)
 }
 
 both!(retryable_errors_are_retried_with_backoff_until_success);

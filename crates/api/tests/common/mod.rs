@@ -13,31 +13,20 @@ use orbflow_actions::{CatalogConfig, net::HttpPolicy};
 use orbflow_api::{AppState, Config, Services};
 use orbflow_engine::EngineConfig;
 use orbflow_engine::admin::Admin;
-pub use orbflow_store::testing::TestDb;
+pub use orbflow_testkit::TestDb;
 use orbflow_worker::Embedded;
 use reqwest::Method;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-/// Runs a scenario on SQLite and on Postgres (one test each).
+/// Runs a scenario taking a [`Harness`] (started with the default
+/// [`Setup`]) on SQLite and on Postgres (one test each).
 #[macro_export]
 macro_rules! both {
     ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let h = super::common::Harness::start(super::common::TestDb::sqlite(), Default::default()).await;
-                super::$name(h).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::common::TestDb::postgres().await {
-                    let h = super::common::Harness::start(db, Default::default()).await;
-                    super::$name(h).await;
-                }
-            }
-        }
+        orbflow_testkit::both!($name, |db| {
+            super::common::Harness::start(db, Default::default()).await
+        });
     };
 }
 

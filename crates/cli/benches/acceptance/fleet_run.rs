@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use orbflow_engine::queue::QueueDispatch;
 use orbflow_engine::store::Store;
 use orbflow_engine::{Engine, EngineConfig};
-use orbflow_store::testing::TestDb;
+use orbflow_testkit::TestDb;
 
 use crate::support::inproc;
 use crate::support::stats::{Figures, Outcome, peak_rss_kib};

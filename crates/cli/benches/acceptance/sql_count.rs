@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use orbflow_store::testing::TestDb;
+use orbflow_testkit::TestDb;
 
 use crate::support::inproc::{self, InProc, SqlCounter, SqlCounts};
 use crate::support::stats::Outcome;

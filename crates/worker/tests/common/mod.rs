@@ -4,17 +4,15 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use orbflow_actions::{CatalogConfig, Registry, net::HttpPolicy};
 use orbflow_engine::store::Store;
 use orbflow_engine::{Engine, EngineConfig, StartRun};
 use orbflow_model::dsl::{self, Format};
-pub use orbflow_store::testing::TestDb;
+pub use orbflow_testkit::TestDb;
 use orbflow_worker::Embedded;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -28,23 +26,12 @@ pub struct Harness {
     _db: TestDb,
 }
 
-/// Runs a scenario on SQLite and on Postgres (one test each).
+/// Runs a scenario taking a [`Harness`] on SQLite and on Postgres (one
+/// test each).
 #[macro_export]
 macro_rules! both {
     ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::common::harness(super::common::TestDb::sqlite()).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::common::TestDb::postgres().await {
-                    super::$name(super::common::harness(db).await).await;
-                }
-            }
-        }
+        orbflow_testkit::both!($name, |db| super::common::harness(db).await);
     };
 }
 
@@ -52,20 +39,7 @@ macro_rules! both {
 #[macro_export]
 macro_rules! both_with {
     ($name:ident, $config:expr) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let h = super::common::harness_with(super::common::TestDb::sqlite(), $config).await;
-                super::$name(h).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::common::TestDb::postgres().await {
-                    super::$name(super::common::harness_with(db, $config).await).await;
-                }
-            }
-        }
+        orbflow_testkit::both!($name, |db| super::common::harness_with(db, $config).await);
     };
 }
 
@@ -73,19 +47,7 @@ macro_rules! both_with {
 #[macro_export]
 macro_rules! on_both {
     ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::common::TestDb::sqlite()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::common::TestDb::postgres().await {
-                    super::$name(db).await;
-                }
-            }
-        }
+        orbflow_testkit::on_both!($name);
     };
 }
 
@@ -156,42 +118,13 @@ pub async fn start_manual(
         .unwrap()
 }
 
-/// An HTTP server on 127.0.0.1 that answers every request after `delay`,
-/// counting the requests it received.
+/// An HTTP server on 127.0.0.1 that answers `ok` (text) to every request
+/// after `delay`, counting the requests it received.
 pub fn slow_server(delay: Duration) -> (u16, Arc<AtomicUsize>) {
     slow_server_answering(delay, "text/plain", "ok")
 }
 
-/// [`slow_server`] answering `body` as `content_type`.
-pub fn slow_server_answering(
-    delay: Duration,
-    content_type: &'static str,
-    body: &'static str,
-) -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            h.fetch_add(1, Ordering::SeqCst);
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let _ = stream.read(&mut buf);
-                std::thread::sleep(delay);
-                let _ = stream.write_all(
-                    format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    )
-                    .as_bytes(),
-                );
-            });
-        }
-    });
-    (port, hits)
-}
+pub use orbflow_testkit::peer::slow_server_answering;
 
 impl Harness {
     pub async fn start(&self, yaml: &str, input: Value) -> uuid::Uuid {

@@ -7,18 +7,16 @@
 //! were skipped; under CI=true they must run.
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-mod peers;
-
 use orbflow_engine::store::Store;
-use orbflow_store::testing::TestDb;
-use peers::{counting_slow_server, hanging_server, redis_url, slow_server};
+use orbflow_testkit::TestDb;
+use orbflow_testkit::daemon::{self, redis_url};
+use orbflow_testkit::peer::{counting_slow_server, hanging_server, slow_server};
 
 struct Fleet {
     db: TestDb,
@@ -58,7 +56,7 @@ impl Fleet {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_orbflow"));
+        let mut c = daemon::orbflow();
         c.args(args)
             .env("ORBFLOW_DATABASE_URL", self.daemon_url())
             .env("ORBFLOW_REDIS_URL", &self.redis)
@@ -95,9 +93,9 @@ impl Drop for Fleet {
                 .stderr(Stdio::null())
                 .status();
         }
-        peers::stop_all(&mut self.workers);
+        daemon::stop_all(&mut self.workers);
         let _ = std::fs::remove_dir_all(&self.dir);
-        peers::clear_redis_prefix(&self.redis, &self.prefix);
+        daemon::clear_redis_prefix(&self.redis, &self.prefix);
     }
 }
 
@@ -377,7 +375,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemons_serve_health_and_readiness() {
     let Some(mut f) = Fleet::new().await else { return };
-    let free = || TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let free = daemon::free_port;
     let (wp, sp) = (free(), free());
     f.worker(&["--health-listen", &format!("127.0.0.1:{wp}")]);
     f.workers.push(
@@ -424,7 +422,7 @@ async fn daemons_serve_health_and_readiness() {
     assert!(m.contains("\norbflow_redeliveries_total 0\n"), "{m}");
     assert!(!m.contains("orbflow_step_attempts_total"), "no step metrics: {m}");
     // SIGTERM stops the worker and the scheduler gracefully: both exit 0
-    let stopped = peers::stop_all(&mut f.workers);
+    let stopped = daemon::stop_all(&mut f.workers);
     assert_eq!(stopped.len(), 2);
     for (name, s) in ["worker", "scheduler"].iter().zip(&stopped) {
         assert!(s.is_some_and(|s| s.success()), "orbflow {name}: {s:?}");

@@ -13,18 +13,17 @@
 //! ORBFLOW_TEST_REDIS_URL; under CI=true it must run.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod peers;
-
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use orbflow_store::testing::TestDb;
-use peers::{free_port, redis_url};
+use orbflow_testkit::TestDb;
+use orbflow_testkit::daemon::{free_port, redis_url};
+use orbflow_testkit::peer::{Peer, Reply};
 use prost::Message as _;
 use serde_json::Value;
 
@@ -62,79 +61,40 @@ fn attrs(kvs: &[KeyValue]) -> HashMap<String, String> {
     kvs.iter().map(|kv| (kv.key.clone(), text(kv.value.as_ref()))).collect()
 }
 
-/// Reads one HTTP/1.1 request: its request line, headers (lower-cased) and body.
-fn read_request(r: &mut BufReader<TcpStream>) -> Option<(String, HashMap<String, String>, Vec<u8>)> {
-    let mut line = String::new();
-    if r.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut headers = HashMap::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
-    let len: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    Some((line.trim_end().to_owned(), headers, body))
-}
-
 /// The OTLP/HTTP receiver: `POST /v1/traces` with a protobuf
 /// `ExportTraceServiceRequest`; answers 200 with an empty response message.
 fn otlp_receiver() -> (u16, Arc<Mutex<Vec<Got>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let spans = Arc::new(Mutex::new(Vec::new()));
     let store = spans.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let store = store.clone();
-            std::thread::spawn(move || {
-                let mut w = stream.try_clone().unwrap();
-                let mut r = BufReader::new(stream);
-                while let Some((line, headers, body)) = read_request(&mut r) {
-                    assert!(line.starts_with("POST /v1/traces "), "{line}");
-                    assert_eq!(
-                        headers.get("content-type").map(String::as_str),
-                        Some("application/x-protobuf")
-                    );
-                    let req = ExportTraceServiceRequest::decode(body.as_slice()).expect("a valid OTLP message");
-                    let mut got = store.lock().unwrap();
-                    for rs in req.resource_spans {
-                        let res = attrs(&rs.resource.map(|r| r.attributes).unwrap_or_default());
-                        for ss in rs.scope_spans {
-                            for s in ss.spans {
-                                got.push(Got {
-                                    service: res.get("service.name").cloned().unwrap_or_default(),
-                                    instance: res.get("service.instance.id").cloned().unwrap_or_default(),
-                                    trace_id: hex(&s.trace_id),
-                                    span_id: hex(&s.span_id),
-                                    parent: hex(&s.parent_span_id),
-                                    name: s.name,
-                                    attrs: attrs(&s.attributes),
-                                    events: s.events.into_iter().map(|e| (e.name, attrs(&e.attributes))).collect(),
-                                    status_message: s.status.map(|st| st.message).unwrap_or_default(),
-                                });
-                            }
-                        }
-                    }
-                    drop(got);
-                    let _ = w.write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
-                    );
+    let receiver = Peer::start(move |r| {
+        assert!(r.request_line.starts_with("POST /v1/traces "), "{}", r.request_line);
+        assert_eq!(r.header("content-type"), Some("application/x-protobuf"));
+        let req = ExportTraceServiceRequest::decode(r.raw_body.as_slice()).expect("a valid OTLP message");
+        let mut got = store.lock().unwrap();
+        for rs in req.resource_spans {
+            let res = attrs(&rs.resource.map(|r| r.attributes).unwrap_or_default());
+            for ss in rs.scope_spans {
+                for s in ss.spans {
+                    got.push(Got {
+                        service: res.get("service.name").cloned().unwrap_or_default(),
+                        instance: res.get("service.instance.id").cloned().unwrap_or_default(),
+                        trace_id: hex(&s.trace_id),
+                        span_id: hex(&s.span_id),
+                        parent: hex(&s.parent_span_id),
+                        name: s.name,
+                        attrs: attrs(&s.attributes),
+                        events: s.events.into_iter().map(|e| (e.name, attrs(&e.attributes))).collect(),
+                        status_message: s.status.map(|st| st.message).unwrap_or_default(),
+                    });
                 }
-            });
+            }
+        }
+        Reply {
+            keep_alive: true,
+            ..Reply::ok("application/x-protobuf", "")
         }
     });
-    (port, spans)
+    (receiver.port, spans)
 }
 
 /// The HTTP peer of the workflow's steps: `/a` fails its first request with
@@ -145,38 +105,24 @@ fn otlp_receiver() -> (u16, Arc<Mutex<Vec<Got>>>) {
 type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 fn peer() -> (u16, Seen) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let s = s.clone();
-            std::thread::spawn(move || {
-                let mut w = stream.try_clone().unwrap();
-                let mut r = BufReader::new(stream);
-                let Some((line, headers, _)) = read_request(&mut r) else {
-                    return;
-                };
-                let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
-                let first_a = {
-                    let mut seen = s.lock().unwrap();
-                    let first = path == "/a" && !seen.iter().any(|(p, _)| p == "/a");
-                    seen.push((path, headers.get("traceparent").cloned().unwrap_or_default()));
-                    first
-                };
-                let answer: &[u8] = if first_a {
-                    b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                } else {
-                    std::thread::sleep(Duration::from_millis(800));
-                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"ok\":true}"
-                };
-                let _ = w.write_all(answer);
-            });
+    let peer = Peer::start(move |r| {
+        let path = r.request_line.split(' ').nth(1).unwrap_or_default().to_owned();
+        let first_a = {
+            let mut seen = s.lock().unwrap();
+            let first = path == "/a" && !seen.iter().any(|(p, _)| p == "/a");
+            seen.push((path, r.header("traceparent").unwrap_or_default().to_owned()));
+            first
+        };
+        if first_a {
+            Reply::new(503, "", "")
+        } else {
+            std::thread::sleep(Duration::from_millis(800));
+            Reply::ok("application/json", "{\"ok\":true}")
         }
     });
-    (port, seen)
+    (peer.port, seen)
 }
 
 /// One HTTP request to the API (`connection: close`): status and JSON body.
@@ -256,8 +202,8 @@ struct Kill(Vec<Child>, String, String);
 
 impl Drop for Kill {
     fn drop(&mut self) {
-        peers::stop_all(&mut self.0);
-        peers::clear_redis_prefix(&self.1, &self.2);
+        orbflow_testkit::daemon::stop_all(&mut self.0);
+        orbflow_testkit::daemon::clear_redis_prefix(&self.1, &self.2);
     }
 }
 
@@ -271,7 +217,7 @@ async fn a_fleet_run_is_one_trace_across_the_api_and_two_workers_and_moves_the_m
     let prefix = format!("orbflow-traces-{id}:");
     let port = free_port();
     let orbflow = |instance: &str| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_orbflow"));
+        let mut c = orbflow_testkit::daemon::orbflow();
         c.env("ORBFLOW_DATABASE_URL", &db.url)
             .env("ORBFLOW_REDIS_URL", &redis)
             .env("ORBFLOW_REDIS_PREFIX", &prefix)
@@ -598,7 +544,7 @@ async fn orbflow_run_exports_its_trace_over_grpc() {
     let wf = dir.join("grpc.yaml");
     std::fs::write(&wf, CHAIN).unwrap();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        orbflow_testkit::daemon::orbflow()
             .args(["run", wf.to_str().unwrap(), "--output", "json"])
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{port}"))
             .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
@@ -633,7 +579,7 @@ fn a_dead_receiver_costs_a_run_nothing() {
     // a port nobody listens on, over both transports
     let dead = free_port();
     for protocol in ["http/protobuf", "grpc"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+        let out = orbflow_testkit::daemon::orbflow()
             .args(["run", wf.to_str().unwrap(), "--output", "json"])
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{dead}"))
             .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)

@@ -1,9 +1,11 @@
-//! The bench workloads: workflows as YAML, the shape that decides each
-//! step's predecessor, and the selection by `ORBFLOW_BENCH`.
+//! The workloads the benches and tests share: workflows as YAML (chains,
+//! fan-out with a join, loops, webhook chains), the shape that decides each
+//! step's predecessor, the acceptance set of issue 10 and the selection by
+//! `ORBFLOW_BENCH`.
 
 /// How a workload's steps depend on each other (for step-to-step latency).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Shape {
+pub enum Shape {
     /// Steps `s0`, `s1`, … in sequence (in each run).
     Chain,
     /// `root`, then `f0`…`fN` after it, then `join` after all of them.
@@ -18,15 +20,15 @@ pub(crate) enum Shape {
 
 /// One workload: a workflow, started `runs` times at once.
 #[derive(Debug, Clone)]
-pub(crate) struct Workload {
+pub struct Workload {
     /// Name, the same in the BullMQ bench (`bench/bullmq/bench.mjs`).
-    pub(crate) name: String,
+    pub name: String,
     /// How steps depend on each other.
-    pub(crate) shape: Shape,
+    pub shape: Shape,
     /// The workflow.
-    pub(crate) yaml: String,
+    pub yaml: String,
     /// Runs started together.
-    pub(crate) runs: usize,
+    pub runs: usize,
 }
 
 impl Workload {
@@ -41,7 +43,7 @@ impl Workload {
 }
 
 /// A sequential chain of `n` TRANSFORM steps.
-pub(crate) fn chain(n: usize) -> String {
+pub fn chain(n: usize) -> String {
     let mut y = String::from("schemaVersion: 1\nname: chain\nsteps:\n");
     for i in 0..n {
         y.push_str(&format!(
@@ -56,7 +58,7 @@ fn webhook_step(i: usize, url: &str) -> String {
 }
 
 /// A sequential chain of `n` TRIGGER_WEBHOOK steps POSTing to `url`.
-pub(crate) fn webhook_chain(n: usize, url: &str) -> String {
+pub fn webhook_chain(n: usize, url: &str) -> String {
     let mut y = String::from("schemaVersion: 1\nname: webhook-chain\nsteps:\n");
     for i in 0..n {
         y.push_str(&webhook_step(i, url));
@@ -65,7 +67,7 @@ pub(crate) fn webhook_chain(n: usize, url: &str) -> String {
 }
 
 /// A chain of `n` steps: even ones TRANSFORM, odd ones TRIGGER_WEBHOOK to `url`.
-pub(crate) fn mixed_chain(n: usize, url: &str) -> String {
+pub fn mixed_chain(n: usize, url: &str) -> String {
     let mut y = String::from("schemaVersion: 1\nname: mixed\nsteps:\n");
     for i in 0..n {
         if i % 2 == 1 {
@@ -80,7 +82,7 @@ pub(crate) fn mixed_chain(n: usize, url: &str) -> String {
 }
 
 /// A root, `n` steps after it, and a join after all of them.
-pub(crate) fn fan(n: usize) -> String {
+pub fn fan(n: usize) -> String {
     let mut y =
         String::from("schemaVersion: 1\nname: fan\nsteps:\n  - {key: root, action: TRANSFORM, config: {value: 0}}\n");
     for i in 0..n {
@@ -97,14 +99,14 @@ pub(crate) fn fan(n: usize) -> String {
 }
 
 /// A loop over `n` items, 8 at a time, with one templated TRANSFORM each.
-pub(crate) fn looped(n: usize) -> String {
+pub fn looped(n: usize) -> String {
     format!(
         "schemaVersion: 1\nname: loop\nsteps:\n  - key: each\n    type: loop\n    forEach: 'lists.range({n})'\n    maxConcurrency: 8\n    steps:\n      - {{key: body, action: TRANSFORM, config: {{value: '{{{{ item }}}}'}}}}\n"
     )
 }
 
 /// The acceptance workloads of issue 10, TRIGGER_WEBHOOK steps calling `peer`.
-pub(crate) fn acceptance(peer: &str) -> Vec<Workload> {
+pub fn acceptance(peer: &str) -> Vec<Workload> {
     vec![
         Workload::one("chain-1000", Shape::Chain, chain(1000)),
         Workload::one("webhook-chain-200", Shape::Chain, webhook_chain(200, peer)),
@@ -119,7 +121,7 @@ pub(crate) fn acceptance(peer: &str) -> Vec<Workload> {
 }
 
 /// The comma-separated names in `ORBFLOW_BENCH` (empty: everything).
-pub(crate) fn selection() -> Vec<String> {
+pub fn selection() -> Vec<String> {
     std::env::var("ORBFLOW_BENCH")
         .unwrap_or_default()
         .split(',')
@@ -131,7 +133,7 @@ pub(crate) fn selection() -> Vec<String> {
 /// Whether `name` is selected: no selection, or a selected word that is
 /// the name or its first dash-separated part(s) (`loop` selects both loops,
 /// `loop-1000` only that one, `chain` only `chain-1000`).
-pub(crate) fn selected(selection: &[String], name: &str) -> bool {
+pub fn selected(selection: &[String], name: &str) -> bool {
     selection.is_empty()
         || selection
             .iter()
@@ -139,7 +141,7 @@ pub(crate) fn selected(selection: &[String], name: &str) -> bool {
 }
 
 /// The per-workload timeout: `ORBFLOW_BENCH_TIMEOUT_SECS`, default 240.
-pub(crate) fn timeout() -> std::time::Duration {
+pub fn timeout() -> std::time::Duration {
     let secs = std::env::var("ORBFLOW_BENCH_TIMEOUT_SECS")
         .ok()
         .and_then(|s| s.parse().ok())

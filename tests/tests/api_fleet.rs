@@ -8,10 +8,8 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-mod peers;
-
-use orbflow_store::testing::TestDb;
-use peers::{free_port, redis_url};
+use orbflow_testkit::TestDb;
+use orbflow_testkit::daemon::{self, free_port, redis_url};
 use serde_json::Value;
 
 struct Daemons {
@@ -26,15 +24,15 @@ struct Daemons {
 
 impl Drop for Daemons {
     fn drop(&mut self) {
-        peers::stop_all(&mut self.children);
+        daemon::stop_all(&mut self.children);
         let _ = std::fs::remove_dir_all(&self.dir);
-        peers::clear_redis_prefix(&self.redis, &self.prefix);
+        daemon::clear_redis_prefix(&self.redis, &self.prefix);
     }
 }
 
 impl Daemons {
     fn orbflow(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_orbflow"));
+        let mut c = daemon::orbflow();
         c.env("ORBFLOW_DATABASE_URL", &self.db.url)
             .env("ORBFLOW_REDIS_URL", &self.redis)
             .env("ORBFLOW_REDIS_PREFIX", &self.prefix)
@@ -134,7 +132,7 @@ impl Daemons {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_clients_drive_the_fleet_through_the_api() {
     let Some(d) = Daemons::start().await else { return };
-    let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello.yaml");
+    let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello.yaml");
     // push (create), publish
     let (code, wf, err) = d.run(&["workflows", "push", hello]);
     assert_eq!(code, 0, "{err}");
@@ -213,50 +211,21 @@ async fn cli_clients_drive_the_fleet_through_the_api() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401 unauthorized"));
     // SIGTERM stops the API and the worker gracefully: both exit 0
     let mut d = d;
-    let stopped = peers::stop_all(&mut d.children);
+    let stopped = daemon::stop_all(&mut d.children);
     assert_eq!(stopped.len(), 2);
     for (name, s) in ["api", "worker"].iter().zip(&stopped) {
         assert!(s.is_some_and(|s| s.success()), "orbflow {name}: {s:?}");
     }
 }
 
-/// An HTTP peer on 127.0.0.1 that reads a request and never answers; it
-/// counts the connections whose client hung up.
-fn silent_peer() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::Read as _;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let closed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let c = closed.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let c = c.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                // read until the client closes (bounded: 120 s)
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
-                loop {
-                    match stream.read(&mut buf) {
-                        Ok(0) => {
-                            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                            return;
-                        }
-                        Ok(_) => {}
-                        Err(_) => return,
-                    }
-                }
-            });
-        }
-    });
-    (port, closed)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_through_the_api_stops_the_action_on_the_worker() {
     // one attempt at a time: the next run can only start if the hung one is stopped
     let Some(d) = Daemons::start_with(1).await else { return };
-    let (port, closed) = silent_peer();
+    // a peer that reads the request and never answers; it counts the
+    // connections whose client hung up
+    let peer = orbflow_testkit::peer::hanging_peer();
+    let (port, closed) = (peer.port, peer.closed.clone());
     let hang = d.file(
         "hang.yaml",
         &format!("schemaVersion: 1\nname: hang\nsteps:\n  - {{ key: call, action: TRIGGER_WEBHOOK, config: {{ url: \"http://127.0.0.1:{port}/x\", method: POST, timeout: 10m }} }}\n"),
@@ -308,7 +277,7 @@ async fn cancelling_through_the_api_stops_the_action_on_the_worker() {
 
 #[test]
 fn token_create_refuses_a_bad_workspace() {
-    let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+    let out = daemon::orbflow()
         .args([
             "token",
             "create",

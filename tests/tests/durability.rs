@@ -3,70 +3,13 @@
 //! The actions call a real HTTP server on 127.0.0.1 that counts attempts by
 //! their Idempotency-Key.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use orbflow_engine::store::Store;
-
-mod peers;
-
-/// A tiny HTTP server: answers `{"ok":true}` after `delay`, counting requests per Idempotency-Key.
-struct Stub {
-    port: u16,
-    hits: Arc<Mutex<HashMap<String, u32>>>,
-}
-
-impl Stub {
-    fn start(delay: Duration) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let hits: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
-        let h = hits.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let h = h.clone();
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let mut key = String::new();
-                    let mut len = 0usize;
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let l = line.trim_end();
-                        if l.is_empty() {
-                            break;
-                        }
-                        let lower = l.to_ascii_lowercase();
-                        if let Some(v) = lower.strip_prefix("idempotency-key:") {
-                            key = v.trim().to_owned();
-                        }
-                        if let Some(v) = lower.strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    let _ = reader.read_exact(&mut body);
-                    *h.lock().unwrap().entry(key).or_default() += 1;
-                    std::thread::sleep(delay);
-                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"ok\":true}");
-                });
-            }
-        });
-        Self { port, hits }
-    }
-
-    fn total(&self) -> u32 {
-        self.hits.lock().unwrap().values().sum()
-    }
-}
+use orbflow_testkit::peer::idempotency_peer;
 
 fn tmp_dir() -> PathBuf {
     let d = std::env::temp_dir().join(format!("orbflow-dur-{}", uuid::Uuid::now_v7().simple()));
@@ -75,7 +18,7 @@ fn tmp_dir() -> PathBuf {
 }
 
 fn orbflow(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_orbflow"));
+    let mut c = orbflow_testkit::daemon::orbflow();
     c.args(args)
         .env("ORBFLOW_HTTP_ALLOW_PRIVATE", "true")
         .stdout(Stdio::null())
@@ -124,7 +67,7 @@ async fn the_run(store: &orbflow_store::SeaStore) -> Option<uuid::Uuid> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_in_the_middle_of_a_50_step_run_then_restart_completes_it() {
-    let stub = Stub::start(Duration::from_millis(40));
+    let stub = idempotency_peer(0, Duration::from_millis(40));
     let dir = tmp_dir();
     let wf = dir.join("chain.yaml");
     let mut yaml = String::from("schemaVersion: 1\nname: chain\nsteps:\n");
@@ -243,7 +186,7 @@ async fn kill_9_during_a_delay_keeps_the_original_wake_time() {
 /// at the time, after a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_while_a_post_waits_for_its_time_then_restart_posts_it_once() {
-    let (port, seen) = peers::scripted_server(vec![(
+    let (port, seen) = orbflow_testkit::peer::scripted_server(vec![(
         201,
         "Content-Type: application/json\r\n",
         r#"{"data": {"id": "1445880548472328192", "text": "Launch day"}}"#,
