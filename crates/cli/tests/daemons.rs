@@ -9,12 +9,11 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use orbflow_store::testing::TestDb;
 use orbflow_testkit::daemon::{free_port, redis_url};
+use orbflow_testkit::proxy::{TcpProxy, authority};
 
 fn orbflow() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_orbflow"));
@@ -157,97 +156,6 @@ fn api_with_an_unreachable_database_exits_1_without_its_password() {
     assert!(!err.contains("hunter2"), "{err}");
 }
 
-/// A TCP proxy on 127.0.0.1 to `upstream` that [`Proxy::cut`] closes: its
-/// connections are shut down and its port no longer accepts.
-struct Proxy {
-    port: u16,
-    cut: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<TcpStream>>>,
-    accept: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Proxy {
-    fn to(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let cut = Arc::new(AtomicBool::new(false));
-        let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let accept = {
-            let (cut, conns) = (cut.clone(), conns.clone());
-            std::thread::spawn(move || {
-                // ends when the proxy is cut (or dropped), dropping the listener
-                while !cut.load(Ordering::SeqCst) {
-                    let client = match listener.accept() {
-                        Ok((s, _)) => s,
-                        Err(_) => {
-                            std::thread::sleep(Duration::from_millis(10));
-                            continue;
-                        }
-                    };
-                    let _ = client.set_nonblocking(false);
-                    let Ok(server) = TcpStream::connect(&upstream) else {
-                        continue;
-                    };
-                    let mut all = conns.lock().unwrap();
-                    for s in [&client, &server] {
-                        all.push(s.try_clone().unwrap());
-                    }
-                    for (mut from, mut to) in [
-                        (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                        (server, client),
-                    ] {
-                        std::thread::spawn(move || {
-                            let _ = std::io::copy(&mut from, &mut to);
-                            let _ = to.shutdown(std::net::Shutdown::Both);
-                        });
-                    }
-                }
-            })
-        };
-        Self {
-            port,
-            cut,
-            conns,
-            accept: Some(accept),
-        }
-    }
-
-    fn cut(&mut self) {
-        self.cut.store(true, Ordering::SeqCst);
-        if let Some(t) = self.accept.take() {
-            let _ = t.join();
-        }
-        for s in self.conns.lock().unwrap().drain(..) {
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.cut();
-    }
-}
-
-/// `url` with its `host:port` replaced by `127.0.0.1:port`.
-fn via(url: &str, port: u16) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (auth_host, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    let creds = auth_host
-        .rsplit_once('@')
-        .map(|(c, _)| format!("{c}@"))
-        .unwrap_or_default();
-    format!("{scheme}://{creds}127.0.0.1:{port}{tail}")
-}
-
-/// `host:port` of `url`.
-fn authority(url: &str) -> String {
-    let rest = url.split_once("://").unwrap().1;
-    let host = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    host.rsplit_once('@').map_or(host, |(_, h)| h).to_owned()
-}
-
 /// One GET on 127.0.0.1: (status line, lower-cased head, body).
 fn get(port: u16, path: &str) -> Option<(String, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -292,8 +200,8 @@ async fn api_health_and_readiness_follow_postgres_and_redis_and_sigterm_stops_it
     let Some(redis) = redis_url() else { return };
     let Some(db) = TestDb::postgres().await else { return };
     let prefix = format!("orbflow-test-{}:", uuid::Uuid::now_v7().simple());
-    let mut pg_proxy = Proxy::to(authority(&db.url));
-    let mut redis_proxy = Proxy::to(authority(&redis));
+    let mut pg_proxy = TcpProxy::to(&authority(&db.url));
+    let mut redis_proxy = TcpProxy::to(&authority(&redis));
     let (port, health) = (free_port(), free_port());
     let mut api = orbflow()
         .args([
@@ -303,8 +211,8 @@ async fn api_health_and_readiness_follow_postgres_and_redis_and_sigterm_stops_it
             "--health-listen",
             &format!("127.0.0.1:{health}"),
         ])
-        .env("ORBFLOW_DATABASE_URL", via(&db.url, pg_proxy.port))
-        .env("ORBFLOW_REDIS_URL", via(&redis, redis_proxy.port))
+        .env("ORBFLOW_DATABASE_URL", pg_proxy.url(&db.url))
+        .env("ORBFLOW_REDIS_URL", redis_proxy.url(&redis))
         .env("ORBFLOW_REDIS_PREFIX", &prefix)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

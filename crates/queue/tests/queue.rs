@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use orbflow_engine::Job;
 use orbflow_engine::queue::Queue;
 use orbflow_queue::RedisQueue;
+use orbflow_testkit::proxy::{TcpProxy, authority};
 use uuid::Uuid;
 
 async fn queue() -> Option<(RedisQueue, String, String)> {
@@ -256,5 +257,43 @@ async fn a_cancellation_of_many_jobs_reaches_every_subscriber_in_order() {
         .expect("every cancellation delivered")
         .unwrap();
     assert_eq!(got, cancel);
+    cleanup(&url, &prefix).await;
+}
+
+/// Redis stops answering (a proxy the test cuts drops every connection and
+/// refuses new ones): pops and pushes end with an error instead of hanging;
+/// once Redis answers again the queue reconnects by itself, and the jobs
+/// pushed before the outage come out once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_is_an_error_and_the_queue_reconnects_after_it() {
+    let Some((_, prefix, url)) = queue().await else { return };
+    let mut proxy = TcpProxy::to(&authority(&url));
+    let q = RedisQueue::connect(&proxy.url(&url), &prefix).await.unwrap();
+    let before = jobs(3);
+    q.try_push_many(&before).await.unwrap();
+    // one pop first, so the blocking connection exists when Redis goes away
+    let first = q.try_pop_many(1, Duration::from_millis(200)).await.unwrap();
+    assert_eq!(first, before[..1]);
+    proxy.cut();
+    let bounded = Duration::from_secs(10);
+    let popped = tokio::time::timeout(bounded, q.try_pop_many(10, Duration::from_millis(200)))
+        .await
+        .expect("a pop during the outage ends");
+    assert!(popped.is_err(), "{popped:?}");
+    let pushed = tokio::time::timeout(bounded, q.try_push(&jobs(1)[0]))
+        .await
+        .expect("a push during the outage ends");
+    assert!(pushed.is_err(), "{pushed:?}");
+    proxy.restore();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + bounded;
+    while got.len() < 2 && Instant::now() < deadline {
+        match q.try_pop_many(10, Duration::from_millis(200)).await {
+            Ok(more) => got.extend(more),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    assert_eq!(got, before[1..], "the rest, once each, in order");
+    assert_eq!(q.try_len().await.unwrap(), 0);
     cleanup(&url, &prefix).await;
 }

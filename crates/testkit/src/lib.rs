@@ -12,12 +12,15 @@
 //! - [`daemon`]: the `orbflow` binary (located next to the test executable,
 //!   built when missing), free ports, the test Redis and a per-test key
 //!   prefix, `orbflow dev` started and daemons stopped gracefully;
+//! - [`proxy`]: a TCP proxy a test cuts and restores (Postgres or Redis
+//!   that stops answering one process);
 //! - [`workload`]: the workflows (YAML) the benches and tests generate:
 //!   chains, fan-out with a join, loops, the acceptance set.
 
 pub mod daemon;
 pub mod db;
 pub mod peer;
+pub mod proxy;
 pub mod workload;
 
 pub use db::TestDb;
