@@ -278,3 +278,65 @@ async fn retrying_a_failed_run_resumes_inside_a_loop(h: Harness) {
         Err(orbflow_engine::Error::State(_))
     ));
 }
+
+/// Jobs that no longer name work (a redelivery after the run ended, a run
+/// that is not in the database, a path the run does not have) are dropped:
+/// no claim, no effects, nothing written.
+async fn stale_jobs_are_dropped(db: TestDb) {
+    let (engine, store) = engine_only(&db, EngineConfig::default()).await;
+    let reg = Registry::specs_only().unwrap();
+    let wf = dsl::load(
+        "schemaVersion: 1\nname: s\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: 1}}\n",
+        Format::Yaml,
+        &reg,
+    )
+    .unwrap()
+    .workflow;
+    let version = store
+        .ensure_version("default", "s", "s", &serde_json::to_string(&wf).unwrap())
+        .await
+        .unwrap();
+    let (id, effects) = start_manual(&engine, version, json!({})).await;
+    let job = effects.jobs[0].clone();
+    let unknown_path = Job {
+        run_id: id,
+        path: "nope".into(),
+    };
+    let (claimed, e) = engine.claim(&unknown_path, "w").await.unwrap();
+    assert!(claimed.is_none() && e.jobs.is_empty() && e.finished.is_empty());
+    let (claimed, _) = engine.claim(&job, "w").await.unwrap();
+    let claimed = claimed.expect("the job's own claim");
+    let e = engine.record(&claimed, Ok(Outcome::Completed(json!(1)))).await.unwrap();
+    assert_eq!(e.finished.len(), 1, "the run ended");
+    let logs = store.logs(id).await.unwrap().len();
+    for stale in [
+        job.clone(),
+        Job {
+            run_id: uuid::Uuid::now_v7(),
+            path: "a".into(),
+        },
+    ] {
+        let (claimed, e) = engine.claim(&stale, "w").await.unwrap();
+        assert!(claimed.is_none(), "{stale:?}");
+        assert!(
+            e.jobs.is_empty() && e.finished.is_empty() && e.cancel.is_empty(),
+            "{stale:?}"
+        );
+    }
+    let (run, steps) = store.run_view(id).await.unwrap().unwrap();
+    assert_eq!(run.status.as_str(), "COMPLETED");
+    assert_eq!((steps[0].attempt, steps[0].output.clone()), (1, Some(json!(1))));
+    assert_eq!(store.logs(id).await.unwrap().len(), logs, "nothing written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_jobs_are_dropped_sqlite() {
+    stale_jobs_are_dropped(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_jobs_are_dropped_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        stale_jobs_are_dropped(db).await;
+    }
+}
