@@ -339,3 +339,72 @@ async fn concurrent_starts_with_one_idempotency_key_make_one_run(h: Harness) {
     let all = h.get("/v1/runs?workflow=hello").await;
     assert_eq!(all.body["items"].as_array().unwrap().len(), 1);
 }
+
+both!(a_retry_that_would_fail_the_same_way_is_refused);
+async fn a_retry_that_would_fail_the_same_way_is_refused(h: Harness) {
+    // a block whose own expression failed
+    h.publish(
+        "block",
+        "schemaVersion: 1\nname: block\nsteps:\n  - key: gate\n    type: condition\n    if: \"input.flag > 1\"\n    then:\n      - {key: yes, action: TRANSFORM, config: {value: 1}}\n",
+    )
+    .await;
+    let run = h.run("block", json!({"flag": "high"})).await;
+    assert_eq!(run["status"], "FAILED", "{run:#}");
+    assert_eq!(run["stepExecutions"]["gate"]["status"], "FAILED", "{run:#}");
+    let id = run["id"].as_str().unwrap();
+    let r = h.post_json(&format!("/v1/runs/{id}/retry"), Value::Null).await;
+    problem(&r, 409, "invalid-state");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("block `gate` failed evaluating its expression"),
+        "{}",
+        r.text
+    );
+    // the run's output expression failed: no step to retry
+    h.publish(
+        "out",
+        "schemaVersion: 1\nname: out\noutput: \"steps.a.output.nope\"\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: 1}}\n",
+    )
+    .await;
+    let run = h.run("out", json!({})).await;
+    assert_eq!(run["status"], "FAILED", "{run:#}");
+    assert_eq!(run["stepExecutions"]["a"]["status"], "COMPLETED");
+    let id = run["id"].as_str().unwrap();
+    let r = h.post_json(&format!("/v1/runs/{id}/retry"), Value::Null).await;
+    problem(&r, 409, "invalid-state");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("no failed step to retry"),
+        "{}",
+        r.text
+    );
+    // a run that does not exist
+    let r = h
+        .post_json(&format!("/v1/runs/{}/retry", uuid::Uuid::now_v7()), Value::Null)
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}
+
+both!(a_retry_leaves_steps_that_failed_with_on_error_continue);
+async fn a_retry_leaves_steps_that_failed_with_on_error_continue(h: Harness) {
+    h.publish(
+        "cont",
+        "schemaVersion: 1\nname: cont\nsteps:\n  - {key: soft, action: TRANSFORM, onError: continue, config: {value: \"{{ 1 / input.zero }}\"}}\n  - {key: hard, action: TRANSFORM, config: {value: \"{{ 2 / input.zero }}\"}}\n",
+    )
+    .await;
+    let run = h.run("cont", json!({"zero": 0})).await;
+    assert_eq!(run["status"], "FAILED", "{run:#}");
+    assert_eq!(run["stepExecutions"]["soft"]["status"], "FAILED", "{run:#}");
+    assert_eq!(run["stepExecutions"]["hard"]["status"], "FAILED", "{run:#}");
+    let id = run["id"].as_str().unwrap();
+    let r = h.post_json(&format!("/v1/runs/{id}/retry"), Value::Null).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let done = h.wait_run(id).await;
+    assert_eq!(done["status"], "FAILED", "the same data fails again: {done:#}");
+    assert_eq!(done["stepExecutions"]["hard"]["attempts"], 2, "{done:#}");
+    assert_eq!(
+        done["stepExecutions"]["soft"]["attempts"], 1,
+        "a continued step did not fail the run and is not retried: {done:#}"
+    );
+}
