@@ -140,6 +140,45 @@ fn a_bad_operator_connection_is_refused_at_start_naming_its_variable() {
     );
 }
 
+/// An operator connection of an unknown kind, or whose value is not JSON,
+/// stops `orbflow run` before anything runs, naming the variable (and, for
+/// an unknown kind, the kinds there are).
+#[test]
+fn operator_connections_of_no_kind_or_not_json_are_refused_at_start() {
+    for (var, value, says) in [
+        (
+            "ORBFLOW_CONNECTION_PAGERDUTY",
+            "{}",
+            "ORBFLOW_CONNECTION_PAGERDUTY: no connection kind `pagerduty` (kinds: ",
+        ),
+        (
+            "ORBFLOW_CONNECTION_SLACK",
+            "webhook=https://x",
+            "ORBFLOW_CONNECTION_SLACK is not JSON",
+        ),
+        ("ORBFLOW_CONNECTION_SMTP", "[1]", "ORBFLOW_CONNECTION_SMTP: "),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
+            .args([
+                "run",
+                root().join("examples/hello.yaml").to_str().unwrap(),
+                "--input",
+                "{}",
+            ])
+            .env(var, value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{var}: {stderr}");
+        assert!(stderr.contains(says), "{var}: {stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "nothing ran: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
 /// ai-reply end to end: GENERATE_CONTENT asks an OpenAI-compatible peer
 /// (the operator's `llm` connection), the built-in moderation passes the
 /// draft, and REPLY_TO_COMMENT answers on a Mastodon peer as the account
