@@ -92,6 +92,7 @@ mod tests {
         assert_eq!(p.prefix(), "outer[0].inner[13].");
         assert_eq!(p.indexes(), vec![0, 13]);
         assert_eq!(p.to_string(), "outer[0].inner[13].price");
+        assert_eq!(p.as_str(), p.to_string(), "as stored");
         let top = StepPath::new("notify");
         assert_eq!((top.prefix(), top.indexes()), ("", vec![]));
         let it = StepPath::new("items[2]");

@@ -424,3 +424,29 @@ fn template_expressions_may_hold_closing_braces_in_strings() {
     );
     assert!(d.message.ends_with(": `'it\\'s }}' + nope`"), "{}", d.message);
 }
+
+#[test]
+fn a_retry_needs_at_least_one_attempt() {
+    let d = only(&wf(
+        "  - key: a\n    action: TRANSFORM\n    config: {value: 1}\n    retry: { maxAttempts: 0 }\n",
+    ));
+    assert_eq!(
+        (d.path.as_str(), d.code, d.message.as_str()),
+        (
+            "steps[0].retry.maxAttempts",
+            "invalid-value",
+            "must be at least 1, got 0"
+        )
+    );
+}
+
+#[test]
+fn a_branch_block_written_as_an_action_names_the_step_types() {
+    let d = only(&wf("  - key: a\n    action: CONDITIONAL_BRANCH\n"));
+    assert_eq!((d.path.as_str(), d.code), ("steps[0].action", "unknown-action"));
+    assert!(
+        d.message.contains("`type: condition` or `type: switch`"),
+        "{}",
+        d.message
+    );
+}

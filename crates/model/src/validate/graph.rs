@@ -20,20 +20,6 @@ struct Edge {
     label: Option<(usize, usize)>,
 }
 
-/// Resolved dependencies of each step (explicit or the previous sibling).
-pub fn dependencies(idx: &StepIndex<'_>) -> Vec<Vec<usize>> {
-    idx.entries
-        .iter()
-        .map(|e| match &e.step.depends_on {
-            Some(keys) => keys
-                .iter()
-                .filter_map(|k| idx.by_key.get(k.as_str()).copied())
-                .collect(),
-            None => e.prev.into_iter().collect(),
-        })
-        .collect()
-}
-
 /// Checks every `dependsOn`, then that every `steps.<key>` a step reads is
 /// sure to have finished when it starts ([`check_reads`]).
 pub fn check_dependencies(_wf: &Workflow, idx: &StepIndex<'_>, d: &mut Diagnostics) {
