@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use orbflow_model::{LogLevel, RunStatus, StepStatus};
+use orbflow_model::{LogLevel, RunStatus, StepStatus, StepType};
 use uuid::Uuid;
 
 use crate::advance::Advance;
@@ -115,6 +115,16 @@ impl Engine {
         if run.status.is_terminal() || step.status != StepStatus::Running || lease_live {
             return Ok(Effects::default());
         }
+        // a RUNNING block waits for its children: no process runs it, so
+        // none can have lost it (re-queued, it would be evaluated again)
+        let plan = self.plan(tx.as_mut(), run.version_id).await?;
+        if plan
+            .by_key
+            .get(&step.step_key)
+            .is_some_and(|&ix| plan.rows[ix].step_type != StepType::Action)
+        {
+            return Ok(Effects::default());
+        }
         let expect = Expect::of(&step);
         let lost = match why {
             Requeue::LeaseExpired => format!(
@@ -129,7 +139,6 @@ impl Engine {
         // A lost attempt counts: past the budget the step fails (River's rescuer).
         let budget = step.max_attempts.max(self.config.min_deliveries);
         if step.attempt >= budget {
-            let plan = self.plan(tx.as_mut(), run.version_id).await?;
             let attempts = step.attempt;
             let message = format!("{lost}, and no attempts are left ({attempts} of {budget} used)");
             let mut adv = Advance::new(self, tx, plan, run);

@@ -340,3 +340,97 @@ async fn stale_jobs_are_dropped_postgres() {
         stale_jobs_are_dropped(db).await;
     }
 }
+
+/// Start-up recovery of a process that owns its database (`orbflow run`,
+/// `orbflow dev` after a crash): steps left QUEUED are enqueued again,
+/// WAITING steps get their timers back at their time, a step left RUNNING by
+/// the dead process is re-queued with its attempt counted, and loop
+/// iteration rows (which no worker runs) are left alone. A timeout check on
+/// a run without a deadline, or on no run, changes nothing.
+async fn recovery_hands_back_every_unfinished_step(db: TestDb) {
+    let (engine, store) = engine_only(&db, EngineConfig::default()).await;
+    let reg = Registry::specs_only().unwrap();
+    let wf = dsl::load(
+        "schemaVersion: 1\nname: r\nsteps:\n  - {key: wait, dependsOn: [], action: DELAY, config: {duration: 1h}}\n  - {key: busy, dependsOn: [], action: TRANSFORM, config: {value: 1}}\n  - {key: each, dependsOn: [], type: loop, forEach: '[1, 2]', steps: [{key: body, action: TRANSFORM, config: {value: 2}}]}\n",
+        Format::Yaml,
+        &reg,
+    )
+    .unwrap()
+    .workflow;
+    let version = store
+        .ensure_version("default", "r", "r", &serde_json::to_string(&wf).unwrap())
+        .await
+        .unwrap();
+    let (id, started) = start_manual(&engine, version, json!({})).await;
+    let job = |path: &str| Job {
+        run_id: id,
+        path: path.into(),
+    };
+    let (wait, _) = engine.claim(&job("wait"), "dead").await.unwrap();
+    let until = chrono::Utc::now() + chrono::Duration::hours(1);
+    engine
+        .record(
+            &wait.unwrap(),
+            Ok(Outcome::WaitUntil {
+                until,
+                output: json!({"waited": true}),
+            }),
+        )
+        .await
+        .unwrap();
+    let (busy, _) = engine.claim(&job("busy"), "dead").await.unwrap();
+    assert_eq!(busy.unwrap().attempt, 1);
+    let mut queued: Vec<String> = started.jobs.iter().map(|j| j.path.clone()).collect();
+    queued.retain(|p| p != "wait" && p != "busy");
+    queued.sort();
+    // a loop runs its iterations one at a time: the first one's body
+    assert_eq!(queued, ["each[0].body"], "{:?}", started.jobs);
+
+    // the process died here; the next one recovers
+    let e = engine.recover_exclusive().await.unwrap();
+    let mut jobs: Vec<String> = e.jobs.iter().map(|j| j.path.clone()).collect();
+    jobs.sort();
+    assert_eq!(jobs, ["busy", "each[0].body"], "no iteration row");
+    assert_eq!(e.wakes.len(), 1, "{:?}", e.wakes);
+    assert_eq!(e.wakes[0].job, job("wait"));
+    assert!((e.wakes[0].at - until).num_milliseconds().abs() < 5, "its own time");
+    let (_, steps) = store.run_view(id).await.unwrap().unwrap();
+    let busy = steps.iter().find(|s| s.path == "busy").unwrap();
+    assert_eq!(
+        (busy.status.as_str(), busy.attempt),
+        ("QUEUED", 1),
+        "the attempt counts"
+    );
+    let (again, _) = engine.claim(&job("busy"), "next").await.unwrap();
+    assert_eq!(again.unwrap().attempt, 2);
+    // the loop block waits for its children, untouched; its body goes on
+    let each = steps.iter().find(|s| s.path == "each").unwrap();
+    assert_eq!((each.status.as_str(), each.attempt), ("RUNNING", 0), "{each:?}");
+    let (body, _) = engine.claim(&job("each[0].body"), "next").await.unwrap();
+    let e = engine
+        .record(&body.unwrap(), Ok(Outcome::Completed(json!(2))))
+        .await
+        .unwrap();
+    let next: Vec<&str> = e.jobs.iter().map(|j| j.path.as_str()).collect();
+    assert_eq!(next, ["each[1].body"], "the second iteration starts");
+
+    // no deadline, no run: nothing to time out
+    for run in [id, uuid::Uuid::now_v7()] {
+        let e = engine.time_out(run).await.unwrap();
+        assert!(e.jobs.is_empty() && e.finished.is_empty() && e.cancel.is_empty());
+    }
+    let (run, _) = store.run_view(id).await.unwrap().unwrap();
+    assert_eq!(run.status.as_str(), "RUNNING");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_hands_back_every_unfinished_step_sqlite() {
+    recovery_hands_back_every_unfinished_step(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_hands_back_every_unfinished_step_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        recovery_hands_back_every_unfinished_step(db).await;
+    }
+}
