@@ -124,6 +124,66 @@ async fn kill_9_in_the_middle_of_a_50_step_run_then_restart_completes_it() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The same drill inside a loop: `kill -9` while a 30-iteration loop runs
+/// (the loop block RUNNING, waiting for its iterations), then `orbflow dev`
+/// on the same database finishes every iteration: the loop is not taken
+/// for a lost attempt, re-run or ended early.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_in_the_middle_of_a_loop_then_restart_runs_every_iteration() {
+    let stub = idempotency_peer(0, Duration::from_millis(40));
+    let dir = tmp_dir();
+    let wf = dir.join("loop.yaml");
+    let yaml = format!(
+        "schemaVersion: 1\nname: each\nsteps:\n  - key: each\n    type: loop\n    forEach: '[{}]'\n    steps:\n      - {{key: call, action: TRIGGER_WEBHOOK, config: {{url: 'http://127.0.0.1:{}/s', body: {{i: '{{{{ item }}}}'}}}}}}\n  - {{key: after, action: TRANSFORM, config: {{value: '{{{{ size(steps.each.output) }}}}'}}}}\n",
+        (0..30).map(|i| i.to_string()).collect::<Vec<_>>().join(", "),
+        stub.port
+    );
+    std::fs::write(&wf, yaml).unwrap();
+    let db = dir.join("o.db");
+    let dbs = db.to_string_lossy().into_owned();
+    let mut run = orbflow(&["run", &wf.to_string_lossy(), "--db", &dbs]).spawn().unwrap();
+    wait_until("8 iterations to run", Duration::from_secs(30), || stub.total() >= 8);
+    run.kill().unwrap(); // SIGKILL
+    run.wait().unwrap();
+    let before = stub.total();
+    assert!(before < 30, "the loop finished before the kill ({before} calls)");
+    let dev = orbflow(&["dev", "--db", &dbs, "--listen", "127.0.0.1:0"])
+        .spawn()
+        .unwrap();
+    let store = open(&db).await;
+    let id = the_run(&store).await.expect("the run was committed before the kill");
+    let start = Instant::now();
+    let (run, steps) = loop {
+        let (run, steps) = store.run_view(id).await.unwrap().unwrap();
+        if run.status.is_terminal() {
+            break (run, steps);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "run did not finish after restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let status = terminate(dev);
+    assert!(status.success(), "orbflow dev exits 0 on SIGTERM: {status:?}");
+    assert_eq!(run.status.as_str(), "COMPLETED", "{:?}", run.error);
+    for s in &steps {
+        assert_eq!(s.status.as_str(), "COMPLETED", "{}", s.path);
+    }
+    let calls: Vec<_> = steps.iter().filter(|s| s.path.ends_with(".call")).collect();
+    assert_eq!(calls.len(), 30, "one row per iteration's call");
+    let after = steps.iter().find(|s| s.path == "after").unwrap();
+    assert_eq!(
+        after.output,
+        Some(serde_json::json!(30)),
+        "the loop's output has every iteration"
+    );
+    let hits = stub.hits.lock().unwrap().clone();
+    assert_eq!(hits.len(), 30, "every iteration's action ran: {hits:?}");
+    assert!(hits.values().all(|n| *n <= 2), "{hits:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_a_delay_keeps_the_original_wake_time() {
     let dir = tmp_dir();
