@@ -135,17 +135,6 @@ impl Plan {
             .collect()
     }
 
-    /// Every step inside block `b`, at any depth.
-    pub fn descendants(&self, b: Ix) -> Vec<Ix> {
-        let mut out = Vec::new();
-        let mut stack: Vec<Ix> = self.children[b].iter().rev().copied().collect();
-        while let Some(x) = stack.pop() {
-            out.push(x);
-            stack.extend(self.children[x].iter().rev().copied());
-        }
-        out
-    }
-
     /// The last step of a loop's body (its output is the loop's output).
     pub fn last_body_step(&self, l: Ix) -> Option<Ix> {
         self.children[l].last().copied()
