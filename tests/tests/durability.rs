@@ -65,6 +65,38 @@ async fn the_run(store: &orbflow_store::SeaStore) -> Option<uuid::Uuid> {
         .map(|r| r.id)
 }
 
+/// Starts `orbflow dev` on `db` after a kill, waits (bounded) for the single
+/// run to end, stops dev with SIGTERM (it must exit 0): (run id, run, steps).
+async fn restart_until_done(
+    db: &Path,
+) -> (
+    uuid::Uuid,
+    orbflow_engine::store::RunRecord,
+    Vec<orbflow_engine::store::StepRecord>,
+) {
+    let dbs = db.to_string_lossy().into_owned();
+    let dev = orbflow(&["dev", "--db", &dbs, "--listen", "127.0.0.1:0"])
+        .spawn()
+        .unwrap();
+    let store = open(db).await;
+    let id = the_run(&store).await.expect("the run was committed before the kill");
+    let start = Instant::now();
+    let (run, steps) = loop {
+        let (run, steps) = store.run_view(id).await.unwrap().unwrap();
+        if run.status.is_terminal() {
+            break (run, steps);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "run did not finish after restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let status = terminate(dev);
+    assert!(status.success(), "orbflow dev exits 0 on SIGTERM: {status:?}");
+    (id, run, steps)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_in_the_middle_of_a_50_step_run_then_restart_completes_it() {
     let stub = idempotency_peer(0, Duration::from_millis(40));
@@ -87,25 +119,7 @@ async fn kill_9_in_the_middle_of_a_50_step_run_then_restart_completes_it() {
     let before = stub.total();
     assert!(before < 50, "the run finished before the kill ({before} calls)");
 
-    let dev = orbflow(&["dev", "--db", &dbs, "--listen", "127.0.0.1:0"])
-        .spawn()
-        .unwrap();
-    let store = open(&db).await;
-    let id = the_run(&store).await.expect("the run was committed before the kill");
-    let start = Instant::now();
-    let (run, steps) = loop {
-        let (run, steps) = store.run_view(id).await.unwrap().unwrap();
-        if run.status.is_terminal() {
-            break (run, steps);
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "run did not finish after restart"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let status = terminate(dev);
-    assert!(status.success(), "orbflow dev exits 0 on SIGTERM: {status:?}");
+    let (id, run, steps) = restart_until_done(&db).await;
     assert_eq!(run.status.as_str(), "COMPLETED", "{:?}", run.error);
     assert_eq!(steps.len(), 50, "one row per step");
     for s in &steps {
@@ -147,25 +161,7 @@ async fn kill_9_in_the_middle_of_a_loop_then_restart_runs_every_iteration() {
     run.wait().unwrap();
     let before = stub.total();
     assert!(before < 30, "the loop finished before the kill ({before} calls)");
-    let dev = orbflow(&["dev", "--db", &dbs, "--listen", "127.0.0.1:0"])
-        .spawn()
-        .unwrap();
-    let store = open(&db).await;
-    let id = the_run(&store).await.expect("the run was committed before the kill");
-    let start = Instant::now();
-    let (run, steps) = loop {
-        let (run, steps) = store.run_view(id).await.unwrap().unwrap();
-        if run.status.is_terminal() {
-            break (run, steps);
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "run did not finish after restart"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let status = terminate(dev);
-    assert!(status.success(), "orbflow dev exits 0 on SIGTERM: {status:?}");
+    let (_, run, steps) = restart_until_done(&db).await;
     assert_eq!(run.status.as_str(), "COMPLETED", "{:?}", run.error);
     for s in &steps {
         assert_eq!(s.status.as_str(), "COMPLETED", "{}", s.path);

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Harness, TestDb, engine_only, slow_server, start_manual, status};
+use common::{Harness, TestDb, engine_only, register, slow_server, start_manual, status};
 use orbflow_actions::{ActionError, Outcome, Registry};
 use orbflow_engine::store::Store;
 use orbflow_engine::{EngineConfig, Job};
@@ -284,18 +284,13 @@ async fn retrying_a_failed_run_resumes_inside_a_loop(h: Harness) {
 /// no claim, no effects, nothing written.
 async fn stale_jobs_are_dropped(db: TestDb) {
     let (engine, store) = engine_only(&db, EngineConfig::default()).await;
-    let reg = Registry::specs_only().unwrap();
-    let wf = dsl::load(
+    let version = register(
+        &store,
+        "default",
+        "s",
         "schemaVersion: 1\nname: s\nsteps:\n  - {key: a, action: TRANSFORM, config: {value: 1}}\n",
-        Format::Yaml,
-        &reg,
     )
-    .unwrap()
-    .workflow;
-    let version = store
-        .ensure_version("default", "s", "s", &serde_json::to_string(&wf).unwrap())
-        .await
-        .unwrap();
+    .await;
     let (id, effects) = start_manual(&engine, version, json!({})).await;
     let job = effects.jobs[0].clone();
     let unknown_path = Job {
@@ -349,18 +344,13 @@ async fn stale_jobs_are_dropped_postgres() {
 /// a run without a deadline, or on no run, changes nothing.
 async fn recovery_hands_back_every_unfinished_step(db: TestDb) {
     let (engine, store) = engine_only(&db, EngineConfig::default()).await;
-    let reg = Registry::specs_only().unwrap();
-    let wf = dsl::load(
+    let version = register(
+        &store,
+        "default",
+        "r",
         "schemaVersion: 1\nname: r\nsteps:\n  - {key: wait, dependsOn: [], action: DELAY, config: {duration: 1h}}\n  - {key: busy, dependsOn: [], action: TRANSFORM, config: {value: 1}}\n  - {key: each, dependsOn: [], type: loop, forEach: '[1, 2]', steps: [{key: body, action: TRANSFORM, config: {value: 2}}]}\n",
-        Format::Yaml,
-        &reg,
     )
-    .unwrap()
-    .workflow;
-    let version = store
-        .ensure_version("default", "r", "r", &serde_json::to_string(&wf).unwrap())
-        .await
-        .unwrap();
+    .await;
     let (id, started) = start_manual(&engine, version, json!({})).await;
     let job = |path: &str| Job {
         run_id: id,
