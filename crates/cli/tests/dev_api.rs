@@ -80,6 +80,19 @@ fn timeline_and_table(dir: &std::path::Path, client: &dyn Fn(&[&str]) -> Printed
     assert!(!table.contains(id), "created within the hour: {table}");
     let (code, _, e) = client(&["runs", "list", "--status", "done"]);
     assert_eq!(code, Some(2), "{e}");
+    // the trigger type, in any case, as the API filters it
+    let (code, table, e) = client(&["runs", "list", "--workflow", "chain", "--trigger-type", "Manual"]);
+    assert_eq!(code, Some(0), "{e}");
+    assert!(table.contains(id), "started by hand: {table}");
+    let (code, table, e) = client(&["runs", "list", "--workflow", "chain", "--trigger-type", "webhook"]);
+    assert_eq!(code, Some(0), "{e}");
+    assert!(!table.contains(id), "not by a webhook: {table}");
+    let (code, _, e) = client(&["runs", "list", "--trigger-type", "cron"]);
+    assert_eq!(code, Some(2), "{e}");
+    assert!(
+        e.contains("`cron` is not a trigger type (manual, schedule, webhook, event)"),
+        "{e}"
+    );
 }
 
 #[test]
