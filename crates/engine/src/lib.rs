@@ -6,6 +6,8 @@
 //! - [`store`]: the storage traits the engine needs (implemented by
 //!   `orbflow-store` on SQLite and Postgres).
 //! - [`plan`]: a workflow version prepared for execution.
+//! - `config` (private): [`EngineConfig`] and [`Stats`], re-exported by
+//!   [`engine`].
 //! - [`engine`]: start a run, claim and render attempts, timers, cancel;
 //!   `record` (private): recording outcomes in batches, and the run-ahead of
 //!   pure steps inside the recording transaction; `recovery` (private): the
@@ -36,6 +38,7 @@ pub mod trace;
 
 mod advance;
 mod cache;
+mod config;
 mod error;
 mod race;
 mod record;

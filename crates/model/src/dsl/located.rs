@@ -143,19 +143,6 @@ impl<'de> Deserialize<'de> for Node {
                 charge(v.to_string().len())?;
                 Ok(Node::Number(v.into()))
             }
-            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Node, E> {
-                charge(v.to_string().len())?;
-                i64::try_from(v)
-                    .map(|v| Node::Number(v.into()))
-                    .or_else(|_| u64::try_from(v).map(|v| Node::Number(v.into())))
-                    .map_err(|_| E::custom("integer out of range"))
-            }
-            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Node, E> {
-                charge(v.to_string().len())?;
-                u64::try_from(v)
-                    .map(|v| Node::Number(v.into()))
-                    .map_err(|_| E::custom("integer out of range"))
-            }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
                 charge(v.to_string().len())?;
                 Number::from_f64(v)
@@ -169,9 +156,6 @@ impl<'de> Deserialize<'de> for Node {
             fn visit_string<E: de::Error>(self, v: String) -> Result<Node, E> {
                 charge(json_str_bytes(&v))?;
                 Ok(Node::String(v))
-            }
-            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Node, E> {
-                Err(E::custom("binary values are not allowed"))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
                 charge(2)?;
@@ -448,6 +432,26 @@ mod tests {
         }
         let e = parse_yaml("a: [1, 2\n").unwrap_err();
         assert_eq!(e.code, "syntax");
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_doubles_in_yaml_and_json() {
+        let yaml =
+            "a: 18446744073709551615\nb: -9223372036854775808\nc: 18446744073709551616\nd: -9223372036854775809\n";
+        let json = "{\"a\": 18446744073709551615, \"b\": -9223372036854775808, \"c\": 18446744073709551616, \"d\": -9223372036854775809}";
+        for (v, _) in [parse_yaml(yaml).unwrap(), parse_json(json).unwrap()] {
+            assert_eq!(v["a"].as_u64(), Some(u64::MAX), "the largest uint stays exact: {v}");
+            assert_eq!(v["b"].as_i64(), Some(i64::MIN), "the smallest int stays exact: {v}");
+            // past the 64-bit range: a double, as JSON parsers read it
+            assert_eq!(v["c"].as_f64(), Some(18_446_744_073_709_551_616.0), "{v}");
+            assert!(v["c"].is_f64() && v["d"].is_f64(), "{v}");
+            assert_eq!(v["d"].as_f64(), Some(-9_223_372_036_854_775_809.0), "{v}");
+        }
+        // a binary-tagged scalar is decoded, and must be text
+        let (v, _) = parse_yaml("b: !!binary aGVsbG8=\n").unwrap();
+        assert_eq!(v["b"], "hello");
+        let e = parse_yaml("b: !!binary /w==\n").unwrap_err();
+        assert_eq!((e.code, e.pos.map(|p| p.line)), ("syntax", Some(1)), "{e:?}");
     }
 
     #[test]
