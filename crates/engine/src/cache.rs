@@ -330,13 +330,32 @@ impl Tx for CachedTx {
     }
 
     async fn update_steps(&mut self, steps: &[(StepRecord, Expect)]) -> Result<usize> {
+        // held rows are checked here and written at commit; the others in
+        // one statement (a cancelled run's thousands of rows in a few)
         let mut n = 0;
+        let mut rest = Vec::new();
         for (step, expect) in steps {
-            if self.update_step(step, expect).await? {
-                n += 1;
+            match self.held.get_mut(&(step.run_id, step.path.clone())) {
+                Some(h) if Expect::of(&h.row) == *expect => {
+                    h.row = step.clone();
+                    h.dirty = true;
+                    n += 1;
+                }
+                Some(_) => {}
+                None => rest.push((step.clone(), expect.clone())),
             }
         }
-        Ok(n)
+        if rest.is_empty() {
+            return Ok(n);
+        }
+        let written = self.inner.update_steps(&rest).await?;
+        if written == rest.len() {
+            // every update holds its row until commit
+            for (step, _) in rest {
+                self.hold(step);
+            }
+        }
+        Ok(n + written)
     }
 
     async fn log(&mut self, entry: LogRecord) -> Result<()> {

@@ -499,12 +499,7 @@ impl Engine {
     /// sealed), else the operator-wide `ORBFLOW_SECRET_NAME` fallback;
     /// another workspace's secret is never visible.
     pub async fn render_with_secrets(&self, claimed: &Claimed) -> std::result::Result<Rendered, ActionError> {
-        let Some(cfg) = claimed.template.config.clone() else {
-            return Ok(Rendered {
-                config: json!({}),
-                secrets: Vec::new(),
-            });
-        };
+        let cfg = claimed.template.config.clone().unwrap_or_else(|| json!({}));
         if !claimed.template.templates.any {
             return Ok(Rendered {
                 config: cfg,

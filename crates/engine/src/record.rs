@@ -396,12 +396,9 @@ impl Engine {
         (next, claims): (&NextClaims<'_>, &mut Vec<Claimed>),
     ) -> Result<()> {
         let mut i = 0;
+        // `eff` is this run's (every job is of `run`)
         while i < eff.jobs.len() && claims.len() < next.max {
             let job = &eff.jobs[i];
-            if job.run_id != run.id {
-                i += 1;
-                continue;
-            }
             // the row as this transaction wrote it, or as stored
             let step = match rows.remove(&job.path) {
                 Some(r) => Some(r),

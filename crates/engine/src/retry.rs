@@ -41,6 +41,7 @@ impl Engine {
         let t = now();
         let mut effects = Effects::default();
         let mut retried = Vec::new();
+        let mut writes = Vec::new();
         for mut r in rows {
             let iteration = orbflow_model::path::StepPath::new(&r.path).is_iteration();
             let row = plan.by_key.get(&r.step_key).map(|&ix| &plan.rows[ix]);
@@ -78,9 +79,16 @@ impl Engine {
                 },
                 _ => continue,
             }
-            if !tx.update_step(&r, &expect).await? {
-                return Err(Error::Conflict(r.path));
-            }
+            writes.push((r, expect));
+        }
+        // the run is held exclusively: no other transaction moves its steps
+        let written = tx.update_steps(&writes).await?;
+        if written != writes.len() {
+            return Err(Error::Conflict(format!(
+                "{} of {} steps restored",
+                written,
+                writes.len()
+            )));
         }
         if retried.is_empty() && !timed_out(&run) {
             return Err(Error::State(

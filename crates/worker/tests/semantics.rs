@@ -292,3 +292,131 @@ async fn nested_loops_output_one_list_per_outer_item(h: Harness) {
     assert_eq!(r["steps"]["of_inner"]["output"], expected);
     assert_eq!(r["steps"]["of_x"]["output"], expected);
 }
+
+both!(a_run_with_nothing_to_do_completes_as_it_starts);
+/// A condition that takes no branch (false, no `else`) completes at once;
+/// when it is the whole workflow, the run completes in the transaction that
+/// starts it (no job is enqueued) and still records when it started.
+async fn a_run_with_nothing_to_do_completes_as_it_starts(h: Harness) {
+    let yaml = "schemaVersion: 1\nname: n\nsteps:\n  - key: c\n    type: condition\n    if: \"input.go\"\n    then:\n      - {key: t, action: TRANSFORM, config: {value: 1}}\n";
+    let version = common::register(&h.store, "default", "n", yaml).await;
+    let (id, effects) = common::start_manual(&h.engine, version, json!({"go": false})).await;
+    assert!(effects.jobs.is_empty(), "{effects:?}");
+    assert_eq!(effects.finished.len(), 1, "{effects:?}");
+    assert_eq!(effects.finished[0].status.as_str(), "COMPLETED");
+    let (run, steps) = h.store.run_view(id).await.unwrap().unwrap();
+    assert_eq!(run.status.as_str(), "COMPLETED");
+    assert!(run.started_at.is_some() && run.started_at <= run.ended_at, "{run:?}");
+    let status_of = |p: &str| steps.iter().find(|s| s.path == p).map(|s| s.status.as_str());
+    assert_eq!((status_of("c"), status_of("t")), (Some("COMPLETED"), Some("SKIPPED")));
+}
+
+both!(a_step_in_a_loop_body_can_wait_for_a_step_outside_it);
+/// A loop body step that depends on a top-level step outside the loop
+/// waits for it in every iteration: in iterations created while it runs
+/// (counted when it ends), and in those created after it ended.
+async fn a_step_in_a_loop_body_can_wait_for_a_step_outside_it(h: Harness) {
+    let yaml = r#"
+schemaVersion: 1
+name: cross
+steps:
+  - {key: slow, action: DELAY, config: {duration: 300ms}}
+  - key: each
+    type: loop
+    dependsOn: []
+    forEach: "input.items"
+    as: n
+    steps:
+      - {key: first, action: TRANSFORM, config: {value: "{{ n }}"}}
+      - {key: late, dependsOn: [slow, first], action: TRANSFORM, config: {value: "{{ n * 10 }}"}}
+output: "steps.late.output"
+"#;
+    let id = h.start(yaml, json!({"items": [1, 2, 3]})).await;
+    let r = h.wait(id).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    assert_eq!(r["output"], json!([10, 20, 30]));
+    let (_, steps) = h.store.run_view(id).await.unwrap().unwrap();
+    let slow_ended = steps
+        .iter()
+        .find(|s| s.path == "slow")
+        .and_then(|s| s.ended_at)
+        .expect("slow ended");
+    for i in 0..3 {
+        let late = steps
+            .iter()
+            .find(|s| s.path == format!("each[{i}].late"))
+            .expect("late");
+        assert!(
+            late.started_at.is_some_and(|t| t >= slow_ended),
+            "each[{i}].late started before slow ended: {late:?}"
+        );
+    }
+    let first0 = steps
+        .iter()
+        .find(|s| s.path == "each[0].first")
+        .and_then(|s| s.ended_at)
+        .expect("first");
+    assert!(
+        first0 < slow_ended,
+        "the loop did not wait for slow: only its body step did"
+    );
+}
+
+both!(steps_that_depend_on_a_skipped_step_are_skipped_blocks_whole);
+/// A dependency skipped (its branch was not taken) skips what depends only
+/// on it: a loop body step in every iteration, a condition with every step
+/// inside it, and a loop, which then starts no iteration.
+async fn steps_that_depend_on_a_skipped_step_are_skipped_blocks_whole(h: Harness) {
+    let yaml = r#"
+schemaVersion: 1
+name: skips
+steps:
+  - key: gate
+    type: condition
+    if: "input.go"
+    then:
+      - {key: x, action: TRANSFORM, config: {value: 1}}
+  - key: each
+    type: loop
+    dependsOn: []
+    forEach: "[1, 2]"
+    as: n
+    steps:
+      - {key: uses_x, dependsOn: [x], action: TRANSFORM, config: {value: "{{ n }}"}}
+  - key: after_x
+    type: condition
+    dependsOn: [x]
+    if: "true"
+    then:
+      - {key: inner, action: TRANSFORM, config: {value: 2}}
+  - key: loop_after_x
+    type: loop
+    dependsOn: [x]
+    forEach: "[1, 2, 3]"
+    steps:
+      - {key: body, action: TRANSFORM, config: {value: 3}}
+"#;
+    let r = h.run(yaml, json!({"go": false})).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    for p in [
+        "x",
+        "each[0].uses_x",
+        "each[1].uses_x",
+        "after_x",
+        "inner",
+        "loop_after_x",
+    ] {
+        assert_eq!(status(&r, p), "SKIPPED", "{p}: {r:#}");
+    }
+    assert_eq!(status(&r, "each"), "COMPLETED");
+    let steps = r["steps"].as_object().unwrap();
+    assert!(
+        !steps.keys().any(|k| k.starts_with("loop_after_x[")),
+        "a skipped loop has no iterations: {r:#}"
+    );
+    let r = h.run(yaml, json!({"go": true})).await;
+    assert_eq!(r["status"], "COMPLETED", "{r:#}");
+    for p in ["x", "each[1].uses_x", "inner", "loop_after_x[2].body"] {
+        assert_eq!(status(&r, p), "COMPLETED", "{p}: {r:#}");
+    }
+}

@@ -708,6 +708,7 @@ impl<'e> Advance<'e> {
         self.run.error = error.clone();
         self.set_run_status(status)?;
         let rows = self.tx.steps_with_prefix(self.run.id, "").await?;
+        let mut writes = Vec::new();
         for mut r in rows {
             if r.status.is_terminal() {
                 continue;
@@ -720,9 +721,16 @@ impl<'e> Advance<'e> {
                 });
             }
             Self::to_terminal(&mut r, StepStatus::Cancelled)?;
-            if !self.tx.update_step(&r, &expect).await? {
-                return Err(Error::Conflict(r.path));
-            }
+            writes.push((r, expect));
+        }
+        // the run is held exclusively: no other transaction moves its steps
+        let written = self.tx.update_steps(&writes).await?;
+        if written != writes.len() {
+            return Err(Error::Conflict(format!(
+                "{} of {} steps cancelled",
+                written,
+                writes.len()
+            )));
         }
         self.log(
             None,
