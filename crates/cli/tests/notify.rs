@@ -140,9 +140,10 @@ fn a_bad_operator_connection_is_refused_at_start_naming_its_variable() {
     );
 }
 
-/// An operator connection of an unknown kind, or whose value is not JSON,
-/// stops `orbflow run` before anything runs, naming the variable (and, for
-/// an unknown kind, the kinds there are).
+/// An operator connection of an unknown kind, whose value is not JSON, or
+/// with a field of the wrong type stops `orbflow run` before anything runs,
+/// naming the variable (and, for an unknown kind, the kinds there are; for
+/// a field, the field).
 #[test]
 fn operator_connections_of_no_kind_or_not_json_are_refused_at_start() {
     for (var, value, says) in [
@@ -157,6 +158,12 @@ fn operator_connections_of_no_kind_or_not_json_are_refused_at_start() {
             "ORBFLOW_CONNECTION_SLACK is not JSON",
         ),
         ("ORBFLOW_CONNECTION_SMTP", "[1]", "ORBFLOW_CONNECTION_SMTP: "),
+        // a field of the wrong type is named
+        (
+            "ORBFLOW_CONNECTION_SMTP",
+            r#"{"host": "mail.test", "from": "ops@example.com", "port": "twenty-five"}"#,
+            "ORBFLOW_CONNECTION_SMTP: port: ",
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_orbflow"))
             .args([

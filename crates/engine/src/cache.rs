@@ -51,6 +51,20 @@ struct Finished {
     pending: i32,
 }
 
+/// `Ok` when all `wanted` compare-and-set writes of a transaction that
+/// holds their rows (or their run, exclusively) took; otherwise the
+/// invariant that no one else moves them is broken: [`Error::Conflict`]
+/// naming how many of `what` did not.
+pub(crate) fn all_written(written: usize, wanted: usize, what: &str) -> Result<()> {
+    if written == wanted {
+        return Ok(());
+    }
+    Err(Error::Conflict(format!(
+        "{} of {wanted} {what} not written",
+        wanted.saturating_sub(written)
+    )))
+}
+
 /// See the module documentation.
 pub(crate) struct CachedTx {
     inner: Box<dyn Tx>,
@@ -137,13 +151,7 @@ impl CachedTx {
             }
             _ => {
                 let n = self.inner.update_steps(&writes).await?;
-                if n != writes.len() {
-                    return Err(Error::Conflict(format!(
-                        "{} of {} rows held by the transaction",
-                        writes.len() - n,
-                        writes.len()
-                    )));
-                }
+                all_written(n, writes.len(), "rows held by the transaction")?;
             }
         }
         for h in dirty {
@@ -369,5 +377,20 @@ impl Tx for CachedTx {
     async fn commit(mut self: Box<Self>) -> Result<()> {
         self.flush().await?;
         self.inner.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_that_did_not_all_take_are_a_conflict_saying_how_many() {
+        assert!(all_written(3, 3, "rows").is_ok());
+        assert!(all_written(0, 0, "rows").is_ok());
+        match all_written(1, 3, "cancelled steps") {
+            Err(Error::Conflict(m)) => assert_eq!(m, "2 of 3 cancelled steps not written"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
     }
 }

@@ -21,11 +21,6 @@ pub fn entry(s: &StepRecord) -> Value {
     })
 }
 
-/// The entry of a step that has no execution yet.
-pub fn placeholder(status: StepStatus) -> Value {
-    json!({ "status": status.as_str(), "output": Value::Null, "error": Value::Null, "attempts": 0 })
-}
-
 pub use orbflow_model::path::indexes;
 
 /// The run-level variables.
@@ -100,7 +95,8 @@ async fn step_entry(tx: &mut dyn Tx, plan: &Plan, run: &RunRecord, at: Ix, prefi
         let path = format!("{}{key}", truncate_prefix(prefix, shared));
         return Ok(match tx.step(run.id, &path).await? {
             Some(s) => entry(&s),
-            None => placeholder(StepStatus::Pending),
+            // a step with no execution yet
+            None => json!({ "status": StepStatus::Pending.as_str(), "output": null, "error": null, "attempts": 0 }),
         });
     }
     // k sits in a loop that does not enclose `at`: its output is the list of

@@ -418,12 +418,7 @@ impl Engine {
         mut step: StepRecord,
         worker: &str,
     ) -> Result<Option<Claimed>> {
-        let Some(&ix) = plan.by_key.get(&step.step_key) else {
-            return Err(Error::Corrupt(format!(
-                "step `{}` is not in its version",
-                step.step_key
-            )));
-        };
+        let ix = plan.ix(&step.step_key)?;
         let t = now();
         let expect = Expect::of(&step);
         step.status = step.status.transition(StepStatus::Running)?;
@@ -640,24 +635,6 @@ pub(crate) async fn off_runtime<T: Send + 'static>(
     } else {
         tokio::task::spawn_blocking(eval).await.ok()
     }
-}
-
-/// Size of `v` as JSON, without building the text.
-pub(crate) fn json_len(v: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Count(0);
-    // writing to a counter cannot fail
-    let _ = serde_json::to_writer(&mut c, v);
-    c.0
 }
 
 /// A record of a step for the `stepExecutions` view.

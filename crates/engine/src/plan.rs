@@ -71,6 +71,15 @@ impl Templates {
 }
 
 impl Plan {
+    /// The row of step `key`: a key the version lacks comes from a corrupt
+    /// row ([`crate::Error::Corrupt`]).
+    pub(crate) fn ix(&self, key: &str) -> crate::Result<Ix> {
+        self.by_key
+            .get(key)
+            .copied()
+            .ok_or_else(|| crate::Error::Corrupt(format!("step `{key}` is not in its version")))
+    }
+
     /// Prepares `workflow` (which must be valid).
     pub fn new(workflow: Workflow) -> Self {
         let rows = flatten(&workflow.steps);

@@ -80,21 +80,23 @@ mod tests {
 
     use super::*;
 
-    /// Records the calls it gets; pops nothing.
+    /// Records the calls it gets, and keeps the jobs.
     #[derive(Default)]
-    struct Calls(Mutex<Vec<String>>);
+    struct Calls(Mutex<Vec<String>>, Mutex<std::collections::VecDeque<Job>>);
 
     #[async_trait::async_trait]
     impl Queue for Calls {
         async fn push(&self, job: Job) {
             self.0.lock().unwrap().push(format!("push {}", job.path));
+            self.1.lock().unwrap().push_back(job);
         }
         async fn pop(&self) -> Job {
-            std::future::pending().await
+            self.1.lock().unwrap().pop_front().expect("a job waits")
         }
         async fn push_many(&self, jobs: Vec<Job>) {
-            let paths: Vec<String> = jobs.into_iter().map(|j| j.path).collect();
+            let paths: Vec<&str> = jobs.iter().map(|j| j.path.as_str()).collect();
             self.0.lock().unwrap().push(format!("push_many {}", paths.join(",")));
+            self.1.lock().unwrap().extend(jobs);
         }
         async fn broadcast_cancel(&self, jobs: &[Job]) {
             self.0.lock().unwrap().push(format!("cancel {}", jobs.len()));
@@ -121,6 +123,9 @@ mod tests {
             .await;
         dispatch.apply(Effects::default()).await;
         assert_eq!(*calls.0.lock().unwrap(), ["push_many a,b,c", "cancel 1"]);
+        // in the order the engine gave them
+        assert_eq!(calls.pop_many(5).await, [job("a")]);
+        assert_eq!((calls.pop().await, calls.pop().await), (job("b"), job("c")));
     }
 
     /// Only `push` and `pop`: the batch methods fall back to them.

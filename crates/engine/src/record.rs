@@ -396,18 +396,14 @@ impl Engine {
         (next, claims): (&NextClaims<'_>, &mut Vec<Claimed>),
     ) -> Result<()> {
         let mut i = 0;
-        // `eff` is this run's (every job is of `run`)
+        // `eff` is this run's advance's (every job is of `run`)
         while i < eff.jobs.len() && claims.len() < next.max {
             let job = &eff.jobs[i];
-            // the row as this transaction wrote it, or as stored
-            let step = match rows.remove(&job.path) {
-                Some(r) => Some(r),
-                None => tx.step(run.id, &job.path).await?,
-            };
-            let Some(step) = step else {
-                i += 1;
-                continue;
-            };
+            // every job of `eff` is a row this transaction made QUEUED, as
+            // it wrote it
+            let step = rows
+                .remove(&job.path)
+                .ok_or_else(|| crate::Error::Corrupt(format!("readied row `{}` not kept", job.path)))?;
             let accepted = claims.is_empty()
                 || plan
                     .by_key

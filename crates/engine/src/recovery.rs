@@ -87,8 +87,9 @@ impl Engine {
                     job,
                     at: s.next_attempt_at.unwrap_or_else(now),
                 }),
-                StepStatus::Running => effects.merge(self.requeue_running(&job, Requeue::Recovered).await?),
-                _ => {}
+                // RUNNING (`active_steps` gives only these three; a row
+                // that moved on meanwhile is left alone by the re-queue)
+                _ => effects.merge(self.requeue_running(&job, Requeue::Recovered).await?),
             }
         }
         Ok(effects)

@@ -83,13 +83,7 @@ impl Engine {
         }
         // the run is held exclusively: no other transaction moves its steps
         let written = tx.update_steps(&writes).await?;
-        if written != writes.len() {
-            return Err(Error::Conflict(format!(
-                "{} of {} steps restored",
-                written,
-                writes.len()
-            )));
-        }
+        crate::cache::all_written(written, writes.len(), "restored steps")?;
         if retried.is_empty() && !timed_out(&run) {
             return Err(Error::State(
                 "the run has no failed step to retry (its input or output expression failed)".into(),

@@ -15,12 +15,14 @@
 //! - [`cron`]: cron schedules with time zones and the DST policy.
 //! - [`duration`]: `500ms`, `30s`, `10m`, `2h`, `1d`.
 //! - [`catalog`]: the trait through which the validator sees action schemas.
+//! - [`json_size`]: a value's size as compact JSON, counted without the text.
 
 pub mod catalog;
 pub mod cron;
 pub mod dsl;
 pub mod duration;
 pub mod expr;
+pub mod json_size;
 pub mod kinds;
 pub mod path;
 pub mod plan;
@@ -34,6 +36,7 @@ mod error;
 pub use catalog::ActionSchemas;
 pub use duration::Duration;
 pub use error::{Error, Result};
+pub use json_size::compact_json_len;
 pub use kinds::{LogLevel, NotificationLevel, TriggerType, UnknownName, WorkflowStatus};
 pub use status::{IllegalTransition, RunStatus, StepStatus};
 pub use validate::{Diagnostic, Diagnostics};

@@ -141,6 +141,42 @@ async fn an_action_that_reports_cancelled_fails_its_step(db: TestDb) {
     assert_eq!(error["attempts"], 1, "{error}");
 }
 
+/// An action that fails with no message still gives its step a reason.
+async fn a_failure_without_a_message_gets_one(db: TestDb) {
+    let (engine, store) = common::engine_only(&db, EngineConfig::default()).await;
+    let claimed = claim_first(&engine, &store, ONE_STEP).await;
+    let e = engine.record(&claimed, Err(ActionError::fatal(""))).await.unwrap();
+    assert_eq!(e.finished.len(), 1, "{e:?}");
+    let s = step(&store, claimed.job.run_id, "a").await;
+    let error = s.error.expect("the step's error");
+    assert_eq!(error["message"], "the action failed and gave no reason", "{error}");
+    let logs = store.logs(claimed.job.run_id).await.unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.message == "step failed: the action failed and gave no reason"),
+        "{logs:?}"
+    );
+}
+
+/// A step row whose key its version lacks (a corrupt row) is an error
+/// naming it when claimed, not a panic, and changes nothing.
+async fn a_corrupt_step_row_is_an_error_naming_it(db: TestDb) {
+    let (engine, store) = common::engine_only(&db, EngineConfig::default()).await;
+    let version = register(&store, "default", "s", ONE_STEP).await;
+    let (run, effects) = start_manual(&engine, version, json!({})).await;
+    store
+        .connection()
+        .execute_unprepared("UPDATE step_executions SET step_key = 'gone'")
+        .await
+        .unwrap();
+    match engine.claim(&effects.jobs[0], "w").await {
+        Err(Error::Corrupt(m)) => assert_eq!(m, "step `gone` is not in its version"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    let s = step(&store, run, "a").await;
+    assert_eq!((s.status, s.attempt), (StepStatus::Queued, 0), "{s:?}");
+}
+
 /// Cancelling a run that is not there is NotFound; cancelling an ended run
 /// changes nothing; a timer of an ended run fires nothing; retrying a run
 /// that is not there is NotFound.
@@ -346,7 +382,9 @@ async fn debug_output_hides_what_templates_read(db: TestDb) {
 orbflow_testkit::on_both!(a_snooze_waits_without_spending_an_attempt);
 orbflow_testkit::on_both!(a_snooze_into_the_past_runs_again_at_once);
 orbflow_testkit::on_both!(an_action_that_reports_cancelled_fails_its_step);
+orbflow_testkit::on_both!(a_failure_without_a_message_gets_one);
 orbflow_testkit::on_both!(late_and_unknown_calls_change_nothing);
+orbflow_testkit::on_both!(a_corrupt_step_row_is_an_error_naming_it);
 orbflow_testkit::on_both!(the_reconciler_fires_a_lost_timer);
 orbflow_testkit::on_both!(connections_resolve_or_say_what_is_missing);
 orbflow_testkit::on_both!(unreadable_secrets_make_the_render_retryable);

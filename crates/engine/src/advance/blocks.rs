@@ -63,30 +63,23 @@ impl Advance<'_> {
         })
     }
 
-    pub(super) async fn compile_at(
+    /// Compiles `source`, reads the steps it names as seen from `path`, and
+    /// evaluates it under the engine's expression budget, on a blocking
+    /// thread (not on the runtime's workers) unless it is cheap; an
+    /// expression error is the step error.
+    pub(super) async fn eval_at(
         &mut self,
         ix: Ix,
         source: &str,
         path: &str,
-    ) -> Result<std::result::Result<(Compiled, orbflow_model::expr::EvalContext), StepError>> {
+    ) -> Result<std::result::Result<Value, StepError>> {
         let c = match compile(source) {
             Ok(c) => c,
             Err(e) => return Ok(Err(StepError::expression(e.reason, e.expression))),
         };
         let keys = c.references().step_keys;
         let ctx = context::for_path(self.tx.as_mut(), &self.plan, &self.run, ix, path, &keys).await?;
-        Ok(Ok((c, ctx)))
-    }
-
-    /// Evaluates `c` under the engine's expression budget, on a blocking
-    /// thread (not on the runtime's workers) unless it is cheap; an error is
-    /// the step error.
-    pub(super) fn evaluate(
-        &self,
-        c: Compiled,
-        ctx: orbflow_model::expr::EvalContext,
-    ) -> impl std::future::Future<Output = std::result::Result<Value, StepError>> + Send + 'static {
-        evaluate(self.engine.config.expressions, c, ctx)
+        Ok(evaluate(self.engine.config.expressions, c, ctx).await)
     }
 
     pub(super) async fn evaluate_block(&mut self, ix: Ix, r: StepRecord, expect: &Expect) -> Result<()> {
@@ -105,11 +98,7 @@ impl Advance<'_> {
             StepType::Switch => param("on"),
             _ => param("forEach"),
         };
-        let value = match self.compile_at(ix, &source, &r.path).await? {
-            Ok((c, ctx)) => self.evaluate(c, ctx).await,
-            Err(e) => Err(e),
-        };
-        let value = match value {
+        let value = match self.eval_at(ix, &source, &r.path).await? {
             Ok(v) => v,
             Err(e) => return self.fail(r, expect, e).await,
         };

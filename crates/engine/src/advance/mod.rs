@@ -200,7 +200,7 @@ impl<'e> Advance<'e> {
         let t = now();
         match result {
             Ok(Outcome::Completed(v)) => {
-                let (size, max) = (crate::engine::json_len(&v), self.engine.config.max_output_bytes);
+                let (size, max) = (orbflow_model::compact_json_len(&v), self.engine.config.max_output_bytes);
                 if size > max {
                     let attempts = step.attempt;
                     let message = format!("the step's output is {size} bytes, more than the {max}-byte limit");
@@ -339,13 +339,12 @@ impl<'e> Advance<'e> {
         .await
     }
 
-    pub(crate) async fn fail(&mut self, mut step: StepRecord, expect: &Expect, error: StepError) -> Result<()> {
+    pub(crate) async fn fail(&mut self, mut step: StepRecord, expect: &Expect, mut error: StepError) -> Result<()> {
         Self::to_terminal(&mut step, StepStatus::Failed)?;
-        let msg = if error.message.is_empty() {
-            "failed".to_owned()
-        } else {
-            error.message.clone()
-        };
+        if error.message.is_empty() {
+            error.message = "the action failed and gave no reason".to_owned();
+        }
+        let msg = error.message.clone();
         step.error = Some(error.into());
         let (path, attempt) = (step.path.clone(), step.attempt);
         self.write(step, expect, true).await?;
@@ -359,11 +358,7 @@ impl<'e> Advance<'e> {
     }
 
     fn ix(&self, key: &str) -> Result<Ix> {
-        self.plan
-            .by_key
-            .get(key)
-            .copied()
-            .ok_or_else(|| Error::Corrupt(format!("step `{key}` is not in its version")))
+        self.plan.ix(key)
     }
 
     // ---- consequences of a terminal step -----------------------------------
@@ -616,10 +611,7 @@ impl<'e> Advance<'e> {
         let output = match self.plan.workflow.output.clone() {
             Some(expr) => {
                 let at = self.plan.top.first().copied().unwrap_or(0);
-                match self.compile_at(at, &expr, "").await? {
-                    Ok((c, ctx)) => self.evaluate(c, ctx).await,
-                    Err(e) => Err(e),
-                }
+                self.eval_at(at, &expr, "").await?
             }
             None => {
                 let paths: Vec<String> = self.plan.top.iter().map(|&i| self.plan.rows[i].key.clone()).collect();
@@ -642,7 +634,7 @@ impl<'e> Advance<'e> {
         };
         let max = self.engine.config.max_output_bytes;
         if let Ok(v) = &output
-            && let size = crate::engine::json_len(v)
+            && let size = orbflow_model::compact_json_len(v)
             && size > max
         {
             let message = format!(
@@ -725,13 +717,7 @@ impl<'e> Advance<'e> {
         }
         // the run is held exclusively: no other transaction moves its steps
         let written = self.tx.update_steps(&writes).await?;
-        if written != writes.len() {
-            return Err(Error::Conflict(format!(
-                "{} of {} steps cancelled",
-                written,
-                writes.len()
-            )));
-        }
+        crate::cache::all_written(written, writes.len(), "cancelled steps")?;
         self.log(
             None,
             None,

@@ -124,13 +124,6 @@ impl<'de> Deserialize<'de> for Node {
                 charge(4)?;
                 Ok(Node::Null)
             }
-            fn visit_none<E: de::Error>(self) -> Result<Node, E> {
-                charge(4)?;
-                Ok(Node::Null)
-            }
-            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Node, D2::Error> {
-                Node::deserialize(d)
-            }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
                 charge(if v { 4 } else { 5 })?;
                 Ok(Node::Bool(v))

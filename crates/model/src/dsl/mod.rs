@@ -159,10 +159,7 @@ pub fn check(wf: &Workflow, catalog: &dyn ActionSchemas) -> Result<(), Error> {
 /// applies to the document with its aliases expanded, so what is stored is
 /// bounded by the same limit as what was read.
 pub fn canonical_json(wf: &Workflow) -> Result<String, Error> {
-    let doc = serde_json::to_string(wf).map_err(|e| Error::Emit {
-        format: "json",
-        reason: e.to_string(),
-    })?;
+    let doc = serde_json::to_string(wf).map_err(emit_error("json"))?;
     if doc.len() > located::MAX_DOCUMENT_BYTES {
         return Err(Error::TooLarge {
             size: doc.len(),
@@ -172,12 +169,18 @@ pub fn canonical_json(wf: &Workflow) -> Result<String, Error> {
     Ok(doc)
 }
 
+/// A workflow that would not serialize (its types always do: this is
+/// for the serializers' own errors).
+fn emit_error<E: std::fmt::Display>(format: &'static str) -> impl FnOnce(E) -> Error {
+    move |e| Error::Emit {
+        format,
+        reason: e.to_string(),
+    }
+}
+
 /// The canonical YAML form.
 pub fn to_yaml(wf: &Workflow) -> Result<String, Error> {
-    serde_saphyr::to_string(wf).map_err(|e| Error::Emit {
-        format: "yaml",
-        reason: e.to_string(),
-    })
+    serde_saphyr::to_string(wf).map_err(emit_error("yaml"))
 }
 
 /// The canonical JSON form (pretty, two-space indent, trailing newline).
@@ -187,10 +190,7 @@ pub fn to_json(wf: &Workflow) -> Result<String, Error> {
             s.push('\n');
             s
         })
-        .map_err(|e| Error::Emit {
-            format: "json",
-            reason: e.to_string(),
-        })
+        .map_err(emit_error("json"))
 }
 
 /// The DSL's JSON Schema (draft 2020-12), generated from the Rust types.

@@ -39,52 +39,63 @@ struct Field {
     required: bool,
 }
 
-const fn f(name: &'static str, kind: Kind) -> Field {
-    Field {
-        name,
-        kind,
-        required: false,
-    }
+// `f!`/`req!` build the tables' fields. Macros rather than `const fn`s:
+// the tables are built at compile time, where no coverage tool sees a
+// function run, so the functions counted as never called.
+macro_rules! f {
+    ($name:expr, $kind:expr $(,)?) => {
+        Field {
+            name: $name,
+            kind: $kind,
+            required: false,
+        }
+    };
 }
 
-const fn req(name: &'static str, kind: Kind) -> Field {
-    Field {
-        name,
-        kind,
-        required: true,
-    }
+macro_rules! req {
+    ($name:expr, $kind:expr $(,)?) => {
+        Field {
+            name: $name,
+            kind: $kind,
+            required: true,
+        }
+    };
 }
 
 const WORKFLOW: &[Field] = &[
-    req("schemaVersion", Kind::UInt(0)),
-    req("name", Kind::Str),
-    f("description", Kind::Str),
-    f("inputs", Kind::Object),
-    f("triggers", Kind::Triggers),
-    req("steps", Kind::Steps),
-    f("output", Kind::Str),
-    f("timeout", Kind::Duration),
-    f("ui", Kind::Object),
+    req!("schemaVersion", Kind::UInt(0)),
+    req!("name", Kind::Str),
+    f!("description", Kind::Str),
+    f!("inputs", Kind::Object),
+    f!("triggers", Kind::Triggers),
+    req!("steps", Kind::Steps),
+    f!("output", Kind::Str),
+    f!("timeout", Kind::Duration),
+    f!("ui", Kind::Object),
 ];
 
 const TRIGGER_TYPES: &[&str] = &["manual", "schedule", "webhook", "event"];
 const STEP_TYPES: &[&str] = &["action", "condition", "switch", "loop"];
 
 fn trigger_fields(t: &str) -> &'static [Field] {
-    const MANUAL: &[Field] = &[req("type", Kind::Str)];
+    const MANUAL: &[Field] = &[req!("type", Kind::Str)];
     const SCHEDULE: &[Field] = &[
-        req("type", Kind::Str),
-        req("cron", Kind::Str),
-        f("timezone", Kind::Str),
-        f("input", Kind::Any),
-        f("catchUp", Kind::Enum(&["skip", "latest", "all"])),
+        req!("type", Kind::Str),
+        req!("cron", Kind::Str),
+        f!("timezone", Kind::Str),
+        f!("input", Kind::Any),
+        f!("catchUp", Kind::Enum(&["skip", "latest", "all"])),
     ];
     const WEBHOOK: &[Field] = &[
-        req("type", Kind::Str),
-        req("key", Kind::Str),
-        req("verify", Kind::Verify),
+        req!("type", Kind::Str),
+        req!("key", Kind::Str),
+        req!("verify", Kind::Verify),
     ];
-    const EVENT: &[Field] = &[req("type", Kind::Str), req("event", Kind::Str), f("filter", Kind::Str)];
+    const EVENT: &[Field] = &[
+        req!("type", Kind::Str),
+        req!("event", Kind::Str),
+        f!("filter", Kind::Str),
+    ];
     match t {
         "schedule" => SCHEDULE,
         "webhook" => WEBHOOK,
@@ -94,51 +105,55 @@ fn trigger_fields(t: &str) -> &'static [Field] {
 }
 
 const VERIFY: &[Field] = &[
-    req(
+    req!(
         "scheme",
         Kind::Enum(&["standard-webhooks", "github", "stripe", "hmac-sha256", "none"]),
     ),
-    f("secret", Kind::Str),
-    f("tolerance", Kind::Duration),
-    f("header", Kind::Str),
-    f("timestampHeader", Kind::Str),
+    f!("secret", Kind::Str),
+    f!("tolerance", Kind::Duration),
+    f!("header", Kind::Str),
+    f!("timestampHeader", Kind::Str),
 ];
 
 const RETRY: &[Field] = &[
-    req("maxAttempts", Kind::UInt(1)),
-    f("backoff", Kind::Enum(&["fixed", "exponential"])),
-    f("initialInterval", Kind::Duration),
-    f("maxInterval", Kind::Duration),
-    f("jitter", Kind::Bool),
+    req!("maxAttempts", Kind::UInt(1)),
+    f!("backoff", Kind::Enum(&["fixed", "exponential"])),
+    f!("initialInterval", Kind::Duration),
+    f!("maxInterval", Kind::Duration),
+    f!("jitter", Kind::Bool),
 ];
 
-const CASE: &[Field] = &[req("value", Kind::Any), req("steps", Kind::Steps)];
+const CASE: &[Field] = &[req!("value", Kind::Any), req!("steps", Kind::Steps)];
 
 const STEP_COMMON: &[Field] = &[
-    req("key", Kind::Str),
-    f("name", Kind::Str),
-    f("description", Kind::Str),
-    f("type", Kind::Enum(STEP_TYPES)),
-    f("dependsOn", Kind::StrList),
-    f("retry", Kind::Retry),
-    f("timeout", Kind::Duration),
-    f("onError", Kind::Enum(&["fail", "continue"])),
-    f("ui", Kind::Object),
+    req!("key", Kind::Str),
+    f!("name", Kind::Str),
+    f!("description", Kind::Str),
+    f!("type", Kind::Enum(STEP_TYPES)),
+    f!("dependsOn", Kind::StrList),
+    f!("retry", Kind::Retry),
+    f!("timeout", Kind::Duration),
+    f!("onError", Kind::Enum(&["fail", "continue"])),
+    f!("ui", Kind::Object),
 ];
 
 fn step_fields(t: &str) -> &'static [Field] {
-    const ACTION: &[Field] = &[req("action", Kind::Str), f("config", Kind::Any)];
-    const CONDITION: &[Field] = &[req("if", Kind::Str), req("then", Kind::Steps), f("else", Kind::Steps)];
+    const ACTION: &[Field] = &[req!("action", Kind::Str), f!("config", Kind::Any)];
+    const CONDITION: &[Field] = &[
+        req!("if", Kind::Str),
+        req!("then", Kind::Steps),
+        f!("else", Kind::Steps),
+    ];
     const SWITCH: &[Field] = &[
-        req("on", Kind::Str),
-        req("cases", Kind::Cases),
-        f("default", Kind::Steps),
+        req!("on", Kind::Str),
+        req!("cases", Kind::Cases),
+        f!("default", Kind::Steps),
     ];
     const LOOP: &[Field] = &[
-        req("forEach", Kind::Str),
-        f("as", Kind::Str),
-        f("maxConcurrency", Kind::UInt(1)),
-        req("steps", Kind::Steps),
+        req!("forEach", Kind::Str),
+        f!("as", Kind::Str),
+        f!("maxConcurrency", Kind::UInt(1)),
+        req!("steps", Kind::Steps),
     ];
     match t {
         "condition" => CONDITION,

@@ -472,6 +472,13 @@ fn operators_without_an_operand_type_name_both_types() {
         ("null + 1", "`+` cannot combine a null and an int"),
         ("1 + null", "`+` cannot combine an int and a null"),
         ("null * null", "`*` cannot combine a null and a null"),
+        // operands read from the context
+        ("steps.sentiment.error + 1", "`+` cannot combine a null and an int"),
+        ("input.text * input.count", "`*` cannot combine a string and an int"),
+        (
+            "steps.sentiment.output / input.count",
+            "`/` cannot combine a map and an int",
+        ),
     ] {
         let e = compile(src).unwrap().eval(&c).unwrap_err();
         assert_eq!(e.reason, reason, "{src}");

@@ -223,7 +223,7 @@ pub fn check_workflow(wf: &Workflow, idx: &StepIndex<'_>, catalog: &dyn ActionSc
 
 /// `ui` is free JSON but bounded: at most [`UI_MAX_BYTES`] as compact JSON.
 fn check_ui(ui: &Map<String, Value>, path: &str, d: &mut Diagnostics) {
-    let size = compact_json_len(ui);
+    let size = crate::compact_json_len(ui);
     if size > UI_MAX_BYTES {
         d.push(
             path,
@@ -232,26 +232,6 @@ fn check_ui(ui: &Map<String, Value>, path: &str, d: &mut Diagnostics) {
                 "`ui` is {size} bytes as compact JSON, over the limit of {UI_MAX_BYTES} bytes (16 KiB) for one workflow or step"
             ),
         );
-    }
-}
-
-/// Length of `ui` serialized as compact JSON, without building the text.
-fn compact_json_len(ui: &Map<String, Value>) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 = self.0.saturating_add(buf.len());
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    match serde_json::to_writer(&mut count, ui) {
-        Ok(()) => count.0,
-        // a map of JSON values always serializes; count a failure as too large
-        Err(_) => usize::MAX,
     }
 }
 
