@@ -19,6 +19,9 @@ use reqwest::Method;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+/// A workflow with a webhook `in` (no signature) that outputs `input.n`.
+pub const CRM: &str = "schemaVersion: 1\nname: crm\ntriggers:\n  - { type: webhook, key: in, verify: { scheme: none } }\nsteps:\n  - { key: a, action: TRANSFORM, config: { value: \"{{ input.n }}\" } }\n";
+
 /// Runs a scenario taking a [`Harness`] (started with the default
 /// [`Setup`]) on SQLite and on Postgres (one test each).
 #[macro_export]

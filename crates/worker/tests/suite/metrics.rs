@@ -1,7 +1,6 @@
 //! A worker's metrics move as a known run says they must.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::Harness;
 use serde_json::json;

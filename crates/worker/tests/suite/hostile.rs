@@ -2,8 +2,7 @@
 //! counted against the attempt budget, a workflow-level timeout, and
 //! expressions that exceed their budget failing only their own step.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -1,8 +1,7 @@
 //! Retries against a real HTTP peer, the fencing of stale write-backs,
 //! many concurrent runs with joins, and large loops.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -2,8 +2,7 @@
 //! with the reason in the DSL's words and the expression it evaluated, and
 //! fails the run naming it; a switch compares lists and maps by value.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{Harness, status};
 use serde_json::json;

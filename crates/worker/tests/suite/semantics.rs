@@ -2,8 +2,7 @@
 //! default's pieces: a real database (SQLite and Postgres), the engine, the
 //! in-process queue and the worker executing the real actions.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,8 +2,7 @@
 //! the attempt, in the transaction that records the outcome, whether the
 //! step ran in a slot or inline; secret values never.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

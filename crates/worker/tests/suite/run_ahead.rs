@@ -4,8 +4,7 @@
 //! exactly once, an effectful step stops the run-ahead, and the rows a
 //! transaction holds are written once (counted on the connection).
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

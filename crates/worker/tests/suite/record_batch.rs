@@ -3,8 +3,7 @@
 //! action, a stale write-back or a poison row in a batch does not hold back
 //! its batch-mates.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{TestDb, engine_only, register, start_manual};
 use orbflow_actions::{ActionError, Outcome, Registry};

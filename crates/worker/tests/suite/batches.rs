@@ -4,8 +4,7 @@
 //! attempts it started record, and puts back the jobs it took but did not
 //! start. Each scenario runs on SQLite and on Postgres.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

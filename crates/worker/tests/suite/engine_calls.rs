@@ -4,8 +4,7 @@
 //! whose wake-up was lost, the connection an attempt uses, and a store that
 //! cannot give the workspace's secrets. Each runs on SQLite and Postgres.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
