@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::{TestDb, engine_only, register};
 use orbflow_actions::{CatalogConfig, Registry, net::HttpPolicy};
 use orbflow_engine::store::Store;
-use orbflow_engine::{Engine, EngineConfig, Job, StartRun};
+use orbflow_engine::{Engine, EngineConfig, Job};
 use orbflow_worker::{LocalQueue, Queue, Worker, WorkerConfig};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -135,17 +135,7 @@ fn worker(engine: Arc<Engine>, queue: Arc<Recording>, concurrency: usize) -> Arc
 
 async fn start(engine: &Engine, store: &orbflow_store::SeaStore, yaml: &str) -> (Uuid, Vec<Job>) {
     let version = register(store, "default", "fan", yaml).await;
-    let (id, effects) = engine
-        .start_run(StartRun {
-            version,
-            input: json!({}),
-            trigger_type: orbflow_model::TriggerType::Manual,
-            trigger_data: None,
-            idempotency_key: None,
-            trace_parent: None,
-        })
-        .await
-        .unwrap();
+    let (id, effects) = common::start_manual(engine, version, json!({})).await;
     (id, effects.jobs)
 }
 

@@ -134,18 +134,7 @@ impl Harness {
     /// Starts a run of `yaml` in `workspace`.
     pub async fn start_in(&self, workspace: &str, yaml: &str, input: Value) -> uuid::Uuid {
         let version = register(&self.store, workspace, "t", yaml).await;
-        let (id, effects) = self
-            .engine
-            .start_run(StartRun {
-                version,
-                input,
-                trigger_type: orbflow_model::TriggerType::Manual,
-                trigger_data: None,
-                idempotency_key: None,
-                trace_parent: None,
-            })
-            .await
-            .unwrap();
+        let (id, effects) = start_manual(&self.engine, version, input).await;
         self.handle.apply(effects).await;
         id
     }
